@@ -1,0 +1,144 @@
+//! The compiled configuration (`config.json` member): everything the data plane executes.
+//!
+//! Schemas in here are already JSON Schema 2020-12, self-contained (referenced schemas are
+//! under `$defs`), so the data plane never sees OpenAPI dialects or `$ref`s to other files.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Name of the member that holds the [`CompiledConfig`].
+pub const CONFIG_MEMBER: &str = "config.json";
+
+/// The routing table and everything attached to each route.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CompiledConfig {
+    /// All operations of all specs, sorted by path then method.
+    pub operations: Vec<Operation>,
+}
+
+/// One operation: a (path template, method) pair and what to do with matching requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Logical name of the spec that declared it.
+    pub spec: String,
+    /// JSON pointer of the operation inside that spec, e.g. `/paths/~1pets/get`.
+    pub pointer: String,
+    /// `operationId`, when the spec gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// Uppercase method, e.g. `GET`.
+    pub method: String,
+    /// Path template as served (base path included), e.g. `/v1/pets/{id}`.
+    pub path: String,
+    /// Path, query, header and cookie parameters (path-level and operation-level merged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<Parameter>,
+    /// Request body rules, when the operation declares one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<RequestBody>,
+    /// The dispatcher that produces the response.
+    pub dispatch: PluginUse,
+    /// Middlewares in order (the operation's own list, or the global one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub middlewares: Vec<PluginUse>,
+    /// `deprecated: true` in the spec.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
+}
+
+/// A dispatcher or middleware reference with its configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginUse {
+    /// Plugin name, e.g. `mock`.
+    pub name: String,
+    /// Plugin configuration (validated by the compiler).
+    #[serde(default)]
+    pub config: Value,
+}
+
+/// Where a parameter lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamLocation {
+    /// A path template variable.
+    Path,
+    /// A query string parameter.
+    Query,
+    /// A request header.
+    Header,
+    /// A cookie.
+    Cookie,
+}
+
+impl ParamLocation {
+    /// The OpenAPI `in` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamLocation::Path => "path",
+            ParamLocation::Query => "query",
+            ParamLocation::Header => "header",
+            ParamLocation::Cookie => "cookie",
+        }
+    }
+}
+
+/// OpenAPI serialization style of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ParamStyle {
+    /// `simple` (path and header default): `a,b,c`.
+    Simple,
+    /// `label`: `.a.b.c`.
+    Label,
+    /// `matrix`: `;id=a,b`.
+    Matrix,
+    /// `form` (query and cookie default): `id=a&id=b` or `id=a,b`.
+    Form,
+    /// `spaceDelimited`: `a%20b`.
+    SpaceDelimited,
+    /// `pipeDelimited`: `a|b`.
+    PipeDelimited,
+    /// `deepObject`: `id[role]=admin`.
+    DeepObject,
+}
+
+/// One parameter with its deserialization rules and schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parameter {
+    /// Name as written in the spec (headers are matched case-insensitively).
+    pub name: String,
+    /// Location.
+    #[serde(rename = "in")]
+    pub location: ParamLocation,
+    /// Whether the request must carry it (always true for path parameters).
+    pub required: bool,
+    /// Serialization style (the location's default when the spec gives none).
+    pub style: ParamStyle,
+    /// `explode` (the style's default when the spec gives none).
+    pub explode: bool,
+    /// `allowEmptyValue` (query only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_empty_value: bool,
+    /// JSON Schema 2020-12 for the deserialized value; `None` accepts anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+}
+
+/// Request body rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestBody {
+    /// Whether a body must be present.
+    pub required: bool,
+    /// Accepted media types (keys of `requestBody.content`), each with an optional schema.
+    pub content: Vec<MediaType>,
+}
+
+/// One accepted media type or media range (`application/json`, `image/*`, `*/*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaType {
+    /// Media type or range, lowercase, without parameters.
+    pub media_type: String,
+    /// JSON Schema 2020-12 for JSON bodies; `None` accepts any body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+}

@@ -1,0 +1,44 @@
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::Input;
+
+/// The container format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The metadata header: readable without touching the members (see [`crate::read_header`]).
+///
+/// Field names are part of the product's interface (`barbacane inspect --json`,
+/// `GET /_admin/provenance`); never rename them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Container format version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// `sha256:<hex>` over the canonical input manifest (see [`crate::fingerprint`]).
+    pub artifact_hash: String,
+    /// RFC 3339 UTC build time (from `SOURCE_DATE_EPOCH` when set).
+    pub build_timestamp: String,
+    /// Version of the compiler that built the artifact.
+    pub compiler_version: String,
+    /// Every input, in canonical order.
+    pub inputs: Vec<Input>,
+    /// Source revision, from `--provenance-commit`.
+    pub provenance_commit: Option<String>,
+    /// Where the sources came from, from `--provenance-source`.
+    pub provenance_source: Option<String>,
+    /// Free-form `--provenance KEY=VALUE` pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Checksums of every member, in the order their bytes follow the header.
+    pub members: Vec<Member>,
+}
+
+/// One file stored in the artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Relative name, e.g. `config.json` or `specs/petstore.yaml`.
+    pub name: String,
+    /// Length in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+}

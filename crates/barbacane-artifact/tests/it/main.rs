@@ -1,0 +1,127 @@
+//! Integration tests of the artifact format: round trips, tamper detection, fuzz-style input.
+
+use barbacane_artifact::*;
+use proptest::prelude::*;
+
+fn sample() -> ArtifactBuilder {
+    let mut b = ArtifactBuilder::default();
+    b.artifact_hash = fingerprint(vec![Input::new(InputKind::Spec, "api.yaml", b"openapi")])
+        .unwrap()
+        .0;
+    b.build_timestamp = "2026-01-01T00:00:00Z".into();
+    b.compiler_version = "0.1.0".into();
+    b.inputs = vec![Input::new(InputKind::Spec, "api.yaml", b"openapi")];
+    b.provenance_commit = Some("abc123".into());
+    b.metadata.insert("team".into(), "payments".into());
+    b.add_member("config.json", br#"{"operations":[]}"#.to_vec()).unwrap();
+    b.add_member("specs/api.yaml", b"openapi: 3.1.0".to_vec()).unwrap();
+    b
+}
+
+#[test]
+fn round_trip_keeps_header_and_members() {
+    let bytes = sample().encode().unwrap();
+    let artifact = Artifact::from_bytes(&bytes).unwrap();
+    assert_eq!(artifact.header(), &sample().header());
+    assert_eq!(artifact.member("specs/api.yaml"), Some(&b"openapi: 3.1.0"[..]));
+    let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER).unwrap();
+    assert!(config.operations.is_empty());
+    assert_eq!(read_header(&bytes[..]).unwrap(), sample().header());
+}
+
+#[test]
+fn encoding_is_deterministic() {
+    assert_eq!(sample().encode().unwrap(), sample().encode().unwrap());
+}
+
+#[test]
+fn any_flipped_member_byte_is_detected() {
+    let bytes = sample().encode().unwrap();
+    let header_end = 12 + u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    for i in header_end..bytes.len() {
+        let mut tampered = bytes.clone();
+        tampered[i] ^= 0x01;
+        let err = Artifact::from_bytes(&tampered).unwrap_err();
+        assert!(matches!(err, ArtifactError::ChecksumMismatch { .. }), "byte {i}: {err}");
+    }
+}
+
+#[test]
+fn rewritten_member_with_untouched_header_is_detected() {
+    let bytes = sample().encode().unwrap();
+    let header_end = 12 + u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let mut tampered = bytes[..header_end].to_vec();
+    // Same length, different routes: what an attacker dropping a route would write.
+    tampered.extend_from_slice(br#"{"operations":[] }"#);
+    tampered.extend_from_slice(b"openapi: 3.1.0");
+    assert!(matches!(
+        Artifact::from_bytes(&tampered),
+        Err(ArtifactError::ChecksumMismatch { member, .. }) if member == "config.json"
+    ));
+}
+
+#[test]
+fn structural_damage_gives_typed_errors() {
+    let bytes = sample().encode().unwrap();
+    assert!(matches!(Artifact::from_bytes(b"PK\x03\x04zip-file-bytes"), Err(ArtifactError::BadMagic)));
+    assert!(matches!(
+        Artifact::from_bytes(&bytes[..bytes.len() - 1]),
+        Err(ArtifactError::Truncated { .. })
+    ));
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(matches!(
+        Artifact::from_bytes(&trailing),
+        Err(ArtifactError::TrailingBytes { count: 1 })
+    ));
+    let mut huge = MAGIC.to_vec();
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(Artifact::from_bytes(&huge), Err(ArtifactError::HeaderTooLarge { .. })));
+}
+
+#[test]
+fn future_format_version_is_reported_as_such() {
+    let header = br#"{"format_version":99}"#;
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(header);
+    assert!(matches!(
+        Artifact::from_bytes(&bytes),
+        Err(ArtifactError::UnsupportedVersion { found: 99, supported: FORMAT_VERSION })
+    ));
+}
+
+#[test]
+fn hostile_member_names_are_refused() {
+    for name in ["../etc/passwd", "/abs", "a//b", "", "a/./b"] {
+        assert!(sample().add_member(name, vec![]).is_err(), "{name}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn reader_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Artifact::from_bytes(&bytes);
+        let _ = read_header(&bytes[..]);
+    }
+
+    #[test]
+    fn reader_never_panics_on_mutated_artifacts(pos in 0usize..4096, byte in any::<u8>()) {
+        let mut bytes = sample().encode().unwrap();
+        let len = bytes.len();
+        bytes[pos % len] = byte;
+        let _ = Artifact::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn members_round_trip(members in proptest::collection::btree_map("[a-z]{1,8}(/[a-z]{1,8})?", proptest::collection::vec(any::<u8>(), 0..64), 0..6)) {
+        let mut b = sample();
+        for (name, bytes) in &members {
+            b.add_member(format!("x/{name}"), bytes.clone()).unwrap();
+        }
+        let artifact = Artifact::from_bytes(&b.encode().unwrap()).unwrap();
+        for (name, bytes) in &members {
+            prop_assert_eq!(artifact.member(&format!("x/{name}")), Some(bytes.as_slice()));
+        }
+    }
+}

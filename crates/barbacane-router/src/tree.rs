@@ -1,0 +1,233 @@
+//! Building a router, and looking requests up in it.
+
+use std::fmt;
+
+use crate::method::{Method, MethodSet};
+use crate::node::Node;
+use crate::params::{Captures, Params};
+use crate::template::{Template, TemplateError};
+
+/// Why a route could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertError {
+    /// The template is invalid.
+    Template(TemplateError),
+    /// A route with the same shape already has this method.
+    Conflict {
+        /// The template of the route registered first, as it was given.
+        existing: String,
+        /// The method both routes declare.
+        method: Method,
+    },
+}
+
+impl fmt::Display for InsertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertError::Template(e) => write!(f, "invalid path template: {e}"),
+            InsertError::Conflict { existing, method } => write!(
+                f,
+                "{method} conflicts with the route {method} {existing}, which matches \
+                 exactly the same paths"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InsertError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InsertError::Template(e) => Some(e),
+            InsertError::Conflict { .. } => None,
+        }
+    }
+}
+
+impl From<TemplateError> for InsertError {
+    fn from(e: TemplateError) -> Self {
+        InsertError::Template(e)
+    }
+}
+
+#[derive(Debug)]
+struct Route<T> {
+    template: Box<str>,
+    param_names: Box<[String]>,
+    value: T,
+}
+
+/// Collects routes, rejecting invalid templates and conflicts as they come.
+#[derive(Debug)]
+pub struct RouterBuilder<T> {
+    root: Node,
+    routes: Vec<Route<T>>,
+}
+
+impl<T> Default for RouterBuilder<T> {
+    fn default() -> Self {
+        RouterBuilder {
+            root: Node::default(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl<T> RouterBuilder<T> {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `value` for (`template`, `method`).
+    ///
+    /// Fails on an invalid template, or when a route with the same shape (see
+    /// [`Template::shape`]) already has this method: such routes would match exactly the
+    /// same requests. The error names the template that was registered first.
+    pub fn insert(&mut self, template: &str, method: Method, value: T) -> Result<(), InsertError> {
+        let parsed = Template::parse(template)?;
+        let mut node = &mut self.root;
+        for segment in parsed.segments() {
+            node = node.child_mut(segment);
+        }
+        let endpoint = node.endpoint_mut();
+        let slot = endpoint.route_mut(method);
+        if let Some(existing) = *slot {
+            let existing = self
+                .routes
+                .get(existing)
+                .map(|r| r.template.to_string())
+                .unwrap_or_default();
+            return Err(InsertError::Conflict { existing, method });
+        }
+        *slot = Some(self.routes.len());
+        endpoint.methods.insert(method);
+        let param_names = parsed.param_names().to_vec().into_boxed_slice();
+        self.routes.push(Route {
+            template: template.into(),
+            param_names,
+            value,
+        });
+        Ok(())
+    }
+
+    /// Freezes the routes into an immutable [`Router`].
+    pub fn build(self) -> Router<T> {
+        Router {
+            root: self.root,
+            routes: self.routes,
+        }
+    }
+}
+
+/// An immutable route table; `Send + Sync` when `T` is.
+///
+/// # Matching
+/// A template is a list of segments, each static (`users`), a full parameter (`{id}`), or
+/// mixed (`{name}.{ext}`, `v{version}`). A parameter value is a non-empty part of one
+/// segment and never spans a `/`.
+///
+/// At each segment, children are tried in priority order: the static one, then mixed ones
+/// (most literal characters first, ties in insertion order), then the full parameter. If a
+/// branch leads to no route deeper down, the next one is tried (backtracking), so
+/// `/a/b/c` registered next to `/a/{x}/d` does not hide `/a/b/d`.
+///
+/// In a mixed segment each parameter takes as much as it can while leaving the rest
+/// matchable: `{name}.{ext}` on `a.b.c` gives `name = a.b`, `ext = c`.
+///
+/// The first path in priority order that matches every segment decides the answer:
+/// [`Lookup::Found`] if it has a route for the method (`HEAD` falls back to `GET` when there
+/// is no explicit `HEAD` route), otherwise [`Lookup::MethodNotAllowed`] with its methods.
+/// When no path matches, [`Lookup::NotFound`].
+///
+/// ```
+/// use barbacane_router::{Lookup, Method, RouterBuilder};
+///
+/// let mut builder = RouterBuilder::new();
+/// builder.insert("/files/{name}.{ext}", Method::Get, "file").unwrap();
+/// builder.insert("/files/latest", Method::Get, "latest").unwrap();
+/// let router = builder.build();
+///
+/// match router.lookup(Method::Get, &["files", "report.tar.gz"]) {
+///     Lookup::Found(m) => {
+///         assert_eq!(*m.value, "file");
+///         assert_eq!(m.params.get("name"), Some("report.tar"));
+///         assert_eq!(m.params.get("ext"), Some("gz"));
+///     }
+///     _ => unreachable!(),
+/// }
+/// match router.lookup(Method::Post, &["files", "latest"]) {
+///     Lookup::MethodNotAllowed { allowed } => assert_eq!(allowed.allow_header(), "GET, HEAD"),
+///     _ => unreachable!(),
+/// }
+/// assert!(matches!(router.lookup(Method::Get, &["nope"]), Lookup::NotFound));
+/// ```
+#[derive(Debug)]
+pub struct Router<T> {
+    root: Node,
+    routes: Vec<Route<T>>,
+}
+
+/// The answer of [`Router::lookup`].
+#[derive(Debug)]
+pub enum Lookup<'r, 'p, T> {
+    /// A route matched the path and the method.
+    Found(Match<'r, 'p, T>),
+    /// A path matched but has no route for the method (405).
+    MethodNotAllowed {
+        /// Methods the matched path has, with `HEAD` whenever `GET` is there.
+        allowed: MethodSet,
+    },
+    /// No route matches the path (404).
+    NotFound,
+}
+
+/// A matched route.
+#[derive(Debug)]
+pub struct Match<'r, 'p, T> {
+    /// The value given to [`RouterBuilder::insert`].
+    pub value: &'r T,
+    /// The template of the route, as it was given to [`RouterBuilder::insert`].
+    pub template: &'r str,
+    /// The captured path parameters.
+    pub params: Params<'r, 'p>,
+}
+
+impl<T> Router<T> {
+    /// Finds the route for `method` and a request path.
+    ///
+    /// `segments` are the already-normalized, percent-decoded path segments (the root path
+    /// `/` is an empty slice); see [`crate::normalize_path`]. Lookup does not allocate.
+    pub fn lookup<'r, 'p>(&'r self, method: Method, segments: &[&'p str]) -> Lookup<'r, 'p, T> {
+        let mut caps = Captures::new();
+        let Some(endpoint) = self.root.find(segments, &mut caps) else {
+            return Lookup::NotFound;
+        };
+        let route = match (endpoint.route(method), method) {
+            (None, Method::Head) => endpoint.route(Method::Get),
+            (found, _) => found,
+        };
+        match route.and_then(|i| self.routes.get(i)) {
+            Some(route) => Lookup::Found(Match {
+                value: &route.value,
+                template: &route.template,
+                params: Params::new(&route.param_names, caps),
+            }),
+            None => Lookup::MethodNotAllowed {
+                allowed: endpoint.methods.with_implied_head(),
+            },
+        }
+    }
+
+    /// Number of routes, counting each (template, method) pair once.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether there are no routes.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

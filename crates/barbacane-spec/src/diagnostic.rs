@@ -1,0 +1,137 @@
+use serde::Serialize;
+use std::fmt;
+
+/// Stable diagnostic codes. `Display` prints the code (`E1010`); the table in
+/// `docs/diagnostics.md` explains each one. Never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Code {
+    /// The document is not an OpenAPI document (no `openapi` field, not a mapping).
+    E1001,
+    /// The `openapi` version is not 3.0.x or 3.1.x.
+    E1002,
+    /// The file is not valid YAML/JSON, or cannot be read.
+    E1003,
+    /// A `$ref` cannot be resolved.
+    E1004,
+    /// A schema cannot be compiled into a validator.
+    E1005,
+    /// A structural error in the spec (invalid path template, malformed parameter...).
+    E1006,
+    /// Two operations claim the same route.
+    E1010,
+    /// An operation has no `x-barbacane-dispatch`.
+    E1011,
+    /// A dispatcher or middleware names an unknown plugin.
+    E1012,
+    /// An `x-barbacane-*` extension has the wrong shape.
+    E1013,
+    /// A plugin's configuration is invalid.
+    E1014,
+    /// The manifest (`barbacane.yaml`) is invalid.
+    E1015,
+}
+
+impl Code {
+    /// Code as text, e.g. `E1010`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::E1001 => "E1001",
+            Code::E1002 => "E1002",
+            Code::E1003 => "E1003",
+            Code::E1004 => "E1004",
+            Code::E1005 => "E1005",
+            Code::E1006 => "E1006",
+            Code::E1010 => "E1010",
+            Code::E1011 => "E1011",
+            Code::E1012 => "E1012",
+            Code::E1013 => "E1013",
+            Code::E1014 => "E1014",
+            Code::E1015 => "E1015",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// How bad a diagnostic is: errors stop the build, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Stops the build.
+    Error,
+    /// Reported, build continues.
+    Warning,
+}
+
+/// One problem found in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Stable code.
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file, as the user named it (or its logical name).
+    pub file: String,
+    /// JSON pointer to the offending node (`""` is the whole document).
+    pub json_pointer: String,
+    /// What is wrong.
+    pub message: String,
+    /// One line on how to fix it.
+    pub hint: String,
+    /// 1-based line and column, when known (parse errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_column: Option<(u64, u64)>,
+}
+
+impl Diagnostic {
+    /// An error diagnostic.
+    pub fn error(
+        code: Code,
+        file: impl Into<String>,
+        json_pointer: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            file: file.into(),
+            json_pointer: json_pointer.into(),
+            message: message.into(),
+            hint: hint.into(),
+            line_column: None,
+        }
+    }
+
+    /// Whether this diagnostic stops the build.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `error[E1004]: message\n  --> file#/pointer\n  = hint: ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{severity}[{}]: {}", self.code, self.message)?;
+        match self.line_column {
+            Some((line, column)) => writeln!(f, "  --> {}:{line}:{column}", self.file)?,
+            None => writeln!(f, "  --> {}#{}", self.file, self.json_pointer)?,
+        }
+        write!(f, "  = hint: {}", self.hint)
+    }
+}

@@ -1,0 +1,124 @@
+//! The typed model of an OpenAPI document, as far as the gateway needs it.
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub use barbacane_artifact::{ParamLocation, ParamStyle};
+pub use barbacane_router::Method;
+
+/// Which schema dialect a spec's schemas are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAPI 3.0.x: an extended subset of JSON Schema draft 4/5 (`nullable`, boolean
+    /// `exclusiveMinimum`/`exclusiveMaximum`, no type arrays).
+    OpenApi30,
+    /// OpenAPI 3.1.x: JSON Schema 2020-12.
+    OpenApi31,
+}
+
+/// An `x-barbacane-*` value as written, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    /// Display name of the file holding it.
+    pub file: String,
+    /// JSON pointer of the extension value.
+    pub pointer: String,
+    /// The raw value.
+    pub value: Value,
+}
+
+/// One parsed root spec.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Canonical path of the root file.
+    pub path: PathBuf,
+    /// Display name of the root file.
+    pub display: String,
+    /// Logical name of the root file.
+    pub logical: String,
+    /// The `openapi` version string.
+    pub version: String,
+    /// Schema dialect implied by the version.
+    pub dialect: Dialect,
+    /// `info.title`.
+    pub title: Option<String>,
+    /// Root `x-barbacane-base-path`.
+    pub base_path: Option<Extension>,
+    /// Root `x-barbacane-middlewares` (the global chain).
+    pub middlewares: Option<Extension>,
+    /// Every operation, in document order of paths then methods.
+    pub operations: Vec<OperationDef>,
+}
+
+/// One operation of a path item.
+#[derive(Debug, Clone)]
+pub struct OperationDef {
+    /// Path template as written in the spec.
+    pub path: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Display name of the file holding the operation (path items may be `$ref`ed).
+    pub file: String,
+    /// JSON pointer of the operation object.
+    pub pointer: String,
+    /// `operationId`.
+    pub operation_id: Option<String>,
+    /// Path-level and operation-level parameters merged (operation wins on `(name, in)`).
+    pub parameters: Vec<ParameterDef>,
+    /// The request body, if declared.
+    pub body: Option<BodyDef>,
+    /// `x-barbacane-dispatch`.
+    pub dispatch: Option<Extension>,
+    /// `x-barbacane-middlewares` on the operation (replaces the global list).
+    pub middlewares: Option<Extension>,
+    /// `deprecated`.
+    pub deprecated: bool,
+}
+
+/// Where a schema sits in the document set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaLocation {
+    /// Canonical path of the file.
+    pub path: PathBuf,
+    /// Display name of the file.
+    pub file: String,
+    /// JSON pointer of the schema.
+    pub pointer: String,
+}
+
+/// A parameter with OpenAPI defaults applied.
+#[derive(Debug, Clone)]
+pub struct ParameterDef {
+    /// Name.
+    pub name: String,
+    /// `in`.
+    pub location: ParamLocation,
+    /// `required` (always true for path parameters).
+    pub required: bool,
+    /// `style` (or the location's default).
+    pub style: ParamStyle,
+    /// `explode` (or the style's default).
+    pub explode: bool,
+    /// `allowEmptyValue`.
+    pub allow_empty_value: bool,
+    /// The schema, if any.
+    pub schema: Option<SchemaLocation>,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub struct BodyDef {
+    /// `required`.
+    pub required: bool,
+    /// Media types in document order.
+    pub content: Vec<MediaTypeDef>,
+}
+
+/// One `requestBody.content` entry.
+#[derive(Debug, Clone)]
+pub struct MediaTypeDef {
+    /// Lowercase media type or range without parameters.
+    pub media_type: String,
+    /// Its schema, if any.
+    pub schema: Option<SchemaLocation>,
+}

@@ -1,0 +1,346 @@
+//! Extracting the typed model from a root OpenAPI document.
+
+use serde_json::{Map, Value};
+
+use crate::model::SchemaLocation;
+use crate::pointer::push;
+use crate::{
+    BodyDef, Code, Diagnostic, Dialect, DocumentSet, Extension, Located, MediaTypeDef, Method,
+    OperationDef, ParamLocation, ParamStyle, ParameterDef, SourceFile, Spec,
+};
+
+/// Builds the model of one root spec, collecting every diagnostic rather than stopping at the
+/// first.
+pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let Some(doc) = root.value.as_object() else {
+        return Err(vec![Diagnostic::error(
+            Code::E1001,
+            &root.display,
+            "",
+            "document is not a mapping, so it cannot be an OpenAPI document",
+            "start the document with `openapi: 3.1.0`",
+        )]);
+    };
+    let dialect = match version(root, doc) {
+        Ok(d) => d,
+        Err(d) => return Err(vec![d]),
+    };
+    let mut spec = Spec {
+        path: root.path.clone(),
+        display: root.display.clone(),
+        logical: root.logical.clone(),
+        version: doc.get("openapi").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        dialect,
+        title: doc
+            .get("info")
+            .and_then(|i| i.get("title"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        base_path: extension(root, "", doc, "x-barbacane-base-path"),
+        middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
+        operations: Vec::new(),
+    };
+    match doc.get("paths") {
+        None => {}
+        Some(Value::Object(paths)) => {
+            for (path, item) in paths {
+                let pointer = push("/paths", path);
+                if path.starts_with("x-") {
+                    continue;
+                }
+                if !path.starts_with('/') {
+                    diags.push(Diagnostic::error(
+                        Code::E1006,
+                        &root.display,
+                        &pointer,
+                        format!("path `{path}` does not start with `/`"),
+                        "write paths as `/resource/{id}`",
+                    ));
+                    continue;
+                }
+                let located = Located { file: root, pointer, value: item };
+                path_item(set, path, located, &mut spec.operations, &mut diags);
+            }
+        }
+        Some(_) => diags.push(Diagnostic::error(
+            Code::E1006,
+            &root.display,
+            "/paths",
+            "`paths` is not a mapping",
+            "make `paths` a mapping from path templates to path items",
+        )),
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
+    } else {
+        Ok(spec)
+    }
+}
+
+fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagnostic> {
+    let raw = match doc.get("openapi") {
+        Some(Value::String(v)) => v.as_str(),
+        Some(_) => {
+            return Err(Diagnostic::error(
+                Code::E1002,
+                &root.display,
+                "/openapi",
+                "`openapi` must be a version string such as \"3.1.0\"",
+                "quote the version: `openapi: \"3.1.0\"`",
+            ));
+        }
+        None => {
+            let (code, message) = match doc.get("swagger").or_else(|| doc.get("asyncapi")) {
+                Some(_) => (Code::E1002, "Swagger 2.0 and AsyncAPI documents are not OpenAPI 3.x"),
+                None => (Code::E1001, "no `openapi` field: this is not an OpenAPI document"),
+            };
+            return Err(Diagnostic::error(
+                code,
+                &root.display,
+                "",
+                message,
+                "convert the document to OpenAPI 3.0 or 3.1 and set `openapi: 3.1.0`",
+            ));
+        }
+    };
+    if raw.starts_with("3.0.") || raw == "3.0" {
+        Ok(Dialect::OpenApi30)
+    } else if raw.starts_with("3.1.") || raw == "3.1" {
+        Ok(Dialect::OpenApi31)
+    } else {
+        Err(Diagnostic::error(
+            Code::E1002,
+            &root.display,
+            "/openapi",
+            format!("OpenAPI version `{raw}` is not supported (3.0.x and 3.1.x are)"),
+            "set `openapi` to a 3.0.x or 3.1.x version",
+        ))
+    }
+}
+
+fn extension(file: &SourceFile, at: &str, obj: &Map<String, Value>, key: &str) -> Option<Extension> {
+    obj.get(key).map(|value| Extension {
+        file: file.display.clone(),
+        pointer: push(at, key),
+        value: value.clone(),
+    })
+}
+
+fn path_item(
+    set: &DocumentSet,
+    path: &str,
+    item: Located<'_>,
+    out: &mut Vec<OperationDef>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let item = match set.deref(item) {
+        Ok(i) => i,
+        Err(d) => return diags.push(d),
+    };
+    let Some(map) = item.value.as_object() else {
+        return diags.push(not_mapping(&item, "path item"));
+    };
+    let shared = parameters(set, &item, map, diags);
+    for (key, op) in map {
+        let Some(method) = Method::from_openapi_key(key) else {
+            continue;
+        };
+        let pointer = push(&item.pointer, key);
+        let Some(op_map) = op.as_object() else {
+            diags.push(Diagnostic::error(
+                Code::E1006,
+                &item.file.display,
+                &pointer,
+                "operation is not a mapping",
+                "write the operation as a mapping with `responses` and `x-barbacane-dispatch`",
+            ));
+            continue;
+        };
+        let located = Located { file: item.file, pointer: pointer.clone(), value: op };
+        let own = parameters(set, &located, op_map, diags);
+        let mut merged = shared.clone();
+        for p in own {
+            merged.retain(|q: &ParameterDef| !(q.name == p.name && q.location == p.location));
+            merged.push(p);
+        }
+        let body = op_map
+            .get("requestBody")
+            .and_then(|b| request_body(set, Located { file: item.file, pointer: push(&pointer, "requestBody"), value: b }, diags));
+        out.push(OperationDef {
+            path: path.to_owned(),
+            method,
+            file: item.file.display.clone(),
+            operation_id: op_map.get("operationId").and_then(Value::as_str).map(str::to_owned),
+            parameters: merged,
+            body,
+            dispatch: extension(item.file, &pointer, op_map, "x-barbacane-dispatch"),
+            middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
+            deprecated: op_map.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+            pointer,
+        });
+    }
+}
+
+fn not_mapping(node: &Located<'_>, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::E1006,
+        &node.file.display,
+        &node.pointer,
+        format!("{what} is not a mapping"),
+        format!("write the {what} as a mapping"),
+    )
+}
+
+fn parameters(
+    set: &DocumentSet,
+    owner: &Located<'_>,
+    map: &Map<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ParameterDef> {
+    let mut out: Vec<ParameterDef> = Vec::new();
+    let Some(list) = map.get("parameters") else {
+        return out;
+    };
+    let list_pointer = push(&owner.pointer, "parameters");
+    let Some(items) = list.as_array() else {
+        diags.push(Diagnostic::error(
+            Code::E1006,
+            &owner.file.display,
+            &list_pointer,
+            "`parameters` is not a list",
+            "write `parameters` as a list of parameter objects",
+        ));
+        return out;
+    };
+    for (i, raw) in items.iter().enumerate() {
+        let node = Located { file: owner.file, pointer: format!("{list_pointer}/{i}"), value: raw };
+        match set.deref(node).and_then(|p| parameter(&p)) {
+            Ok(p) => {
+                out.retain(|q| !(q.name == p.name && q.location == p.location));
+                out.push(p);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    out
+}
+
+fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
+    let bad = |message: String, hint: &str| {
+        Diagnostic::error(Code::E1006, &node.file.display, &node.pointer, message, hint)
+    };
+    let map = node.value.as_object().ok_or_else(|| not_mapping(node, "parameter"))?;
+    let name = map
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("parameter has no `name`".into(), "add `name: <parameter name>`"))?;
+    let location = match map.get("in").and_then(Value::as_str) {
+        Some("path") => ParamLocation::Path,
+        Some("query") => ParamLocation::Query,
+        Some("header") => ParamLocation::Header,
+        Some("cookie") => ParamLocation::Cookie,
+        other => {
+            return Err(bad(
+                format!("parameter `{name}` has invalid `in: {}`", other.unwrap_or("<missing>")),
+                "set `in` to path, query, header or cookie",
+            ));
+        }
+    };
+    let default_style = match location {
+        ParamLocation::Path | ParamLocation::Header => ParamStyle::Simple,
+        ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
+    };
+    let style = match map.get("style").and_then(Value::as_str) {
+        None => default_style,
+        Some(s) => parse_style(s, location).ok_or_else(|| {
+            bad(
+                format!("style `{s}` is not allowed for {} parameter `{name}`", location.as_str()),
+                "use a style the OpenAPI specification allows for this location",
+            )
+        })?,
+    };
+    if map.contains_key("content") {
+        return Err(bad(
+            format!("parameter `{name}` uses `content`, which this version does not validate"),
+            "describe the parameter with `schema` (and `style`/`explode`) instead",
+        ));
+    }
+    let schema = map.get("schema").map(|_| SchemaLocation {
+        path: node.file.path.clone(),
+        file: node.file.display.clone(),
+        pointer: push(&node.pointer, "schema"),
+    });
+    Ok(ParameterDef {
+        name: name.to_owned(),
+        location,
+        required: location == ParamLocation::Path
+            || map.get("required").and_then(Value::as_bool).unwrap_or(false),
+        explode: map
+            .get("explode")
+            .and_then(Value::as_bool)
+            .unwrap_or(style == ParamStyle::Form),
+        style,
+        allow_empty_value: map.get("allowEmptyValue").and_then(Value::as_bool).unwrap_or(false),
+        schema,
+    })
+}
+
+fn parse_style(style: &str, location: ParamLocation) -> Option<ParamStyle> {
+    use ParamLocation::*;
+    let parsed = match style {
+        "simple" => ParamStyle::Simple,
+        "label" => ParamStyle::Label,
+        "matrix" => ParamStyle::Matrix,
+        "form" => ParamStyle::Form,
+        "spaceDelimited" => ParamStyle::SpaceDelimited,
+        "pipeDelimited" => ParamStyle::PipeDelimited,
+        "deepObject" => ParamStyle::DeepObject,
+        _ => return None,
+    };
+    let allowed = match parsed {
+        ParamStyle::Simple => matches!(location, Path | Header),
+        ParamStyle::Label | ParamStyle::Matrix => location == Path,
+        ParamStyle::Form => matches!(location, Query | Cookie),
+        ParamStyle::SpaceDelimited | ParamStyle::PipeDelimited | ParamStyle::DeepObject => {
+            location == Query
+        }
+    };
+    allowed.then_some(parsed)
+}
+
+fn request_body(set: &DocumentSet, node: Located<'_>, diags: &mut Vec<Diagnostic>) -> Option<BodyDef> {
+    let node = match set.deref(node) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let Some(map) = node.value.as_object() else {
+        diags.push(not_mapping(&node, "request body"));
+        return None;
+    };
+    let mut content = Vec::new();
+    if let Some(media) = map.get("content").and_then(Value::as_object) {
+        for (media_type, entry) in media {
+            let essence = media_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let pointer = push(&push(&node.pointer, "content"), media_type);
+            let schema = entry.get("schema").map(|_| SchemaLocation {
+                path: node.file.path.clone(),
+                file: node.file.display.clone(),
+                pointer: push(&pointer, "schema"),
+            });
+            content.push(MediaTypeDef { media_type: essence, schema });
+        }
+    }
+    Some(BodyDef {
+        required: map.get("required").and_then(Value::as_bool).unwrap_or(false),
+        content,
+    })
+}

@@ -1,0 +1,239 @@
+//! OpenAPI schemas to self-contained JSON Schema 2020-12.
+//!
+//! Every `$ref` a schema reaches (internal or in another file, cycles included) becomes an
+//! entry under the root's `$defs`, so the data plane compiles each schema without any
+//! resolver. OpenAPI 3.0's dialect is translated on the way:
+//! - `nullable: true` adds `"null"` to `type` (and to `enum` when present);
+//! - boolean `exclusiveMinimum`/`exclusiveMaximum` become the numeric 2020-12 keywords;
+//! - siblings of `$ref` are ignored, as 3.0 specifies;
+//! - `format: int32`/`int64` add the matching bounds (3.0 and 3.1), which JSON Schema
+//!   validators otherwise ignore.
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use crate::model::SchemaLocation;
+use crate::pointer::push;
+use crate::{Code, Diagnostic, Dialect, DocumentSet, Located};
+
+/// Keywords whose value is a schema.
+const SCHEMA_KEYWORDS: [&str; 10] = [
+    "additionalProperties",
+    "items",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "contains",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+];
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LIST_KEYWORDS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+/// Keywords whose value maps names to schemas.
+const SCHEMA_MAP_KEYWORDS: [&str; 5] =
+    ["properties", "patternProperties", "dependentSchemas", "$defs", "definitions"];
+
+/// Produces a self-contained JSON Schema 2020-12 document for the schema at `at`.
+pub fn bundle_schema(
+    set: &DocumentSet,
+    at: &SchemaLocation,
+    dialect: Dialect,
+) -> Result<Value, Diagnostic> {
+    let file = set.file(&at.path).ok_or_else(|| missing(at))?;
+    let root = set.at(file, &at.pointer).ok_or_else(|| missing(at))?;
+    let mut bundler = Bundler { set, dialect, defs: BTreeMap::new(), names: BTreeMap::new(), queue: Vec::new() };
+    let mut out = bundler.convert(&root)?;
+    while let Some((name, node_file, pointer)) = bundler.queue.pop() {
+        let file = set.file(&node_file).ok_or_else(|| missing(at))?;
+        let node = set.at(file, &pointer).ok_or_else(|| missing(at))?;
+        let converted = bundler.convert(&node)?;
+        bundler.defs.insert(name, converted);
+    }
+    if bundler.defs.is_empty() {
+        return Ok(out);
+    }
+    let defs = Value::Object(bundler.defs.into_iter().collect());
+    match &mut out {
+        Value::Object(map) => {
+            map.insert("$defs".into(), defs);
+        }
+        other => {
+            out = json!({ "allOf": [other.take()], "$defs": defs });
+        }
+    }
+    Ok(out)
+}
+
+fn missing(at: &SchemaLocation) -> Diagnostic {
+    Diagnostic::error(
+        Code::E1004,
+        &at.file,
+        &at.pointer,
+        "schema location does not exist",
+        "check the schema's `$ref`",
+    )
+}
+
+struct Bundler<'a> {
+    set: &'a DocumentSet,
+    dialect: Dialect,
+    defs: BTreeMap<String, Value>,
+    /// (canonical file, pointer) -> def name.
+    names: BTreeMap<(std::path::PathBuf, String), String>,
+    queue: Vec<(String, std::path::PathBuf, String)>,
+}
+
+impl Bundler<'_> {
+    fn convert(&mut self, node: &Located<'_>) -> Result<Value, Diagnostic> {
+        let Some(map) = node.value.as_object() else {
+            // Boolean schemas (3.1) pass through; anything else is an invalid schema.
+            return match node.value {
+                Value::Bool(_) => Ok(node.value.clone()),
+                _ => Err(Diagnostic::error(
+                    Code::E1005,
+                    &node.file.display,
+                    &node.pointer,
+                    "schema is not a mapping",
+                    "write the schema as a mapping, e.g. `{type: string}`",
+                )),
+            };
+        };
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            let name = self.reference(node, reference)?;
+            let target = json!({ "$ref": format!("#/$defs/{name}") });
+            if self.dialect == Dialect::OpenApi30 || map.len() == 1 {
+                return Ok(target);
+            }
+            // 3.1 allows siblings next to `$ref`: keep them, converted.
+            let mut rest = map.clone();
+            rest.remove("$ref");
+            let mut converted = self.convert_map(node, &rest)?;
+            converted.insert("$ref".into(), target["$ref"].clone());
+            return Ok(Value::Object(converted));
+        }
+        Ok(Value::Object(self.convert_map(node, map)?))
+    }
+
+    fn convert_map(&mut self, node: &Located<'_>, map: &Map<String, Value>) -> Result<Map<String, Value>, Diagnostic> {
+        let mut out = Map::new();
+        for (key, value) in map {
+            let child = |k: &str| Located { file: node.file, pointer: push(&node.pointer, k), value };
+            let converted = if SCHEMA_KEYWORDS.contains(&key.as_str()) && !value.is_boolean() {
+                self.convert(&child(key))?
+            } else if SCHEMA_LIST_KEYWORDS.contains(&key.as_str()) {
+                match value.as_array() {
+                    Some(items) => {
+                        let base = push(&node.pointer, key);
+                        let mut list = Vec::with_capacity(items.len());
+                        for (i, item) in items.iter().enumerate() {
+                            let located = Located { file: node.file, pointer: format!("{base}/{i}"), value: item };
+                            list.push(self.convert(&located)?);
+                        }
+                        Value::Array(list)
+                    }
+                    None => value.clone(),
+                }
+            } else if SCHEMA_MAP_KEYWORDS.contains(&key.as_str()) {
+                match value.as_object() {
+                    Some(entries) => {
+                        let base = push(&node.pointer, key);
+                        let mut converted = Map::new();
+                        for (name, item) in entries {
+                            let located = Located { file: node.file, pointer: push(&base, name), value: item };
+                            converted.insert(name.clone(), self.convert(&located)?);
+                        }
+                        Value::Object(converted)
+                    }
+                    None => value.clone(),
+                }
+            } else {
+                value.clone()
+            };
+            out.insert(key.clone(), converted);
+        }
+        if self.dialect == Dialect::OpenApi30 {
+            translate_30(&mut out);
+        }
+        integer_format_bounds(&mut out);
+        Ok(out)
+    }
+
+    fn reference(&mut self, node: &Located<'_>, reference: &str) -> Result<String, Diagnostic> {
+        let target = self.set.resolve_ref(&node.file.path, reference).map_err(|m| {
+            Diagnostic::error(
+                Code::E1004,
+                &node.file.display,
+                &node.pointer,
+                format!("cannot resolve `$ref: {reference}`: {m}"),
+                "point the reference at an existing schema",
+            )
+        })?;
+        let key = (target.file.path.clone(), target.pointer.clone());
+        if let Some(name) = self.names.get(&key) {
+            return Ok(name.clone());
+        }
+        let base: String = target
+            .pointer
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("root")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .collect();
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.names.values().any(|v| *v == name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        self.names.insert(key.clone(), name.clone());
+        self.queue.push((name.clone(), key.0, key.1));
+        Ok(name)
+    }
+}
+
+fn translate_30(map: &mut Map<String, Value>) {
+    for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+        match map.get(flag) {
+            Some(Value::Bool(true)) => {
+                if let Some(limit) = map.remove(bound) {
+                    map.insert(flag.into(), limit);
+                } else {
+                    map.remove(flag);
+                }
+            }
+            Some(Value::Bool(false)) => {
+                map.remove(flag);
+            }
+            _ => {}
+        }
+    }
+    if map.remove("nullable") == Some(Value::Bool(true)) {
+        if let Some(Value::String(t)) = map.get("type") {
+            let t = t.clone();
+            map.insert("type".into(), json!([t, "null"]));
+        }
+        if let Some(Value::Array(values)) = map.get_mut("enum") {
+            if !values.contains(&Value::Null) {
+                values.push(Value::Null);
+            }
+        }
+    }
+}
+
+fn integer_format_bounds(map: &mut Map<String, Value>) {
+    let (min, max) = match map.get("format").and_then(Value::as_str) {
+        Some("int32") => (json!(i32::MIN), json!(i32::MAX)),
+        Some("int64") => (json!(i64::MIN), json!(i64::MAX)),
+        _ => return,
+    };
+    if !map.contains_key("minimum") && !map.contains_key("exclusiveMinimum") {
+        map.insert("minimum".into(), min);
+    }
+    if !map.contains_key("maximum") && !map.contains_key("exclusiveMaximum") {
+        map.insert("maximum".into(), max);
+    }
+}

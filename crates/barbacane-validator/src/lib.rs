@@ -1,0 +1,23 @@
+//! Request validation, compiled once per artifact load and run on the hot path.
+//!
+//! An [`OperationValidator`] is built from an operation's parameters and request body
+//! (JSON Schema 2020-12, as the compiler emits them). Building fails if any schema cannot be
+//! compiled: a check is never silently dropped. At request time, [`OperationValidator::validate`]
+//! checks, in order and stopping at the first category that fails:
+//! path parameters, query parameters, headers, cookies, the content type (415), the body.
+//!
+//! Parameter values are deserialized per OpenAPI `style`/`explode` and coerced from strings
+//! to the schema's types before the schema check, so `?page=2` satisfies `type: integer`.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)
+)]
+
+mod body;
+mod coerce;
+mod error;
+mod operation;
+mod params;
+
+pub use error::{FailureKind, FieldError, SchemaError, ValidationFailure};
+pub use operation::{OperationValidator, RequestParts};
