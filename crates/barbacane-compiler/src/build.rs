@@ -1,0 +1,145 @@
+//! The top-level compile step: inputs, checks, fingerprint, artifact bytes.
+
+use barbacane_artifact::{
+    fingerprint, ArtifactBuilder, CompiledConfig, Header, Input, InputKind, CONFIG_MEMBER,
+};
+use barbacane_spec::{parse_spec, Code, Diagnostic, DocumentSet, FileSystem};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::extensions::Known;
+use crate::manifest::{self, LoadedManifest};
+use crate::operations::compile_operations;
+use crate::{CompileOptions, COMPILER_VERSION};
+
+/// A successful compilation.
+#[derive(Debug, Clone)]
+pub struct CompileOutput {
+    /// The encoded `.bca`.
+    pub artifact: Vec<u8>,
+    /// Its header.
+    pub header: Header,
+    /// The compiled configuration inside it.
+    pub config: CompiledConfig,
+    /// Non-fatal diagnostics.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Compiles `options.specs` (and the manifest) into an artifact, or returns every error found.
+pub fn compile(fs: &dyn FileSystem, options: &CompileOptions) -> Result<CompileOutput, Vec<Diagnostic>> {
+    if options.specs.is_empty() {
+        return Err(vec![Diagnostic::error(
+            Code::E1003,
+            "<command line>",
+            "",
+            "no spec given",
+            "pass at least one `--spec FILE`",
+        )]);
+    }
+    let manifest = match &options.manifest {
+        Some(path) => manifest::load(fs, path)?,
+        None => LoadedManifest::default(),
+    };
+    let mut anchors: Vec<PathBuf> = manifest.canonical.iter().cloned().collect();
+    anchors.extend(manifest.plugins.values().map(|(p, _)| p.clone()));
+    let set = DocumentSet::load(fs, &options.specs, &anchors)?;
+
+    let mut diags = Vec::new();
+    let mut specs = Vec::new();
+    for root in set.roots() {
+        match parse_spec(&set, root) {
+            Ok(spec) => specs.push(spec),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let plugin_names: BTreeSet<String> = manifest.plugins.keys().cloned().collect();
+    let known = Known { manifest_plugins: &plugin_names };
+    let operations = compile_operations(&set, &specs, options.base_path.as_deref(), &known, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let config = CompiledConfig { operations };
+    let (artifact, header) = write(&set, &manifest, options, &config).map_err(|e| {
+        vec![Diagnostic::error(
+            Code::E1003,
+            "<artifact>",
+            "",
+            format!("cannot write the artifact: {e}"),
+            "report this as a bug",
+        )]
+    })?;
+    Ok(CompileOutput { artifact, header, config, warnings: diags })
+}
+
+fn write(
+    set: &DocumentSet,
+    manifest: &LoadedManifest,
+    options: &CompileOptions,
+    config: &CompiledConfig,
+) -> Result<(Vec<u8>, Header), barbacane_artifact::ArtifactError> {
+    let mut builder = ArtifactBuilder::default();
+    let mut inputs = Vec::new();
+    for file in set.files() {
+        let kind = if set.is_root(&file.path) { InputKind::Spec } else { InputKind::Reference };
+        inputs.push(Input::new(kind, file.logical.clone(), &file.bytes));
+        builder.add_member(format!("specs/{}", file.logical), file.bytes.clone())?;
+    }
+    if let Some(path) = &manifest.canonical {
+        inputs.push(Input::new(InputKind::Manifest, set.logical_name(path), &manifest.bytes));
+    }
+    for (name, (path, wasm)) in &manifest.plugins {
+        inputs.push(Input::new(InputKind::Plugin, set.logical_name(path), wasm));
+        builder.add_member(format!("plugins/{name}.wasm"), wasm.clone())?;
+    }
+    if let Some(base) = &options.base_path {
+        inputs.push(Input::new(InputKind::Option, "base-path", base.as_bytes()));
+    }
+    let (hash, inputs) = fingerprint(inputs)?;
+    builder.artifact_hash = hash;
+    builder.inputs = inputs;
+    builder.build_timestamp = rfc3339(options.build_time);
+    builder.compiler_version = COMPILER_VERSION.to_owned();
+    builder.provenance_commit = options.provenance_commit.clone();
+    builder.provenance_source = options.provenance_source.clone();
+    builder.metadata = options.metadata.clone();
+    builder.add_json_member(CONFIG_MEMBER, config)?;
+    let header = builder.header();
+    Ok((builder.encode()?, header))
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2026-11-25T14:14:26Z`).
+///
+/// Written out (days-to-civil, after Howard Hinnant's public-domain algorithm) rather than
+/// pulling a date crate into the compiler for one format.
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_616_066), "2026-11-25T14:14:26Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

@@ -1,0 +1,184 @@
+//! Checking `x-barbacane-dispatch` and `x-barbacane-middlewares`, and built-in plugin configs.
+
+use barbacane_artifact::PluginUse;
+use barbacane_spec::pointer::push;
+use barbacane_spec::{Code, Diagnostic, Extension};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Dispatchers built into the data plane.
+pub(crate) const BUILTIN_DISPATCHERS: [&str; 1] = ["mock"];
+
+/// Plugin names known to this compilation.
+pub(crate) struct Known<'a> {
+    pub(crate) manifest_plugins: &'a BTreeSet<String>,
+}
+
+impl Known<'_> {
+    fn has(&self, name: &str, builtins: &[&str]) -> bool {
+        builtins.contains(&name) || self.manifest_plugins.contains(name)
+    }
+
+    fn names(&self, builtins: &[&str]) -> String {
+        let mut all: Vec<&str> = builtins.to_vec();
+        all.extend(self.manifest_plugins.iter().map(String::as_str));
+        if all.is_empty() {
+            "none".into()
+        } else {
+            all.join(", ")
+        }
+    }
+}
+
+/// Parses one `{name, config}` entry.
+fn plugin_use(ext: &Extension, pointer: &str, value: &Value, what: &str) -> Result<PluginUse, Diagnostic> {
+    let shape_error = |message: String| {
+        Diagnostic::error(
+            Code::E1013,
+            &ext.file,
+            pointer,
+            message,
+            format!("write the {what} as `{{name: <plugin>, config: {{...}}}}`"),
+        )
+    };
+    let map = value.as_object().ok_or_else(|| shape_error(format!("{what} is not a mapping")))?;
+    let name = match map.get("name") {
+        Some(Value::String(n)) if !n.is_empty() => n.clone(),
+        _ => return Err(shape_error(format!("{what} has no `name` string"))),
+    };
+    if let Some(key) = map.keys().find(|k| *k != "name" && *k != "config") {
+        return Err(shape_error(format!("{what} has an unknown key `{key}`")));
+    }
+    let config = map.get("config").cloned().unwrap_or(Value::Object(Default::default()));
+    if !config.is_object() {
+        return Err(Diagnostic::error(
+            Code::E1013,
+            &ext.file,
+            push(pointer, "config"),
+            format!("{what} `config` is not a mapping"),
+            "write `config` as a mapping of settings",
+        ));
+    }
+    Ok(PluginUse { name, config })
+}
+
+/// The dispatcher of an operation.
+pub(crate) fn dispatcher(
+    ext: Option<&Extension>,
+    op_file: &str,
+    op_pointer: &str,
+    known: &Known<'_>,
+) -> Result<PluginUse, Diagnostic> {
+    let Some(ext) = ext else {
+        return Err(Diagnostic::error(
+            Code::E1011,
+            op_file,
+            op_pointer,
+            "operation has no `x-barbacane-dispatch`, so the gateway would not know how to answer it",
+            "add `x-barbacane-dispatch: {name: mock, config: {status: 200}}` or another dispatcher",
+        ));
+    };
+    let used = plugin_use(ext, &ext.pointer, &ext.value, "dispatcher")?;
+    if !known.has(&used.name, &BUILTIN_DISPATCHERS) {
+        return Err(Diagnostic::error(
+            Code::E1012,
+            &ext.file,
+            push(&ext.pointer, "name"),
+            format!("unknown dispatcher `{}` (known: {})", used.name, known.names(&BUILTIN_DISPATCHERS)),
+            "use a built-in dispatcher or declare the plugin in barbacane.yaml",
+        ));
+    }
+    if used.name == "mock" {
+        check_mock(ext, &used.config)?;
+    }
+    Ok(used)
+}
+
+/// A middleware list (root or operation level).
+pub(crate) fn middlewares(ext: &Extension, known: &Known<'_>, diags: &mut Vec<Diagnostic>) -> Vec<PluginUse> {
+    let Some(items) = ext.value.as_array() else {
+        diags.push(Diagnostic::error(
+            Code::E1013,
+            &ext.file,
+            &ext.pointer,
+            "`x-barbacane-middlewares` is not a list",
+            "write a list of `{name: <plugin>, config: {...}}` entries",
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let pointer = format!("{}/{i}", ext.pointer);
+        match plugin_use(ext, &pointer, item, "middleware") {
+            Ok(used) if !known.has(&used.name, &[]) => diags.push(Diagnostic::error(
+                Code::E1012,
+                &ext.file,
+                push(&pointer, "name"),
+                format!("unknown middleware `{}` (known: {})", used.name, known.names(&[])),
+                "declare the plugin in barbacane.yaml under `plugins`",
+            )),
+            Ok(used) => out.push(used),
+            Err(d) => diags.push(d),
+        }
+    }
+    out
+}
+
+/// The built-in `mock` dispatcher: `status` (100-599, default 200), `body` (string),
+/// `content_type` (string), `headers` (string map). Unknown keys are refused: a typo would
+/// otherwise silently change nothing.
+fn check_mock(ext: &Extension, config: &Value) -> Result<(), Diagnostic> {
+    let base = push(&ext.pointer, "config");
+    let bad = |key: &str, message: String, hint: &str| {
+        Diagnostic::error(Code::E1014, &ext.file, push(&base, key), message, hint)
+    };
+    let Some(map) = config.as_object() else { return Ok(()) };
+    for (key, value) in map {
+        match key.as_str() {
+            "status" => {
+                if !value.as_u64().is_some_and(|s| (100..=599).contains(&s)) {
+                    return Err(bad(key, "mock `status` must be an integer from 100 to 599".into(), "e.g. `status: 200`"));
+                }
+            }
+            "body" | "content_type" => {
+                if !value.is_string() {
+                    return Err(bad(key, format!("mock `{key}` must be a string"), "quote the value"));
+                }
+            }
+            "headers" => {
+                let ok = value.as_object().is_some_and(|h| {
+                    h.iter().all(|(k, v)| v.is_string() && is_header_name(k) && v.as_str().is_some_and(is_header_value))
+                });
+                if !ok {
+                    return Err(bad(
+                        key,
+                        "mock `headers` must map valid header names to string values".into(),
+                        "e.g. `headers: {x-mock: \"yes\"}`",
+                    ));
+                }
+            }
+            other => {
+                return Err(bad(
+                    other,
+                    format!("unknown mock setting `{other}`"),
+                    "mock accepts status, body, content_type and headers",
+                ));
+            }
+        }
+    }
+    if let Some(ct) = map.get("content_type").and_then(Value::as_str) {
+        if !is_header_value(ct) {
+            return Err(bad("content_type", "mock `content_type` is not a valid header value".into(), "e.g. `text/plain`"));
+        }
+    }
+    Ok(())
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+}

@@ -1,0 +1,32 @@
+//! The compiler: OpenAPI specs, the project manifest and plugins in, a sealed `.bca` out.
+//!
+//! [`compile`] collects *every* diagnostic before failing, so one run shows all problems.
+//! The data plane never links this crate: it only reads what [`compile`] writes.
+//!
+//! Steps: load the manifest, load every spec and the files its `$ref`s reach, build the
+//! typed model, check the `x-barbacane-*` extensions and plugin configurations, register
+//! every route with the router (the same code the data plane uses, so conflicts found here
+//! are exactly the ones that would bite at run time), bundle and precompile every schema
+//! (a schema that cannot compile fails the build), fingerprint the inputs, write the artifact.
+
+mod build;
+mod extensions;
+mod manifest;
+mod operations;
+mod options;
+
+pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};
+pub use build::{compile, CompileOutput};
+pub use manifest::{Manifest, PluginEntry};
+pub use options::CompileOptions;
+
+/// The compiler's version, recorded in every artifact header.
+pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs every check of [`compile`] without producing an artifact.
+pub fn validate(fs: &dyn FileSystem, options: &CompileOptions) -> Vec<Diagnostic> {
+    match compile(fs, options) {
+        Ok(out) => out.warnings,
+        Err(diagnostics) => diagnostics,
+    }
+}

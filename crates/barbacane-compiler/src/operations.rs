@@ -1,0 +1,178 @@
+//! From the typed model to compiled operations: routes, extensions and bundled schemas.
+
+use barbacane_artifact::{MediaType, Operation, Parameter, PluginUse, RequestBody};
+use barbacane_router::{InsertError, RouterBuilder};
+use barbacane_spec::{bundle_schema, Code, Diagnostic, DocumentSet, OperationDef, Spec};
+use barbacane_validator::OperationValidator;
+use serde_json::Value;
+
+use crate::extensions::{dispatcher, middlewares, Known};
+
+/// Compiles the operations of every spec into one routing table.
+pub(crate) fn compile_operations(
+    set: &DocumentSet,
+    specs: &[Spec],
+    base_path_flag: Option<&str>,
+    known: &Known<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Operation> {
+    let mut router: RouterBuilder<usize> = RouterBuilder::new();
+    let mut out: Vec<Operation> = Vec::new();
+    for spec in specs {
+        let Some(base) = base_path(spec, base_path_flag, diags) else { continue };
+        let global = spec.middlewares.as_ref().map(|ext| middlewares(ext, known, diags));
+        for def in &spec.operations {
+            let path = format!("{base}{}", def.path);
+            let path = if path.len() > 1 { path.trim_end_matches('/').to_owned() } else { path };
+            // A conflict is reported, and the operation is still checked so that one run
+            // shows every problem.
+            if let Err(e) = router.insert(&path, def.method, out.len()) {
+                diags.push(route_error(e, def, &path, &out));
+            }
+            let dispatch = match dispatcher(def.dispatch.as_ref(), &def.file, &def.pointer, known) {
+                Ok(d) => d,
+                Err(d) => {
+                    diags.push(d);
+                    dummy_dispatch()
+                }
+            };
+            let chain = match &def.middlewares {
+                Some(ext) => middlewares(ext, known, diags),
+                None => global.clone().unwrap_or_default(),
+            };
+            let operation = Operation {
+                spec: spec.logical.clone(),
+                pointer: def.pointer.clone(),
+                operation_id: def.operation_id.clone(),
+                method: def.method.as_str().to_owned(),
+                path,
+                parameters: parameters(set, spec, def, diags),
+                request_body: request_body(set, spec, def, diags),
+                dispatch,
+                middlewares: chain,
+                deprecated: def.deprecated,
+            };
+            // Fail closed: build the validator exactly as the data plane will.
+            if let Err(e) = OperationValidator::build(&operation) {
+                diags.push(Diagnostic::error(
+                    Code::E1005,
+                    &def.file,
+                    &def.pointer,
+                    format!("{}: {}", e.location, e.message),
+                    "fix the schema so it is valid JSON Schema for the spec's OpenAPI version",
+                ));
+            }
+            out.push(operation);
+        }
+    }
+    out.sort_by(|a, b| (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str())));
+    out
+}
+
+fn dummy_dispatch() -> PluginUse {
+    PluginUse { name: "mock".into(), config: Value::Null }
+}
+
+fn base_path(spec: &Spec, flag: Option<&str>, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let (raw, file, pointer) = match (flag, &spec.base_path) {
+        (Some(flag), _) => (flag.to_owned(), "--base-path".to_owned(), String::new()),
+        (None, Some(ext)) => match ext.value.as_str() {
+            Some(s) => (s.to_owned(), ext.file.clone(), ext.pointer.clone()),
+            None => {
+                diags.push(Diagnostic::error(
+                    Code::E1013,
+                    &ext.file,
+                    &ext.pointer,
+                    "`x-barbacane-base-path` is not a string",
+                    "write `x-barbacane-base-path: /prefix`",
+                ));
+                return None;
+            }
+        },
+        (None, None) => return Some(String::new()),
+    };
+    let trimmed = raw.trim_end_matches('/');
+    let valid = trimmed.is_empty()
+        || (trimmed.starts_with('/')
+            && !trimmed.contains(['{', '}', '?', '#'])
+            && !trimmed.split('/').skip(1).any(|s| s.is_empty() || s == "." || s == ".."));
+    if !valid {
+        diags.push(Diagnostic::error(
+            Code::E1013,
+            file,
+            pointer,
+            format!("base path `{raw}` is invalid"),
+            "use a static prefix such as `/api/v1` (no parameters, no empty or dot segments)",
+        ));
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
+
+fn route_error(e: InsertError, def: &OperationDef, path: &str, existing: &[Operation]) -> Diagnostic {
+    match e {
+        InsertError::Template(t) => Diagnostic::error(
+            Code::E1006,
+            &def.file,
+            def.pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or(&def.pointer),
+            format!("invalid path template `{path}`: {t}"),
+            "write parameters as `{name}` with a literal between two parameters",
+        ),
+        InsertError::Conflict { existing: template, method } => {
+            let first = existing
+                .iter()
+                .find(|o| o.path == template && o.method == method.as_str())
+                .map(|o| format!(" (declared in {}#{})", o.spec, o.pointer))
+                .unwrap_or_default();
+            Diagnostic::error(
+                Code::E1010,
+                &def.file,
+                &def.pointer,
+                format!("routing conflict: {method} {path} matches the same requests as {method} {template}{first}"),
+                "remove one of the operations, or give one of them a distinct path or base path",
+            )
+        }
+    }
+}
+
+fn parameters(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut Vec<Diagnostic>) -> Vec<Parameter> {
+    def.parameters
+        .iter()
+        .map(|p| Parameter {
+            name: p.name.clone(),
+            location: p.location,
+            required: p.required,
+            style: p.style,
+            explode: p.explode,
+            allow_empty_value: p.allow_empty_value,
+            schema: p.schema.as_ref().and_then(|s| match bundle_schema(set, s, spec.dialect) {
+                Ok(v) => Some(v),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            }),
+        })
+        .collect()
+}
+
+fn request_body(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut Vec<Diagnostic>) -> Option<RequestBody> {
+    let body = def.body.as_ref()?;
+    Some(RequestBody {
+        required: body.required,
+        content: body
+            .content
+            .iter()
+            .map(|m| MediaType {
+                media_type: m.media_type.clone(),
+                schema: m.schema.as_ref().and_then(|s| match bundle_schema(set, s, spec.dialect) {
+                    Ok(v) => Some(v),
+                    Err(d) => {
+                        diags.push(d);
+                        None
+                    }
+                }),
+            })
+            .collect(),
+    })
+}

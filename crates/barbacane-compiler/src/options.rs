@@ -1,0 +1,21 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What to compile and what to record about it.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Root spec files (order does not matter for the fingerprint).
+    pub specs: Vec<PathBuf>,
+    /// The project manifest (`barbacane.yaml`), if any.
+    pub manifest: Option<PathBuf>,
+    /// `--base-path`: prefixes every route; overrides `x-barbacane-base-path`.
+    pub base_path: Option<String>,
+    /// `--provenance-commit`.
+    pub provenance_commit: Option<String>,
+    /// `--provenance-source`.
+    pub provenance_source: Option<String>,
+    /// `--provenance KEY=VALUE` pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Build time in seconds since the Unix epoch (`SOURCE_DATE_EPOCH` or now).
+    pub build_time: u64,
+}
