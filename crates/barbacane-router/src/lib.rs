@@ -51,6 +51,7 @@ mod node;
 mod normalize;
 mod params;
 mod pattern;
+mod statics;
 mod template;
 mod tree;
 

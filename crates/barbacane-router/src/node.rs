@@ -3,13 +3,14 @@
 use crate::method::{Method, MethodSet};
 use crate::params::Captures;
 use crate::pattern::Pattern;
+use crate::statics::StaticChildren;
 use crate::template::Segment;
 
 /// A trie node. Children are kept in the order they are tried, so lookup is a plain walk.
 #[derive(Debug, Default)]
 pub(crate) struct Node {
-    /// Sorted by label for binary search; only one can match a segment.
-    statics: Vec<(Box<str>, Node)>,
+    /// Only one can match a segment, so they need no order among themselves.
+    statics: StaticChildren<Node>,
     /// Most literal characters first, ties in insertion order.
     mixed: Vec<(Pattern, Node)>,
     param: Option<Box<Node>>,
@@ -41,17 +42,7 @@ impl Node {
     /// The child for `segment`, created if missing.
     pub(crate) fn child_mut(&mut self, segment: &Segment) -> &mut Node {
         match segment {
-            Segment::Static(label) => {
-                let i = match self.statics.binary_search_by(|(l, _)| (**l).cmp(label)) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        self.statics.insert(i, (label.clone(), Node::default()));
-                        i
-                    }
-                };
-                // `i` is in bounds: found by the search or just inserted there.
-                &mut self.statics[i].1
-            }
+            Segment::Static(label) => self.statics.get_or_insert_with(label, Node::default),
             Segment::Mixed(pattern) => {
                 let i = match self.mixed.iter().position(|(p, _)| p == pattern) {
                     Some(i) => i,
@@ -69,6 +60,20 @@ impl Node {
                 &mut self.mixed[i].1
             }
             Segment::Param => self.param.get_or_insert_with(Box::default),
+        }
+    }
+
+    /// Prepares the subtree for lookup once all routes are in.
+    pub(crate) fn freeze(&mut self) {
+        self.statics.freeze();
+        for child in self.statics.values_mut() {
+            child.freeze();
+        }
+        for (_, child) in &mut self.mixed {
+            child.freeze();
+        }
+        if let Some(child) = &mut self.param {
+            child.freeze();
         }
     }
 
@@ -91,11 +96,8 @@ impl Node {
         let Some((&segment, rest)) = segments.split_first() else {
             return self.endpoint.as_deref();
         };
-        if let Ok(i) = self
-            .statics
-            .binary_search_by(|(label, _)| (**label).cmp(segment))
-        {
-            let found = self.statics.get(i).and_then(|(_, n)| n.find(rest, caps));
+        if let Some(child) = self.statics.get(segment) {
+            let found = child.find(rest, caps);
             if found.is_some() {
                 return found;
             }

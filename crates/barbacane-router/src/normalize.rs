@@ -25,6 +25,9 @@ pub enum PathError {
     EscapesRoot,
     /// More than [`MAX_SEGMENTS`] segments.
     TooManySegments,
+    /// 4 GiB or more: far beyond any server's URI limit, and too long for the compact
+    /// segment offsets.
+    TooLong,
 }
 
 impl fmt::Display for PathError {
@@ -36,6 +39,7 @@ impl fmt::Display for PathError {
             PathError::NulByte => "path contains a NUL byte",
             PathError::EscapesRoot => "path climbs above the root with '..'",
             PathError::TooManySegments => "path has too many segments",
+            PathError::TooLong => "path is too long",
         })
     }
 }
@@ -57,24 +61,39 @@ impl std::error::Error for PathError {}
 ///    removes the segment before it, and `..` at the root is [`PathError::EscapesRoot`]:
 ///    like nginx, we refuse such a path rather than clamp it.
 /// 5. Having more than [`MAX_SEGMENTS`] segments at any point is
-///    [`PathError::TooManySegments`].
+///    [`PathError::TooManySegments`]; a path of 4 GiB or more is [`PathError::TooLong`].
 ///
-/// Segments that contain no `%` borrow from `raw`; only decoded ones allocate, and the
-/// segment list itself lives inline.
+/// Segments that contain no `%` borrow from `raw`; decoded ones share one buffer, so a path
+/// with no escape does not allocate at all.
 pub fn normalize_path(raw: &str) -> Result<NormalizedPath<'_>, PathError> {
     let Some(rest) = raw.strip_prefix('/') else {
         return Err(PathError::NotAbsolute);
     };
-    let mut path = NormalizedPath::root();
+    if u32::try_from(raw.len()).is_err() {
+        return Err(PathError::TooLong);
+    }
+    // Two vectorized scans up front let most paths skip per-segment decoding entirely.
+    if raw.as_bytes().contains(&0) {
+        return Err(PathError::NulByte);
+    }
+    let has_escapes = raw.as_bytes().contains(&b'%');
+    let mut path = NormalizedPath::root(raw);
+    let mut offset = 1;
     for part in rest.split('/') {
+        let start = offset;
+        offset += part.len() + 1;
         if part.is_empty() {
             continue;
         }
-        let segment = percent_decode(part).map_err(|e| match e {
-            DecodeError::Malformed => PathError::InvalidPercentEncoding,
-            DecodeError::InvalidUtf8 => PathError::InvalidUtf8,
-            DecodeError::Nul => PathError::NulByte,
-        })?;
+        let segment = if has_escapes {
+            percent_decode(part).map_err(|e| match e {
+                DecodeError::Malformed => PathError::InvalidPercentEncoding,
+                DecodeError::InvalidUtf8 => PathError::InvalidUtf8,
+                DecodeError::Nul => PathError::NulByte,
+            })?
+        } else {
+            Cow::Borrowed(part)
+        };
         match &*segment {
             "." => {}
             ".." => {
@@ -82,7 +101,19 @@ pub fn normalize_path(raw: &str) -> Result<NormalizedPath<'_>, PathError> {
                     return Err(PathError::EscapesRoot);
                 }
             }
-            _ => path.push(segment)?,
+            _ => match segment {
+                Cow::Borrowed(_) => path.push(start, start + part.len(), false)?,
+                Cow::Owned(decoded) => {
+                    let start = path.decoded.len();
+                    if start == 0 {
+                        // Reuse the first decoded segment's allocation as the buffer.
+                        path.decoded = decoded;
+                    } else {
+                        path.decoded.push_str(&decoded);
+                    }
+                    path.push(start, path.decoded.len(), true)?;
+                }
+            },
         }
     }
     Ok(path)
@@ -93,24 +124,42 @@ pub fn normalize_path(raw: &str) -> Result<NormalizedPath<'_>, PathError> {
 /// For lookup, [`NormalizedPath::as_strs`] gives the segments as a `&[&str]`.
 #[derive(Clone)]
 pub struct NormalizedPath<'a> {
-    segments: [Cow<'a, str>; MAX_SEGMENTS],
+    raw: &'a str,
+    /// Decoded segments, one after the other; empty unless the path had escapes.
+    decoded: String,
+    /// `start..end` of each segment, in `decoded` when its bit in `in_decoded` is set, else
+    /// in `raw`. Small plain data rather than `Cow`s: the path is returned by value, and
+    /// copying or dropping 64 `Cow`s was most of the cost of normalizing.
+    spans: [(u32, u32); MAX_SEGMENTS],
+    in_decoded: u64,
     len: usize,
 }
 
 impl<'a> NormalizedPath<'a> {
-    fn root() -> Self {
+    fn root(raw: &'a str) -> Self {
         NormalizedPath {
-            segments: [const { Cow::Borrowed("") }; MAX_SEGMENTS],
+            raw,
+            decoded: String::new(),
+            spans: [(0, 0); MAX_SEGMENTS],
+            in_decoded: 0,
             len: 0,
         }
     }
 
-    fn push(&mut self, segment: Cow<'a, str>) -> Result<(), PathError> {
+    fn push(&mut self, start: usize, end: usize, decoded: bool) -> Result<(), PathError> {
+        let span = u32::try_from(start).and_then(|s| Ok((s, u32::try_from(end)?)));
+        let span = span.map_err(|_| PathError::TooLong)?;
         let slot = self
-            .segments
+            .spans
             .get_mut(self.len)
             .ok_or(PathError::TooManySegments)?;
-        *slot = segment;
+        *slot = span;
+        let bit = 1u64 << self.len;
+        if decoded {
+            self.in_decoded |= bit;
+        } else {
+            self.in_decoded &= !bit;
+        }
         self.len += 1;
         Ok(())
     }
@@ -119,21 +168,24 @@ impl<'a> NormalizedPath<'a> {
         let Some(new_len) = self.len.checked_sub(1) else {
             return false;
         };
-        if let Some(slot) = self.segments.get_mut(new_len) {
-            // Free a decoded segment now rather than when the path is dropped.
-            *slot = Cow::Borrowed("");
-        }
         self.len = new_len;
         true
     }
 
-    fn used(&self) -> &[Cow<'a, str>] {
-        self.segments.get(..self.len).unwrap_or_default()
+    fn text(&self, index: usize, (start, end): (u32, u32)) -> &str {
+        let bit = u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i));
+        let in_decoded = bit.is_some_and(|bit| self.in_decoded & bit != 0);
+        let source = if in_decoded { &self.decoded } else { self.raw };
+        source.get(start as usize..end as usize).unwrap_or_default()
     }
 
     /// The decoded segments; none for the root path `/`.
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.used().iter().map(|s| &**s)
+        let spans = self.spans.get(..self.len).unwrap_or_default();
+        spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| self.text(i, *span))
     }
 
     /// Number of segments.
@@ -154,10 +206,19 @@ impl<'a> NormalizedPath<'a> {
     /// let path = normalize_path("/a/./b%20c/").unwrap();
     /// assert_eq!(&*path.as_strs(), ["a", "b c"]);
     /// ```
+    #[inline]
     pub fn as_strs(&self) -> SegmentRefs<'_> {
         let mut refs = [""; MAX_SEGMENTS];
-        for (slot, segment) in refs.iter_mut().zip(self.used()) {
-            *slot = segment;
+        let spans = self.spans.get(..self.len).unwrap_or_default();
+        if self.in_decoded == 0 {
+            // The common case: every segment is a slice of the raw path.
+            for (slot, &(start, end)) in refs.iter_mut().zip(spans) {
+                *slot = self.raw.get(start as usize..end as usize).unwrap_or_default();
+            }
+        } else {
+            for (slot, segment) in refs.iter_mut().zip(self.segments()) {
+                *slot = segment;
+            }
         }
         SegmentRefs {
             refs,
@@ -183,7 +244,7 @@ impl<'a> NormalizedPath<'a> {
 
 impl PartialEq for NormalizedPath<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.used() == other.used()
+        self.segments().eq(other.segments())
     }
 }
 

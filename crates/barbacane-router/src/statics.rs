@@ -32,18 +32,19 @@ impl<N> StaticChildren<N> {
     /// the next [`StaticChildren::freeze`].
     pub(crate) fn get_or_insert_with(&mut self, label: &str, make: impl FnOnce() -> N) -> &mut N {
         self.table = Box::default();
-        let i = match self.entries.iter().position(|(l, _)| **l == *label) {
-            Some(i) => i,
-            None => {
-                self.entries.push((label.into(), make()));
-                self.entries.len() - 1
+        // Sorted only so that building a router with many siblings is not quadratic.
+        let i = match self.entries.binary_search_by(|(l, _)| (**l).cmp(label)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (label.into(), make()));
+                i
             }
         };
-        // `i` is in bounds: found by the search or just pushed there.
+        // `i` is in bounds: found by the search or just inserted there.
         &mut self.entries[i].1
     }
 
-    /// Children, in insertion order.
+    /// Children, in label order.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut N> {
         self.entries.iter_mut().map(|(_, n)| n)
     }

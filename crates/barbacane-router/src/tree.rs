@@ -111,7 +111,8 @@ impl<T> RouterBuilder<T> {
     }
 
     /// Freezes the routes into an immutable [`Router`].
-    pub fn build(self) -> Router<T> {
+    pub fn build(mut self) -> Router<T> {
+        self.root.freeze();
         Router {
             root: self.root,
             routes: self.routes,

@@ -1,0 +1,54 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Request limits, checked before any routing work (`docs/configuration.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body in bytes (413 beyond). Default 1 MiB.
+    pub max_body_bytes: u64,
+    /// Most request header fields (431 beyond). Default 100.
+    pub max_header_count: usize,
+    /// Largest total size of header names and values in bytes (431 beyond). Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Longest request target (path and query) in bytes (414 beyond). Default 8 KiB.
+    pub max_uri_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_header_count: 100,
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
+        }
+    }
+}
+
+/// How the data plane serves.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Traffic listener address.
+    pub listen: SocketAddr,
+    /// Development mode: problem responses carry field-level details.
+    pub dev: bool,
+    /// Request limits.
+    pub limits: Limits,
+    /// A keep-alive connection idle this long is closed (HTTP/1.1; also bounds how long a
+    /// client may take to send a request head). Default 60 s.
+    pub idle_timeout: Duration,
+    /// On SIGTERM/SIGINT, in-flight requests get this long to finish. Default 30 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dev: false,
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

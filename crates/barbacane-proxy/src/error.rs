@@ -1,0 +1,113 @@
+use barbacane_router::{MethodSet, PathError};
+use barbacane_validator::{FailureKind, ValidationFailure};
+use http::StatusCode;
+
+/// Who is at fault, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request was wrong.
+    Client,
+    /// Something behind the gateway failed.
+    Upstream,
+    /// The gateway itself failed.
+    Internal,
+}
+
+/// Everything that can end a request early. Each variant knows its status and problem type;
+/// `problem::respond` is the one place that turns it into a response.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The path could not be normalized.
+    #[error("invalid request path: {0}")]
+    BadPath(PathError),
+    /// No route matches the path.
+    #[error("no route matches the request path")]
+    RouteNotFound,
+    /// The path matches but not the method.
+    #[error("method not allowed")]
+    MethodNotAllowed(MethodSet),
+    /// Parameters or body do not match the spec.
+    #[error("request validation failed: {0}")]
+    Validation(ValidationFailure),
+    /// The body exceeds the limit.
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// Too many or too large header fields.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// The request target is too long.
+    #[error("request URI too long")]
+    UriTooLong,
+    /// Reading the request body failed (client went away or sent a malformed body).
+    #[error("cannot read the request body: {0}")]
+    BodyRead(String),
+    /// A bug or an unexpected state in the gateway.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadPath(_) | GatewayError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GatewayError::RouteNotFound => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::Validation(f) if f.kind == FailureKind::UnsupportedMediaType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            GatewayError::Validation(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `<name>` of `urn:barbacane:error:<name>`.
+    pub fn problem_name(&self) -> &'static str {
+        match self {
+            GatewayError::BadPath(_) => "invalid-path",
+            GatewayError::BodyRead(_) => "bad-request",
+            GatewayError::RouteNotFound => "route-not-found",
+            GatewayError::MethodNotAllowed(_) => "method-not-allowed",
+            GatewayError::Validation(f) if f.kind == FailureKind::UnsupportedMediaType => {
+                "unsupported-media-type"
+            }
+            GatewayError::Validation(_) => "validation-failed",
+            GatewayError::BodyTooLarge { .. } => "payload-too-large",
+            GatewayError::HeadersTooLarge => "header-fields-too-large",
+            GatewayError::UriTooLong => "uri-too-long",
+            GatewayError::Internal(_) => "internal-error",
+        }
+    }
+
+    /// Fault axis.
+    pub fn fault(&self) -> Fault {
+        match self {
+            GatewayError::Internal(_) => Fault::Internal,
+            _ => Fault::Client,
+        }
+    }
+
+    /// A one-line detail safe for production (never echoes request content).
+    pub fn public_detail(&self) -> &'static str {
+        match self {
+            GatewayError::BadPath(_) => "The request path is malformed.",
+            GatewayError::RouteNotFound => "No route matches the request path.",
+            GatewayError::MethodNotAllowed(_) => "The route does not support this method.",
+            GatewayError::Validation(f) if f.kind == FailureKind::UnsupportedMediaType => {
+                "The request content type is not accepted by this operation."
+            }
+            GatewayError::Validation(_) => "The request does not match the API specification.",
+            GatewayError::BodyTooLarge { .. } => "The request body is too large.",
+            GatewayError::HeadersTooLarge => "The request header fields are too large.",
+            GatewayError::UriTooLong => "The request URI is too long.",
+            GatewayError::BodyRead(_) => "The request body could not be read.",
+            GatewayError::Internal(_) => "The gateway failed to process the request.",
+        }
+    }
+}

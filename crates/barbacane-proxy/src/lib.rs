@@ -1,0 +1,55 @@
+//! The Barbacane data plane: loads a verified artifact into a [`Snapshot`] and serves it.
+//!
+//! The request path is a fixed sequence of phases (see `docs/phases.md`):
+//!
+//! ```text
+//! limits -> route -> validate -> dispatch -> finish
+//! ```
+//!
+//! Each phase is a module under `phases`; [`pipeline`] is the short driver that runs them.
+//! Any failure is a [`GatewayError`], turned into an RFC 9457 problem response in exactly one
+//! place, and every response, success or error, goes through `finish`, which stamps the
+//! standard headers.
+//!
+//! Only this crate knows hyper. The live configuration is one [`Snapshot`] (router,
+//! validators, dispatchers) behind an atomic pointer, swapped as a whole.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)
+)]
+
+mod config;
+mod dispatch;
+mod error;
+mod phases;
+pub mod pipeline;
+mod problem;
+mod server;
+mod snapshot;
+
+pub use config::{Limits, ServeConfig};
+pub use error::GatewayError;
+pub use server::{Gateway, Listening};
+pub use snapshot::{LoadError, Snapshot};
+
+/// The response body type of the data plane.
+pub type Body = http_body_util::Full<bytes::Bytes>;
+
+/// `Server` header value.
+pub const SERVER: &str = concat!("barbacane/", env!("CARGO_PKG_VERSION"));
+
+/// Process exit codes of `barbacane serve` at startup (documented in `docs/exit-codes.md`).
+pub mod exit_code {
+    /// Invalid command line or configuration values.
+    pub const USAGE: i32 = 10;
+    /// The artifact cannot be read, is corrupt, tampered with, or of an unsupported version.
+    pub const ARTIFACT_INVALID: i32 = 11;
+    /// The artifact is intact but its configuration cannot be loaded (schema, dispatcher).
+    pub const CONFIG_INVALID: i32 = 12;
+    /// A secret reference cannot be resolved (reserved for secret support).
+    pub const SECRET_UNRESOLVED: i32 = 13;
+    /// The listen address cannot be bound.
+    pub const BIND_FAILED: i32 = 14;
+    /// A security posture rule refuses to start (reserved for the admin listener).
+    pub const POSTURE_REFUSED: i32 = 15;
+}

@@ -1,0 +1,6 @@
+//! The request phases, in the order the pipeline runs them.
+
+pub(crate) mod finish;
+pub(crate) mod limits;
+pub(crate) mod route;
+pub(crate) mod validate;

@@ -1,0 +1,36 @@
+//! Phase 2: path normalization and route lookup (404, 405 with `Allow`).
+
+use barbacane_router::{Lookup, Match, Method, MethodSet, SegmentRefs};
+
+use crate::snapshot::{RouteEntry, Snapshot};
+use crate::GatewayError;
+
+/// Looks `segments` up. Methods OpenAPI cannot describe (CONNECT, WebDAV verbs...) get a 405
+/// when the path exists, so clients learn what the path does support.
+pub(crate) fn lookup<'s, 'p>(
+    snapshot: &'s Snapshot,
+    method: &http::Method,
+    segments: &'p SegmentRefs<'p>,
+) -> Result<Match<'s, 'p, RouteEntry>, GatewayError> {
+    match Method::from_bytes(method.as_str().as_bytes()) {
+        Some(m) => match snapshot.router.lookup(m, segments) {
+            Lookup::Found(found) => Ok(found),
+            Lookup::MethodNotAllowed { allowed } => Err(GatewayError::MethodNotAllowed(allowed)),
+            Lookup::NotFound => Err(GatewayError::RouteNotFound),
+        },
+        None => {
+            // Rare path: probe each method to build the `Allow` set for this path.
+            let mut allowed = MethodSet::default();
+            for m in Method::ALL {
+                match snapshot.router.lookup(m, segments) {
+                    Lookup::Found(_) => allowed.insert(m),
+                    Lookup::MethodNotAllowed { allowed } => {
+                        return Err(GatewayError::MethodNotAllowed(allowed));
+                    }
+                    Lookup::NotFound => return Err(GatewayError::RouteNotFound),
+                }
+            }
+            Err(GatewayError::MethodNotAllowed(allowed))
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line interface (every flag is documented in `docs/cli.md`).
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Barbacane: your OpenAPI spec is the gateway configuration.
+#[derive(Debug, Parser)]
+#[command(name = "barbacane", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (e.g. `info`, `debug`, `barbacane_proxy=trace`); overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile specs into a sealed `.bca` artifact.
+    Compile(CompileArgs),
+    /// Run every compiler check without writing an artifact.
+    Validate(SpecArgs),
+    /// Print an artifact's provenance header, routes and inputs.
+    Inspect(InspectArgs),
+    /// Serve an artifact.
+    Serve(ServeArgs),
+    /// Compile, serve, and recompile + swap whenever a spec changes.
+    Dev(DevArgs),
+}
+
+/// The inputs of a compilation.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// An OpenAPI 3.0/3.1 document (YAML or JSON); repeat for several specs.
+    #[arg(long = "spec", value_name = "FILE", required = true)]
+    pub specs: Vec<PathBuf>,
+    /// The project manifest (`barbacane.yaml`) declaring plugins.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Prefix every route with this static path (overrides `x-barbacane-base-path`).
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
+    /// Print diagnostics as JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Where to write the artifact.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Source revision recorded as `provenance_commit` (e.g. a Git SHA).
+    #[arg(long, value_name = "REV")]
+    pub provenance_commit: Option<String>,
+    /// Where the sources came from, recorded as `provenance_source` (a URI).
+    #[arg(long, value_name = "URI")]
+    pub provenance_source: Option<String>,
+    /// Extra provenance metadata; repeatable.
+    #[arg(long = "provenance", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub provenance: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The artifact.
+    pub artifact: PathBuf,
+    /// Print the header as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Serving options shared by `serve` and `dev`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    /// Traffic listener address.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Largest request body in bytes (413 beyond).
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub max_body_bytes: u64,
+    /// Most request header fields (431 beyond).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_header_count: usize,
+    /// Largest total size of request headers in bytes (431 beyond).
+    #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// Longest request target (path + query) in bytes (414 beyond).
+    #[arg(long, default_value_t = 8_192, value_name = "BYTES")]
+    pub max_uri_bytes: usize,
+    /// Seconds an idle keep-alive connection is kept open.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub shutdown_grace: u64,
+    /// Worker threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The artifact to serve.
+    #[arg(long, value_name = "FILE")]
+    pub artifact: PathBuf,
+    /// Development mode: problem responses include field-level details.
+    #[arg(long)]
+    pub dev: bool,
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}

@@ -1,0 +1,48 @@
+use barbacane_compiler::{compile, LocalFs};
+use std::path::Path;
+
+use super::{compile_options, EXIT_DIAGNOSTICS};
+use crate::cli::CompileArgs;
+use crate::report;
+
+pub fn run(args: CompileArgs) -> i32 {
+    let mut options = match compile_options(&args.spec) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return barbacane_proxy::exit_code::USAGE;
+        }
+    };
+    options.provenance_commit = args.provenance_commit;
+    options.provenance_source = args.provenance_source;
+    options.metadata = args.provenance.into_iter().collect();
+    let out = match compile(&LocalFs, &options) {
+        Ok(out) => out,
+        Err(diags) => {
+            report::diagnostics(&diags, args.spec.json);
+            return EXIT_DIAGNOSTICS;
+        }
+    };
+    report::diagnostics(&out.warnings, args.spec.json);
+    if let Err(e) = write_atomically(&args.output, &out.artifact) {
+        eprintln!("error: cannot write {}: {e}", args.output.display());
+        return EXIT_DIAGNOSTICS;
+    }
+    eprintln!(
+        "compiled {} operation(s) from {} input(s) into {}\n  artifact_hash: {}",
+        out.config.operations.len(),
+        out.header.inputs.len(),
+        args.output.display(),
+        out.header.artifact_hash
+    );
+    0
+}
+
+/// Writes next to the target and renames, so a reader never sees a half-written artifact.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("bca.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,92 @@
+//! One module per subcommand; each returns the process exit code.
+
+pub mod compile;
+pub mod dev;
+pub mod inspect;
+pub mod serve;
+pub mod validate;
+
+use barbacane_compiler::CompileOptions;
+use barbacane_proxy::{Limits, ServeConfig};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cli::{ServeOptions, SpecArgs};
+
+/// Exit code when the compiler reports errors.
+pub const EXIT_DIAGNOSTICS: i32 = 1;
+
+pub fn init_tracing(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Build time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+fn build_time() -> Result<u64, String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds")),
+        Err(_) => Ok(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+    }
+}
+
+fn compile_options(args: &SpecArgs) -> Result<CompileOptions, String> {
+    Ok(CompileOptions {
+        specs: args.specs.clone(),
+        manifest: args.manifest.clone(),
+        base_path: args.base_path.clone(),
+        build_time: build_time()?,
+        ..Default::default()
+    })
+}
+
+fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
+    ServeConfig {
+        listen: options.listen,
+        dev,
+        limits: Limits {
+            max_body_bytes: options.max_body_bytes,
+            max_header_count: options.max_header_count,
+            max_header_bytes: options.max_header_bytes,
+            max_uri_bytes: options.max_uri_bytes,
+        },
+        idle_timeout: Duration::from_secs(options.idle_timeout.max(1)),
+        shutdown_grace: Duration::from_secs(options.shutdown_grace),
+    }
+}
+
+fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n.max(1));
+    }
+    builder.enable_all().build()
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,20 @@
+//! `barbacane`: the compiler CLI and the data plane in one binary. This file only wires.
+
+mod cli;
+mod cmd;
+mod report;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cmd::init_tracing(cli.log_level.as_deref());
+    let code = match cli.command {
+        cli::Command::Compile(args) => cmd::compile::run(args),
+        cli::Command::Validate(args) => cmd::validate::run(args),
+        cli::Command::Inspect(args) => cmd::inspect::run(args),
+        cli::Command::Serve(args) => cmd::serve::run(args),
+        cli::Command::Dev(args) => cmd::dev::run(args),
+    };
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
