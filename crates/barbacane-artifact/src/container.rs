@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::{sha256_hex, ArtifactError, Header, Input, Member, FORMAT_VERSION};
+use crate::{ArtifactError, FORMAT_VERSION, Header, Input, Member, sha256_hex};
 
 /// The first eight bytes of every `.bca` file.
 pub const MAGIC: [u8; 8] = *b"\x89BCA\r\n\x1a\n";
@@ -76,6 +76,7 @@ impl Artifact {
         if extra > 0 {
             return Err(ArtifactError::TrailingBytes { count: extra });
         }
+        check_inputs(&header)?;
         Ok(Artifact { header, members })
     }
 
@@ -90,10 +91,15 @@ impl Artifact {
     }
 
     /// A member decoded as JSON.
-    pub fn member_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ArtifactError> {
-        let bytes = self.member(name).ok_or_else(|| ArtifactError::MissingMember {
-            name: name.to_owned(),
-        })?;
+    pub fn member_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<T, ArtifactError> {
+        let bytes = self
+            .member(name)
+            .ok_or_else(|| ArtifactError::MissingMember {
+                name: name.to_owned(),
+            })?;
         serde_json::from_slice(bytes).map_err(|source| ArtifactError::MemberJson {
             member: name.to_owned(),
             source,
@@ -145,6 +151,37 @@ pub fn read_header(mut reader: impl Read) -> Result<Header, ArtifactError> {
     serde_json::from_slice(&bytes).map_err(ArtifactError::HeaderJson)
 }
 
+/// Binds the header's provenance to its content: `artifact_hash` must be the fingerprint of the
+/// listed inputs, and every file input must be present as a member with the same SHA-256.
+/// Editing the hash, or the inputs list, without the matching members is detected here;
+/// a full, consistent forgery needs the signature check to catch it.
+fn check_inputs(header: &Header) -> Result<(), ArtifactError> {
+    let (expected, _) = crate::fingerprint(header.inputs.clone())?;
+    if expected != header.artifact_hash {
+        return Err(ArtifactError::FingerprintMismatch {
+            recorded: header.artifact_hash.clone(),
+            computed: expected,
+        });
+    }
+    for input in header
+        .inputs
+        .iter()
+        .filter(|i| i.kind != crate::InputKind::Option)
+    {
+        if !header
+            .members
+            .iter()
+            .any(|m| m.sha256.eq_ignore_ascii_case(&input.sha256))
+        {
+            return Err(ArtifactError::InputNotBundled {
+                kind: input.kind.to_string(),
+                name: input.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn read_exact(reader: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), ArtifactError> {
     reader.read_exact(buf).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => ArtifactError::Truncated { what: what.into() },
@@ -156,7 +193,9 @@ fn check_member_name(name: &str) -> Result<(), ArtifactError> {
     let bad = name.is_empty()
         || name.starts_with('/')
         || name.contains(['\\', '\0'])
-        || name.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+        || name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..");
     if bad {
         return Err(ArtifactError::InvalidMemberName { name: name.into() });
     }
@@ -186,7 +225,11 @@ pub struct ArtifactBuilder {
 
 impl ArtifactBuilder {
     /// Adds (or replaces) a member.
-    pub fn add_member(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> Result<&mut Self, ArtifactError> {
+    pub fn add_member(
+        &mut self,
+        name: impl Into<String>,
+        bytes: Vec<u8>,
+    ) -> Result<&mut Self, ArtifactError> {
         let name = name.into();
         check_member_name(&name)?;
         self.members.insert(name, bytes);
@@ -194,7 +237,11 @@ impl ArtifactBuilder {
     }
 
     /// Adds a member serialized as JSON.
-    pub fn add_json_member(&mut self, name: impl Into<String>, value: &impl Serialize) -> Result<&mut Self, ArtifactError> {
+    pub fn add_json_member(
+        &mut self,
+        name: impl Into<String>,
+        value: &impl Serialize,
+    ) -> Result<&mut Self, ArtifactError> {
         let name = name.into();
         let bytes = serde_json::to_vec(value).map_err(|source| ArtifactError::MemberJson {
             member: name.clone(),

@@ -28,7 +28,9 @@ pub enum ArtifactError {
     #[error("artifact header is malformed: {0}")]
     HeaderJson(#[source] serde_json::Error),
     /// The header declares a format version this build cannot read.
-    #[error("artifact format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "artifact format version {found} is not supported (this build reads version {supported})"
+    )]
     UnsupportedVersion {
         /// Version found in the header.
         found: u32,
@@ -87,6 +89,22 @@ pub enum ArtifactError {
         name: String,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// `artifact_hash` is not the fingerprint of the inputs the header lists.
+    #[error("artifact_hash {recorded} does not match its inputs (they fingerprint to {computed})")]
+    FingerprintMismatch {
+        /// The hash in the header.
+        recorded: String,
+        /// The fingerprint of the header's inputs.
+        computed: String,
+    },
+    /// An input listed in the header is not among the members.
+    #[error("input `{kind}:{name}` is listed in the header but not bundled in the artifact")]
+    InputNotBundled {
+        /// Input kind.
+        kind: String,
+        /// Input name.
+        name: String,
     },
     /// Reading from the underlying reader failed.
     #[error("cannot read artifact: {0}")]

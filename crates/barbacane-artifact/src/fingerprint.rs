@@ -49,7 +49,7 @@ impl InputKind {
 
 impl fmt::Display for InputKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -107,7 +107,10 @@ pub fn fingerprint(mut inputs: Vec<Input>) -> Result<(String, Vec<Input>), Artif
         canonical.push_str(&input.sha256.to_ascii_lowercase());
         canonical.push('\n');
     }
-    Ok((format!("sha256:{}", sha256_hex(canonical.as_bytes())), inputs))
+    Ok((
+        format!("sha256:{}", sha256_hex(canonical.as_bytes())),
+        inputs,
+    ))
 }
 
 fn check_name(input: &Input) -> Result<(), ArtifactError> {
@@ -175,13 +178,23 @@ mod tests {
     fn known_value_is_stable() {
         // Pins the canonical form: changing it silently would break every recorded hash.
         let (hash, _) = fingerprint(vec![Input::new(InputKind::Spec, "api.yaml", b"")]).unwrap();
-        let canonical = format!("{FINGERPRINT_DOMAIN}\nspec\tapi.yaml\t{}\n", sha256_hex(b""));
+        let canonical = format!(
+            "{FINGERPRINT_DOMAIN}\nspec\tapi.yaml\t{}\n",
+            sha256_hex(b"")
+        );
         assert_eq!(hash, format!("sha256:{}", sha256_hex(canonical.as_bytes())));
     }
 
     #[test]
     fn bad_names_and_duplicates_are_refused() {
-        for name in ["", "/abs.yaml", "../up.yaml", "a//b", "tab\there", "win\\path"] {
+        for name in [
+            "",
+            "/abs.yaml",
+            "../up.yaml",
+            "a//b",
+            "tab\there",
+            "win\\path",
+        ] {
             let err = fingerprint(vec![Input::new(InputKind::Spec, name, b"")]);
             assert!(err.is_err(), "{name:?} accepted");
         }

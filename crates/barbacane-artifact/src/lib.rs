@@ -9,7 +9,10 @@
 //!
 //! The byte layout is specified in `docs/artifact-format.md`.
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod config;
 mod container;
@@ -18,10 +21,10 @@ mod fingerprint;
 mod header;
 
 pub use config::{
-    CompiledConfig, MediaType, Operation, ParamLocation, ParamStyle, Parameter, PluginUse,
-    RequestBody, CONFIG_MEMBER,
+    CONFIG_MEMBER, CompiledConfig, MediaType, Operation, ParamLocation, ParamStyle, Parameter,
+    PluginUse, RequestBody,
 };
-pub use container::{read_header, Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN};
+pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;
-pub use fingerprint::{fingerprint, sha256_hex, Input, InputKind, FINGERPRINT_DOMAIN};
-pub use header::{Header, Member, FORMAT_VERSION};
+pub use fingerprint::{FINGERPRINT_DOMAIN, Input, InputKind, fingerprint, sha256_hex};
+pub use header::{FORMAT_VERSION, Header, Member};

@@ -1,16 +1,16 @@
 //! The top-level compile step: inputs, checks, fingerprint, artifact bytes.
 
 use barbacane_artifact::{
-    fingerprint, ArtifactBuilder, CompiledConfig, Header, Input, InputKind, CONFIG_MEMBER,
+    ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, fingerprint,
 };
-use barbacane_spec::{parse_spec, Code, Diagnostic, DocumentSet, FileSystem};
+use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, parse_spec};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::extensions::Known;
 use crate::manifest::{self, LoadedManifest};
 use crate::operations::compile_operations;
-use crate::{CompileOptions, COMPILER_VERSION};
+use crate::{COMPILER_VERSION, CompileOptions};
 
 /// A successful compilation.
 #[derive(Debug, Clone)]
@@ -26,7 +26,10 @@ pub struct CompileOutput {
 }
 
 /// Compiles `options.specs` (and the manifest) into an artifact, or returns every error found.
-pub fn compile(fs: &dyn FileSystem, options: &CompileOptions) -> Result<CompileOutput, Vec<Diagnostic>> {
+pub fn compile(
+    fs: &dyn FileSystem,
+    options: &CompileOptions,
+) -> Result<CompileOutput, Vec<Diagnostic>> {
     if options.specs.is_empty() {
         return Err(vec![Diagnostic::error(
             Code::E1003,
@@ -53,8 +56,16 @@ pub fn compile(fs: &dyn FileSystem, options: &CompileOptions) -> Result<CompileO
         }
     }
     let plugin_names: BTreeSet<String> = manifest.plugins.keys().cloned().collect();
-    let known = Known { manifest_plugins: &plugin_names };
-    let operations = compile_operations(&set, &specs, options.base_path.as_deref(), &known, &mut diags);
+    let known = Known {
+        manifest_plugins: &plugin_names,
+    };
+    let operations = compile_operations(
+        &set,
+        &specs,
+        options.base_path.as_deref(),
+        &known,
+        &mut diags,
+    );
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -68,7 +79,12 @@ pub fn compile(fs: &dyn FileSystem, options: &CompileOptions) -> Result<CompileO
             "report this as a bug",
         )]
     })?;
-    Ok(CompileOutput { artifact, header, config, warnings: diags })
+    Ok(CompileOutput {
+        artifact,
+        header,
+        config,
+        warnings: diags,
+    })
 }
 
 fn write(
@@ -80,12 +96,22 @@ fn write(
     let mut builder = ArtifactBuilder::default();
     let mut inputs = Vec::new();
     for file in set.files() {
-        let kind = if set.is_root(&file.path) { InputKind::Spec } else { InputKind::Reference };
+        let kind = if set.is_root(&file.path) {
+            InputKind::Spec
+        } else {
+            InputKind::Reference
+        };
         inputs.push(Input::new(kind, file.logical.clone(), &file.bytes));
         builder.add_member(format!("specs/{}", file.logical), file.bytes.clone())?;
     }
     if let Some(path) = &manifest.canonical {
-        inputs.push(Input::new(InputKind::Manifest, set.logical_name(path), &manifest.bytes));
+        let name = set.logical_name(path);
+        inputs.push(Input::new(
+            InputKind::Manifest,
+            name.clone(),
+            &manifest.bytes,
+        ));
+        builder.add_member(format!("manifest/{name}"), manifest.bytes.clone())?;
     }
     for (name, (path, wasm)) in &manifest.plugins {
         inputs.push(Input::new(InputKind::Plugin, set.logical_name(path), wasm));

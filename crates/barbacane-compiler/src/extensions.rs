@@ -31,7 +31,12 @@ impl Known<'_> {
 }
 
 /// Parses one `{name, config}` entry.
-fn plugin_use(ext: &Extension, pointer: &str, value: &Value, what: &str) -> Result<PluginUse, Diagnostic> {
+fn plugin_use(
+    ext: &Extension,
+    pointer: &str,
+    value: &Value,
+    what: &str,
+) -> Result<PluginUse, Diagnostic> {
     let shape_error = |message: String| {
         Diagnostic::error(
             Code::E1013,
@@ -41,7 +46,9 @@ fn plugin_use(ext: &Extension, pointer: &str, value: &Value, what: &str) -> Resu
             format!("write the {what} as `{{name: <plugin>, config: {{...}}}}`"),
         )
     };
-    let map = value.as_object().ok_or_else(|| shape_error(format!("{what} is not a mapping")))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| shape_error(format!("{what} is not a mapping")))?;
     let name = match map.get("name") {
         Some(Value::String(n)) if !n.is_empty() => n.clone(),
         _ => return Err(shape_error(format!("{what} has no `name` string"))),
@@ -49,7 +56,10 @@ fn plugin_use(ext: &Extension, pointer: &str, value: &Value, what: &str) -> Resu
     if let Some(key) = map.keys().find(|k| *k != "name" && *k != "config") {
         return Err(shape_error(format!("{what} has an unknown key `{key}`")));
     }
-    let config = map.get("config").cloned().unwrap_or(Value::Object(Default::default()));
+    let config = map
+        .get("config")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
     if !config.is_object() {
         return Err(Diagnostic::error(
             Code::E1013,
@@ -84,7 +94,11 @@ pub(crate) fn dispatcher(
             Code::E1012,
             &ext.file,
             push(&ext.pointer, "name"),
-            format!("unknown dispatcher `{}` (known: {})", used.name, known.names(&BUILTIN_DISPATCHERS)),
+            format!(
+                "unknown dispatcher `{}` (known: {})",
+                used.name,
+                known.names(&BUILTIN_DISPATCHERS)
+            ),
             "use a built-in dispatcher or declare the plugin in barbacane.yaml",
         ));
     }
@@ -95,7 +109,11 @@ pub(crate) fn dispatcher(
 }
 
 /// A middleware list (root or operation level).
-pub(crate) fn middlewares(ext: &Extension, known: &Known<'_>, diags: &mut Vec<Diagnostic>) -> Vec<PluginUse> {
+pub(crate) fn middlewares(
+    ext: &Extension,
+    known: &Known<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PluginUse> {
     let Some(items) = ext.value.as_array() else {
         diags.push(Diagnostic::error(
             Code::E1013,
@@ -114,7 +132,11 @@ pub(crate) fn middlewares(ext: &Extension, known: &Known<'_>, diags: &mut Vec<Di
                 Code::E1012,
                 &ext.file,
                 push(&pointer, "name"),
-                format!("unknown middleware `{}` (known: {})", used.name, known.names(&[])),
+                format!(
+                    "unknown middleware `{}` (known: {})",
+                    used.name,
+                    known.names(&[])
+                ),
                 "declare the plugin in barbacane.yaml under `plugins`",
             )),
             Ok(used) => out.push(used),
@@ -132,22 +154,36 @@ fn check_mock(ext: &Extension, config: &Value) -> Result<(), Diagnostic> {
     let bad = |key: &str, message: String, hint: &str| {
         Diagnostic::error(Code::E1014, &ext.file, push(&base, key), message, hint)
     };
-    let Some(map) = config.as_object() else { return Ok(()) };
+    let Some(map) = config.as_object() else {
+        return Ok(());
+    };
     for (key, value) in map {
         match key.as_str() {
             "status" => {
                 if !value.as_u64().is_some_and(|s| (100..=599).contains(&s)) {
-                    return Err(bad(key, "mock `status` must be an integer from 100 to 599".into(), "e.g. `status: 200`"));
+                    return Err(bad(
+                        key,
+                        "mock `status` must be an integer from 100 to 599".into(),
+                        "e.g. `status: 200`",
+                    ));
                 }
             }
             "body" | "content_type" => {
                 if !value.is_string() {
-                    return Err(bad(key, format!("mock `{key}` must be a string"), "quote the value"));
+                    return Err(bad(
+                        key,
+                        format!("mock `{key}` must be a string"),
+                        "quote the value",
+                    ));
                 }
             }
             "headers" => {
                 let ok = value.as_object().is_some_and(|h| {
-                    h.iter().all(|(k, v)| v.is_string() && is_header_name(k) && v.as_str().is_some_and(is_header_value))
+                    h.iter().all(|(k, v)| {
+                        v.is_string()
+                            && is_header_name(k)
+                            && v.as_str().is_some_and(is_header_value)
+                    })
                 });
                 if !ok {
                     return Err(bad(
@@ -166,19 +202,27 @@ fn check_mock(ext: &Extension, config: &Value) -> Result<(), Diagnostic> {
             }
         }
     }
-    if let Some(ct) = map.get("content_type").and_then(Value::as_str) {
-        if !is_header_value(ct) {
-            return Err(bad("content_type", "mock `content_type` is not a valid header value".into(), "e.g. `text/plain`"));
-        }
+    if let Some(ct) = map.get("content_type").and_then(Value::as_str)
+        && !is_header_value(ct)
+    {
+        return Err(bad(
+            "content_type",
+            "mock `content_type` is not a valid header value".into(),
+            "e.g. `text/plain`",
+        ));
     }
     Ok(())
 }
 
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn is_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
 }

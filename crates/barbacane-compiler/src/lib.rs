@@ -8,6 +8,8 @@
 //! every route with the router (the same code the data plane uses, so conflicts found here
 //! are exactly the ones that would bite at run time), bundle and precompile every schema
 //! (a schema that cannot compile fails the build), fingerprint the inputs, write the artifact.
+// Diagnostics are large and only travel the cold, compile-time error path.
+#![allow(clippy::result_large_err)]
 
 mod build;
 mod extensions;
@@ -16,7 +18,7 @@ mod operations;
 mod options;
 
 pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};
-pub use build::{compile, CompileOutput};
+pub use build::{CompileOutput, compile};
 pub use manifest::{Manifest, PluginEntry};
 pub use options::CompileOptions;
 

@@ -41,14 +41,28 @@ pub(crate) struct LoadedManifest {
 pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, Vec<Diagnostic>> {
     let display = path.display().to_string();
     let err = |pointer: &str, message: String, hint: &str| {
-        vec![Diagnostic::error(Code::E1015, &display, pointer, message, hint)]
+        vec![Diagnostic::error(
+            Code::E1015,
+            &display,
+            pointer,
+            message,
+            hint,
+        )]
     };
-    let canonical = fs
-        .canonicalize(path)
-        .map_err(|e| err("", format!("cannot read manifest: {e}"), "check the --manifest path"))?;
-    let bytes = fs
-        .read(&canonical)
-        .map_err(|e| err("", format!("cannot read manifest: {e}"), "check the --manifest path"))?;
+    let canonical = fs.canonicalize(path).map_err(|e| {
+        err(
+            "",
+            format!("cannot read manifest: {e}"),
+            "check the --manifest path",
+        )
+    })?;
+    let bytes = fs.read(&canonical).map_err(|e| {
+        err(
+            "",
+            format!("cannot read manifest: {e}"),
+            "check the --manifest path",
+        )
+    })?;
     let value = parse(&display, &canonical, &bytes).map_err(|mut d| {
         d.code = Code::E1015;
         vec![d]
@@ -60,7 +74,10 @@ pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, V
             "write `plugins: {NAME: {path: FILE.wasm}}`",
         )
     })?;
-    let dir = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = canonical
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut plugins = BTreeMap::new();
     let mut diagnostics = Vec::new();
     for (name, entry) in manifest.plugins {
@@ -72,7 +89,10 @@ pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, V
             }
             Err(e) => diagnostics.extend(err(
                 &pointer,
-                format!("plugin `{name}`: cannot read `{}`: {e}", entry.path.display()),
+                format!(
+                    "plugin `{name}`: cannot read `{}`: {e}",
+                    entry.path.display()
+                ),
                 "make the path relative to barbacane.yaml and point it at a .wasm file",
             )),
         }
@@ -80,5 +100,9 @@ pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, V
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    Ok(LoadedManifest { bytes, canonical: Some(canonical), plugins })
+    Ok(LoadedManifest {
+        bytes,
+        canonical: Some(canonical),
+        plugins,
+    })
 }

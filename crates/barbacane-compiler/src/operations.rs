@@ -2,11 +2,11 @@
 
 use barbacane_artifact::{MediaType, Operation, Parameter, PluginUse, RequestBody};
 use barbacane_router::{InsertError, RouterBuilder};
-use barbacane_spec::{bundle_schema, Code, Diagnostic, DocumentSet, OperationDef, Spec};
+use barbacane_spec::{Code, Diagnostic, DocumentSet, OperationDef, Spec, bundle_schema};
 use barbacane_validator::OperationValidator;
 use serde_json::Value;
 
-use crate::extensions::{dispatcher, middlewares, Known};
+use crate::extensions::{Known, dispatcher, middlewares};
 
 /// Compiles the operations of every spec into one routing table.
 pub(crate) fn compile_operations(
@@ -19,11 +19,20 @@ pub(crate) fn compile_operations(
     let mut router: RouterBuilder<usize> = RouterBuilder::new();
     let mut out: Vec<Operation> = Vec::new();
     for spec in specs {
-        let Some(base) = base_path(spec, base_path_flag, diags) else { continue };
-        let global = spec.middlewares.as_ref().map(|ext| middlewares(ext, known, diags));
+        let Some(base) = base_path(spec, base_path_flag, diags) else {
+            continue;
+        };
+        let global = spec
+            .middlewares
+            .as_ref()
+            .map(|ext| middlewares(ext, known, diags));
         for def in &spec.operations {
             let path = format!("{base}{}", def.path);
-            let path = if path.len() > 1 { path.trim_end_matches('/').to_owned() } else { path };
+            let path = if path.len() > 1 {
+                path.trim_end_matches('/').to_owned()
+            } else {
+                path
+            };
             // A conflict is reported, and the operation is still checked so that one run
             // shows every problem.
             if let Err(e) = router.insert(&path, def.method, out.len()) {
@@ -65,12 +74,17 @@ pub(crate) fn compile_operations(
             out.push(operation);
         }
     }
-    out.sort_by(|a, b| (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str())));
+    out.sort_by(|a, b| {
+        (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str()))
+    });
     out
 }
 
 fn dummy_dispatch() -> PluginUse {
-    PluginUse { name: "mock".into(), config: Value::Null }
+    PluginUse {
+        name: "mock".into(),
+        config: Value::Null,
+    }
 }
 
 fn base_path(spec: &Spec, flag: Option<&str>, diags: &mut Vec<Diagnostic>) -> Option<String> {
@@ -95,7 +109,10 @@ fn base_path(spec: &Spec, flag: Option<&str>, diags: &mut Vec<Diagnostic>) -> Op
     let valid = trimmed.is_empty()
         || (trimmed.starts_with('/')
             && !trimmed.contains(['{', '}', '?', '#'])
-            && !trimmed.split('/').skip(1).any(|s| s.is_empty() || s == "." || s == ".."));
+            && !trimmed
+                .split('/')
+                .skip(1)
+                .any(|s| s.is_empty() || s == "." || s == ".."));
     if !valid {
         diags.push(Diagnostic::error(
             Code::E1013,
@@ -109,16 +126,27 @@ fn base_path(spec: &Spec, flag: Option<&str>, diags: &mut Vec<Diagnostic>) -> Op
     Some(trimmed.to_owned())
 }
 
-fn route_error(e: InsertError, def: &OperationDef, path: &str, existing: &[Operation]) -> Diagnostic {
+fn route_error(
+    e: InsertError,
+    def: &OperationDef,
+    path: &str,
+    existing: &[Operation],
+) -> Diagnostic {
     match e {
         InsertError::Template(t) => Diagnostic::error(
             Code::E1006,
             &def.file,
-            def.pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or(&def.pointer),
+            def.pointer
+                .rsplit_once('/')
+                .map(|(p, _)| p)
+                .unwrap_or(&def.pointer),
             format!("invalid path template `{path}`: {t}"),
             "write parameters as `{name}` with a literal between two parameters",
         ),
-        InsertError::Conflict { existing: template, method } => {
+        InsertError::Conflict {
+            existing: template,
+            method,
+        } => {
             let first = existing
                 .iter()
                 .find(|o| o.path == template && o.method == method.as_str())
@@ -128,14 +156,21 @@ fn route_error(e: InsertError, def: &OperationDef, path: &str, existing: &[Opera
                 Code::E1010,
                 &def.file,
                 &def.pointer,
-                format!("routing conflict: {method} {path} matches the same requests as {method} {template}{first}"),
+                format!(
+                    "routing conflict: {method} {path} matches the same requests as {method} {template}{first}"
+                ),
                 "remove one of the operations, or give one of them a distinct path or base path",
             )
         }
     }
 }
 
-fn parameters(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut Vec<Diagnostic>) -> Vec<Parameter> {
+fn parameters(
+    set: &DocumentSet,
+    spec: &Spec,
+    def: &OperationDef,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Parameter> {
     def.parameters
         .iter()
         .map(|p| Parameter {
@@ -145,18 +180,26 @@ fn parameters(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut Ve
             style: p.style,
             explode: p.explode,
             allow_empty_value: p.allow_empty_value,
-            schema: p.schema.as_ref().and_then(|s| match bundle_schema(set, s, spec.dialect) {
-                Ok(v) => Some(v),
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            }),
+            schema: p
+                .schema
+                .as_ref()
+                .and_then(|s| match bundle_schema(set, s, spec.dialect) {
+                    Ok(v) => Some(v),
+                    Err(d) => {
+                        diags.push(d);
+                        None
+                    }
+                }),
         })
         .collect()
 }
 
-fn request_body(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut Vec<Diagnostic>) -> Option<RequestBody> {
+fn request_body(
+    set: &DocumentSet,
+    spec: &Spec,
+    def: &OperationDef,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<RequestBody> {
     let body = def.body.as_ref()?;
     Some(RequestBody {
         required: body.required,
@@ -165,13 +208,16 @@ fn request_body(set: &DocumentSet, spec: &Spec, def: &OperationDef, diags: &mut 
             .iter()
             .map(|m| MediaType {
                 media_type: m.media_type.clone(),
-                schema: m.schema.as_ref().and_then(|s| match bundle_schema(set, s, spec.dialect) {
-                    Ok(v) => Some(v),
-                    Err(d) => {
-                        diags.push(d);
-                        None
-                    }
-                }),
+                schema: m
+                    .schema
+                    .as_ref()
+                    .and_then(|s| match bundle_schema(set, s, spec.dialect) {
+                        Ok(v) => Some(v),
+                        Err(d) => {
+                            diags.push(d);
+                            None
+                        }
+                    }),
             })
             .collect(),
     })

@@ -50,7 +50,10 @@ impl MockResponse {
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .ok_or_else(|| format!("mock status {v} is not a valid status code"))?,
         };
-        let body = config.get("body").and_then(Value::as_str).unwrap_or_default();
+        let body = config
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let content_type = config
             .get("content_type")
             .and_then(Value::as_str)
@@ -58,7 +61,8 @@ impl MockResponse {
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,
-            HeaderValue::from_str(content_type).map_err(|_| "mock content_type is not a valid header value".to_owned())?,
+            HeaderValue::from_str(content_type)
+                .map_err(|_| "mock content_type is not a valid header value".to_owned())?,
         );
         if let Some(extra) = config.get("headers").and_then(Value::as_object) {
             for (name, value) in extra {
@@ -71,7 +75,11 @@ impl MockResponse {
                 headers.append(name, value);
             }
         }
-        Ok(MockResponse { status, body: Bytes::copy_from_slice(body.as_bytes()), headers })
+        Ok(MockResponse {
+            status,
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            headers,
+        })
     }
 
     fn respond(&self) -> Response<Body> {

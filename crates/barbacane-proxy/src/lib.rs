@@ -15,7 +15,13 @@
 //! validators, dispatchers) behind an atomic pointer, swapped as a whole.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented
+    )
 )]
 
 mod config;
@@ -40,7 +46,7 @@ pub const SERVER: &str = concat!("barbacane/", env!("CARGO_PKG_VERSION"));
 
 /// Process exit codes of `barbacane serve` at startup (documented in `docs/exit-codes.md`).
 pub mod exit_code {
-    /// Invalid command line or configuration values.
+    /// Invalid configuration values (command-line syntax errors exit 2, from the parser).
     pub const USAGE: i32 = 10;
     /// The artifact cannot be read, is corrupt, tampered with, or of an unsupported version.
     pub const ARTIFACT_INVALID: i32 = 11;

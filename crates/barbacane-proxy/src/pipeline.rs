@@ -6,7 +6,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 
 use crate::phases::{finish, limits, route, validate};
-use crate::{problem, Body, Gateway, GatewayError, ServeConfig};
+use crate::{Body, Gateway, GatewayError, ServeConfig, problem};
 
 /// Reserved path of the liveness endpoint on the traffic listener.
 pub const HEALTH_PATH: &str = "/__barbacane/health";
@@ -26,7 +26,11 @@ where
     finish::finish(response, request_id)
 }
 
-async fn run<B>(gateway: &Gateway, config: &ServeConfig, request: Request<B>) -> Result<Response<Body>, GatewayError>
+async fn run<B>(
+    gateway: &Gateway,
+    config: &ServeConfig,
+    request: Request<B>,
+) -> Result<Response<Body>, GatewayError>
 where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -38,17 +42,24 @@ where
     }
     let snapshot = gateway.snapshot();
     let path = barbacane_router::normalize_path(parts.uri.path()).map_err(GatewayError::BadPath)?;
-    let segments = path.as_strs();
-    let found = route::lookup(&snapshot, &parts.method, &segments)?;
-    validate::validate(&found.value.validator, &found.params, &parts, body, &config.limits).await?;
+    let found = route::lookup(&snapshot, &parts.method, &path)?;
+    validate::validate(
+        &found.value.validator,
+        &found.params,
+        &parts,
+        body,
+        &config.limits,
+    )
+    .await?;
     Ok(found.value.dispatcher.dispatch())
 }
 
 fn health() -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
     *response.status_mut() = StatusCode::OK;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     response
 }

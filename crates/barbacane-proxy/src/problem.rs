@@ -30,7 +30,11 @@ struct FieldDetail<'a> {
 
 /// Builds the problem response for `error`. In `dev` mode the detail is the full error and
 /// validation failures list each field; in production only fixed text goes out.
-pub(crate) fn respond(error: &GatewayError, dev: bool, request_id: Option<&HeaderValue>) -> Response<Body> {
+pub(crate) fn respond(
+    error: &GatewayError,
+    dev: bool,
+    request_id: Option<&HeaderValue>,
+) -> Response<Body> {
     let status = error.status();
     if error.fault() == Fault::Internal {
         tracing::error!(error = %error, "request failed inside the gateway");
@@ -39,7 +43,11 @@ pub(crate) fn respond(error: &GatewayError, dev: bool, request_id: Option<&Heade
         (true, GatewayError::Validation(f)) => f
             .errors
             .iter()
-            .map(|e| FieldDetail { location: e.location, field: &e.field, reason: &e.reason })
+            .map(|e| FieldDetail {
+                location: e.location,
+                field: &e.field,
+                reason: &e.reason,
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -47,19 +55,28 @@ pub(crate) fn respond(error: &GatewayError, dev: bool, request_id: Option<&Heade
         kind: format!("urn:barbacane:error:{}", error.problem_name()),
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
-        detail: if dev { error.to_string() } else { error.public_detail().to_owned() },
-        instance: request_id.and_then(|v| v.to_str().ok()).map(|id| format!("urn:request:{id}")),
+        detail: if dev {
+            error.to_string()
+        } else {
+            error.public_detail().to_owned()
+        },
+        instance: request_id
+            .and_then(|v| v.to_str().ok())
+            .map(|id| format!("urn:request:{id}")),
         errors,
     };
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    if let GatewayError::MethodNotAllowed(allowed) = error {
-        if let Ok(v) = HeaderValue::from_str(&allowed.allow_header()) {
-            headers.insert(ALLOW, v);
-        }
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let GatewayError::MethodNotAllowed(allowed) = error
+        && let Ok(v) = HeaderValue::from_str(&allowed.allow_header())
+    {
+        headers.insert(ALLOW, v);
     }
     response
 }

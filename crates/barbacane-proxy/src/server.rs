@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-use crate::{pipeline, ServeConfig, Snapshot};
+use crate::{ServeConfig, Snapshot, pipeline};
 
 /// The data plane's shared state: the live snapshot and the serving configuration.
 #[derive(Debug)]
@@ -25,7 +25,10 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway serving `snapshot`.
     pub fn new(snapshot: Snapshot, config: ServeConfig) -> Arc<Gateway> {
-        Arc::new(Gateway { snapshot: ArcSwap::from_pointee(snapshot), config })
+        Arc::new(Gateway {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            config,
+        })
     }
 
     /// The live snapshot. Requests hold it for their whole life, so a swap never changes the
@@ -47,7 +50,11 @@ impl Gateway {
     /// Binds the traffic listener.
     pub async fn bind(self: &Arc<Self>) -> std::io::Result<Listening> {
         let listener = TcpListener::bind(self.config.listen).await?;
-        Ok(Listening { addr: listener.local_addr()?, listener, gateway: Arc::clone(self) })
+        Ok(Listening {
+            addr: listener.local_addr()?,
+            listener,
+            gateway: Arc::clone(self),
+        })
     }
 }
 
@@ -68,18 +75,32 @@ impl Listening {
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests
     /// up to the configured grace period.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
-        let Listening { listener, gateway, .. } = self;
+        let Listening {
+            listener, gateway, ..
+        } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .keep_alive(true)
             .header_read_timeout(gateway.config.idle_timeout)
+            // Above our own limit so the limits phase, not hyper, answers with a problem;
+            // only a flood of several times the limit meets hyper's bare 431.
+            .max_headers(
+                gateway
+                    .config
+                    .limits
+                    .max_header_count
+                    .saturating_mul(2)
+                    .max(gateway.config.limits.max_header_count + 32),
+            )
             .max_buf_size(64 * 1024 + gateway.config.limits.max_header_bytes);
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(gateway.config.limits.max_header_bytes * 2).unwrap_or(u32::MAX))
+            .max_header_list_size(
+                u32::try_from(gateway.config.limits.max_header_bytes * 2).unwrap_or(u32::MAX),
+            )
             .keep_alive_interval(gateway.config.idle_timeout / 2)
             .keep_alive_timeout(Duration::from_secs(20));
         let graceful = GracefulShutdown::new();
@@ -113,7 +134,10 @@ impl Listening {
         }
         drop(listener);
         tracing::info!("shutting down: draining in-flight requests");
-        if tokio::time::timeout(gateway.config.shutdown_grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(gateway.config.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!(grace = ?gateway.config.shutdown_grace, "grace period over; closing remaining connections");
         }
     }

@@ -1,6 +1,8 @@
 //! Everything one artifact needs at run time, built once, off the request path.
 
-use barbacane_artifact::{Artifact, ArtifactError, CompiledConfig, Header, Operation, CONFIG_MEMBER};
+use barbacane_artifact::{
+    Artifact, ArtifactError, CONFIG_MEMBER, CompiledConfig, Header, Operation,
+};
 use barbacane_router::{Method, Router, RouterBuilder};
 use barbacane_validator::OperationValidator;
 use std::path::Path;
@@ -81,11 +83,18 @@ impl Snapshot {
                 path: op.path.clone(),
                 reason,
             };
-            let method = Method::from_bytes(op.method.as_bytes()).ok_or_else(|| fail("unknown method".into()))?;
+            let method = Method::from_bytes(op.method.as_bytes())
+                .ok_or_else(|| fail("unknown method".into()))?;
             let entry = prepare(op).map_err(fail)?;
-            builder.insert(&op.path, method, entry).map_err(|e| fail(e.to_string()))?;
+            builder
+                .insert(&op.path, method, entry)
+                .map_err(|e| fail(e.to_string()))?;
         }
-        Ok(Snapshot { header: artifact.header().clone(), router: builder.build(), loaded_at: SystemTime::now() })
+        Ok(Snapshot {
+            header: artifact.header().clone(),
+            router: builder.build(),
+            loaded_at: SystemTime::now(),
+        })
     }
 
     /// The artifact's provenance header.
@@ -106,7 +115,10 @@ impl Snapshot {
 
 fn prepare(op: &Operation) -> Result<RouteEntry, String> {
     if let Some(m) = op.middlewares.first() {
-        return Err(format!("middleware `{}` needs the WASM plugin runtime, which this data plane does not have yet", m.name));
+        return Err(format!(
+            "middleware `{}` needs the WASM plugin runtime, which this data plane does not have yet",
+            m.name
+        ));
     }
     Ok(RouteEntry {
         validator: OperationValidator::build(op).map_err(|e| e.to_string())?,

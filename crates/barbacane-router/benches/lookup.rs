@@ -74,6 +74,11 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("typical_then_lookup", |b| {
         b.iter(|| {
+            normalize_path(black_box(raw)).map(|p| found(router.lookup_normalized(Method::Get, &p)))
+        })
+    });
+    group.bench_function("typical_then_lookup_via_slice", |b| {
+        b.iter(|| {
             normalize_path(black_box(raw)).map(|p| found(router.lookup(Method::Get, &p.as_strs())))
         })
     });

@@ -6,9 +6,10 @@
 //!
 //! A request is routed in two steps:
 //! 1. [`normalize_path`] turns the raw path into decoded segments (or refuses it);
-//! 2. [`Router::lookup`] matches them and the method against the route trie, giving
-//!    [`Lookup::Found`], [`Lookup::MethodNotAllowed`] (405, with the `Allow` set) or
-//!    [`Lookup::NotFound`].
+//! 2. [`Router::lookup`] (given `&[&str]`, e.g. from [`NormalizedPath::as_strs`]) or
+//!    [`Router::lookup_normalized`] (given the path itself, slightly faster) matches them
+//!    and the method against the route trie, giving [`Lookup::Found`],
+//!    [`Lookup::MethodNotAllowed`] (405, with the `Allow` set) or [`Lookup::NotFound`].
 //!
 //! Matching rules are documented on [`Router`], template syntax on [`Template`] and
 //! normalization rules on [`normalize_path`]. Nothing here panics on any input, and lookup

@@ -1,10 +1,31 @@
 //! The route trie: one node per template segment position.
 
 use crate::method::{Method, MethodSet};
+use crate::normalize::NormalizedPath;
 use crate::params::Captures;
 use crate::pattern::Pattern;
 use crate::statics::StaticChildren;
 use crate::template::Segment;
+
+/// Request path segments, by position: a slice, or a [`NormalizedPath`] read in place.
+pub(crate) trait Segments<'p> {
+    /// The segment at `index`, `None` past the end.
+    fn segment(&self, index: usize) -> Option<&'p str>;
+}
+
+impl<'p> Segments<'p> for [&'p str] {
+    #[inline]
+    fn segment(&self, index: usize) -> Option<&'p str> {
+        self.get(index).copied()
+    }
+}
+
+impl<'p> Segments<'p> for &'p NormalizedPath<'_> {
+    #[inline]
+    fn segment(&self, index: usize) -> Option<&'p str> {
+        self.get(index)
+    }
+}
 
 /// A trie node. Children are kept in the order they are tried, so lookup is a plain walk.
 #[derive(Debug, Default)]
@@ -81,23 +102,25 @@ impl Node {
         self.endpoint.get_or_insert_with(Box::default)
     }
 
-    /// The endpoint of the first path, in priority order, that matches all of `segments`,
-    /// with the parameter values along that path pushed onto `caps`.
+    /// The endpoint of the first path, in priority order, that matches the segments from
+    /// `depth` on, with the parameter values along that path pushed onto `caps`.
     ///
     /// Each node is visited at most once per lookup (a mixed segment's split does not
     /// affect deeper matching, so only its first, greedy split is tried), so the work is
     /// bounded by the size of the trie whatever the input. Recursion depth is bounded by
     /// the longest template, at most [`crate::MAX_SEGMENTS`].
-    pub(crate) fn find<'p>(
+    pub(crate) fn find<'p, S: Segments<'p> + ?Sized>(
         &self,
-        segments: &[&'p str],
+        segments: &S,
+        depth: usize,
         caps: &mut Captures<'p>,
     ) -> Option<&Endpoint> {
-        let Some((&segment, rest)) = segments.split_first() else {
+        let Some(segment) = segments.segment(depth) else {
             return self.endpoint.as_deref();
         };
+        let rest = depth + 1;
         if let Some(child) = self.statics.get(segment) {
-            let found = child.find(rest, caps);
+            let found = child.find(segments, rest, caps);
             if found.is_some() {
                 return found;
             }
@@ -105,7 +128,7 @@ impl Node {
         for (pattern, child) in &self.mixed {
             let mark = caps.len();
             if pattern.capture(segment, caps) {
-                let found = child.find(rest, caps);
+                let found = child.find(segments, rest, caps);
                 if found.is_some() {
                     return found;
                 }
@@ -118,7 +141,7 @@ impl Node {
             }
             let mark = caps.len();
             if caps.push(segment) {
-                let found = child.find(rest, caps);
+                let found = child.find(segments, rest, caps);
                 if found.is_some() {
                     return found;
                 }

@@ -1,6 +1,5 @@
 //! Request path normalization, done once before lookup.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 
@@ -25,8 +24,8 @@ pub enum PathError {
     EscapesRoot,
     /// More than [`MAX_SEGMENTS`] segments.
     TooManySegments,
-    /// 4 GiB or more: far beyond any server's URI limit, and too long for the compact
-    /// segment offsets.
+    /// 64 KiB or more, which the `http` crate already refuses in a URI; the limit keeps
+    /// segment offsets small.
     TooLong,
 }
 
@@ -61,67 +60,82 @@ impl std::error::Error for PathError {}
 ///    removes the segment before it, and `..` at the root is [`PathError::EscapesRoot`]:
 ///    like nginx, we refuse such a path rather than clamp it.
 /// 5. Having more than [`MAX_SEGMENTS`] segments at any point is
-///    [`PathError::TooManySegments`]; a path of 4 GiB or more is [`PathError::TooLong`].
+///    [`PathError::TooManySegments`]; a path of 64 KiB or more is [`PathError::TooLong`]
+///    (the `http` crate refuses such URIs anyway).
 ///
 /// Segments that contain no `%` borrow from `raw`; decoded ones share one buffer, so a path
 /// with no escape does not allocate at all.
 pub fn normalize_path(raw: &str) -> Result<NormalizedPath<'_>, PathError> {
-    let Some(rest) = raw.strip_prefix('/') else {
+    if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);
-    };
-    if u32::try_from(raw.len()).is_err() {
+    }
+    if u16::try_from(raw.len()).is_err() {
         return Err(PathError::TooLong);
     }
-    // Two vectorized scans up front let most paths skip per-segment decoding entirely.
-    if raw.as_bytes().contains(&0) {
-        return Err(PathError::NulByte);
-    }
-    let has_escapes = raw.as_bytes().contains(&b'%');
     let mut path = NormalizedPath::root(raw);
-    let mut offset = 1;
-    for part in rest.split('/') {
-        let start = offset;
-        offset += part.len() + 1;
-        if part.is_empty() {
-            continue;
-        }
-        let segment = if has_escapes {
-            percent_decode(part).map_err(|e| match e {
-                DecodeError::Malformed => PathError::InvalidPercentEncoding,
-                DecodeError::InvalidUtf8 => PathError::InvalidUtf8,
-                DecodeError::Nul => PathError::NulByte,
-            })?
-        } else {
-            Cow::Borrowed(part)
-        };
-        match &*segment {
-            "." => {}
-            ".." => {
-                if !path.pop() {
-                    return Err(PathError::EscapesRoot);
+    let bytes = raw.as_bytes();
+    let mut start = 1;
+    let mut escaped = false;
+    let mut next = 1;
+    loop {
+        let at = next_special(bytes, next);
+        match bytes.get(at) {
+            Some(b'/') => {
+                if at > start {
+                    path.add_segment(start, at, escaped)?;
                 }
+                start = at + 1;
+                escaped = false;
             }
-            _ => match segment {
-                Cow::Borrowed(_) => path.push(start, start + part.len(), false)?,
-                Cow::Owned(decoded) => {
-                    let start = path.decoded.len();
-                    if start == 0 {
-                        // Reuse the first decoded segment's allocation as the buffer.
-                        path.decoded = decoded;
-                    } else {
-                        path.decoded.push_str(&decoded);
-                    }
-                    path.push(start, path.decoded.len(), true)?;
+            Some(b'%') => escaped = true,
+            Some(_) => return Err(PathError::NulByte),
+            None => {
+                if at > start {
+                    path.add_segment(start, at, escaped)?;
                 }
-            },
+                break;
+            }
         }
+        next = at + 1;
     }
     Ok(path)
 }
 
+/// Offset of the first `/`, `%` or NUL at or after `from`, or `bytes.len()`.
+///
+/// Every request goes through here, so it looks at 8 bytes at a time: a word with none of
+/// the three bytes is skipped with a few arithmetic operations.
+#[inline]
+fn next_special(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Sets the high bit of each zero byte of `x`; bytes above the first zero byte may be
+    // flagged wrongly, which does not matter as only the lowest flag is used.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let word = <[u8; 8]>::try_from(word).map_or(0, u64::from_le_bytes);
+        let found = zero_bytes(word ^ (ONES * u64::from(b'/')))
+            | zero_bytes(word ^ (ONES * u64::from(b'%')))
+            | zero_bytes(word);
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if matches!(b, b'/' | b'%' | 0) {
+            return i;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
 /// A normalized request path: its decoded segments (see [`normalize_path`]).
 ///
-/// For lookup, [`NormalizedPath::as_strs`] gives the segments as a `&[&str]`.
+/// For lookup, pass it to [`crate::Router::lookup_normalized`], or get the segments as a
+/// `&[&str]` from [`NormalizedPath::as_strs`].
 #[derive(Clone)]
 pub struct NormalizedPath<'a> {
     raw: &'a str,
@@ -130,7 +144,7 @@ pub struct NormalizedPath<'a> {
     /// `start..end` of each segment, in `decoded` when its bit in `in_decoded` is set, else
     /// in `raw`. Small plain data rather than `Cow`s: the path is returned by value, and
     /// copying or dropping 64 `Cow`s was most of the cost of normalizing.
-    spans: [(u32, u32); MAX_SEGMENTS],
+    spans: [(u16, u16); MAX_SEGMENTS],
     in_decoded: u64,
     len: usize,
 }
@@ -146,8 +160,46 @@ impl<'a> NormalizedPath<'a> {
         }
     }
 
+    /// Adds the non-empty segment `raw[start..end]`, which contains a `%` if `escaped`.
+    #[inline]
+    fn add_segment(&mut self, start: usize, end: usize, escaped: bool) -> Result<(), PathError> {
+        if escaped {
+            return self.add_escaped_segment(start, end);
+        }
+        match self.raw.as_bytes().get(start..end) {
+            Some(b".") => Ok(()),
+            Some(b"..") => self.pop(),
+            _ => self.push(start, end, false),
+        }
+    }
+
+    #[cold]
+    fn add_escaped_segment(&mut self, start: usize, end: usize) -> Result<(), PathError> {
+        let part = self.raw.get(start..end).unwrap_or_default();
+        let decoded = percent_decode(part).map_err(|e| match e {
+            DecodeError::Malformed => PathError::InvalidPercentEncoding,
+            DecodeError::InvalidUtf8 => PathError::InvalidUtf8,
+            DecodeError::Nul => PathError::NulByte,
+        })?;
+        match &*decoded {
+            "." => Ok(()),
+            ".." => self.pop(),
+            _ => {
+                let start = self.decoded.len();
+                if start == 0 {
+                    // Reuse the first decoded segment's allocation as the buffer.
+                    self.decoded = decoded.into_owned();
+                } else {
+                    self.decoded.push_str(&decoded);
+                }
+                self.push(start, self.decoded.len(), true)
+            }
+        }
+    }
+
+    #[inline]
     fn push(&mut self, start: usize, end: usize, decoded: bool) -> Result<(), PathError> {
-        let span = u32::try_from(start).and_then(|s| Ok((s, u32::try_from(end)?)));
+        let span = u16::try_from(start).and_then(|s| Ok((s, u16::try_from(end)?)));
         let span = span.map_err(|_| PathError::TooLong)?;
         let slot = self
             .spans
@@ -164,19 +216,19 @@ impl<'a> NormalizedPath<'a> {
         Ok(())
     }
 
-    fn pop(&mut self) -> bool {
-        let Some(new_len) = self.len.checked_sub(1) else {
-            return false;
-        };
-        self.len = new_len;
-        true
+    fn pop(&mut self) -> Result<(), PathError> {
+        self.len = self.len.checked_sub(1).ok_or(PathError::EscapesRoot)?;
+        Ok(())
     }
 
-    fn text(&self, index: usize, (start, end): (u32, u32)) -> &str {
+    #[inline]
+    fn text(&self, index: usize, (start, end): (u16, u16)) -> &str {
         let bit = u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i));
         let in_decoded = bit.is_some_and(|bit| self.in_decoded & bit != 0);
         let source = if in_decoded { &self.decoded } else { self.raw };
-        source.get(start as usize..end as usize).unwrap_or_default()
+        source
+            .get(usize::from(start)..usize::from(end))
+            .unwrap_or_default()
     }
 
     /// The decoded segments; none for the root path `/`.
@@ -186,6 +238,13 @@ impl<'a> NormalizedPath<'a> {
             .iter()
             .enumerate()
             .map(|(i, span)| self.text(i, *span))
+    }
+
+    /// The segment at `index`.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let span = *self.spans.get(..self.len)?.get(index)?;
+        Some(self.text(index, span))
     }
 
     /// Number of segments.
@@ -213,7 +272,10 @@ impl<'a> NormalizedPath<'a> {
         if self.in_decoded == 0 {
             // The common case: every segment is a slice of the raw path.
             for (slot, &(start, end)) in refs.iter_mut().zip(spans) {
-                *slot = self.raw.get(start as usize..end as usize).unwrap_or_default();
+                *slot = self
+                    .raw
+                    .get(usize::from(start)..usize::from(end))
+                    .unwrap_or_default();
             }
         } else {
             for (slot, segment) in refs.iter_mut().zip(self.segments()) {

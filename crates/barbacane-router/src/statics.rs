@@ -84,7 +84,7 @@ impl<N> StaticChildren<N> {
             return self
                 .entries
                 .iter()
-                .find(|(label, _)| label.len() == segment.len() && **label == *segment)
+                .find(|(label, _)| same(label.as_bytes(), segment.as_bytes()))
                 .map(|(_, n)| n);
         }
         let hash = hash(segment.as_bytes());
@@ -99,7 +99,7 @@ impl<N> StaticChildren<N> {
             }
             if t == tag(hash) {
                 let (label, node) = self.entries.get(stored as usize - 1)?;
-                if **label == *segment {
+                if same(label.as_bytes(), segment.as_bytes()) {
                     return Some(node);
                 }
             }
@@ -115,69 +115,92 @@ fn tag(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
 
-/// A fast multiplicative hash over 8-byte words. Not DoS-resistant, and need not be: only
-/// labels from the spec are ever inserted.
+/// A fast hash over 8-byte words, each folded in with a full 64×64→128-bit multiply so that
+/// every input bit reaches the low bits used as the slot. Not DoS-resistant, and need not
+/// be: only labels from the spec are ever inserted.
 #[inline]
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
-        h = (h.rotate_left(23) ^ word).wrapping_mul(K);
+    let fold = |a: u64, b: u64| {
+        let product = u128::from(a) * u128::from(b);
+        (product as u64) ^ ((product >> 64) as u64)
+    };
+    let mut h = bytes.len() as u64 ^ 0x243F_6A88_85A3_08D3;
+    // Whole words except the last, which `last_word` covers (overlapping if need be).
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_at_checked(8).filter(|(_, t)| !t.is_empty()) {
+        h = fold(h ^ load_u64(word), K);
+        rest = tail;
     }
-    let mut last = [0u8; 8];
-    for (dst, src) in last.iter_mut().zip(chunks.remainder()) {
-        *dst = *src;
+    fold(h ^ last_word(bytes), K)
+}
+
+/// The last (up to) 8 bytes as a word; shorter inputs are spread so every byte counts.
+#[inline]
+fn last_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if n >= 8 {
+        return bytes.get(n - 8..).map_or(0, load_u64);
     }
-    h = (h.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(K);
-    h ^ (h >> 29)
+    if n >= 4 {
+        let head = bytes.get(..4).map_or(0, load_u32);
+        let tail = bytes.get(n - 4..).map_or(0, load_u32);
+        return head | (tail << 32);
+    }
+    match bytes {
+        [] => 0,
+        [a] => u64::from(*a),
+        [a, b] => u64::from(*a) | (u64::from(*b) << 8),
+        [a, b, c, ..] => u64::from(*a) | (u64::from(*b) << 8) | (u64::from(*c) << 16),
+    }
+}
+
+/// Equality that avoids a `memcmp` call for the short labels typical of paths.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let head = |s: &[u8]| s.get(..8).map_or(0, load_u64);
+        let tail = |s: &[u8]| s.get(n - 8..).map_or(0, load_u64);
+        return head(a) == head(b) && tail(a) == tail(b);
+    }
+    if (4..8).contains(&n) {
+        let head = |s: &[u8]| s.get(..4).map_or(0, load_u32);
+        let tail = |s: &[u8]| s.get(n - 4..).map_or(0, load_u32);
+        return head(a) == head(b) && tail(a) == tail(b);
+    }
+    if n < 4 {
+        // Bytes 0, n/2 and n-1 cover every byte of such short labels.
+        let spread = |s: &[u8]| match s {
+            [] => 0,
+            [x, ..] => {
+                let at = |i: usize| u32::from(s.get(i).copied().unwrap_or(0));
+                u32::from(*x) | (at(n / 2) << 8) | (at(n - 1) << 16)
+            }
+        };
+        return spread(a) == spread(b);
+    }
+    a == b
+}
+
+#[inline]
+fn load_u64(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+#[inline]
+fn load_u32(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn children(labels: &[String]) -> StaticChildren<usize> {
-        let mut c = StaticChildren::default();
-        for (i, l) in labels.iter().enumerate() {
-            *c.get_or_insert_with(l, || 0) = i;
-        }
-        c.freeze();
-        c
-    }
-
-    #[test]
-    fn scan_and_table_agree() {
-        for n in [0, 1, SCAN_MAX, SCAN_MAX + 1, 100, 1000] {
-            let labels: Vec<String> = (0..n).map(|i| format!("resource{i:03}")).collect();
-            let c = children(&labels);
-            assert_eq!(c.table.is_empty(), n <= SCAN_MAX);
-            for (i, l) in labels.iter().enumerate() {
-                assert_eq!(c.get(l), Some(&i));
-            }
-            for miss in ["", "resource", "resource0000", "x", "resource1000"] {
-                assert_eq!(c.get(miss), None, "{miss}");
-            }
-        }
-    }
-
-    #[test]
-    fn insert_is_idempotent_and_unfreezes() {
-        let labels: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-        let mut c = children(&labels);
-        *c.get_or_insert_with("3", || 99) += 100;
-        assert!(c.table.is_empty(), "a stale table must not be used");
-        assert_eq!(c.get("3"), Some(&103));
-        c.freeze();
-        assert_eq!(c.get("3"), Some(&103));
-        assert_eq!(c.values_mut().count(), 10);
-    }
-
-    #[test]
-    fn hash_depends_on_every_byte_and_length() {
-        assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
-        assert_ne!(hash(b"a"), hash(b"a\0"));
-        assert_ne!(hash(b""), hash(b"\0"));
-    }
-}
+mod tests;

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use crate::method::{Method, MethodSet};
-use crate::node::Node;
+use crate::node::{Node, Segments};
+use crate::normalize::NormalizedPath;
 use crate::params::{Captures, Params};
 use crate::template::{Template, TemplateError};
 
@@ -140,6 +141,10 @@ impl<T> RouterBuilder<T> {
 /// is no explicit `HEAD` route), otherwise [`Lookup::MethodNotAllowed`] with its methods.
 /// When no path matches, [`Lookup::NotFound`].
 ///
+/// Literals are compared case-sensitively with decoded segments. A lookup visits each trie
+/// node at most once, so its cost is bounded by the size of the table whatever the input,
+/// and it never allocates.
+///
 /// ```
 /// use barbacane_router::{Lookup, Method, RouterBuilder};
 ///
@@ -199,8 +204,38 @@ impl<T> Router<T> {
     /// `segments` are the already-normalized, percent-decoded path segments (the root path
     /// `/` is an empty slice); see [`crate::normalize_path`]. Lookup does not allocate.
     pub fn lookup<'r, 'p>(&'r self, method: Method, segments: &[&'p str]) -> Lookup<'r, 'p, T> {
+        self.lookup_in(method, segments)
+    }
+
+    /// Like [`Router::lookup`], reading the segments of a [`NormalizedPath`] in place, which
+    /// saves building a slice of them.
+    ///
+    /// ```
+    /// use barbacane_router::{Lookup, Method, RouterBuilder, normalize_path};
+    ///
+    /// let mut builder = RouterBuilder::new();
+    /// builder.insert("/a/{x}", Method::Get, ()).unwrap();
+    /// let router = builder.build();
+    /// let path = normalize_path("/a/b%20c").unwrap();
+    /// let Lookup::Found(m) = router.lookup_normalized(Method::Get, &path) else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(m.params.get("x"), Some("b c"));
+    /// ```
+    pub fn lookup_normalized<'r, 'p>(
+        &'r self,
+        method: Method,
+        path: &'p NormalizedPath<'_>,
+    ) -> Lookup<'r, 'p, T> {
+        self.lookup_in(method, &path)
+    }
+
+    fn lookup_in<'r, 'p, S>(&'r self, method: Method, segments: &S) -> Lookup<'r, 'p, T>
+    where
+        S: Segments<'p> + ?Sized,
+    {
         let mut caps = Captures::new();
-        let Some(endpoint) = self.root.find(segments, &mut caps) else {
+        let Some(endpoint) = self.root.find(segments, 0, &mut caps) else {
             return Lookup::NotFound;
         };
         let route = match (endpoint.route(method), method) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::pointer::{self, parse_ref};
-use crate::source::{normalize, parse, FileSystem, SourceFile};
+use crate::source::{FileSystem, SourceFile, normalize, parse};
 use crate::{Code, Diagnostic};
 
 /// Keys whose values are literal data, never spec structure: `$ref`s inside them are not
@@ -14,6 +14,9 @@ const LITERAL_KEYS: [&str; 4] = ["example", "default", "enum", "const"];
 
 /// Longest `$ref` chain followed before reporting a cycle.
 const MAX_REF_HOPS: usize = 64;
+
+/// A file to load: path, display name, and the `(file, pointer)` of the `$ref` that named it.
+type Pending = (PathBuf, String, Option<(String, String)>);
 
 /// A node inside the document set, with where it was found.
 #[derive(Debug, Clone)]
@@ -49,7 +52,7 @@ impl DocumentSet {
             root_dir: PathBuf::new(),
         };
         let mut diagnostics = Vec::new();
-        let mut queue: VecDeque<(PathBuf, String, Option<(String, String)>)> = VecDeque::new();
+        let mut queue: VecDeque<Pending> = VecDeque::new();
         for spec in specs {
             let display = spec.display().to_string();
             match fs.canonicalize(spec) {
@@ -90,17 +93,25 @@ impl DocumentSet {
             };
             let mut found = Vec::new();
             collect_refs(&value, String::new(), &mut found);
-            let dir = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
-            let display_dir = Path::new(&display).parent().map(Path::to_path_buf).unwrap_or_default();
+            let dir = canonical
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            let display_dir = Path::new(&display)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             for (site, reference) in found {
-                if let Ok(target) = parse_ref(&reference) {
-                    if !target.file.is_empty() {
-                        queue.push_back((
-                            normalize(&dir.join(&target.file)),
-                            normalize(&display_dir.join(&target.file)).display().to_string(),
-                            Some((display.clone(), site.clone())),
-                        ));
-                    }
+                if let Ok(target) = parse_ref(&reference)
+                    && !target.file.is_empty()
+                {
+                    queue.push_back((
+                        normalize(&dir.join(&target.file)),
+                        normalize(&display_dir.join(&target.file))
+                            .display()
+                            .to_string(),
+                        Some((display.clone(), site.clone())),
+                    ));
                 }
                 refs.push((canonical.clone(), site, reference));
             }
@@ -121,7 +132,11 @@ impl DocumentSet {
         set.assign_logical_names(fs, anchors);
         for (file, site, reference) in refs {
             if let Err(message) = set.resolve_ref(&file, &reference) {
-                let display = set.files.get(&file).map(|f| f.display.clone()).unwrap_or_default();
+                let display = set
+                    .files
+                    .get(&file)
+                    .map(|f| f.display.clone())
+                    .unwrap_or_default();
                 diagnostics.push(Diagnostic::error(
                     Code::E1004,
                     display,
@@ -216,15 +231,17 @@ impl DocumentSet {
             let Some(reference) = current.value.get("$ref").and_then(Value::as_str) else {
                 return Ok(current);
             };
-            current = self.resolve_ref(&current.file.path, reference).map_err(|m| {
-                Diagnostic::error(
-                    Code::E1004,
-                    &current.file.display,
-                    &current.pointer,
-                    format!("cannot resolve `$ref: {reference}`: {m}"),
-                    "point the reference at an existing file and JSON pointer",
-                )
-            })?;
+            current = self
+                .resolve_ref(&current.file.path, reference)
+                .map_err(|m| {
+                    Diagnostic::error(
+                        Code::E1004,
+                        &current.file.display,
+                        &current.pointer,
+                        format!("cannot resolve `$ref: {reference}`: {m}"),
+                        "point the reference at an existing file and JSON pointer",
+                    )
+                })?;
         }
         Err(Diagnostic::error(
             Code::E1004,

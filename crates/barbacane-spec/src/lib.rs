@@ -10,6 +10,8 @@
 //!   2020-12 document.
 //!
 //! Every problem is a [`Diagnostic`] with a stable [`Code`], the file and a JSON pointer.
+// Diagnostics are large and only travel the cold, compile-time error path.
+#![allow(clippy::result_large_err)]
 
 mod diagnostic;
 mod docset;

@@ -30,7 +30,11 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         path: root.path.clone(),
         display: root.display.clone(),
         logical: root.logical.clone(),
-        version: doc.get("openapi").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        version: doc
+            .get("openapi")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         dialect,
         title: doc
             .get("info")
@@ -59,7 +63,11 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
                     ));
                     continue;
                 }
-                let located = Located { file: root, pointer, value: item };
+                let located = Located {
+                    file: root,
+                    pointer,
+                    value: item,
+                };
                 path_item(set, path, located, &mut spec.operations, &mut diags);
             }
         }
@@ -92,8 +100,14 @@ fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagn
         }
         None => {
             let (code, message) = match doc.get("swagger").or_else(|| doc.get("asyncapi")) {
-                Some(_) => (Code::E1002, "Swagger 2.0 and AsyncAPI documents are not OpenAPI 3.x"),
-                None => (Code::E1001, "no `openapi` field: this is not an OpenAPI document"),
+                Some(_) => (
+                    Code::E1002,
+                    "Swagger 2.0 and AsyncAPI documents are not OpenAPI 3.x",
+                ),
+                None => (
+                    Code::E1001,
+                    "no `openapi` field: this is not an OpenAPI document",
+                ),
             };
             return Err(Diagnostic::error(
                 code,
@@ -119,7 +133,12 @@ fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagn
     }
 }
 
-fn extension(file: &SourceFile, at: &str, obj: &Map<String, Value>, key: &str) -> Option<Extension> {
+fn extension(
+    file: &SourceFile,
+    at: &str,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Option<Extension> {
     obj.get(key).map(|value| Extension {
         file: file.display.clone(),
         pointer: push(at, key),
@@ -157,26 +176,44 @@ fn path_item(
             ));
             continue;
         };
-        let located = Located { file: item.file, pointer: pointer.clone(), value: op };
+        let located = Located {
+            file: item.file,
+            pointer: pointer.clone(),
+            value: op,
+        };
         let own = parameters(set, &located, op_map, diags);
         let mut merged = shared.clone();
         for p in own {
             merged.retain(|q: &ParameterDef| !(q.name == p.name && q.location == p.location));
             merged.push(p);
         }
-        let body = op_map
-            .get("requestBody")
-            .and_then(|b| request_body(set, Located { file: item.file, pointer: push(&pointer, "requestBody"), value: b }, diags));
+        let body = op_map.get("requestBody").and_then(|b| {
+            request_body(
+                set,
+                Located {
+                    file: item.file,
+                    pointer: push(&pointer, "requestBody"),
+                    value: b,
+                },
+                diags,
+            )
+        });
         out.push(OperationDef {
             path: path.to_owned(),
             method,
             file: item.file.display.clone(),
-            operation_id: op_map.get("operationId").and_then(Value::as_str).map(str::to_owned),
+            operation_id: op_map
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             parameters: merged,
             body,
             dispatch: extension(item.file, &pointer, op_map, "x-barbacane-dispatch"),
             middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
-            deprecated: op_map.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+            deprecated: op_map
+                .get("deprecated")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             pointer,
         });
     }
@@ -214,7 +251,11 @@ fn parameters(
         return out;
     };
     for (i, raw) in items.iter().enumerate() {
-        let node = Located { file: owner.file, pointer: format!("{list_pointer}/{i}"), value: raw };
+        let node = Located {
+            file: owner.file,
+            pointer: format!("{list_pointer}/{i}"),
+            value: raw,
+        };
         match set.deref(node).and_then(|p| parameter(&p)) {
             Ok(p) => {
                 out.retain(|q| !(q.name == p.name && q.location == p.location));
@@ -228,13 +269,24 @@ fn parameters(
 
 fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
     let bad = |message: String, hint: &str| {
-        Diagnostic::error(Code::E1006, &node.file.display, &node.pointer, message, hint)
+        Diagnostic::error(
+            Code::E1006,
+            &node.file.display,
+            &node.pointer,
+            message,
+            hint,
+        )
     };
-    let map = node.value.as_object().ok_or_else(|| not_mapping(node, "parameter"))?;
-    let name = map
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("parameter has no `name`".into(), "add `name: <parameter name>`"))?;
+    let map = node
+        .value
+        .as_object()
+        .ok_or_else(|| not_mapping(node, "parameter"))?;
+    let name = map.get("name").and_then(Value::as_str).ok_or_else(|| {
+        bad(
+            "parameter has no `name`".into(),
+            "add `name: <parameter name>`",
+        )
+    })?;
     let location = match map.get("in").and_then(Value::as_str) {
         Some("path") => ParamLocation::Path,
         Some("query") => ParamLocation::Query,
@@ -242,7 +294,10 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
         Some("cookie") => ParamLocation::Cookie,
         other => {
             return Err(bad(
-                format!("parameter `{name}` has invalid `in: {}`", other.unwrap_or("<missing>")),
+                format!(
+                    "parameter `{name}` has invalid `in: {}`",
+                    other.unwrap_or("<missing>")
+                ),
                 "set `in` to path, query, header or cookie",
             ));
         }
@@ -255,7 +310,10 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
         None => default_style,
         Some(s) => parse_style(s, location).ok_or_else(|| {
             bad(
-                format!("style `{s}` is not allowed for {} parameter `{name}`", location.as_str()),
+                format!(
+                    "style `{s}` is not allowed for {} parameter `{name}`",
+                    location.as_str()
+                ),
                 "use a style the OpenAPI specification allows for this location",
             )
         })?,
@@ -275,13 +333,19 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
         name: name.to_owned(),
         location,
         required: location == ParamLocation::Path
-            || map.get("required").and_then(Value::as_bool).unwrap_or(false),
+            || map
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         explode: map
             .get("explode")
             .and_then(Value::as_bool)
             .unwrap_or(style == ParamStyle::Form),
         style,
-        allow_empty_value: map.get("allowEmptyValue").and_then(Value::as_bool).unwrap_or(false),
+        allow_empty_value: map
+            .get("allowEmptyValue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         schema,
     })
 }
@@ -309,7 +373,11 @@ fn parse_style(style: &str, location: ParamLocation) -> Option<ParamStyle> {
     allowed.then_some(parsed)
 }
 
-fn request_body(set: &DocumentSet, node: Located<'_>, diags: &mut Vec<Diagnostic>) -> Option<BodyDef> {
+fn request_body(
+    set: &DocumentSet,
+    node: Located<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<BodyDef> {
     let node = match set.deref(node) {
         Ok(n) => n,
         Err(d) => {
@@ -336,11 +404,17 @@ fn request_body(set: &DocumentSet, node: Located<'_>, diags: &mut Vec<Diagnostic
                 file: node.file.display.clone(),
                 pointer: push(&pointer, "schema"),
             });
-            content.push(MediaTypeDef { media_type: essence, schema });
+            content.push(MediaTypeDef {
+                media_type: essence,
+                schema,
+            });
         }
     }
     Some(BodyDef {
-        required: map.get("required").and_then(Value::as_bool).unwrap_or(false),
+        required: map
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         content,
     })
 }

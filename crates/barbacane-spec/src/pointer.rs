@@ -112,7 +112,10 @@ mod tests {
     fn refs_parse() {
         assert_eq!(parse_ref("#/components/schemas/Pet").unwrap().file, "");
         let r = parse_ref("common.yaml#/Pet%20Type").unwrap();
-        assert_eq!((r.file.as_str(), r.pointer.as_str()), ("common.yaml", "/Pet Type"));
+        assert_eq!(
+            (r.file.as_str(), r.pointer.as_str()),
+            ("common.yaml", "/Pet Type")
+        );
         assert_eq!(parse_ref("other.json").unwrap().pointer, "");
         assert!(parse_ref("https://x/y.json#/a").is_err());
         assert!(parse_ref("#anchor").is_err());

@@ -9,7 +9,7 @@
 //! - `format: int32`/`int64` add the matching bounds (3.0 and 3.1), which JSON Schema
 //!   validators otherwise ignore.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 use crate::model::SchemaLocation;
@@ -32,8 +32,13 @@ const SCHEMA_KEYWORDS: [&str; 10] = [
 /// Keywords whose value is a list of schemas.
 const SCHEMA_LIST_KEYWORDS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Keywords whose value maps names to schemas.
-const SCHEMA_MAP_KEYWORDS: [&str; 5] =
-    ["properties", "patternProperties", "dependentSchemas", "$defs", "definitions"];
+const SCHEMA_MAP_KEYWORDS: [&str; 5] = [
+    "properties",
+    "patternProperties",
+    "dependentSchemas",
+    "$defs",
+    "definitions",
+];
 
 /// Produces a self-contained JSON Schema 2020-12 document for the schema at `at`.
 pub fn bundle_schema(
@@ -43,7 +48,13 @@ pub fn bundle_schema(
 ) -> Result<Value, Diagnostic> {
     let file = set.file(&at.path).ok_or_else(|| missing(at))?;
     let root = set.at(file, &at.pointer).ok_or_else(|| missing(at))?;
-    let mut bundler = Bundler { set, dialect, defs: BTreeMap::new(), names: BTreeMap::new(), queue: Vec::new() };
+    let mut bundler = Bundler {
+        set,
+        dialect,
+        defs: BTreeMap::new(),
+        names: BTreeMap::new(),
+        queue: Vec::new(),
+    };
     let mut out = bundler.convert(&root)?;
     while let Some((name, node_file, pointer)) = bundler.queue.pop() {
         let file = set.file(&node_file).ok_or_else(|| missing(at))?;
@@ -116,10 +127,18 @@ impl Bundler<'_> {
         Ok(Value::Object(self.convert_map(node, map)?))
     }
 
-    fn convert_map(&mut self, node: &Located<'_>, map: &Map<String, Value>) -> Result<Map<String, Value>, Diagnostic> {
+    fn convert_map(
+        &mut self,
+        node: &Located<'_>,
+        map: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         for (key, value) in map {
-            let child = |k: &str| Located { file: node.file, pointer: push(&node.pointer, k), value };
+            let child = |k: &str| Located {
+                file: node.file,
+                pointer: push(&node.pointer, k),
+                value,
+            };
             let converted = if SCHEMA_KEYWORDS.contains(&key.as_str()) && !value.is_boolean() {
                 self.convert(&child(key))?
             } else if SCHEMA_LIST_KEYWORDS.contains(&key.as_str()) {
@@ -128,7 +147,11 @@ impl Bundler<'_> {
                         let base = push(&node.pointer, key);
                         let mut list = Vec::with_capacity(items.len());
                         for (i, item) in items.iter().enumerate() {
-                            let located = Located { file: node.file, pointer: format!("{base}/{i}"), value: item };
+                            let located = Located {
+                                file: node.file,
+                                pointer: format!("{base}/{i}"),
+                                value: item,
+                            };
                             list.push(self.convert(&located)?);
                         }
                         Value::Array(list)
@@ -141,7 +164,11 @@ impl Bundler<'_> {
                         let base = push(&node.pointer, key);
                         let mut converted = Map::new();
                         for (name, item) in entries {
-                            let located = Located { file: node.file, pointer: push(&base, name), value: item };
+                            let located = Located {
+                                file: node.file,
+                                pointer: push(&base, name),
+                                value: item,
+                            };
                             converted.insert(name.clone(), self.convert(&located)?);
                         }
                         Value::Object(converted)
@@ -161,15 +188,18 @@ impl Bundler<'_> {
     }
 
     fn reference(&mut self, node: &Located<'_>, reference: &str) -> Result<String, Diagnostic> {
-        let target = self.set.resolve_ref(&node.file.path, reference).map_err(|m| {
-            Diagnostic::error(
-                Code::E1004,
-                &node.file.display,
-                &node.pointer,
-                format!("cannot resolve `$ref: {reference}`: {m}"),
-                "point the reference at an existing schema",
-            )
-        })?;
+        let target = self
+            .set
+            .resolve_ref(&node.file.path, reference)
+            .map_err(|m| {
+                Diagnostic::error(
+                    Code::E1004,
+                    &node.file.display,
+                    &node.pointer,
+                    format!("cannot resolve `$ref: {reference}`: {m}"),
+                    "point the reference at an existing schema",
+                )
+            })?;
         let key = (target.file.path.clone(), target.pointer.clone());
         if let Some(name) = self.names.get(&key) {
             return Ok(name.clone());
@@ -181,7 +211,13 @@ impl Bundler<'_> {
             .filter(|s| !s.is_empty())
             .unwrap_or("root")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let mut name = base.clone();
         let mut n = 2;
@@ -196,7 +232,10 @@ impl Bundler<'_> {
 }
 
 fn translate_30(map: &mut Map<String, Value>) {
-    for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         match map.get(flag) {
             Some(Value::Bool(true)) => {
                 if let Some(limit) = map.remove(bound) {
@@ -216,10 +255,10 @@ fn translate_30(map: &mut Map<String, Value>) {
             let t = t.clone();
             map.insert("type".into(), json!([t, "null"]));
         }
-        if let Some(Value::Array(values)) = map.get_mut("enum") {
-            if !values.contains(&Value::Null) {
-                values.push(Value::Null);
-            }
+        if let Some(Value::Array(values)) = map.get_mut("enum")
+            && !values.contains(&Value::Null)
+        {
+            values.push(Value::Null);
         }
     }
 }

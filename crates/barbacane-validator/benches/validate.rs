@@ -1,8 +1,10 @@
 //! Validation of a typical request: path + query parameters and a ~10-field JSON body.
 
-use barbacane_artifact::{MediaType, Operation, ParamLocation, ParamStyle, Parameter, PluginUse, RequestBody};
+use barbacane_artifact::{
+    MediaType, Operation, ParamLocation, ParamStyle, Parameter, PluginUse, RequestBody,
+};
 use barbacane_validator::{OperationValidator, RequestParts};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use serde_json::json;
 
@@ -11,7 +13,11 @@ fn operation() -> Operation {
         name: name.into(),
         location,
         required: true,
-        style: if location == ParamLocation::Query { ParamStyle::Form } else { ParamStyle::Simple },
+        style: if location == ParamLocation::Query {
+            ParamStyle::Form
+        } else {
+            ParamStyle::Simple
+        },
         explode: location == ParamLocation::Query,
         allow_empty_value: false,
         schema: Some(schema),
@@ -23,7 +29,11 @@ fn operation() -> Operation {
         method: "PUT".into(),
         path: "/orders/{id}".into(),
         parameters: vec![
-            param("id", ParamLocation::Path, json!({"type": "string", "format": "uuid"})),
+            param(
+                "id",
+                ParamLocation::Path,
+                json!({"type": "string", "format": "uuid"}),
+            ),
             param("dry_run", ParamLocation::Query, json!({"type": "boolean"})),
         ],
         request_body: Some(RequestBody {
@@ -49,7 +59,10 @@ fn operation() -> Operation {
                 })),
             }],
         }),
-        dispatch: PluginUse { name: "mock".into(), config: json!({}) },
+        dispatch: PluginUse {
+            name: "mock".into(),
+            config: json!({}),
+        },
         middlewares: vec![],
         deprecated: false,
     }
@@ -67,7 +80,10 @@ fn bench(c: &mut Criterion) {
     .into_bytes();
     let mut headers = HeaderMap::new();
     headers.insert("content-type", "application/json".parse().unwrap());
-    let parts = RequestParts { query: Some("dry_run=true"), headers: &headers };
+    let parts = RequestParts {
+        query: Some("dry_run=true"),
+        headers: &headers,
+    };
     let id = "6f1c1c7e-6b7e-4c1f-9d7a-2f1f3e4d5c6b";
     c.bench_function("validate/params_and_content_type", |b| {
         b.iter(|| validator.validate_head(|_| Some(id), parts).unwrap())
@@ -76,9 +92,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| validator.validate_body(&headers, &body).unwrap())
     });
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let schema = operation().request_body.unwrap().content[0].schema.clone().unwrap();
-    let compiled = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
-    c.bench_function("validate/json_body_10_fields_schema_only", |b| b.iter(|| compiled.is_valid(&value)));
+    let schema = operation().request_body.unwrap().content[0]
+        .schema
+        .clone()
+        .unwrap();
+    let compiled = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    c.bench_function("validate/json_body_10_fields_schema_only", |b| {
+        b.iter(|| compiled.is_valid(&value))
+    });
 }
 
 criterion_group!(benches, bench);

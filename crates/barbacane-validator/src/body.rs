@@ -27,20 +27,31 @@ impl BodyRule {
                 }
                 _ => None,
             };
-            media.push(MediaRule { range: m.media_type.clone(), validator });
+            media.push(MediaRule {
+                range: m.media_type.clone(),
+                validator,
+            });
         }
-        Ok(BodyRule { required: body.required, media })
+        Ok(BodyRule {
+            required: body.required,
+            media,
+        })
     }
 
     /// Most specific match: exact type, then `type/*`, then `*/*`.
     fn find(&self, content_type: &str) -> Option<&MediaRule> {
         let essence = content_type.split(';').next().unwrap_or_default().trim();
-        let exact = self.media.iter().find(|m| m.range.eq_ignore_ascii_case(essence));
+        let exact = self
+            .media
+            .iter()
+            .find(|m| m.range.eq_ignore_ascii_case(essence));
         exact
             .or_else(|| {
                 let major = essence.split('/').next().unwrap_or_default();
                 self.media.iter().find(|m| {
-                    m.range.strip_suffix("/*").is_some_and(|r| r.eq_ignore_ascii_case(major))
+                    m.range
+                        .strip_suffix("/*")
+                        .is_some_and(|r| r.eq_ignore_ascii_case(major))
                 })
             })
             .or_else(|| self.media.iter().find(|m| m.range == "*/*"))
@@ -48,9 +59,14 @@ impl BodyRule {
 
     /// 415 unless the content type (when present) is accepted. An operation that declares no
     /// media types at all accepts any.
-    pub(crate) fn check_content_type(&self, content_type: Option<&str>) -> Result<(), ValidationFailure> {
+    pub(crate) fn check_content_type(
+        &self,
+        content_type: Option<&str>,
+    ) -> Result<(), ValidationFailure> {
         match content_type {
-            Some(ct) if !self.media.is_empty() && self.find(ct).is_none() => Err(unsupported(ct)),
+            Some(ct) if !self.media.is_empty() && self.find(ct).is_none() => {
+                Err(self.unsupported())
+            }
             _ => Ok(()),
         }
     }
@@ -60,10 +76,18 @@ impl BodyRule {
         self.required || self.media.iter().any(|m| m.validator.is_some())
     }
 
-    pub(crate) fn validate(&self, content_type: Option<&str>, body: &[u8]) -> Result<(), ValidationFailure> {
+    pub(crate) fn validate(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), ValidationFailure> {
         if body.is_empty() {
             return if self.required {
-                Err(ValidationFailure::one("body", "", "request body is required"))
+                Err(ValidationFailure::one(
+                    "body",
+                    "",
+                    "request body is required",
+                ))
             } else {
                 Ok(())
             };
@@ -72,10 +96,14 @@ impl BodyRule {
             if self.media.is_empty() {
                 return Ok(());
             }
-            return Err(unsupported("(none)"));
+            return Err(self.unsupported());
         };
         let Some(rule) = self.find(ct) else {
-            return if self.media.is_empty() { Ok(()) } else { Err(unsupported(ct)) };
+            return if self.media.is_empty() {
+                Ok(())
+            } else {
+                Err(self.unsupported())
+            };
         };
         let Some(validator) = &rule.validator else {
             return Ok(());
@@ -86,7 +114,15 @@ impl BodyRule {
             return Ok(());
         }
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ValidationFailure::one("body", "", format!("body is not valid JSON (line {}, column {})", e.line(), e.column()))
+            ValidationFailure::one(
+                "body",
+                "",
+                format!(
+                    "body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
         })?;
         if validator.is_valid(&value) {
             return Ok(());
@@ -100,18 +136,28 @@ impl BodyRule {
                 reason: e.masked().to_string(),
             })
             .collect();
-        Err(ValidationFailure { kind: FailureKind::Invalid, errors })
+        Err(ValidationFailure {
+            kind: FailureKind::Invalid,
+            errors,
+        })
     }
 }
 
-fn unsupported(ct: &str) -> ValidationFailure {
-    ValidationFailure {
-        kind: FailureKind::UnsupportedMediaType,
-        errors: vec![FieldError {
-            location: "header",
-            field: "content-type".into(),
-            reason: format!("content type `{}` is not accepted by this operation", ct.chars().take(100).collect::<String>()),
-        }],
+impl BodyRule {
+    /// Names what the operation accepts (from the spec), never what the client sent.
+    fn unsupported(&self) -> ValidationFailure {
+        let accepted: Vec<&str> = self.media.iter().map(|m| m.range.as_str()).collect();
+        ValidationFailure {
+            kind: FailureKind::UnsupportedMediaType,
+            errors: vec![FieldError {
+                location: "header",
+                field: "content-type".into(),
+                reason: format!(
+                    "content type is missing or not accepted; accepted: {}",
+                    accepted.join(", ")
+                ),
+            }],
+        }
     }
 }
 
@@ -119,5 +165,7 @@ fn unsupported(ct: &str) -> ValidationFailure {
 pub(crate) fn is_json(media_type: &str) -> bool {
     let m = media_type.trim();
     m.eq_ignore_ascii_case("application/json")
-        || m.len() > 5 && m.get(m.len() - 5..).is_some_and(|s| s.eq_ignore_ascii_case("+json"))
+        || m.len() > 5
+            && m.get(m.len() - 5..)
+                .is_some_and(|s| s.eq_ignore_ascii_case("+json"))
 }

@@ -81,10 +81,13 @@ impl Types {
         }
         if self.has(Self::NUMBER) || self.has(Self::INTEGER) {
             // Integers too large for i64/u64, and numbers: the schema decides integrality.
-            if let Some(n) = raw.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(Number::from_f64) {
-                if is_json_number(raw) {
-                    return Value::Number(n);
-                }
+            if let Some(n) = raw
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && is_json_number(raw))
+                .and_then(Number::from_f64)
+            {
+                return Value::Number(n);
             }
         }
         if self.has(Self::BOOLEAN) {
@@ -137,7 +140,11 @@ fn is_json_number(raw: &str) -> bool {
 fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     let mut current = schema;
     for _ in 0..16 {
-        match current.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+        match current
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+        {
             Some(name) => match root.get("$defs").and_then(|d| d.get(name)) {
                 Some(target) => current = target,
                 None => break,
@@ -170,25 +177,39 @@ impl Shape {
         let resolved = deref(schema, schema);
         let types = Types::of(resolved, schema);
         if types.is_array() {
-            let items = resolved.get("items").map(|i| Types::of(i, schema)).unwrap_or(Types::ANY);
+            let items = resolved
+                .get("items")
+                .map(|i| Types::of(i, schema))
+                .unwrap_or(Types::ANY);
             Shape::Array(items)
         } else if types.is_object() {
             let properties = resolved
                 .get("properties")
                 .and_then(Value::as_object)
-                .map(|props| props.iter().map(|(k, v)| (k.clone(), Types::of(v, schema))).collect())
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Types::of(v, schema)))
+                        .collect()
+                })
                 .unwrap_or_default();
             let additional = match resolved.get("additionalProperties") {
                 Some(v @ Value::Object(_)) => Types::of(v, schema),
                 _ => Types::ANY,
             };
-            Shape::Object { properties, additional }
+            Shape::Object {
+                properties,
+                additional,
+            }
         } else {
             Shape::Primitive(types)
         }
     }
 
-    pub(crate) fn object_value<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    pub(crate) fn object_value<'a>(
+        &self,
+        pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Value {
         let mut map = Map::new();
         for (k, v) in pairs {
             map.insert(k.to_owned(), self.property_types(k).coerce(v));
@@ -198,7 +219,10 @@ impl Shape {
 
     pub(crate) fn property_types(&self, name: &str) -> Types {
         match self {
-            Shape::Object { properties, additional } => properties.get(name).copied().unwrap_or(*additional),
+            Shape::Object {
+                properties,
+                additional,
+            } => properties.get(name).copied().unwrap_or(*additional),
             _ => Types::ANY,
         }
     }
@@ -219,9 +243,15 @@ mod tests {
         assert_eq!(t(json!({"type": "number"})).coerce("inf"), json!("inf"));
         assert_eq!(t(json!({"type": "boolean"})).coerce("true"), json!(true));
         assert_eq!(t(json!({"type": "boolean"})).coerce("yes"), json!("yes"));
-        assert_eq!(t(json!({"type": ["integer", "null"]})).coerce(""), json!(null));
+        assert_eq!(
+            t(json!({"type": ["integer", "null"]})).coerce(""),
+            json!(null)
+        );
         assert_eq!(t(json!({"type": "string"})).coerce("12"), json!("12"));
-        assert_eq!(t(json!({"oneOf": [{"type": "integer"}, {"type": "string"}]})).coerce("7"), json!(7));
+        assert_eq!(
+            t(json!({"oneOf": [{"type": "integer"}, {"type": "string"}]})).coerce("7"),
+            json!(7)
+        );
     }
 
     #[test]

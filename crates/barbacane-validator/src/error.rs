@@ -41,7 +41,11 @@ pub struct ValidationFailure {
 }
 
 impl ValidationFailure {
-    pub(crate) fn one(location: &'static str, field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn one(
+        location: &'static str,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         ValidationFailure {
             kind: FailureKind::Invalid,
             errors: vec![FieldError {

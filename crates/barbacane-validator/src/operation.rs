@@ -16,7 +16,10 @@ pub(crate) fn compile(schema: &Value, location: String) -> Result<Validator, Sch
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)
         .build(schema)
-        .map_err(|e| SchemaError { location, message: e.to_string() })
+        .map_err(|e| SchemaError {
+            location,
+            message: e.to_string(),
+        })
 }
 
 struct ParamRule {
@@ -61,11 +64,18 @@ impl OperationValidator {
         let mut params = Vec::with_capacity(operation.parameters.len());
         for p in &operation.parameters {
             let validator = match &p.schema {
-                Some(s) => Some(compile(s, format!("parameter {}.{}", p.location.as_str(), p.name))?),
+                Some(s) => Some(compile(
+                    s,
+                    format!("parameter {}.{}", p.location.as_str(), p.name),
+                )?),
                 None => None,
             };
             params.push(ParamRule {
-                name: if p.location == ParamLocation::Header { p.name.to_ascii_lowercase() } else { p.name.clone() },
+                name: if p.location == ParamLocation::Header {
+                    p.name.to_ascii_lowercase()
+                } else {
+                    p.name.clone()
+                },
                 location: p.location,
                 required: p.required,
                 style: p.style,
@@ -81,7 +91,11 @@ impl OperationValidator {
             ParamLocation::Header => 2,
             ParamLocation::Cookie => 3,
         });
-        let body = operation.request_body.as_ref().map(BodyRule::build).transpose()?;
+        let body = operation
+            .request_body
+            .as_ref()
+            .map(BodyRule::build)
+            .transpose()?;
         Ok(OperationValidator {
             has_query: params.iter().any(|p| p.location == ParamLocation::Query),
             has_cookie: params.iter().any(|p| p.location == ParamLocation::Cookie),
@@ -110,12 +124,24 @@ impl OperationValidator {
             _ => Vec::new(),
         };
         let cookie_header: Vec<&str> = if self.has_cookie {
-            parts.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect()
+            parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
         } else {
             Vec::new()
         };
-        let cookies: Vec<(&str, &str)> = cookie_header.iter().flat_map(|h| params::parse_cookies(h)).collect();
-        let claimed = |k: &str| self.params.iter().any(|p| p.location == ParamLocation::Query && p.name == k);
+        let cookies: Vec<(&str, &str)> = cookie_header
+            .iter()
+            .flat_map(|h| params::parse_cookies(h))
+            .collect();
+        let claimed = |k: &str| {
+            self.params
+                .iter()
+                .any(|p| p.location == ParamLocation::Query && p.name == k)
+        };
         let mut errors: Vec<FieldError> = Vec::new();
         let mut current = None;
         for rule in &self.params {
@@ -126,18 +152,27 @@ impl OperationValidator {
                 current = Some(rule.location);
             }
             let value = match rule.location {
-                ParamLocation::Path => path_param(&rule.name)
-                    .and_then(|raw| params::path(&rule.shape, rule.style, rule.explode, &rule.name, raw)),
-                ParamLocation::Query => {
-                    params::query(&rule.shape, rule.style, rule.explode, &rule.name, &query, &claimed)
-                }
+                ParamLocation::Path => path_param(&rule.name).and_then(|raw| {
+                    params::path(&rule.shape, rule.style, rule.explode, &rule.name, raw)
+                }),
+                ParamLocation::Query => params::query(
+                    &rule.shape,
+                    rule.style,
+                    rule.explode,
+                    &rule.name,
+                    &query,
+                    &claimed,
+                ),
                 ParamLocation::Header => {
                     let mut values = Vec::new();
                     for v in parts.headers.get_all(rule.name.as_str()) {
                         match v.to_str() {
                             Ok(s) => values.push(s),
                             Err(_) => {
-                                errors.push(field_error(rule, "header value is not visible ASCII".into()));
+                                errors.push(field_error(
+                                    rule,
+                                    "header value is not visible ASCII".into(),
+                                ));
                             }
                         }
                     }
@@ -146,7 +181,9 @@ impl OperationValidator {
                 ParamLocation::Cookie => params::cookie(&rule.shape, &rule.name, &cookies),
             };
             match (value, &rule.validator) {
-                (None, _) if rule.required => errors.push(field_error(rule, "required parameter is missing".into())),
+                (None, _) if rule.required => {
+                    errors.push(field_error(rule, "required parameter is missing".into()))
+                }
                 (Some(v), Some(validator)) if !validator.is_valid(&v) => {
                     for e in validator.iter_errors(&v).take(4) {
                         errors.push(field_error(rule, e.masked().to_string()));
@@ -156,11 +193,17 @@ impl OperationValidator {
             }
         }
         if !errors.is_empty() {
-            return Err(ValidationFailure { kind: FailureKind::Invalid, errors });
+            return Err(ValidationFailure {
+                kind: FailureKind::Invalid,
+                errors,
+            });
         }
         match &self.body {
             Some(body) => {
-                let ct = parts.headers.get(http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(invalid)"));
+                let ct = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .map(|v| v.to_str().unwrap_or("(invalid)"));
                 body.check_content_type(ct)
             }
             None => Ok(()),
@@ -171,7 +214,9 @@ impl OperationValidator {
     pub fn validate_body(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), ValidationFailure> {
         match &self.body {
             Some(rule) => {
-                let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                let ct = headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
                 rule.validate(ct, body)
             }
             None => Ok(()),
@@ -180,5 +225,9 @@ impl OperationValidator {
 }
 
 fn field_error(rule: &ParamRule, reason: String) -> FieldError {
-    FieldError { location: rule.location.as_str(), field: rule.name.clone(), reason }
+    FieldError {
+        location: rule.location.as_str(),
+        field: rule.name.clone(),
+        reason,
+    }
 }

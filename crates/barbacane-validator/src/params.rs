@@ -50,12 +50,21 @@ fn list(shape: &Shape, items: impl Iterator<Item = impl AsRef<str>>) -> Value {
 /// `k,v,k,v` as an object.
 fn flat_pairs(shape: &Shape, raw: &str, sep: char) -> Value {
     let parts: Vec<&str> = raw.split(sep).collect();
-    shape.object_value(parts.chunks(2).map(|c| (c.first().copied().unwrap_or(""), c.get(1).copied().unwrap_or(""))))
+    shape.object_value(parts.chunks(2).map(|c| {
+        (
+            c.first().copied().unwrap_or(""),
+            c.get(1).copied().unwrap_or(""),
+        )
+    }))
 }
 
 /// `k=v<sep>k=v` as an object.
 fn kv_pairs(shape: &Shape, raw: &str, sep: char) -> Value {
-    shape.object_value(raw.split(sep).filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap_or((p, ""))))
+    shape.object_value(
+        raw.split(sep)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, ""))),
+    )
 }
 
 /// A value in `simple` style (also the body of `label` and `matrix` once their prefix is gone).
@@ -69,7 +78,13 @@ fn simple(shape: &Shape, raw: &str, explode: bool) -> Value {
 }
 
 /// A path parameter (already percent-decoded by the router's normalization).
-pub(crate) fn path(shape: &Shape, style: ParamStyle, explode: bool, name: &str, raw: &str) -> Option<Value> {
+pub(crate) fn path(
+    shape: &Shape,
+    style: ParamStyle,
+    explode: bool,
+    name: &str,
+    raw: &str,
+) -> Option<Value> {
     match style {
         ParamStyle::Label => {
             let body = raw.strip_prefix('.')?;
@@ -86,7 +101,11 @@ pub(crate) fn path(shape: &Shape, style: ParamStyle, explode: bool, name: &str, 
                 Shape::Object { .. } if explode => Some(kv_pairs(shape, body, ';')),
                 Shape::Array(_) if explode => {
                     let prefix = format!("{name}=");
-                    Some(list(shape, body.split(';').filter_map(|p| p.strip_prefix(prefix.as_str()))))
+                    Some(list(
+                        shape,
+                        body.split(';')
+                            .filter_map(|p| p.strip_prefix(prefix.as_str())),
+                    ))
                 }
                 _ => {
                     let value = body.strip_prefix(name)?.strip_prefix('=').unwrap_or("");
@@ -107,13 +126,21 @@ pub(crate) fn query(
     pairs: &[(Cow<'_, str>, Cow<'_, str>)],
     claimed: &dyn Fn(&str) -> bool,
 ) -> Option<Value> {
-    let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_ref());
+    let mut values = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_ref());
     match (style, shape) {
         (ParamStyle::DeepObject, _) => {
             let prefix = format!("{name}[");
             let mut found = pairs
                 .iter()
-                .filter_map(|(k, v)| Some((k.strip_prefix(prefix.as_str())?.strip_suffix(']')?, v.as_ref())))
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.strip_prefix(prefix.as_str())?.strip_suffix(']')?,
+                        v.as_ref(),
+                    ))
+                })
                 .peekable();
             found.peek()?;
             Some(shape.object_value(found))
@@ -123,7 +150,13 @@ pub(crate) fn query(
             // declared properties, or every key no other parameter claims.
             let mut found = pairs
                 .iter()
-                .filter(|(k, _)| if properties.is_empty() { !claimed(k) } else { properties.contains_key(k.as_ref()) })
+                .filter(|(k, _)| {
+                    if properties.is_empty() {
+                        !claimed(k)
+                    } else {
+                        properties.contains_key(k.as_ref())
+                    }
+                })
                 .map(|(k, v)| (k.as_ref(), v.as_ref()))
                 .peekable();
             found.peek()?;
@@ -133,8 +166,12 @@ pub(crate) fn query(
             let all: Vec<&str> = values.collect();
             (!all.is_empty()).then(|| list(shape, all.into_iter()))
         }
-        (ParamStyle::SpaceDelimited, Shape::Array(_)) => values.next().map(|v| list(shape, v.split(' '))),
-        (ParamStyle::PipeDelimited, Shape::Array(_)) => values.next().map(|v| list(shape, v.split('|'))),
+        (ParamStyle::SpaceDelimited, Shape::Array(_)) => {
+            values.next().map(|v| list(shape, v.split(' ')))
+        }
+        (ParamStyle::PipeDelimited, Shape::Array(_)) => {
+            values.next().map(|v| list(shape, v.split('|')))
+        }
         _ => values.next().map(|v| simple(shape, v, false)),
     }
 }
@@ -177,46 +214,111 @@ mod tests {
     }
 
     fn obj() -> Shape {
-        shape(json!({"type": "object", "properties": {"r": {"type": "integer"}, "g": {"type": "string"}}}))
+        shape(
+            json!({"type": "object", "properties": {"r": {"type": "integer"}, "g": {"type": "string"}}}),
+        )
     }
 
     #[test]
     fn path_styles() {
         let one = shape(json!({"type": "integer"}));
-        assert_eq!(path(&one, ParamStyle::Simple, false, "id", "5"), Some(json!(5)));
-        assert_eq!(path(&ints(), ParamStyle::Simple, false, "id", "3,4"), Some(json!([3, 4])));
-        assert_eq!(path(&obj(), ParamStyle::Simple, false, "c", "r,1,g,x"), Some(json!({"r": 1, "g": "x"})));
-        assert_eq!(path(&obj(), ParamStyle::Simple, true, "c", "r=1,g=x"), Some(json!({"r": 1, "g": "x"})));
-        assert_eq!(path(&ints(), ParamStyle::Label, false, "id", ".3,4"), Some(json!([3, 4])));
-        assert_eq!(path(&ints(), ParamStyle::Label, true, "id", ".3.4"), Some(json!([3, 4])));
+        assert_eq!(
+            path(&one, ParamStyle::Simple, false, "id", "5"),
+            Some(json!(5))
+        );
+        assert_eq!(
+            path(&ints(), ParamStyle::Simple, false, "id", "3,4"),
+            Some(json!([3, 4]))
+        );
+        assert_eq!(
+            path(&obj(), ParamStyle::Simple, false, "c", "r,1,g,x"),
+            Some(json!({"r": 1, "g": "x"}))
+        );
+        assert_eq!(
+            path(&obj(), ParamStyle::Simple, true, "c", "r=1,g=x"),
+            Some(json!({"r": 1, "g": "x"}))
+        );
+        assert_eq!(
+            path(&ints(), ParamStyle::Label, false, "id", ".3,4"),
+            Some(json!([3, 4]))
+        );
+        assert_eq!(
+            path(&ints(), ParamStyle::Label, true, "id", ".3.4"),
+            Some(json!([3, 4]))
+        );
         assert_eq!(path(&one, ParamStyle::Label, false, "id", "5"), None);
-        assert_eq!(path(&one, ParamStyle::Matrix, false, "id", ";id=5"), Some(json!(5)));
-        assert_eq!(path(&ints(), ParamStyle::Matrix, false, "id", ";id=3,4"), Some(json!([3, 4])));
-        assert_eq!(path(&ints(), ParamStyle::Matrix, true, "id", ";id=3;id=4"), Some(json!([3, 4])));
-        assert_eq!(path(&obj(), ParamStyle::Matrix, true, "c", ";r=1;g=x"), Some(json!({"r": 1, "g": "x"})));
+        assert_eq!(
+            path(&one, ParamStyle::Matrix, false, "id", ";id=5"),
+            Some(json!(5))
+        );
+        assert_eq!(
+            path(&ints(), ParamStyle::Matrix, false, "id", ";id=3,4"),
+            Some(json!([3, 4]))
+        );
+        assert_eq!(
+            path(&ints(), ParamStyle::Matrix, true, "id", ";id=3;id=4"),
+            Some(json!([3, 4]))
+        );
+        assert_eq!(
+            path(&obj(), ParamStyle::Matrix, true, "c", ";r=1;g=x"),
+            Some(json!({"r": 1, "g": "x"}))
+        );
     }
 
     #[test]
     fn query_styles() {
         let none = |_: &str| false;
         let q = parse_query("id=3&id=4&csv=1,2&sp=1%202&pi=1|2&r=7&g=x&c%5Br%5D=9&name=a+b");
-        assert_eq!(query(&ints(), ParamStyle::Form, true, "id", &q, &none), Some(json!([3, 4])));
-        assert_eq!(query(&ints(), ParamStyle::Form, false, "csv", &q, &none), Some(json!([1, 2])));
-        assert_eq!(query(&ints(), ParamStyle::SpaceDelimited, false, "sp", &q, &none), Some(json!([1, 2])));
-        assert_eq!(query(&ints(), ParamStyle::PipeDelimited, false, "pi", &q, &none), Some(json!([1, 2])));
-        assert_eq!(query(&obj(), ParamStyle::Form, true, "c", &q, &none), Some(json!({"r": 7, "g": "x"})));
-        assert_eq!(query(&obj(), ParamStyle::DeepObject, true, "c", &q, &none), Some(json!({"r": 9})));
+        assert_eq!(
+            query(&ints(), ParamStyle::Form, true, "id", &q, &none),
+            Some(json!([3, 4]))
+        );
+        assert_eq!(
+            query(&ints(), ParamStyle::Form, false, "csv", &q, &none),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(
+            query(&ints(), ParamStyle::SpaceDelimited, false, "sp", &q, &none),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(
+            query(&ints(), ParamStyle::PipeDelimited, false, "pi", &q, &none),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(
+            query(&obj(), ParamStyle::Form, true, "c", &q, &none),
+            Some(json!({"r": 7, "g": "x"}))
+        );
+        assert_eq!(
+            query(&obj(), ParamStyle::DeepObject, true, "c", &q, &none),
+            Some(json!({"r": 9}))
+        );
         let s = shape(json!({"type": "string"}));
-        assert_eq!(query(&s, ParamStyle::Form, true, "name", &q, &none), Some(json!("a b")));
-        assert_eq!(query(&s, ParamStyle::Form, true, "missing", &q, &none), None);
+        assert_eq!(
+            query(&s, ParamStyle::Form, true, "name", &q, &none),
+            Some(json!("a b"))
+        );
+        assert_eq!(
+            query(&s, ParamStyle::Form, true, "missing", &q, &none),
+            None
+        );
     }
 
     #[test]
     fn headers_and_cookies() {
-        assert_eq!(header(&ints(), false, &["1, 2", "3"]), Some(json!([1, 2, 3])));
+        assert_eq!(
+            header(&ints(), false, &["1, 2", "3"]),
+            Some(json!([1, 2, 3]))
+        );
         assert_eq!(header(&ints(), false, &[]), None);
         let cookies = parse_cookies("a=1; session=\"abc\"; b");
-        assert_eq!(cookie(&shape(json!({"type": "integer"})), "a", &cookies), Some(json!(1)));
-        assert_eq!(cookie(&shape(json!({"type": "string"})), "session", &cookies), Some(json!("abc")));
+        assert_eq!(
+            cookie(&shape(json!({"type": "integer"})), "a", &cookies),
+            Some(json!(1))
+        );
+        assert_eq!(
+            cookie(&shape(json!({"type": "string"})), "session", &cookies),
+            Some(json!("abc"))
+        );
     }
 }

@@ -83,13 +83,15 @@ pub struct ServeOptions {
     #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
     pub max_body_bytes: u64,
     /// Most request header fields (431 beyond).
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub max_header_count: usize,
     /// Largest total size of request headers in bytes (431 beyond).
     #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
     pub max_header_bytes: usize,
-    /// Longest request target (path + query) in bytes (414 beyond).
-    #[arg(long, default_value_t = 8_192, value_name = "BYTES")]
+    /// Longest request target (path + query) in bytes (414 beyond); at most 65534.
+    #[arg(long, default_value_t = 8_192, value_name = "BYTES",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_534))]
     pub max_uri_bytes: usize,
     /// Seconds an idle keep-alive connection is kept open.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]

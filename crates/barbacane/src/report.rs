@@ -11,7 +11,10 @@ pub fn diagnostics(diags: &[Diagnostic], json: bool) {
             eprintln!("{d}\n");
         }
     }
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     if !json && (errors > 0 || warnings > 0) {
         eprintln!("{errors} error(s), {warnings} warning(s)");

@@ -5,16 +5,22 @@ use proptest::prelude::*;
 
 fn sample() -> ArtifactBuilder {
     let mut b = ArtifactBuilder::default();
-    b.artifact_hash = fingerprint(vec![Input::new(InputKind::Spec, "api.yaml", b"openapi")])
-        .unwrap()
-        .0;
+    b.artifact_hash = fingerprint(vec![Input::new(
+        InputKind::Spec,
+        "api.yaml",
+        b"openapi: 3.1.0",
+    )])
+    .unwrap()
+    .0;
     b.build_timestamp = "2026-01-01T00:00:00Z".into();
     b.compiler_version = "0.1.0".into();
-    b.inputs = vec![Input::new(InputKind::Spec, "api.yaml", b"openapi")];
+    b.inputs = vec![Input::new(InputKind::Spec, "api.yaml", b"openapi: 3.1.0")];
     b.provenance_commit = Some("abc123".into());
     b.metadata.insert("team".into(), "payments".into());
-    b.add_member("config.json", br#"{"operations":[]}"#.to_vec()).unwrap();
-    b.add_member("specs/api.yaml", b"openapi: 3.1.0".to_vec()).unwrap();
+    b.add_member("config.json", br#"{"operations":[]}"#.to_vec())
+        .unwrap();
+    b.add_member("specs/api.yaml", b"openapi: 3.1.0".to_vec())
+        .unwrap();
     b
 }
 
@@ -23,7 +29,10 @@ fn round_trip_keeps_header_and_members() {
     let bytes = sample().encode().unwrap();
     let artifact = Artifact::from_bytes(&bytes).unwrap();
     assert_eq!(artifact.header(), &sample().header());
-    assert_eq!(artifact.member("specs/api.yaml"), Some(&b"openapi: 3.1.0"[..]));
+    assert_eq!(
+        artifact.member("specs/api.yaml"),
+        Some(&b"openapi: 3.1.0"[..])
+    );
     let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER).unwrap();
     assert!(config.operations.is_empty());
     assert_eq!(read_header(&bytes[..]).unwrap(), sample().header());
@@ -42,7 +51,10 @@ fn any_flipped_member_byte_is_detected() {
         let mut tampered = bytes.clone();
         tampered[i] ^= 0x01;
         let err = Artifact::from_bytes(&tampered).unwrap_err();
-        assert!(matches!(err, ArtifactError::ChecksumMismatch { .. }), "byte {i}: {err}");
+        assert!(
+            matches!(err, ArtifactError::ChecksumMismatch { .. }),
+            "byte {i}: {err}"
+        );
     }
 }
 
@@ -63,7 +75,10 @@ fn rewritten_member_with_untouched_header_is_detected() {
 #[test]
 fn structural_damage_gives_typed_errors() {
     let bytes = sample().encode().unwrap();
-    assert!(matches!(Artifact::from_bytes(b"PK\x03\x04zip-file-bytes"), Err(ArtifactError::BadMagic)));
+    assert!(matches!(
+        Artifact::from_bytes(b"PK\x03\x04zip-file-bytes"),
+        Err(ArtifactError::BadMagic)
+    ));
     assert!(matches!(
         Artifact::from_bytes(&bytes[..bytes.len() - 1]),
         Err(ArtifactError::Truncated { .. })
@@ -76,7 +91,10 @@ fn structural_damage_gives_typed_errors() {
     ));
     let mut huge = MAGIC.to_vec();
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(Artifact::from_bytes(&huge), Err(ArtifactError::HeaderTooLarge { .. })));
+    assert!(matches!(
+        Artifact::from_bytes(&huge),
+        Err(ArtifactError::HeaderTooLarge { .. })
+    ));
 }
 
 #[test]
@@ -87,7 +105,28 @@ fn future_format_version_is_reported_as_such() {
     bytes.extend_from_slice(header);
     assert!(matches!(
         Artifact::from_bytes(&bytes),
-        Err(ArtifactError::UnsupportedVersion { found: 99, supported: FORMAT_VERSION })
+        Err(ArtifactError::UnsupportedVersion {
+            found: 99,
+            supported: FORMAT_VERSION
+        })
+    ));
+}
+
+#[test]
+fn header_provenance_must_match_the_inputs_and_members() {
+    let mut forged = sample();
+    forged.artifact_hash = format!("sha256:{}", "0".repeat(64));
+    assert!(matches!(
+        Artifact::from_bytes(&forged.encode().unwrap()),
+        Err(ArtifactError::FingerprintMismatch { .. })
+    ));
+    let mut missing = sample();
+    let extra = Input::new(InputKind::Plugin, "p.wasm", b"not bundled");
+    missing.inputs.push(extra.clone());
+    missing.artifact_hash = fingerprint(missing.inputs.clone()).unwrap().0;
+    assert!(matches!(
+        Artifact::from_bytes(&missing.encode().unwrap()),
+        Err(ArtifactError::InputNotBundled { name, .. }) if name == "p.wasm"
     ));
 }
 

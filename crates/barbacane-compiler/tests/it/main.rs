@@ -1,7 +1,7 @@
 //! Compiler integration tests: one invalid fixture per diagnostic code, and the fingerprint's
 //! reproducibility and sensitivity.
 
-use barbacane_artifact::{Artifact, CompiledConfig, InputKind, CONFIG_MEMBER};
+use barbacane_artifact::{Artifact, CONFIG_MEMBER, CompiledConfig, InputKind};
 use barbacane_compiler::*;
 use std::path::{Path, PathBuf};
 
@@ -40,16 +40,36 @@ fn every_code_has_an_invalid_fixture() {
         Code::E1004,
         "/paths/~1a/post/requestBody/content/application~1json/schema",
     );
-    assert_code(&["invalid/e1005_schema.yaml"], Code::E1005, "/paths/~1a/get");
-    assert_code(&["invalid/e1006_template.yaml"], Code::E1006, "/paths/~1files~1{name}{ext}");
-    assert_code(&["invalid/e1010_a.yaml", "invalid/e1010_b.yaml"], Code::E1010, "/paths/~1items~1{itemId}/get");
-    assert_code(&["invalid/e1011_no_dispatch.yaml"], Code::E1011, "/paths/~1a/get");
+    assert_code(
+        &["invalid/e1005_schema.yaml"],
+        Code::E1005,
+        "/paths/~1a/get",
+    );
+    assert_code(
+        &["invalid/e1006_template.yaml"],
+        Code::E1006,
+        "/paths/~1files~1{name}{ext}",
+    );
+    assert_code(
+        &["invalid/e1010_a.yaml", "invalid/e1010_b.yaml"],
+        Code::E1010,
+        "/paths/~1items~1{itemId}/get",
+    );
+    assert_code(
+        &["invalid/e1011_no_dispatch.yaml"],
+        Code::E1011,
+        "/paths/~1a/get",
+    );
     assert_code(
         &["invalid/e1012_unknown_dispatcher.yaml"],
         Code::E1012,
         "/paths/~1a/get/x-barbacane-dispatch/name",
     );
-    assert_code(&["invalid/e1013_shape.yaml"], Code::E1013, "/x-barbacane-middlewares");
+    assert_code(
+        &["invalid/e1013_shape.yaml"],
+        Code::E1013,
+        "/x-barbacane-middlewares",
+    );
     assert_code(
         &["invalid/e1014_mock_config.yaml"],
         Code::E1014,
@@ -64,7 +84,11 @@ fn every_code_has_an_invalid_fixture() {
 
 #[test]
 fn all_problems_are_reported_at_once() {
-    let diags = errors(&["invalid/e1013_shape.yaml", "invalid/e1011_no_dispatch.yaml", "invalid/e1014_mock_config.yaml"]);
+    let diags = errors(&[
+        "invalid/e1013_shape.yaml",
+        "invalid/e1011_no_dispatch.yaml",
+        "invalid/e1014_mock_config.yaml",
+    ]);
     let mut codes: Vec<_> = diags.iter().map(|d| d.code).collect();
     codes.sort();
     codes.dedup();
@@ -80,7 +104,12 @@ fn parse_errors_carry_line_and_column() {
 #[test]
 fn refs_across_files_are_inputs_and_compile() {
     let out = compile(&LocalFs, &options(&["valid/refs/api.yaml"])).unwrap();
-    let names: Vec<_> = out.header.inputs.iter().map(|i| (i.kind, i.name.as_str())).collect();
+    let names: Vec<_> = out
+        .header
+        .inputs
+        .iter()
+        .map(|i| (i.kind, i.name.as_str()))
+        .collect();
     assert_eq!(
         names,
         vec![
@@ -89,16 +118,36 @@ fn refs_across_files_are_inputs_and_compile() {
             (InputKind::Reference, "schemas/thing.yaml"),
         ]
     );
-    let put = out.config.operations.iter().find(|o| o.method == "PUT").unwrap();
+    let put = out
+        .config
+        .operations
+        .iter()
+        .find(|o| o.method == "PUT")
+        .unwrap();
     assert_eq!(put.parameters[0].name, "id");
-    let schema = put.request_body.as_ref().unwrap().content[0].schema.as_ref().unwrap();
-    assert_eq!(schema["$defs"]["Thing"]["properties"]["parent"]["$ref"], "#/$defs/Thing");
+    let schema = put.request_body.as_ref().unwrap().content[0]
+        .schema
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        schema["$defs"]["Thing"]["properties"]["parent"]["$ref"],
+        "#/$defs/Thing"
+    );
 }
 
 #[test]
 fn several_specs_make_one_routing_table() {
-    let out = compile(&LocalFs, &options(&["valid/multi/users.yaml", "valid/multi/orders.yaml"])).unwrap();
-    let routes: Vec<_> = out.config.operations.iter().map(|o| format!("{} {}", o.method, o.path)).collect();
+    let out = compile(
+        &LocalFs,
+        &options(&["valid/multi/users.yaml", "valid/multi/orders.yaml"]),
+    )
+    .unwrap();
+    let routes: Vec<_> = out
+        .config
+        .operations
+        .iter()
+        .map(|o| format!("{} {}", o.method, o.path))
+        .collect();
     assert_eq!(routes, vec!["GET /orders", "GET /users-api/users/{id}"]);
 }
 
@@ -126,11 +175,11 @@ fn artifact_round_trips_through_the_reader() {
 fn copy_refs(dir: &Path, tweak: Option<(&str, &str, &str)>) {
     for rel in ["api.yaml", "paths/thing.yaml", "schemas/thing.yaml"] {
         let mut text = std::fs::read_to_string(fixtures().join("valid/refs").join(rel)).unwrap();
-        if let Some((file, from, to)) = tweak {
-            if file == rel {
-                assert!(text.contains(from));
-                text = text.replacen(from, to, 1);
-            }
+        if let Some((file, from, to)) = tweak
+            && file == rel
+        {
+            assert!(text.contains(from));
+            text = text.replacen(from, to, 1);
         }
         let target = dir.join(rel);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -145,14 +194,30 @@ fn hash_ignores_location_order_and_path_spelling_and_output_is_byte_identical() 
     copy_refs(a.path(), None);
     copy_refs(&b.path().join("deeper/project"), None);
     let run = |specs: Vec<PathBuf>| {
-        compile(&LocalFs, &CompileOptions { specs, build_time: 42, ..Default::default() }).unwrap()
+        compile(
+            &LocalFs,
+            &CompileOptions {
+                specs,
+                build_time: 42,
+                ..Default::default()
+            },
+        )
+        .unwrap()
     };
     let first = run(vec![a.path().join("api.yaml")]);
     let second = run(vec![b.path().join("deeper/project/./paths/../api.yaml")]);
     assert_eq!(first.header.artifact_hash, second.header.artifact_hash);
-    assert_eq!(first.artifact, second.artifact, "same inputs and time must give identical bytes");
+    assert_eq!(
+        first.artifact, second.artifact,
+        "same inputs and time must give identical bytes"
+    );
 
-    let multi = |specs: &[&str]| compile(&LocalFs, &options(specs)).unwrap().header.artifact_hash;
+    let multi = |specs: &[&str]| {
+        compile(&LocalFs, &options(specs))
+            .unwrap()
+            .header
+            .artifact_hash
+    };
     assert_eq!(
         multi(&["valid/multi/users.yaml", "valid/multi/orders.yaml"]),
         multi(&["valid/multi/orders.yaml", "valid/multi/users.yaml"])
@@ -164,10 +229,16 @@ fn hash_changes_when_any_input_byte_changes() {
     let base_dir = tempfile::tempdir().unwrap();
     copy_refs(base_dir.path(), None);
     let hash = |dir: &Path| {
-        compile(&LocalFs, &CompileOptions { specs: vec![dir.join("api.yaml")], ..Default::default() })
-            .unwrap()
-            .header
-            .artifact_hash
+        compile(
+            &LocalFs,
+            &CompileOptions {
+                specs: vec![dir.join("api.yaml")],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .header
+        .artifact_hash
     };
     let base = hash(base_dir.path());
     for (file, from, to) in [
@@ -177,39 +248,73 @@ fn hash_changes_when_any_input_byte_changes() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         copy_refs(dir.path(), Some((file, from, to)));
-        assert_ne!(hash(dir.path()), base, "changing {file} must change the hash");
+        assert_ne!(
+            hash(dir.path()),
+            base,
+            "changing {file} must change the hash"
+        );
     }
 }
 
 #[test]
 fn manifest_and_plugins_are_hashed_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixtures().join("valid/minimal.yaml"), dir.path().join("api.yaml")).unwrap();
+    std::fs::copy(
+        fixtures().join("valid/minimal.yaml"),
+        dir.path().join("api.yaml"),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("plugins")).unwrap();
     std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    std::fs::write(dir.path().join("barbacane.yaml"), "plugins:\n  x:\n    path: plugins/x.wasm\n").unwrap();
+    std::fs::write(
+        dir.path().join("barbacane.yaml"),
+        "plugins:\n  x:\n    path: plugins/x.wasm\n",
+    )
+    .unwrap();
     let o = CompileOptions {
         specs: vec![dir.path().join("api.yaml")],
         manifest: Some(dir.path().join("barbacane.yaml")),
         ..Default::default()
     };
     let first = compile(&LocalFs, &o).unwrap();
-    let kinds: Vec<_> = first.header.inputs.iter().map(|i| (i.kind, i.name.as_str())).collect();
+    let kinds: Vec<_> = first
+        .header
+        .inputs
+        .iter()
+        .map(|i| (i.kind, i.name.as_str()))
+        .collect();
     assert_eq!(
         kinds,
-        vec![(InputKind::Spec, "api.yaml"), (InputKind::Manifest, "barbacane.yaml"), (InputKind::Plugin, "plugins/x.wasm")]
+        vec![
+            (InputKind::Spec, "api.yaml"),
+            (InputKind::Manifest, "barbacane.yaml"),
+            (InputKind::Plugin, "plugins/x.wasm")
+        ]
     );
     std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\x01").unwrap();
-    assert_ne!(compile(&LocalFs, &o).unwrap().header.artifact_hash, first.header.artifact_hash);
+    assert_ne!(
+        compile(&LocalFs, &o).unwrap().header.artifact_hash,
+        first.header.artifact_hash
+    );
 }
 
 #[test]
 fn compiles_from_memory_like_the_control_plane() {
     let mut fs = MemoryFs::default();
     for rel in ["api.yaml", "paths/thing.yaml", "schemas/thing.yaml"] {
-        fs.insert(format!("stored/{rel}"), std::fs::read(fixtures().join("valid/refs").join(rel)).unwrap());
+        fs.insert(
+            format!("stored/{rel}"),
+            std::fs::read(fixtures().join("valid/refs").join(rel)).unwrap(),
+        );
     }
-    let remote = compile(&fs, &CompileOptions { specs: vec!["/stored/api.yaml".into()], ..Default::default() }).unwrap();
+    let remote = compile(
+        &fs,
+        &CompileOptions {
+            specs: vec!["/stored/api.yaml".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let local = compile(&LocalFs, &options(&["valid/refs/api.yaml"])).unwrap();
     assert_eq!(remote.header.artifact_hash, local.header.artifact_hash);
 }

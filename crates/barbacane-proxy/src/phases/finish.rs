@@ -14,7 +14,8 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
         let b = v.as_bytes();
         let well_formed = !b.is_empty()
             && b.len() <= 128
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:+/=~".contains(c));
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:+/=~".contains(c));
         if well_formed {
             return v.clone();
         }

@@ -27,7 +27,9 @@ pub(crate) fn check(parts: &Parts, limits: &Limits) -> Result<(), GatewayError> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limits.max_body_bytes) {
-        return Err(GatewayError::BodyTooLarge { limit: limits.max_body_bytes });
+        return Err(GatewayError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        });
     }
     Ok(())
 }

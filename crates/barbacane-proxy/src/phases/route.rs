@@ -1,19 +1,19 @@
 //! Phase 2: path normalization and route lookup (404, 405 with `Allow`).
 
-use barbacane_router::{Lookup, Match, Method, MethodSet, SegmentRefs};
+use barbacane_router::{Lookup, Match, Method, MethodSet, NormalizedPath};
 
-use crate::snapshot::{RouteEntry, Snapshot};
 use crate::GatewayError;
+use crate::snapshot::{RouteEntry, Snapshot};
 
-/// Looks `segments` up. Methods OpenAPI cannot describe (CONNECT, WebDAV verbs...) get a 405
+/// Looks `path` up. Methods OpenAPI cannot describe (CONNECT, WebDAV verbs...) get a 405
 /// when the path exists, so clients learn what the path does support.
 pub(crate) fn lookup<'s, 'p>(
     snapshot: &'s Snapshot,
     method: &http::Method,
-    segments: &'p SegmentRefs<'p>,
+    path: &'p NormalizedPath<'_>,
 ) -> Result<Match<'s, 'p, RouteEntry>, GatewayError> {
     match Method::from_bytes(method.as_str().as_bytes()) {
-        Some(m) => match snapshot.router.lookup(m, segments) {
+        Some(m) => match snapshot.router.lookup_normalized(m, path) {
             Lookup::Found(found) => Ok(found),
             Lookup::MethodNotAllowed { allowed } => Err(GatewayError::MethodNotAllowed(allowed)),
             Lookup::NotFound => Err(GatewayError::RouteNotFound),
@@ -22,7 +22,7 @@ pub(crate) fn lookup<'s, 'p>(
             // Rare path: probe each method to build the `Allow` set for this path.
             let mut allowed = MethodSet::default();
             for m in Method::ALL {
-                match snapshot.router.lookup(m, segments) {
+                match snapshot.router.lookup_normalized(m, path) {
                     Lookup::Found(_) => allowed.insert(m),
                     Lookup::MethodNotAllowed { allowed } => {
                         return Err(GatewayError::MethodNotAllowed(allowed));

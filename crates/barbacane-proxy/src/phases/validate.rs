@@ -22,8 +22,13 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let head = RequestParts { query: parts.uri.query(), headers: &parts.headers };
-    validator.validate_head(|name| params.get(name), head).map_err(GatewayError::Validation)?;
+    let head = RequestParts {
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    validator
+        .validate_head(|name| params.get(name), head)
+        .map_err(GatewayError::Validation)?;
     if !validator.needs_body() {
         return Ok(None);
     }
@@ -31,10 +36,14 @@ where
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(GatewayError::BodyTooLarge { limit: limits.max_body_bytes });
+            return Err(GatewayError::BodyTooLarge {
+                limit: limits.max_body_bytes,
+            });
         }
         Err(e) => return Err(GatewayError::BodyRead(e.to_string())),
     };
-    validator.validate_body(&parts.headers, &bytes).map_err(GatewayError::Validation)?;
+    validator
+        .validate_body(&parts.headers, &bytes)
+        .map_err(GatewayError::Validation)?;
     Ok(Some(bytes))
 }

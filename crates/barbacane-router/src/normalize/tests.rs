@@ -128,3 +128,38 @@ fn errors_display() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn length_limit() {
+    let max = format!("/{}", "a".repeat(usize::from(u16::MAX) - 1));
+    assert_eq!(
+        normalize_path(&max).unwrap().get(0).map(str::len),
+        Some(max.len() - 1)
+    );
+    assert_eq!(err(&format!("{max}b")), PathError::TooLong);
+}
+
+#[test]
+fn get_by_index() {
+    let p = normalize_path("/a/%62").unwrap();
+    assert_eq!((p.get(0), p.get(1), p.get(2)), (Some("a"), Some("b"), None));
+}
+
+#[test]
+fn special_byte_scan() {
+    let text = b"abcdefgh/ijklmnop%qrstuvw\0xyz";
+    let expected: Vec<usize> = (0..=text.len())
+        .map(|from| {
+            let rest = text.get(from..).unwrap_or_default();
+            let found = rest.iter().position(|b| matches!(b, b'/' | b'%' | 0));
+            found.map_or(text.len(), |i| from + i)
+        })
+        .collect();
+    let got: Vec<usize> = (0..=text.len())
+        .map(|from| next_special(text, from))
+        .collect();
+    assert_eq!(got, expected);
+    // Bytes just above and below the special ones, and high bytes, are not special.
+    let near = [b'.', b'0', b'$', b'&', 0x01, 0xff, 0x80, 0xaf, 0xa5];
+    assert_eq!(next_special(&near.repeat(3), 0), near.len() * 3);
+}

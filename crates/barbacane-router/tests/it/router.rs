@@ -183,3 +183,38 @@ proptest! {
         }
     }
 }
+
+/// What a lookup decided, comparable across the two entry points.
+fn outcome(lookup: Lookup<'_, '_, usize>) -> String {
+    match lookup {
+        Lookup::Found(m) => format!(
+            "found {} {:?}",
+            m.value,
+            m.params.iter().collect::<Vec<_>>()
+        ),
+        Lookup::MethodNotAllowed { allowed } => format!("405 {}", allowed.allow_header()),
+        Lookup::NotFound => "404".to_owned(),
+    }
+}
+
+proptest! {
+    #[test]
+    fn normalized_lookup_agrees_with_slice_lookup(
+        generated in prop::collection::vec(template(), 1..8),
+        raw in "(/([A-Z_a-z0-9.]|%2[0eE]|%41){0,6}){0,6}",
+    ) {
+        let mut builder = RouterBuilder::new();
+        for (i, t) in generated.iter().enumerate() {
+            let _ = builder.insert(&render(t), Method::Get, i);
+        }
+        let router = builder.build();
+        if let Ok(path) = barbacane_router::normalize_path(&raw) {
+            for method in [Method::Get, Method::Head, Method::Post] {
+                prop_assert_eq!(
+                    outcome(router.lookup_normalized(method, &path)),
+                    outcome(router.lookup(method, &path.as_strs()))
+                );
+            }
+        }
+    }
+}

@@ -68,11 +68,25 @@ schemas:
 fn parameters_merge_and_external_refs_load() {
     let spec = spec(&[("p/pets.yaml", PETS), ("p/common.yaml", COMMON)]).unwrap();
     assert_eq!(spec.logical, "pets.yaml");
-    let get = &spec.operations.iter().find(|o| o.method == Method::Get).unwrap();
+    let get = &spec
+        .operations
+        .iter()
+        .find(|o| o.method == Method::Get)
+        .unwrap();
     assert_eq!(get.operation_id.as_deref(), Some("getPet"));
-    let names: Vec<_> = get.parameters.iter().map(|p| (p.name.as_str(), p.required)).collect();
-    assert_eq!(names, vec![("id", true), ("verbose", true), ("X-Trace", false)]);
-    assert_eq!(get.dispatch.as_ref().unwrap().pointer, "/paths/~1pets~1{id}/get/x-barbacane-dispatch");
+    let names: Vec<_> = get
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.required))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("id", true), ("verbose", true), ("X-Trace", false)]
+    );
+    assert_eq!(
+        get.dispatch.as_ref().unwrap().pointer,
+        "/paths/~1pets~1{id}/get/x-barbacane-dispatch"
+    );
 }
 
 #[test]
@@ -88,21 +102,39 @@ fn schema_bundles_cross_file_cycles_and_translates_30() {
     let set = load(&[("p/pets.yaml", PETS), ("p/common.yaml", COMMON)]).unwrap();
     let root = set.roots().next().unwrap().clone();
     let spec = parse_spec(&set, &root).unwrap();
-    let put = spec.operations.iter().find(|o| o.method == Method::Put).unwrap();
+    let put = spec
+        .operations
+        .iter()
+        .find(|o| o.method == Method::Put)
+        .unwrap();
     let body = put.body.as_ref().unwrap();
     assert_eq!(body.content[0].media_type, "application/json");
-    let schema = bundle_schema(&set, body.content[0].schema.as_ref().unwrap(), Dialect::OpenApi30).unwrap();
+    let schema = bundle_schema(
+        &set,
+        body.content[0].schema.as_ref().unwrap(),
+        Dialect::OpenApi30,
+    )
+    .unwrap();
     assert_eq!(schema["$ref"], "#/$defs/Pet");
     let pet = &schema["$defs"]["Pet"];
     assert_eq!(pet["properties"]["name"]["type"], json!(["string", "null"]));
-    assert_eq!(pet["properties"]["age"], json!({"type": "integer", "exclusiveMinimum": 0}));
+    assert_eq!(
+        pet["properties"]["age"],
+        json!({"type": "integer", "exclusiveMinimum": 0})
+    );
     assert_eq!(pet["properties"]["owner"]["$ref"], "#/$defs/Owner");
-    assert_eq!(schema["$defs"]["Owner"]["properties"]["pets"]["items"]["$ref"], "#/$defs/Pet");
+    assert_eq!(
+        schema["$defs"]["Owner"]["properties"]["pets"]["items"]["$ref"],
+        "#/$defs/Pet"
+    );
 }
 
 #[test]
 fn unresolved_refs_are_e1004_with_pointer() {
-    let doc = PETS.replace("common.yaml#/parameters/Trace", "common.yaml#/parameters/Nope");
+    let doc = PETS.replace(
+        "common.yaml#/parameters/Trace",
+        "common.yaml#/parameters/Nope",
+    );
     let err = load(&[("p/pets.yaml", &doc), ("p/common.yaml", COMMON)]).unwrap_err();
     assert_eq!(codes(&err), vec![Code::E1004]);
     assert_eq!(err[0].json_pointer, "/paths/~1pets~1{id}/get/parameters/1");
@@ -112,11 +144,30 @@ fn unresolved_refs_are_e1004_with_pointer() {
 
 #[test]
 fn not_openapi_and_versions() {
-    assert_eq!(codes(&spec(&[("a.yaml", "hello: world")]).unwrap_err()), vec![Code::E1001]);
-    assert_eq!(codes(&spec(&[("a.yaml", "- 1")]).unwrap_err()), vec![Code::E1001]);
-    assert_eq!(codes(&spec(&[("a.yaml", "swagger: '2.0'")]).unwrap_err()), vec![Code::E1002]);
-    assert_eq!(codes(&spec(&[("a.yaml", "openapi: 2.0.0")]).unwrap_err()), vec![Code::E1002]);
-    assert_eq!(codes(&spec(&[("a.yaml", "openapi: 3.1.0\npaths: {}")]).map(|_| vec![]).unwrap()), vec![]);
+    assert_eq!(
+        codes(&spec(&[("a.yaml", "hello: world")]).unwrap_err()),
+        vec![Code::E1001]
+    );
+    assert_eq!(
+        codes(&spec(&[("a.yaml", "- 1")]).unwrap_err()),
+        vec![Code::E1001]
+    );
+    assert_eq!(
+        codes(&spec(&[("a.yaml", "swagger: '2.0'")]).unwrap_err()),
+        vec![Code::E1002]
+    );
+    assert_eq!(
+        codes(&spec(&[("a.yaml", "openapi: 2.0.0")]).unwrap_err()),
+        vec![Code::E1002]
+    );
+    assert_eq!(
+        codes(
+            &spec(&[("a.yaml", "openapi: 3.1.0\npaths: {}")])
+                .map(|_| vec![])
+                .unwrap()
+        ),
+        vec![]
+    );
 }
 
 #[test]
@@ -138,7 +189,10 @@ paths:
         - {in: query}
         - {name: y, in: header, style: form}
 "#;
-    assert_eq!(codes(&spec(&[("a.yaml", doc)]).unwrap_err()), vec![Code::E1006; 3]);
+    assert_eq!(
+        codes(&spec(&[("a.yaml", doc)]).unwrap_err()),
+        vec![Code::E1006; 3]
+    );
 }
 
 proptest! {

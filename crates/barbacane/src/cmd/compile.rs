@@ -1,7 +1,7 @@
-use barbacane_compiler::{compile, LocalFs};
+use barbacane_compiler::{LocalFs, compile};
 use std::path::Path;
 
-use super::{compile_options, EXIT_DIAGNOSTICS};
+use super::{EXIT_DIAGNOSTICS, compile_options};
 use crate::cli::CompileArgs;
 use crate::report;
 

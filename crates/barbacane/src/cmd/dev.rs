@@ -1,20 +1,21 @@
 //! `barbacane dev`: compile, serve, and recompile + swap on change. A spec with errors prints
 //! its diagnostics and the last good version keeps serving.
 
-use barbacane_compiler::{compile, CompileOutput, LocalFs};
-use barbacane_proxy::{exit_code, Gateway, Snapshot};
+use barbacane_compiler::{CompileOutput, LocalFs, compile};
+use barbacane_proxy::{Gateway, Snapshot, exit_code};
 use notify::{RecursiveMode, Watcher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{compile_options, runtime, serve_config, shutdown_signal, EXIT_DIAGNOSTICS};
+use super::{EXIT_DIAGNOSTICS, compile_options, runtime, serve_config, shutdown_signal};
 use crate::cli::{DevArgs, SpecArgs};
 use crate::report;
 
 fn build(args: &SpecArgs) -> Result<(CompileOutput, Snapshot), ()> {
     let options = compile_options(args).map_err(|e| eprintln!("error: {e}"))?;
-    let out = compile(&LocalFs, &options).map_err(|diags| report::diagnostics(&diags, args.json))?;
+    let out =
+        compile(&LocalFs, &options).map_err(|diags| report::diagnostics(&diags, args.json))?;
     report::diagnostics(&out.warnings, args.json);
     let snapshot = Snapshot::from_bytes(&out.artifact).map_err(|e| eprintln!("error: {e}"))?;
     Ok((out, snapshot))
@@ -80,14 +81,20 @@ pub fn run(args: DevArgs) -> i32 {
     })
 }
 
-async fn rebuild_loop(gateway: Arc<Gateway>, args: SpecArgs, mut rx: tokio::sync::mpsc::UnboundedReceiver<()>) {
+async fn rebuild_loop(
+    gateway: Arc<Gateway>,
+    args: SpecArgs,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
     let mut current = gateway.snapshot().header().artifact_hash.clone();
     while rx.recv().await.is_some() {
         // Debounce: editors write several events per save.
         tokio::time::sleep(Duration::from_millis(150)).await;
         while rx.try_recv().is_ok() {}
         let spec = args.clone();
-        let Ok(result) = tokio::task::spawn_blocking(move || build(&spec)).await else { continue };
+        let Ok(result) = tokio::task::spawn_blocking(move || build(&spec)).await else {
+            continue;
+        };
         match result {
             Ok((out, snapshot)) if out.header.artifact_hash != current => {
                 current = out.header.artifact_hash.clone();

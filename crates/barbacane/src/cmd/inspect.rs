@@ -1,7 +1,29 @@
-use barbacane_artifact::{Artifact, CompiledConfig, CONFIG_MEMBER};
+use barbacane_artifact::{Artifact, CONFIG_MEMBER, CompiledConfig};
 use barbacane_proxy::exit_code;
 
+use std::io::Write;
+
 use crate::cli::InspectArgs;
+
+/// Appends one formatted line to a `String` (formatting into a `String` cannot fail).
+macro_rules! put {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Writes the report; a closed pipe (`inspect x.bca | head`) is not an error.
+fn emit(out: &str) -> i32 {
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            1
+        }
+    }
+}
 
 pub fn run(args: InspectArgs) -> i32 {
     let bytes = match std::fs::read(&args.artifact) {
@@ -14,20 +36,24 @@ pub fn run(args: InspectArgs) -> i32 {
     let artifact = match Artifact::from_bytes(&bytes) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {} is invalid or has been tampered with: {e}", args.artifact.display());
+            eprintln!(
+                "error: {} is invalid or has been tampered with: {e}",
+                args.artifact.display()
+            );
             return exit_code::ARTIFACT_INVALID;
         }
     };
     let header = artifact.header();
+    let mut out = String::new();
     if args.json {
         match serde_json::to_string_pretty(header) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => put!(out, "{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return 1;
             }
         }
-        return 0;
+        return emit(&out);
     }
     let config: CompiledConfig = match artifact.member_json(CONFIG_MEMBER) {
         Ok(c) => c,
@@ -36,35 +62,54 @@ pub fn run(args: InspectArgs) -> i32 {
             return exit_code::ARTIFACT_INVALID;
         }
     };
-    println!("artifact:          {}", args.artifact.display());
-    println!("format_version:    {}", header.format_version);
-    println!("artifact_hash:     {}", header.artifact_hash);
-    println!("build_timestamp:   {}", header.build_timestamp);
-    println!("compiler_version:  {}", header.compiler_version);
-    println!("provenance_commit: {}", header.provenance_commit.as_deref().unwrap_or("-"));
-    println!("provenance_source: {}", header.provenance_source.as_deref().unwrap_or("-"));
+    put!(out, "artifact:          {}", args.artifact.display());
+    put!(out, "format_version:    {}", header.format_version);
+    put!(out, "artifact_hash:     {}", header.artifact_hash);
+    put!(out, "build_timestamp:   {}", header.build_timestamp);
+    put!(out, "compiler_version:  {}", header.compiler_version);
+    put!(
+        out,
+        "provenance_commit: {}",
+        header.provenance_commit.as_deref().unwrap_or("-")
+    );
+    put!(
+        out,
+        "provenance_source: {}",
+        header.provenance_source.as_deref().unwrap_or("-")
+    );
     for (k, v) in &header.metadata {
-        println!("metadata:          {k}={v}");
+        put!(out, "metadata:          {k}={v}");
     }
-    println!("\ninputs ({}):", header.inputs.len());
+    put!(out, "\ninputs ({}):", header.inputs.len());
     for input in &header.inputs {
-        println!("  {:<10} {:<40} {}", input.kind, input.name, input.sha256);
+        put!(
+            out,
+            "  {:<10} {:<40} {}",
+            input.kind,
+            input.name,
+            input.sha256
+        );
     }
-    println!("\nroutes ({}):", config.operations.len());
+    put!(out, "\nroutes ({}):", config.operations.len());
     for op in &config.operations {
         let chain: Vec<&str> = op.middlewares.iter().map(|m| m.name.as_str()).collect();
-        println!(
+        put!(
+            out,
             "  {:<7} {:<40} -> {}{}{}",
             op.method,
             op.path,
             op.dispatch.name,
-            if chain.is_empty() { String::new() } else { format!("  [{}]", chain.join(" > ")) },
+            if chain.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", chain.join(" > "))
+            },
             if op.deprecated { "  (deprecated)" } else { "" }
         );
     }
-    println!("\nmembers ({}):", header.members.len());
+    put!(out, "\nmembers ({}):", header.members.len());
     for m in &header.members {
-        println!("  {:<50} {:>9} B  {}", m.name, m.size, m.sha256);
+        put!(out, "  {:<50} {:>9} B  {}", m.name, m.size, m.sha256);
     }
-    0
+    emit(&out)
 }

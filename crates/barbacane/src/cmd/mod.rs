@@ -21,7 +21,10 @@ pub fn init_tracing(filter: Option<&str>) {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Build time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
@@ -31,7 +34,9 @@ fn build_time() -> Result<u64, String> {
             .trim()
             .parse::<u64>()
             .map_err(|_| format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds")),
-        Err(_) => Ok(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+        Err(_) => Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())),
     }
 }
 

@@ -1,4 +1,4 @@
-use barbacane_proxy::{exit_code, Gateway, Snapshot};
+use barbacane_proxy::{Gateway, Snapshot, exit_code};
 
 use super::{runtime, serve_config, shutdown_signal};
 use crate::cli::ServeArgs;

@@ -1,6 +1,6 @@
-use barbacane_compiler::{validate, LocalFs, Severity};
+use barbacane_compiler::{LocalFs, Severity, validate};
 
-use super::{compile_options, EXIT_DIAGNOSTICS};
+use super::{EXIT_DIAGNOSTICS, compile_options};
 use crate::cli::SpecArgs;
 use crate::report;
 

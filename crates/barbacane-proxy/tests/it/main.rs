@@ -1,0 +1,18 @@
+//! Data-plane integration tests: a real gateway on loopback, real HTTP.
+//!
+//! Each module covers one concern; `common` holds the problem assertions and a raw HTTP/1.1
+//! client for what the hyper client cannot send (malformed targets, chunked or partial bodies,
+//! pipelining).
+
+mod common;
+mod hot_swap;
+mod limits;
+mod multi_spec;
+mod normalization;
+mod problem_details;
+mod properties;
+mod protocol;
+mod routing;
+mod shutdown;
+mod validation_body;
+mod validation_params;

@@ -1,0 +1,217 @@
+//! Test support for Barbacane.
+//!
+//! - [`compile_yaml`]: compile spec text (in memory, no files) into artifact bytes.
+//! - [`TestGateway`]: the real data plane on `127.0.0.1:0`, talking real HTTP over loopback,
+//!   with a [`TestGateway::client`] for HTTP/1.1 and [`TestGateway::h2_client`] for h2c.
+//! - [`fixtures_dir`]: the shared fixture specs under `tests/fixtures/`.
+
+use barbacane_compiler::{CompileOptions, Diagnostic, MemoryFs, compile};
+use barbacane_proxy::{Gateway, ServeConfig, Snapshot};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The repository's `tests/fixtures` directory.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// Compiles specs given as `(file name, YAML or JSON text)`, each a root spec. Returns the artifact bytes or the diagnostics.
+pub fn compile_yaml(specs: &[(&str, &str)]) -> Result<Vec<u8>, Vec<Diagnostic>> {
+    let mut fs = MemoryFs::default();
+    for (name, text) in specs {
+        fs.insert(format!("project/{name}"), text.as_bytes().to_vec());
+    }
+    let options = CompileOptions {
+        specs: specs
+            .iter()
+            .map(|(name, _)| PathBuf::from(format!("/project/{name}")))
+            .collect(),
+        build_time: 0,
+        ..Default::default()
+    };
+    compile(&fs, &options).map(|out| out.artifact)
+}
+
+/// A response with its body collected.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status and headers.
+    pub head: http::response::Parts,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// Status code.
+    pub fn status(&self) -> u16 {
+        self.head.status.as_u16()
+    }
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A running gateway on an ephemeral loopback port.
+#[derive(Debug)]
+pub struct TestGateway {
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    h2: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl TestGateway {
+    /// Compiles `specs` and serves them with default settings.
+    pub async fn from_specs(specs: &[(&str, &str)]) -> TestGateway {
+        let artifact =
+            compile_yaml(specs).unwrap_or_else(|d| panic!("specs do not compile: {d:#?}"));
+        Self::from_artifact(&artifact, ServeConfig::default()).await
+    }
+
+    /// Serves an artifact with `config` (its `listen` is replaced by `127.0.0.1:0`).
+    pub async fn from_artifact(artifact: &[u8], mut config: ServeConfig) -> TestGateway {
+        let snapshot = Snapshot::from_bytes(artifact)
+            .unwrap_or_else(|e| panic!("artifact does not load: {e}"));
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let gateway = Gateway::new(snapshot, config);
+        let listening = gateway.bind().await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listening.local_addr();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(listening.serve(async {
+            let _ = rx.await;
+        }));
+        TestGateway {
+            addr,
+            gateway,
+            shutdown: Some(tx),
+            task: Some(task),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            h2: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http(),
+        }
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared gateway state (to swap snapshots in tests).
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A request builder for `method` and `path`.
+    pub fn request(&self, method: &str, path: &str) -> http::request::Builder {
+        Request::builder().method(method).uri(self.url(path))
+    }
+
+    /// Sends over HTTP/1.1 and collects the response.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> TestResponse {
+        collect(
+            self.client
+                .request(request)
+                .await
+                .unwrap_or_else(|e| panic!("request failed: {e}")),
+        )
+        .await
+    }
+
+    /// Sends over HTTP/2 with prior knowledge (h2c).
+    pub async fn send_h2(&self, request: Request<Full<Bytes>>) -> TestResponse {
+        collect(
+            self.h2
+                .request(request)
+                .await
+                .unwrap_or_else(|e| panic!("h2 request failed: {e}")),
+        )
+        .await
+    }
+
+    /// `GET path` with no body.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(
+            self.request("GET", path)
+                .body(Full::default())
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+    }
+
+    /// A request with a body and a content type.
+    pub async fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> TestResponse {
+        let request = self
+            .request(method, path)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.send(request).await
+    }
+
+    /// Triggers graceful shutdown and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Triggers graceful shutdown without waiting; returns the server task.
+    pub fn begin_shutdown(&mut self) -> Option<JoinHandle<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take()
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn collect(response: Response<hyper::body::Incoming>) -> TestResponse {
+    let (head, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    TestResponse { head, body }
+}

@@ -1,0 +1,152 @@
+//! `barbacane dev`: compiles, serves, recompiles and swaps when the spec changes, and keeps
+//! serving the last good version when the spec breaks.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{Server, barbacane, eventually, fixture, run};
+
+const ADDED: &str = r#"  /added:
+    get:
+      x-barbacane-dispatch:
+        name: mock
+        config: {status: 200, body: '{"added":true}'}
+      responses: {"200": {description: ok}}
+"#;
+
+/// Up to 30 s (600 x 50 ms) for the watcher to notice a change and the swap to happen.
+const TRIES: usize = 600;
+const EVERY: Duration = Duration::from_millis(50);
+
+fn start_dev(dir: &Path) -> Server {
+    Server::start(dir, &["dev", "--spec", "api.yaml"])
+}
+
+#[test]
+fn reloads_on_change_and_keeps_the_last_good_version_on_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("api.yaml");
+    let original = std::fs::read_to_string(fixture("valid/minimal.yaml")).expect("read minimal");
+    std::fs::write(&spec, &original).expect("write spec");
+    let mut server = start_dev(dir.path());
+
+    let hello = server.get("/hello");
+    assert_eq!(hello.status, 200, "{hello:?}");
+    assert_eq!(hello.body, r#"{"hello":"world"}"#);
+    assert_eq!(server.get("/added").status, 404);
+
+    // A new path appears once the watcher recompiles.
+    std::fs::write(&spec, format!("{original}{ADDED}")).expect("rewrite spec");
+    let reloaded = eventually(TRIES, EVERY, || {
+        crate::support::get(server.port, "/added").is_ok_and(|r| r.status == 200)
+    });
+    assert!(
+        reloaded,
+        "/added never appeared\n--- stderr\n{}",
+        server.stderr()
+    );
+    let added = server.get("/added");
+    assert_eq!(added.body, r#"{"added":true}"#);
+    assert_eq!(server.get("/hello").status, 200);
+    assert!(server.stderr().contains("reloaded"), "{}", server.stderr());
+
+    // A broken spec: diagnostics are printed, the last good version keeps serving.
+    std::fs::write(&spec, "openapi: 3.1.0\npaths: [unclosed\n").expect("break spec");
+    let failed = eventually(TRIES, EVERY, || {
+        server
+            .stderr()
+            .contains("compilation failed; still serving the last good version")
+    });
+    assert!(
+        failed,
+        "the broken spec was never reported\n--- stderr\n{}",
+        server.stderr()
+    );
+    let log = server.stderr();
+    assert!(log.contains("error[E1003]"), "{log}");
+    assert!(log.contains("api.yaml"), "{log}");
+    for path in ["/added", "/hello"] {
+        let r = server.get(path);
+        assert_eq!(
+            r.status, 200,
+            "{path} after a broken spec: {r:?}\n--- stderr\n{log}"
+        );
+    }
+
+    // Fixing the spec (a different version) is picked up again.
+    std::fs::write(&spec, &original).expect("restore spec");
+    let back = eventually(TRIES, EVERY, || {
+        crate::support::get(server.port, "/added").is_ok_and(|r| r.status == 404)
+    });
+    assert!(
+        back,
+        "restored spec never served\n--- stderr\n{}",
+        server.stderr()
+    );
+    assert_eq!(server.get("/hello").status, 200);
+
+    server.terminate();
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| {
+            panic!(
+                "dev still running after SIGTERM\n--- stderr\n{}",
+                server.stderr()
+            )
+        });
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+}
+
+#[test]
+fn a_referenced_file_change_is_picked_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for rel in ["api.yaml", "paths/thing.yaml", "schemas/thing.yaml"] {
+        let target = dir.path().join(rel);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(fixture(&format!("valid/refs/{rel}")), &target).expect("copy");
+    }
+    let server = start_dev(dir.path());
+    assert_eq!(server.get("/things/1").status, 200);
+
+    let path_item = dir.path().join("paths/thing.yaml");
+    let text = std::fs::read_to_string(&path_item).expect("read");
+    let changed = text.replacen("config: {status: 200}", "config: {status: 203}", 1);
+    assert_ne!(changed, text);
+    std::fs::write(&path_item, changed).expect("write");
+    let swapped = eventually(TRIES, EVERY, || {
+        crate::support::get(server.port, "/things/1").is_ok_and(|r| r.status == 203)
+    });
+    assert!(
+        swapped,
+        "change in a $ref'd file not picked up\n--- stderr\n{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn an_invalid_initial_spec_exits_1_without_listening() {
+    let out = run(barbacane()
+        .arg("dev")
+        .arg("--spec")
+        .arg(fixture("invalid/e1011_no_dispatch.yaml"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", crate::support::free_port())));
+    out.assert_code(1);
+    assert!(out.stderr.contains("error[E1011]"), "{}", out.stderr);
+}
+
+#[test]
+fn dev_on_a_busy_port_exits_14() {
+    let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = holder.local_addr().expect("addr");
+    let out = run(barbacane()
+        .arg("dev")
+        .arg("--spec")
+        .arg(fixture("valid/minimal.yaml"))
+        .arg("--listen")
+        .arg(addr.to_string()));
+    out.assert_code(14);
+    assert!(out.stderr.contains("cannot listen on"), "{}", out.stderr);
+    drop(holder);
+}

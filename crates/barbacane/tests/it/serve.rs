@@ -1,0 +1,194 @@
+//! `barbacane serve`: answers from the artifact, shuts down cleanly on SIGTERM, and fails
+//! startup with the documented exit codes.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use crate::support::{Server, barbacane, compile_in, compile_petstore, run};
+
+/// Bounded wait for a graceful exit after SIGTERM.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn serves_the_petstore_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = compile_petstore(dir.path());
+    assert_eq!(artifact, dir.path().join("petstore.bca"));
+    let mut server = Server::start(dir.path(), &["serve", "--artifact", "petstore.bca"]);
+
+    let health = server.get("/__barbacane/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, r#"{"status":"ok"}"#);
+
+    let pets = server.get("/pets");
+    assert_eq!(pets.status, 200, "{pets:?}");
+    let server_header = pets.header("server").unwrap_or_default();
+    assert!(server_header.starts_with("barbacane/"), "{pets:?}");
+    assert_eq!(
+        server_header,
+        concat!("barbacane/", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(pets.header("content-type"), Some("application/json"));
+    assert!(
+        pets.header("x-request-id").is_some_and(|v| !v.is_empty()),
+        "{pets:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&pets.body).expect("JSON body");
+    assert_eq!(body[0]["name"], "Rex");
+
+    let pet = server.get("/pets/1");
+    assert_eq!(pet.status, 200, "{pet:?}");
+    assert!(pet.body.contains("\"Rex\""), "{pet:?}");
+
+    let photo = server.get("/pets/1/photos/rex.png");
+    assert_eq!(photo.status, 200, "{photo:?}");
+    assert_eq!(photo.body, "a photo");
+
+    // Errors are problem documents, and carry the same standard headers.
+    let bad = server.get("/pets/abc");
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(bad.header("content-type"), Some("application/problem+json"));
+    assert!(
+        bad.header("server")
+            .is_some_and(|v| v.starts_with("barbacane/")),
+        "{bad:?}"
+    );
+    let problem: serde_json::Value = serde_json::from_str(&bad.body).expect("problem JSON");
+    assert_eq!(problem["status"], 400);
+    assert!(
+        problem.get("errors").is_none(),
+        "field details leak outside dev mode: {problem}"
+    );
+
+    let missing = server.get("/nope");
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    server.terminate();
+    let status = server.wait_exit(EXIT_WAIT).unwrap_or_else(|| {
+        panic!(
+            "still running {EXIT_WAIT:?} after SIGTERM\n--- stderr\n{}",
+            server.stderr()
+        )
+    });
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", server.stderr());
+    let log = server.stderr();
+    assert!(log.contains("shutdown signal received"), "{log}");
+    assert!(log.contains("serving"), "{log}");
+}
+
+#[test]
+fn dev_flag_adds_field_details_to_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = compile_petstore(dir.path());
+    assert_eq!(artifact, dir.path().join("petstore.bca"));
+    let server = Server::start(
+        dir.path(),
+        &["serve", "--dev", "--artifact", "petstore.bca"],
+    );
+    let bad = server.get("/pets/abc");
+    assert_eq!(bad.status, 400, "{bad:?}");
+    let problem: serde_json::Value = serde_json::from_str(&bad.body).expect("problem JSON");
+    let errors = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no field details: {problem}"));
+    assert!(errors.iter().any(|e| e["field"] == "petId"), "{problem}");
+}
+
+#[test]
+fn sigterm_while_idle_connections_are_open_still_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = compile_petstore(dir.path());
+    assert_eq!(artifact, dir.path().join("petstore.bca"));
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--shutdown-grace",
+            "2",
+            "--artifact",
+            "petstore.bca",
+        ],
+    );
+    // A connected client that never sends a request must not hold the shutdown forever.
+    let idle = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    assert_eq!(server.get("/pets").status, 200);
+    server.terminate();
+    let status = server.wait_exit(EXIT_WAIT).unwrap_or_else(|| {
+        panic!(
+            "still running {EXIT_WAIT:?} after SIGTERM\n--- stderr\n{}",
+            server.stderr()
+        )
+    });
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", server.stderr());
+    drop(idle);
+}
+
+#[test]
+fn a_port_already_in_use_exits_14() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = compile_petstore(dir.path());
+    let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = holder.local_addr().expect("addr");
+    let out = run(barbacane()
+        .arg("serve")
+        .arg("--artifact")
+        .arg(&artifact)
+        .arg("--listen")
+        .arg(addr.to_string()));
+    out.assert_code(14);
+    assert!(
+        out.stderr.contains(&format!("cannot listen on {addr}")),
+        "{}",
+        out.stderr
+    );
+    drop(holder);
+}
+
+#[test]
+fn an_intact_artifact_the_data_plane_cannot_load_exits_12() {
+    // A middleware plugin compiles (the manifest declares it) but this data plane has no
+    // plugin runtime yet, so the configuration cannot be loaded.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("p.wasm"), b"\0asm\x01\0\0\0").expect("write plugin");
+    std::fs::write(
+        dir.path().join("barbacane.yaml"),
+        "plugins:\n  myplug:\n    path: p.wasm\n",
+    )
+    .expect("write manifest");
+    std::fs::write(
+        dir.path().join("api.yaml"),
+        r#"openapi: 3.1.0
+info: {title: MW, version: "1"}
+paths:
+  /a:
+    get:
+      x-barbacane-middlewares: [{name: myplug}]
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .expect("write spec");
+    let artifact = dir.path().join("mw.bca");
+    compile_in(
+        dir.path(),
+        &["api.yaml"],
+        &artifact,
+        &["--manifest", "barbacane.yaml"],
+    );
+    let out = run(barbacane()
+        .arg("serve")
+        .arg("--artifact")
+        .arg(&artifact)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", crate::support::free_port())));
+    out.assert_code(12);
+    assert!(
+        out.stderr.contains("GET /a cannot be loaded"),
+        "{}",
+        out.stderr
+    );
+}

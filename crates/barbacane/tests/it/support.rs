@@ -1,0 +1,353 @@
+//! Shared helpers: locating the binary and fixtures, running it with a bounded wait, a guard
+//! that always kills spawned servers, and a minimal raw HTTP/1.1 client.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The `barbacane` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_barbacane");
+
+/// `SOURCE_DATE_EPOCH` used wherever a reproducible build time is needed.
+pub const EPOCH: &str = "1700000000";
+/// `EPOCH` as RFC 3339.
+pub const EPOCH_RFC3339: &str = "2023-11-14T22:13:20Z";
+
+/// Longest time any short-lived command may take before the test fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// A file under `tests/fixtures`.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// `examples/petstore/api.yaml`.
+pub fn petstore() -> PathBuf {
+    root().join("examples/petstore/api.yaml")
+}
+
+/// A command for the binary with a clean, deterministic environment.
+pub fn barbacane() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished command produced.
+#[derive(Debug)]
+pub struct Out {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Asserts exit code `expected`, printing both streams otherwise.
+    #[track_caller]
+    pub fn assert_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(expected),
+            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `cmd` to completion, failing the test if it takes longer than a minute.
+#[track_caller]
+pub fn run(cmd: &mut Command) -> Out {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn barbacane");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status = match wait_exit(&mut child, COMMAND_TIMEOUT) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err_reader.join().unwrap_or_default();
+            panic!("command {cmd:?} did not exit within {COMMAND_TIMEOUT:?}\n--- stderr\n{stderr}");
+        }
+    };
+    Out {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+/// Runs the binary with `args` from the workspace root.
+#[track_caller]
+pub fn run_args<S: AsRef<OsStr>>(args: &[S]) -> Out {
+    run(barbacane().current_dir(root()).args(args))
+}
+
+/// Polls `child` until it exits or `timeout` passes.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Compiles `specs` into `out` with `SOURCE_DATE_EPOCH` set, from `cwd`; asserts success.
+#[track_caller]
+pub fn compile_in<S: AsRef<OsStr>>(cwd: &Path, specs: &[S], out: &Path, extra: &[&str]) -> Out {
+    let mut cmd = barbacane();
+    cmd.current_dir(cwd)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .arg("compile");
+    for spec in specs {
+        cmd.arg("--spec").arg(spec);
+    }
+    cmd.arg("--output").arg(out).args(extra);
+    let result = run(&mut cmd);
+    result.assert_code(0);
+    result
+}
+
+/// Compiles the petstore example into `dir/petstore.bca`.
+#[track_caller]
+pub fn compile_petstore(dir: &Path) -> PathBuf {
+    let out = dir.join("petstore.bca");
+    compile_in(&root(), &[petstore()], &out, &[]);
+    out
+}
+
+/// `barbacane inspect --json FILE`, parsed.
+#[track_caller]
+pub fn inspect_json(artifact: &Path) -> serde_json::Value {
+    let out = run(barbacane().arg("inspect").arg("--json").arg(artifact));
+    out.assert_code(0);
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("inspect --json is not JSON ({e}): {}", out.stdout))
+}
+
+/// The `artifact_hash` of an artifact, through `inspect --json`.
+#[track_caller]
+pub fn artifact_hash(artifact: &Path) -> String {
+    inspect_json(artifact)["artifact_hash"]
+        .as_str()
+        .expect("artifact_hash is a string")
+        .to_owned()
+}
+
+/// A loopback port nothing is listening on (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one HTTP/1.1 request over a fresh connection and reads the response to the end.
+pub fn http(port: u16, method: &str, path: &str) -> std::io::Result<Response> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad response: {text:?}"),
+        )
+    };
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(bad)?;
+    let mut parts = status_line.splitn(3, ' ');
+    if !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
+        return Err(bad());
+    }
+    let status = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// `GET path`.
+pub fn get(port: u16, path: &str) -> std::io::Result<Response> {
+    http(port, "GET", path)
+}
+
+/// A running `serve` or `dev` process, killed on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the binary with `args` (a subcommand and its flags), `--listen` on a free
+    /// loopback port and info logging to a file, then waits until the health endpoint answers.
+    /// If another process grabbed the port in between (exit 14), retries on a new port.
+    #[track_caller]
+    pub fn start<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Server {
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let log = dir.path().join("stderr.log");
+            let port = free_port();
+            let child = barbacane()
+                .current_dir(cwd)
+                .args(args)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--log-level", "info"])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("spawn barbacane");
+            let mut server = Server {
+                child,
+                port,
+                log,
+                _dir: dir,
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(status) if status.code() == Some(14) => continue,
+                Err(status) => panic!(
+                    "server exited before becoming ready ({status})\n--- stderr\n{}",
+                    server.stderr()
+                ),
+            }
+        }
+        panic!("could not bind a free port in three attempts");
+    }
+
+    /// Polls the health endpoint (200 x 50 ms); `Err` with the exit status if the process
+    /// exits first, and a test failure if it never answers.
+    #[track_caller]
+    fn wait_ready(&mut self) -> Result<(), ExitStatus> {
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(status);
+            }
+            if get(self.port, "/__barbacane/health").is_ok_and(|r| r.status == 200) {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "server never became ready on port {}\n--- stderr\n{}",
+            self.port,
+            self.stderr()
+        );
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET path`, failing the test on a connection error.
+    #[track_caller]
+    pub fn get(&self, path: &str) -> Response {
+        get(self.port, path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n--- stderr\n{}", self.stderr()))
+    }
+
+    /// Sends SIGTERM through `kill -TERM <pid>`.
+    #[track_caller]
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_exit(&mut self.child, timeout)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` up to `tries` times, `every` apart; true as soon as it holds.
+pub fn eventually(tries: usize, every: Duration, mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..tries {
+        if check() {
+            return true;
+        }
+        thread::sleep(every);
+    }
+    false
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Load test: barbacane (mock route of the example spec) next to nginx `return 200`, same run,
+# same load generator. Prints requests/s, p99 latency and server CPU time per request
+# (utime+stime from /proc/PID/stat before and after, divided by requests served; method in
+# the product brief, section 9). Needs wrk and nginx (`apt-get install wrk nginx-light`).
+#
+# Usage: scripts/load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+connections=${2:-64}
+path=${LOAD_PATH:-/pets/1}
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light" >&2; exit 1; }
+done
+
+cargo build --release -q -p barbacane
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+./target/release/barbacane compile --spec examples/petstore/api.yaml --output "$work/api.bca" 2>/dev/null
+
+./target/release/barbacane serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 --log-level warn &
+gw_pid=$!
+
+cat > "$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:18091;
+    location / { default_type application/json; return 200 '{"id":1,"name":"Rex","tag":"dog"}'; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf"
+for _ in $(seq 50); do
+  curl -fs http://127.0.0.1:18090/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
+  sleep 0.1
+done
+
+# Sum of utime+stime in clock ticks over a process and its children (nginx workers).
+ticks() {
+  local total=0 pid
+  for pid in "$@" $(pgrep -P "$1" || true); do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+measure() {
+  local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz
+  wrk -t1 -c"$connections" -d2s "$url" >/dev/null 2>&1 # warm-up
+  before=$(ticks "$pid")
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
+  after=$(ticks "$pid")
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
+  hz=$(getconf CLK_TCK)
+  awk -v n="$name" -v r="$rps" -v p="$p99" -v t=$((after - before)) -v q="$reqs" -v hz="$hz" -v e="$errors" \
+    'BEGIN { printf "%-22s %12s req/s   p99 %-9s  server CPU %6.2f us/request  %s\n", n, r, p, (t / hz) * 1e6 / q, e }'
+}
+
+echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
+measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
+measure "nginx return 200" "$(cat "$work/nginx.pid")" "http://127.0.0.1:18091$path"
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
+echo "barbacane resident memory after the run: $((rss / 1024)) MiB"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, docs, benchmark targets compile, then every test.
+# This is the command the README gives and the one CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+echo "== cargo bench --no-run (benchmarks compile)"
+cargo bench --workspace --no-run -q
+echo "== cargo test"
+cargo test --workspace
