@@ -6,12 +6,12 @@
 //!   dispatchers for a 1,000-operation artifact (startup cost).
 
 use barbacane_artifact::{
-    fingerprint, ArtifactBuilder, CompiledConfig, MediaType, Operation, ParamLocation, ParamStyle,
-    Parameter, PluginUse, RequestBody, CONFIG_MEMBER,
+    ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, MediaType, Operation, ParamLocation,
+    ParamStyle, Parameter, PluginUse, RequestBody, fingerprint,
 };
-use barbacane_proxy::{pipeline, Gateway, ServeConfig, Snapshot};
+use barbacane_proxy::{Gateway, ServeConfig, Snapshot, pipeline};
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use http_body_util::Full;
 use serde_json::json;
@@ -33,7 +33,10 @@ fn operation(i: usize, method: &str, path: String, body: Option<RequestBody>) ->
             schema: Some(json!({"type": "integer", "minimum": 1})),
         }],
         request_body: body,
-        dispatch: PluginUse { name: "mock".into(), config: json!({"status": 200, "body": "{\"ok\":true}"}) },
+        dispatch: PluginUse {
+            name: "mock".into(),
+            config: json!({"status": 200, "body": "{\"ok\":true}"}),
+        },
         middlewares: vec![],
         deprecated: false,
     }
@@ -68,26 +71,56 @@ fn order_body() -> RequestBody {
 fn artifact() -> Vec<u8> {
     let mut operations = Vec::new();
     for r in 0..250 {
-        operations.push(operation(operations.len(), "GET", format!("/api/res{r}/{{id}}"), None));
-        operations.push(operation(operations.len(), "PUT", format!("/api/res{r}/{{id}}"), Some(order_body())));
-        operations.push(operation(operations.len(), "GET", format!("/api/res{r}/{{id}}/items"), None));
-        operations.push(operation(operations.len(), "DELETE", format!("/api/res{r}/{{id}}/items"), None));
+        operations.push(operation(
+            operations.len(),
+            "GET",
+            format!("/api/res{r}/{{id}}"),
+            None,
+        ));
+        operations.push(operation(
+            operations.len(),
+            "PUT",
+            format!("/api/res{r}/{{id}}"),
+            Some(order_body()),
+        ));
+        operations.push(operation(
+            operations.len(),
+            "GET",
+            format!("/api/res{r}/{{id}}/items"),
+            None,
+        ));
+        operations.push(operation(
+            operations.len(),
+            "DELETE",
+            format!("/api/res{r}/{{id}}/items"),
+            None,
+        ));
     }
     let mut b = ArtifactBuilder::default();
     b.artifact_hash = fingerprint(Vec::new()).unwrap().0;
-    b.add_json_member(CONFIG_MEMBER, &CompiledConfig { operations }).unwrap();
+    b.add_json_member(CONFIG_MEMBER, &CompiledConfig { operations })
+        .unwrap();
     b.encode().unwrap()
 }
 
 fn bench(c: &mut Criterion) {
     let bytes = artifact();
-    c.bench_function("load/snapshot_1000_operations", |b| b.iter(|| Snapshot::from_bytes(&bytes).unwrap()));
+    c.bench_function("load/snapshot_1000_operations", |b| {
+        b.iter(|| Snapshot::from_bytes(&bytes).unwrap())
+    });
 
-    let gateway = Gateway::new(Snapshot::from_bytes(&bytes).unwrap(), ServeConfig::default());
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let gateway = Gateway::new(
+        Snapshot::from_bytes(&bytes).unwrap(),
+        ServeConfig::default(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     c.bench_function("pipeline/mock_get", |b| {
         b.iter(|| {
-            let req = Request::get("/api/res123/42").body(Full::<Bytes>::default()).unwrap();
+            let req = Request::get("/api/res123/42")
+                .body(Full::<Bytes>::default())
+                .unwrap();
             let res = rt.block_on(pipeline::handle(&gateway, req));
             assert_eq!(res.status(), 200);
         })

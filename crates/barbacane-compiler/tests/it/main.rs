@@ -5,6 +5,8 @@ use barbacane_artifact::{Artifact, CONFIG_MEMBER, CompiledConfig, InputKind};
 use barbacane_compiler::*;
 use std::path::{Path, PathBuf};
 
+mod dialect;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
@@ -80,6 +82,25 @@ fn every_code_has_an_invalid_fixture() {
     let diags = compile(&LocalFs, &with_manifest).unwrap_err();
     assert_eq!(diags[0].code, Code::E1015);
     assert_eq!(diags[0].json_pointer, "/plugins/missing/path");
+}
+
+#[test]
+fn gateway_paths_are_reserved() {
+    let mut fs = MemoryFs::default();
+    fs.insert(
+        "p/api.yaml",
+        b"openapi: 3.1.0\npaths:\n  /__barbacane/health:\n    get:\n      x-barbacane-dispatch: {name: mock}\n".to_vec(),
+    );
+    let diags = compile(
+        &fs,
+        &CompileOptions {
+            specs: vec!["/p/api.yaml".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(diags[0].code, Code::E1006, "{diags:?}");
+    assert!(diags[0].message.contains("reserved"));
 }
 
 #[test]
