@@ -33,6 +33,15 @@ pub(crate) fn compile_operations(
             } else {
                 path
             };
+            if path == "/__barbacane" || path.starts_with("/__barbacane/") {
+                diags.push(Diagnostic::error(
+                    Code::E1006,
+                    &def.file,
+                    &def.pointer,
+                    format!("path `{path}` is reserved for the gateway's own endpoints"),
+                    "move the operation out of `/__barbacane/`",
+                ));
+            }
             // A conflict is reported, and the operation is still checked so that one run
             // shows every problem.
             if let Err(e) = router.insert(&path, def.method, out.len()) {
