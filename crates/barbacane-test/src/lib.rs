@@ -2,7 +2,7 @@
 //!
 //! - [`compile_yaml`]: compile spec text (in memory, no files) into artifact bytes.
 //! - [`TestGateway`]: the real data plane on `127.0.0.1:0`, talking real HTTP over loopback,
-//!   with a [`TestGateway::client`] for HTTP/1.1 and [`TestGateway::h2_client`] for h2c.
+//!   with [`TestGateway::send`] for HTTP/1.1 and [`TestGateway::send_h2`] for h2c.
 //! - [`fixtures_dir`]: the shared fixture specs under `tests/fixtures/`.
 
 use barbacane_compiler::{CompileOptions, Diagnostic, MemoryFs, compile};

@@ -2,8 +2,8 @@
 //!
 //! An [`OperationValidator`] is built from an operation's parameters and request body
 //! (JSON Schema 2020-12, as the compiler emits them). Building fails if any schema cannot be
-//! compiled: a check is never silently dropped. At request time, [`OperationValidator::validate`]
-//! checks, in order and stopping at the first category that fails:
+//! compiled: a check is never silently dropped. At request time, [`OperationValidator::validate_head`] and
+//! [`OperationValidator::validate_body`] check, in order and stopping at the first category that fails:
 //! path parameters, query parameters, headers, cookies, the content type (415), the body.
 //!
 //! Parameter values are deserialized per OpenAPI `style`/`explode` and coerced from strings
