@@ -250,7 +250,7 @@ impl ArtifactBuilder {
         self.add_member(name, bytes)
     }
 
-    /// The header this builder would write.
+    /// The header this builder would write (unsigned).
     pub fn header(&self) -> Header {
         Header {
             format_version: FORMAT_VERSION,
@@ -270,12 +270,24 @@ impl ArtifactBuilder {
                     sha256: sha256_hex(bytes),
                 })
                 .collect(),
+            signature: None,
         }
     }
 
-    /// Encodes the artifact.
+    /// Encodes the artifact, unsigned.
     pub fn encode(&self) -> Result<Vec<u8>, ArtifactError> {
-        let header = serde_json::to_vec(&self.header()).map_err(ArtifactError::HeaderJson)?;
+        self.encode_with_header(&self.header())
+    }
+
+    /// Encodes the artifact with its header signed by `key`.
+    pub fn encode_signed(&self, key: &crate::PrivateKey) -> Result<Vec<u8>, ArtifactError> {
+        let mut header = self.header();
+        crate::sign_header(&mut header, key);
+        self.encode_with_header(&header)
+    }
+
+    fn encode_with_header(&self, header: &Header) -> Result<Vec<u8>, ArtifactError> {
+        let header = serde_json::to_vec(header).map_err(ArtifactError::HeaderJson)?;
         let len = u32::try_from(header.len())
             .ok()
             .filter(|len| *len <= MAX_HEADER_LEN)

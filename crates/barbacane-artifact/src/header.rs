@@ -30,6 +30,20 @@ pub struct Header {
     pub metadata: BTreeMap<String, String>,
     /// Checksums of every member, in the order their bytes follow the header.
     pub members: Vec<Member>,
+    /// Ed25519 signature over the rest of the header (absent when unsigned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+}
+
+/// A detached signature over the header (see [`crate::signing_payload`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// First 16 hex digits of the SHA-256 of the raw 32-byte public key.
+    pub key_id: String,
+    /// Base64 (standard, padded) of the 64-byte signature.
+    pub value: String,
 }
 
 /// One file stored in the artifact.

@@ -19,6 +19,8 @@ mod container;
 mod error;
 mod fingerprint;
 mod header;
+mod signing;
+mod time;
 
 pub use config::{
     CONFIG_MEMBER, CompiledConfig, MediaType, Operation, ParamLocation, ParamStyle, Parameter,
@@ -27,4 +29,10 @@ pub use config::{
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;
 pub use fingerprint::{FINGERPRINT_DOMAIN, Input, InputKind, fingerprint, sha256_hex};
-pub use header::{FORMAT_VERSION, Header, Member};
+pub use header::{FORMAT_VERSION, Header, Member, Signature};
+pub use signing::{
+    KeyError, PrivateKey, PublicKey, SIGNATURE_DOMAIN, SignatureStatus, generate_key, key_id,
+    parse_private_key, parse_public_key, private_key_pem, public_key_pem, sign_header,
+    signing_payload, verify_header,
+};
+pub use time::rfc3339;

@@ -33,13 +33,16 @@ pub(crate) fn compile_operations(
             } else {
                 path
             };
-            if path == "/__barbacane" || path.starts_with("/__barbacane/") {
+            let reserved = ["/__barbacane", "/_admin"]
+                .iter()
+                .any(|r| path == *r || path.starts_with(&format!("{r}/")));
+            if reserved {
                 diags.push(Diagnostic::error(
                     Code::E1006,
                     &def.file,
                     &def.pointer,
                     format!("path `{path}` is reserved for the gateway's own endpoints"),
-                    "move the operation out of `/__barbacane/`",
+                    "move the operation out of `/__barbacane/` and `/_admin/`",
                 ));
             }
             // A conflict is reported, and the operation is still checked so that one run

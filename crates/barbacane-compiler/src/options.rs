@@ -18,4 +18,6 @@ pub struct CompileOptions {
     pub metadata: BTreeMap<String, String>,
     /// Build time in seconds since the Unix epoch (`SOURCE_DATE_EPOCH` or now).
     pub build_time: u64,
+    /// Sign the header with this key.
+    pub signing_key: Option<barbacane_artifact::PrivateKey>,
 }

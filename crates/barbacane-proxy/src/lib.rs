@@ -24,19 +24,21 @@
     )
 )]
 
+pub mod admin;
 mod config;
 mod dispatch;
 mod error;
 mod phases;
 pub mod pipeline;
 mod problem;
+pub mod reload;
 mod server;
 mod snapshot;
 
 pub use config::{Limits, ServeConfig};
 pub use error::GatewayError;
 pub use server::{Gateway, Listening};
-pub use snapshot::{LoadError, Snapshot};
+pub use snapshot::{LoadError, LoadOptions, Snapshot};
 
 /// The response body type of the data plane.
 pub type Body = http_body_util::Full<bytes::Bytes>;
@@ -56,6 +58,8 @@ pub mod exit_code {
     pub const SECRET_UNRESOLVED: i32 = 13;
     /// The listen address cannot be bound.
     pub const BIND_FAILED: i32 = 14;
-    /// A security posture rule refuses to start (reserved for the admin listener).
+    /// A security posture rule refuses to start (non-loopback admin bind without a token).
     pub const POSTURE_REFUSED: i32 = 15;
+    /// `--require-signature`: the artifact is unsigned or its signature does not verify.
+    pub const SIGNATURE_REJECTED: i32 = 16;
 }

@@ -1,7 +1,8 @@
 //! Everything one artifact needs at run time, built once, off the request path.
 
 use barbacane_artifact::{
-    Artifact, ArtifactError, CONFIG_MEMBER, CompiledConfig, Header, Operation,
+    Artifact, ArtifactError, CONFIG_MEMBER, CompiledConfig, Header, Operation, PublicKey,
+    SignatureStatus, verify_header,
 };
 use barbacane_router::{Method, Router, RouterBuilder};
 use barbacane_validator::OperationValidator;
@@ -25,6 +26,14 @@ pub enum LoadError {
     /// The bytes are not a valid, intact artifact.
     #[error("artifact is invalid or has been tampered with: {0}")]
     Artifact(#[from] ArtifactError),
+    /// `--require-signature` is set and the artifact is unsigned or its signature invalid.
+    #[error("artifact signature rejected ({status}): {reason}")]
+    Signature {
+        /// `unsigned` or `invalid`.
+        status: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The artifact is intact but an operation cannot be prepared.
     #[error("operation {method} {path} cannot be loaded: {reason}")]
     Operation {
@@ -43,8 +52,18 @@ impl LoadError {
         match self {
             LoadError::Read { .. } | LoadError::Artifact(_) => exit_code::ARTIFACT_INVALID,
             LoadError::Operation { .. } => exit_code::CONFIG_INVALID,
+            LoadError::Signature { .. } => exit_code::SIGNATURE_REJECTED,
         }
     }
+}
+
+/// How artifacts are checked when loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Public keys whose signatures are trusted (`--trusted-key`).
+    pub trusted_keys: Vec<PublicKey>,
+    /// Refuse unsigned artifacts and artifacts whose signature does not verify.
+    pub require_signature: bool,
 }
 
 /// One route's runtime state.
@@ -60,21 +79,47 @@ pub struct Snapshot {
     header: Header,
     pub(crate) router: Router<RouteEntry>,
     loaded_at: SystemTime,
+    signature: SignatureStatus,
 }
 
 impl Snapshot {
     /// Reads, verifies and prepares the artifact at `path`.
-    pub fn load_file(path: &Path) -> Result<Snapshot, LoadError> {
+    pub fn load_file(path: &Path, options: &LoadOptions) -> Result<Snapshot, LoadError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Snapshot::from_bytes(&bytes)
+        Snapshot::from_bytes_with(&bytes, options)
     }
 
-    /// Verifies and prepares an artifact held in memory.
+    /// Verifies and prepares an artifact held in memory, without signature requirements.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, LoadError> {
+        Snapshot::from_bytes_with(bytes, &LoadOptions::default())
+    }
+
+    /// Verifies (checksums, then signature per `options`) and prepares an artifact.
+    pub fn from_bytes_with(bytes: &[u8], options: &LoadOptions) -> Result<Snapshot, LoadError> {
         let artifact = Artifact::from_bytes(bytes)?;
+        let signature = verify_header(artifact.header(), &options.trusted_keys);
+        match &signature {
+            SignatureStatus::Verified { .. } => {}
+            SignatureStatus::Unsigned if options.require_signature => {
+                return Err(LoadError::Signature {
+                    status: "unsigned",
+                    reason: "the artifact is not signed and --require-signature is set".into(),
+                });
+            }
+            SignatureStatus::Invalid { reason, .. } if options.require_signature => {
+                return Err(LoadError::Signature {
+                    status: "invalid",
+                    reason: reason.clone(),
+                });
+            }
+            SignatureStatus::Invalid { reason, key_id } => {
+                tracing::warn!(key_id = key_id.as_deref().unwrap_or("-"), reason = %reason, "artifact signature does not verify");
+            }
+            SignatureStatus::Unsigned => {}
+        }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();
         for op in &config.operations {
@@ -94,6 +139,7 @@ impl Snapshot {
             header: artifact.header().clone(),
             router: builder.build(),
             loaded_at: SystemTime::now(),
+            signature,
         })
     }
 
@@ -105,6 +151,11 @@ impl Snapshot {
     /// When this snapshot was built.
     pub fn loaded_at(&self) -> SystemTime {
         self.loaded_at
+    }
+
+    /// The signature verification result.
+    pub fn signature(&self) -> &SignatureStatus {
+        &self.signature
     }
 
     /// Number of routes.

@@ -27,6 +27,30 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compile, serve, and recompile + swap whenever a spec changes.
     Dev(DevArgs),
+    /// Make an Ed25519 key pair for signing artifacts.
+    Keygen(KeygenArgs),
+    /// Check an artifact offline: integrity, and its signature against trusted keys.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key (private, PKCS#8 PEM, mode 0600) and PREFIX.pub (public, PEM).
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The artifact.
+    pub artifact: PathBuf,
+    /// A public key whose signatures are trusted; repeatable. With at least one, the artifact
+    /// must carry a valid signature by one of them.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// The inputs of a compilation.
@@ -62,6 +86,9 @@ pub struct CompileArgs {
     /// Extra provenance metadata; repeatable.
     #[arg(long = "provenance", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub provenance: Vec<(String, String)>,
+    /// Sign the artifact header with this Ed25519 private key (PKCS#8 PEM, see `keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -112,8 +139,40 @@ pub struct ServeArgs {
     /// Development mode: problem responses include field-level details.
     #[arg(long)]
     pub dev: bool,
+    /// Reload the artifact when its file changes (also on SIGHUP and POST /_admin/reload).
+    #[arg(long)]
+    pub watch: bool,
+    /// A public key whose artifact signatures are trusted (PEM); repeatable.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
+    /// Refuse unsigned artifacts and artifacts whose signature does not verify (exit 16).
+    #[arg(long)]
+    pub require_signature: bool,
+    #[command(flatten)]
+    pub admin: AdminArgs,
     #[command(flatten)]
     pub options: ServeOptions,
+}
+
+/// The admin listener (`/_admin/*`), separate from traffic.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Admin listener address. A non-loopback address requires a token (exit 15 otherwise).
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub admin_listen: SocketAddr,
+    /// Environment variable holding the admin bearer token.
+    #[arg(long, default_value = "BARBACANE_ADMIN_TOKEN", value_name = "NAME")]
+    pub admin_token_env: String,
+    /// Environment variable holding extra accepted tokens, comma-separated (rotation).
+    #[arg(
+        long,
+        default_value = "BARBACANE_ADMIN_TOKENS_SECONDARY",
+        value_name = "NAME"
+    )]
+    pub admin_secondary_tokens_env: String,
+    /// Only these peer addresses may use the admin API (CIDR or address); repeatable.
+    #[arg(long = "admin-allow", value_name = "CIDR")]
+    pub admin_allow: Vec<String>,
 }
 
 #[derive(Debug, Args)]

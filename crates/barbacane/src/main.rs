@@ -15,6 +15,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Inspect(args) => cmd::inspect::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::Dev(args) => cmd::dev::run(args),
+        cli::Command::Keygen(args) => cmd::keys::keygen(args),
+        cli::Command::Verify(args) => cmd::keys::verify(args),
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

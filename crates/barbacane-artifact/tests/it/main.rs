@@ -3,7 +3,9 @@
 use barbacane_artifact::*;
 use proptest::prelude::*;
 
-fn sample() -> ArtifactBuilder {
+mod signing;
+
+pub(crate) fn sample() -> ArtifactBuilder {
     let mut b = ArtifactBuilder::default();
     b.artifact_hash = fingerprint(vec![Input::new(
         InputKind::Spec,

@@ -16,6 +16,15 @@ pub fn run(args: CompileArgs) -> i32 {
     options.provenance_commit = args.provenance_commit;
     options.provenance_source = args.provenance_source;
     options.metadata = args.provenance.into_iter().collect();
+    if let Some(path) = &args.signing_key {
+        match super::keys::load_private_key(path) {
+            Ok(key) => options.signing_key = Some(key),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return barbacane_proxy::exit_code::USAGE;
+            }
+        }
+    }
     let out = match compile(&LocalFs, &options) {
         Ok(out) => out,
         Err(diags) => {

@@ -3,6 +3,7 @@
 pub mod compile;
 pub mod dev;
 pub mod inspect;
+pub mod keys;
 pub mod serve;
 pub mod validate;
 

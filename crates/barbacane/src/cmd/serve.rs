@@ -1,10 +1,40 @@
-use barbacane_proxy::{Gateway, Snapshot, exit_code};
+//! `barbacane serve`: load, verify, serve traffic and the admin API; reload on SIGHUP,
+//! `POST /_admin/reload` or (with `--watch`) when the artifact file changes.
+
+use barbacane_posture::{Allowlist, TokenSource};
+use barbacane_proxy::admin::{Admin, AdminConfig};
+use barbacane_proxy::reload::{ArtifactSource, Reloader};
+use barbacane_proxy::{Gateway, LoadOptions, Snapshot, exit_code};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
 
 use super::{runtime, serve_config, shutdown_signal};
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> i32 {
-    let snapshot = match Snapshot::load_file(&args.artifact) {
+    let trusted_keys = match super::keys::load_public_keys(&args.trusted_keys) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
+    let allowlist = match Allowlist::parse(args.admin.admin_allow.iter().map(String::as_str)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --admin-allow {e}");
+            return exit_code::USAGE;
+        }
+    };
+    let source = ArtifactSource {
+        path: args.artifact.clone(),
+        options: LoadOptions {
+            trusted_keys,
+            require_signature: args.require_signature,
+        },
+    };
+    let snapshot = match Snapshot::load_file(&source.path, &source.options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -19,10 +49,27 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let config = serve_config(&args.options, args.dev);
+    let admin_config = AdminConfig {
+        listen: args.admin.admin_listen,
+        tokens: TokenSource {
+            primary_env: args.admin.admin_token_env.clone(),
+            secondary_env: args.admin.admin_secondary_tokens_env.clone(),
+        },
+        allowlist,
+    };
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();
+        let signature = snapshot.signature().as_str();
         let routes = snapshot.route_count();
         let gateway = Gateway::new(snapshot, config);
+        let reloader = Reloader::new(Arc::clone(&gateway), source);
+        let admin = match Admin::new(admin_config, Arc::clone(&reloader)) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_code::POSTURE_REFUSED;
+            }
+        };
         let listening = match gateway.bind().await {
             Ok(l) => l,
             Err(e) => {
@@ -30,8 +77,97 @@ pub fn run(args: ServeArgs) -> i32 {
                 return exit_code::BIND_FAILED;
             }
         };
-        tracing::info!(addr = %listening.local_addr(), artifact_hash = %hash, routes, dev = args.dev, "serving");
-        listening.serve(shutdown_signal()).await;
+        let admin_listening = match admin.bind().await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot listen on {} (admin): {e}",
+                    args.admin.admin_listen
+                );
+                return exit_code::BIND_FAILED;
+            }
+        };
+        tracing::info!(
+            addr = %listening.local_addr(), admin = %admin_listening.local_addr(),
+            artifact_hash = %hash, signature, routes, dev = args.dev, "serving"
+        );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin_task = tokio::spawn(admin_listening.serve(stopped(stop_rx.clone())));
+        tokio::spawn(reload_on_sighup(Arc::clone(&admin)));
+        if args.watch {
+            spawn_watch(&args.artifact, Arc::clone(&admin));
+        }
+        listening
+            .serve(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = admin_task.await;
         0
     })
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(admin: Arc<Admin>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /_admin/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the artifact and the admin tokens");
+        let _ = admin.reload().await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_admin: Arc<Admin>) {}
+
+/// Watches the artifact's directory (deploy tools replace files by rename) and reloads when
+/// the artifact path is touched, debounced.
+fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
+    use notify::{RecursiveMode, Watcher};
+    let Ok(path) = std::fs::canonicalize(artifact) else {
+        tracing::warn!("cannot resolve the artifact path; --watch disabled");
+        return;
+    };
+    let Some(dir) = path.parent().map(std::path::Path::to_path_buf) else {
+        return;
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let name = path.file_name().map(std::ffi::OsStr::to_owned);
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event
+            && !e.kind.is_access()
+            && e.paths
+                .iter()
+                .any(|p| p.file_name().map(std::ffi::OsStr::to_owned) == name)
+        {
+            let _ = tx.send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the artifact; --watch disabled");
+            return;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "cannot watch the artifact's directory; --watch disabled");
+        return;
+    }
+    tokio::spawn(async move {
+        let _keep_alive = watcher;
+        while rx.recv().await.is_some() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            while rx.try_recv().is_ok() {}
+            tracing::info!("artifact file changed: reloading");
+            let _ = admin.reload().await;
+        }
+    });
 }

@@ -138,7 +138,8 @@ fn a_port_already_in_use_exits_14() {
         .arg("--artifact")
         .arg(&artifact)
         .arg("--listen")
-        .arg(addr.to_string()));
+        .arg(addr.to_string())
+        .args(["--admin-listen", "127.0.0.1:0"]));
     out.assert_code(14);
     assert!(
         out.stderr.contains(&format!("cannot listen on {addr}")),

@@ -255,11 +255,17 @@ impl Server {
             let dir = tempfile::tempdir().expect("tempdir");
             let log = dir.path().join("stderr.log");
             let port = free_port();
-            let child = barbacane()
+            let mut command = barbacane();
+            command
                 .current_dir(cwd)
                 .args(args)
                 .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
+                .arg(format!("127.0.0.1:{port}"));
+            // Tests run in parallel: never contend for the default admin port.
+            if args.first().is_some_and(|a| a.as_ref() == "serve") {
+                command.args(["--admin-listen", "127.0.0.1:0"]);
+            }
+            let child = command
                 .args(["--log-level", "info"])
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file"))

@@ -1,0 +1,110 @@
+//! Hot reload: load a new artifact completely, off the request path, then swap it in as one
+//! snapshot. A failed load changes nothing but `last_error`.
+
+use barbacane_artifact::rfc3339;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::{Gateway, LoadOptions, Snapshot};
+
+/// Where the served artifact comes from, and how it is checked.
+#[derive(Debug, Clone)]
+pub struct ArtifactSource {
+    /// The artifact file, re-read on every reload.
+    pub path: PathBuf,
+    /// Signature requirements.
+    pub options: LoadOptions,
+}
+
+/// The last reload that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadFailure {
+    /// When (RFC 3339 UTC).
+    pub at: String,
+    /// Why.
+    pub error: String,
+}
+
+/// The result of a successful reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadOutcome {
+    /// Hash of the artifact now serving.
+    pub artifact_hash: String,
+    /// Whether it differs from the one served before.
+    pub changed: bool,
+}
+
+/// Reloads the gateway's snapshot from its artifact source. Reloads are serialized.
+#[derive(Debug)]
+pub struct Reloader {
+    gateway: Arc<Gateway>,
+    source: ArtifactSource,
+    last_error: Mutex<Option<ReloadFailure>>,
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    /// A reloader for `gateway`, reading `source`.
+    pub fn new(gateway: Arc<Gateway>, source: ArtifactSource) -> Arc<Reloader> {
+        Arc::new(Reloader {
+            gateway,
+            source,
+            last_error: Mutex::new(None),
+            serial: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The gateway being reloaded.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Loads the artifact again (verify, build router, validators, dispatchers) on a blocking
+    /// thread, then swaps it in. On failure the current snapshot keeps serving and the error
+    /// is recorded for `/_admin/provenance`.
+    pub async fn reload(&self) -> Result<ReloadOutcome, String> {
+        let _one_at_a_time = self.serial.lock().await;
+        let source = self.source.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || Snapshot::load_file(&source.path, &source.options))
+                .await
+                .map_err(|e| format!("reload task failed: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+        match loaded {
+            Ok(snapshot) => {
+                let previous = self.gateway.snapshot().header().artifact_hash.clone();
+                let artifact_hash = snapshot.header().artifact_hash.clone();
+                self.gateway.swap(snapshot);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = None;
+                }
+                let changed = previous != artifact_hash;
+                tracing::info!(%artifact_hash, changed, "artifact reloaded");
+                Ok(ReloadOutcome {
+                    artifact_hash,
+                    changed,
+                })
+            }
+            Err(error) => {
+                tracing::error!(%error, "reload rejected; the current artifact keeps serving");
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(ReloadFailure {
+                        at: rfc3339(now),
+                        error: error.clone(),
+                    });
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The last failed reload since the last successful one.
+    pub fn last_error(&self) -> Option<ReloadFailure> {
+        self.last_error.lock().ok().and_then(|l| l.clone())
+    }
+}
