@@ -44,6 +44,9 @@ pub fn barbacane() -> Command {
     cmd.env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .env_remove("SOURCE_DATE_EPOCH")
+        // Admin tokens only ever come from what a test sets explicitly.
+        .env_remove("BARBACANE_ADMIN_TOKEN")
+        .env_remove("BARBACANE_ADMIN_TOKENS_SECONDARY")
         .stdin(Stdio::null());
     cmd
 }
@@ -195,14 +198,44 @@ impl Response {
 
 /// Sends one HTTP/1.1 request over a fresh connection and reads the response to the end.
 pub fn http(port: u16, method: &str, path: &str) -> std::io::Result<Response> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    request(port, method, path, &[])
+}
+
+/// Sends one HTTP/1.1 request with extra `headers` to `127.0.0.1:port` (an empty body, with
+/// `Content-Length: 0` for methods other than GET and HEAD).
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
+    request_at(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        method,
+        path,
+        headers,
+    )
+}
+
+/// [`request`] to any (loopback) address.
+pub fn request_at(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    if method != "GET" && method != "HEAD" {
+        head.push_str("Content-Length: 0\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -236,11 +269,54 @@ pub fn get(port: u16, path: &str) -> std::io::Result<Response> {
     http(port, "GET", path)
 }
 
+/// How to start a `serve` process beyond its arguments (see [`Server::start_with`]).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Extra environment variables of the child.
+    pub env: Vec<(String, String)>,
+    /// Host of the admin listener; a free port is picked and passed as `--admin-listen`.
+    pub admin_host: String,
+    /// `--log-level`.
+    pub log_level: String,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            env: Vec::new(),
+            admin_host: "127.0.0.1".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl Launch {
+    /// Sets an environment variable on the child.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Binds the admin listener to `host` (e.g. `0.0.0.0`, `[::1]`).
+    pub fn admin_host(mut self, host: &str) -> Self {
+        self.admin_host = host.into();
+        self
+    }
+
+    /// Sets `--log-level`.
+    pub fn log_level(mut self, level: &str) -> Self {
+        self.log_level = level.into();
+        self
+    }
+}
+
 /// A running `serve` or `dev` process, killed on drop.
 #[derive(Debug)]
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// Where to reach the admin listener (only with [`Server::start_with`]).
+    pub admin: Option<SocketAddr>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -251,6 +327,19 @@ impl Server {
     /// If another process grabbed the port in between (exit 14), retries on a new port.
     #[track_caller]
     pub fn start<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Server {
+        Server::spawn(cwd, args, None)
+    }
+
+    /// Like [`Server::start`] for `serve`, with the admin listener on a known free port (never
+    /// the default 8081), extra environment variables and a log level; also waits for the
+    /// admin health endpoint.
+    #[track_caller]
+    pub fn start_with<S: AsRef<OsStr>>(cwd: &Path, args: &[S], launch: &Launch) -> Server {
+        Server::spawn(cwd, args, Some(launch))
+    }
+
+    #[track_caller]
+    fn spawn<S: AsRef<OsStr>>(cwd: &Path, args: &[S], launch: Option<&Launch>) -> Server {
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("tempdir");
             let log = dir.path().join("stderr.log");
@@ -261,12 +350,29 @@ impl Server {
                 .args(args)
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"));
-            // Tests run in parallel: never contend for the default admin port.
-            if args.first().is_some_and(|a| a.as_ref() == "serve") {
-                command.args(["--admin-listen", "127.0.0.1:0"]);
+            let mut admin = None;
+            if let Some(launch) = launch {
+                let admin_port = free_port();
+                let listen = format!("{}:{admin_port}", launch.admin_host);
+                let bound: SocketAddr = listen.parse().expect("admin address");
+                // Connect through loopback even when the listener binds every interface.
+                let ip = if bound.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    bound.ip()
+                };
+                admin = Some(SocketAddr::new(ip, admin_port));
+                command.arg("--admin-listen").arg(listen);
+                command.envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                command.args(["--log-level", launch.log_level.as_str()]);
+            } else {
+                // Tests run in parallel: never contend for the default admin port.
+                if args.first().is_some_and(|a| a.as_ref() == "serve") {
+                    command.args(["--admin-listen", "127.0.0.1:0"]);
+                }
+                command.args(["--log-level", "info"]);
             }
             let child = command
-                .args(["--log-level", "info"])
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file"))
                 .spawn()
@@ -274,6 +380,7 @@ impl Server {
             let mut server = Server {
                 child,
                 port,
+                admin,
                 log,
                 _dir: dir,
             };
@@ -297,7 +404,11 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(status);
             }
-            if get(self.port, "/__barbacane/health").is_ok_and(|r| r.status == 200) {
+            let traffic = get(self.port, "/__barbacane/health").is_ok_and(|r| r.status == 200);
+            let admin = self.admin.is_none_or(|addr| {
+                request_at(addr, "GET", "/_admin/health", &[]).is_ok_and(|r| r.status == 200)
+            });
+            if traffic && admin {
                 return Ok(());
             }
             thread::sleep(Duration::from_millis(50));
@@ -324,12 +435,51 @@ impl Server {
     /// Sends SIGTERM through `kill -TERM <pid>`.
     #[track_caller]
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends `SIG<name>` through `kill -<name> <pid>`.
+    #[track_caller]
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM failed: {status}");
+        assert!(status.success(), "kill -{name} failed: {status}");
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// A request to the admin listener, failing the test on a connection error.
+    #[track_caller]
+    pub fn admin(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        let addr = self.admin.expect("started with Server::start_with");
+        request_at(addr, method, path, headers).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path} (admin): {e}\n--- stderr\n{}",
+                self.stderr()
+            )
+        })
+    }
+
+    /// `GET /_admin/provenance` with an optional bearer token, asserting 200; parsed.
+    #[track_caller]
+    pub fn provenance(&self, token: Option<&str>) -> serde_json::Value {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let r = self.admin("GET", "/_admin/provenance", &headers);
+        assert_eq!(r.status, 200, "{r:?}\n--- stderr\n{}", self.stderr());
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("provenance JSON ({e}): {r:?}"))
     }
 
     /// Waits up to `timeout` for the process to exit.
@@ -356,4 +506,71 @@ pub fn eventually(tries: usize, every: Duration, mut check: impl FnMut() -> bool
         thread::sleep(every);
     }
     false
+}
+
+/// Writes a spec with one `GET route` answering 200 with `body` (JSON text) as `dir/name`.
+pub fn one_route_spec(dir: &Path, name: &str, route: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    let spec = format!(
+        "openapi: 3.1.0\ninfo: {{title: T, version: \"1\"}}\npaths:\n  {route}:\n    get:\n      \
+         x-barbacane-dispatch:\n        name: mock\n        config: {{status: 200, body: '{body}'}}\n      \
+         responses: {{\"200\": {{description: ok}}}}\n"
+    );
+    std::fs::write(&path, spec).expect("write spec");
+    path
+}
+
+/// Compiles a one-route spec (see [`one_route_spec`]) into `dir/<stem>.bca`.
+#[track_caller]
+pub fn one_route_artifact(
+    dir: &Path,
+    stem: &str,
+    route: &str,
+    body: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let spec = one_route_spec(dir, &format!("{stem}.yaml"), route, body);
+    let out = dir.join(format!("{stem}.bca"));
+    compile_in(dir, &[spec], &out, extra);
+    out
+}
+
+/// Replaces `path` with `bytes` the way deploy tools do: write a temporary file, then rename.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("incoming");
+    std::fs::write(&tmp, bytes).expect("write temporary file");
+    std::fs::rename(&tmp, path).expect("rename over the artifact");
+}
+
+/// Parses a problem document, asserting its content type, status and `type`.
+#[track_caller]
+pub fn assert_problem(r: &Response, status: u16, kind: &str) -> serde_json::Value {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{r:?}"
+    );
+    let problem: serde_json::Value =
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("problem JSON ({e}): {r:?}"));
+    assert_eq!(
+        problem["type"],
+        format!("urn:barbacane:error:{kind}"),
+        "{problem}"
+    );
+    assert_eq!(problem["status"], status, "{problem}");
+    problem
+}
+
+/// Whether `s` looks like the RFC 3339 UTC timestamps Barbacane writes (`YYYY-MM-DDTHH:MM:SSZ`).
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
