@@ -58,6 +58,7 @@ pub fn compile(
     let plugin_names: BTreeSet<String> = manifest.plugins.keys().cloned().collect();
     let known = Known {
         manifest_plugins: &plugin_names,
+        allow_plaintext_upstream: options.allow_plaintext_upstream,
     };
     let operations = compile_operations(
         &set,

@@ -7,11 +7,13 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Dispatchers built into the data plane.
-pub(crate) const BUILTIN_DISPATCHERS: [&str; 1] = ["mock"];
+pub(crate) const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];
 
-/// Plugin names known to this compilation.
+/// Plugin names known to this compilation, and compile-wide switches.
 pub(crate) struct Known<'a> {
     pub(crate) manifest_plugins: &'a BTreeSet<String>,
+    /// `--allow-plaintext-upstream`: accept `http://` upstream URLs (development only).
+    pub(crate) allow_plaintext_upstream: bool,
 }
 
 impl Known<'_> {
@@ -102,8 +104,12 @@ pub(crate) fn dispatcher(
             "use a built-in dispatcher or declare the plugin in barbacane.yaml",
         ));
     }
-    if used.name == "mock" {
-        check_mock(ext, &used.config)?;
+    match used.name.as_str() {
+        "mock" => check_mock(ext, &used.config)?,
+        "http-upstream" => {
+            crate::upstream_config::check(ext, &used.config, known.allow_plaintext_upstream)?
+        }
+        _ => {}
     }
     Ok(used)
 }

@@ -18,6 +18,8 @@ pub struct CompileOptions {
     pub metadata: BTreeMap<String, String>,
     /// Build time in seconds since the Unix epoch (`SOURCE_DATE_EPOCH` or now).
     pub build_time: u64,
+    /// `--allow-plaintext-upstream`: accept `http://` upstreams (E1031 otherwise).
+    pub allow_plaintext_upstream: bool,
     /// Sign the header with this key.
     pub signing_key: Option<barbacane_artifact::PrivateKey>,
 }

@@ -44,6 +44,15 @@ pub enum GatewayError {
     /// Reading the request body failed (client went away or sent a malformed body).
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The upstream could not be reached or broke the exchange.
+    #[error("upstream failed: {0}")]
+    BadGateway(String),
+    /// The upstream did not answer within the dispatch timeout.
+    #[error("upstream did not answer in time")]
+    UpstreamTimeout,
+    /// The circuit breaker is open for this upstream.
+    #[error("upstream circuit breaker is open")]
+    CircuitOpen,
     /// A bug or an unexpected state in the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +73,9 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -82,6 +94,9 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => "header-fields-too-large",
             GatewayError::UriTooLong => "uri-too-long",
             GatewayError::Internal(_) => "internal-error",
+            GatewayError::BadGateway(_) => "bad-gateway",
+            GatewayError::UpstreamTimeout => "upstream-timeout",
+            GatewayError::CircuitOpen => "circuit-open",
         }
     }
 
@@ -89,6 +104,9 @@ impl GatewayError {
     pub fn fault(&self) -> Fault {
         match self {
             GatewayError::Internal(_) => Fault::Internal,
+            GatewayError::BadGateway(_)
+            | GatewayError::UpstreamTimeout
+            | GatewayError::CircuitOpen => Fault::Upstream,
             _ => Fault::Client,
         }
     }
@@ -108,6 +126,9 @@ impl GatewayError {
             GatewayError::UriTooLong => "The request URI is too long.",
             GatewayError::BodyRead(_) => "The request body could not be read.",
             GatewayError::Internal(_) => "The gateway failed to process the request.",
+            GatewayError::BadGateway(_) => "The upstream service could not be reached.",
+            GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
+            GatewayError::CircuitOpen => "The upstream service is unavailable; try again later.",
         }
     }
 }

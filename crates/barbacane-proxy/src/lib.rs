@@ -25,6 +25,7 @@
 )]
 
 pub mod admin;
+mod body;
 mod config;
 mod dispatch;
 mod error;
@@ -40,8 +41,7 @@ pub use error::GatewayError;
 pub use server::{Gateway, Listening};
 pub use snapshot::{LoadError, LoadOptions, Snapshot};
 
-/// The response body type of the data plane.
-pub type Body = http_body_util::Full<bytes::Bytes>;
+pub use body::Body;
 
 /// `Server` header value.
 pub const SERVER: &str = concat!("barbacane/", env!("CARGO_PKG_VERSION"));

@@ -5,8 +5,17 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::body::{BoxError, OutgoingBody};
+use crate::dispatch::DispatchRequest;
+use crate::phases::validate::Validated;
 use crate::phases::{finish, limits, route, validate};
 use crate::{Body, Gateway, GatewayError, ServeConfig, problem};
+
+/// The client's socket address, put in request extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
 
 /// Reserved path of the liveness endpoint on the traffic listener.
 pub const HEALTH_PATH: &str = "/__barbacane/health";
@@ -14,12 +23,12 @@ pub const HEALTH_PATH: &str = "/__barbacane/health";
 /// Handles one request end to end. Never fails: errors become problem responses here.
 pub async fn handle<B>(gateway: &Gateway, request: Request<B>) -> Response<Body>
 where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     let request_id = finish::request_id(request.headers());
     let config = gateway.config();
-    let response = match run(gateway, config, request).await {
+    let response = match run(gateway, config, request, &request_id).await {
         Ok(response) => response,
         Err(error) => problem::respond(&error, config.dev, Some(&request_id)),
     };
@@ -30,20 +39,26 @@ async fn run<B>(
     gateway: &Gateway,
     config: &ServeConfig,
     request: Request<B>,
+    request_id: &http::HeaderValue,
 ) -> Result<Response<Body>, GatewayError>
 where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
     limits::check(&parts, &config.limits)?;
     if parts.uri.path() == HEALTH_PATH {
         return Ok(health());
     }
-    let snapshot = gateway.snapshot();
-    let path = barbacane_router::normalize_path(parts.uri.path()).map_err(GatewayError::BadPath)?;
+    // An owned handle: the request may wait on an upstream for a while, and must keep the
+    // snapshot it started with.
+    let snapshot = gateway.snapshot_arc();
+    // `Uri` clones share their bytes: this lets the parsed path outlive the move of `parts`
+    // into the dispatcher.
+    let uri = parts.uri.clone();
+    let path = barbacane_router::normalize_path(uri.path()).map_err(GatewayError::BadPath)?;
     let found = route::lookup(&snapshot, &parts.method, &path)?;
-    validate::validate(
+    let validated = validate::validate(
         &found.value.validator,
         &found.params,
         &parts,
@@ -51,7 +66,36 @@ where
         &config.limits,
     )
     .await?;
-    Ok(found.value.dispatcher.dispatch())
+    let dispatcher = &found.value.dispatcher;
+    let body: OutgoingBody = match validated {
+        Validated::Buffered(bytes) => Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+        Validated::Unread(body) if dispatcher.reads_body() => {
+            let limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+            Limited::new(body, limit).boxed_unsync()
+        }
+        Validated::Unread(_) => Full::default()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    };
+    let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+    let params = |name: &str| found.params.get(name);
+    dispatcher
+        .dispatch(DispatchRequest {
+            path: if dispatcher.reads_body() {
+                path.to_path_string()
+            } else {
+                String::new()
+            },
+            parts,
+            body,
+            params: &params,
+            peer,
+            request_id,
+            body_limit: config.limits.max_body_bytes,
+        })
+        .await
 }
 
 fn health() -> Response<Body> {

@@ -36,8 +36,10 @@ pub(crate) fn respond(
     request_id: Option<&HeaderValue>,
 ) -> Response<Body> {
     let status = error.status();
-    if error.fault() == Fault::Internal {
-        tracing::error!(error = %error, "request failed inside the gateway");
+    match error.fault() {
+        Fault::Internal => tracing::error!(error = %error, "request failed inside the gateway"),
+        Fault::Upstream => tracing::warn!(error = %error, "upstream failure"),
+        Fault::Client => {}
     }
     let errors = match (dev, error) {
         (true, GatewayError::Validation(f)) => f

@@ -32,7 +32,8 @@ pub struct ReloadFailure {
 pub struct ReloadOutcome {
     /// Hash of the artifact now serving.
     pub artifact_hash: String,
-    /// Whether it differs from the one served before.
+    /// Whether its header (hash, provenance, signature, checksums) differs from the one
+    /// served before.
     pub changed: bool,
 }
 
@@ -74,13 +75,12 @@ impl Reloader {
                 .and_then(|r| r.map_err(|e| e.to_string()));
         match loaded {
             Ok(snapshot) => {
-                let previous = self.gateway.snapshot().header().artifact_hash.clone();
+                let changed = self.gateway.snapshot().header() != snapshot.header();
                 let artifact_hash = snapshot.header().artifact_hash.clone();
                 self.gateway.swap(snapshot);
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
                 }
-                let changed = previous != artifact_hash;
                 tracing::info!(%artifact_hash, changed, "artifact reloaded");
                 Ok(ReloadOutcome {
                     artifact_hash,

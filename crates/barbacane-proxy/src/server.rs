@@ -37,6 +37,11 @@ impl Gateway {
         self.snapshot.load()
     }
 
+    /// The live snapshot as an owned handle (for requests that outlive a quick lookup).
+    pub fn snapshot_arc(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
     /// Replaces the live snapshot atomically.
     pub fn swap(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));
@@ -120,8 +125,9 @@ impl Listening {
             };
             let _ = stream.set_nodelay(true);
             let gw = Arc::clone(&gateway);
-            let service = service_fn(move |req| {
+            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let gw = Arc::clone(&gw);
+                req.extensions_mut().insert(pipeline::ClientAddr(peer));
                 async move { Ok::<_, Infallible>(pipeline::handle(&gw, req).await) }
             });
             let conn = builder.serve_connection(TokioIo::new(stream), service);

@@ -30,6 +30,8 @@ pub enum Code {
     E1014,
     /// The manifest (`barbacane.yaml`) is invalid.
     E1015,
+    /// An upstream URL is plaintext `http://` without `--allow-plaintext-upstream`.
+    E1031,
 }
 
 impl Code {
@@ -48,6 +50,7 @@ impl Code {
             Code::E1013 => "E1013",
             Code::E1014 => "E1014",
             Code::E1015 => "E1015",
+            Code::E1031 => "E1031",
         }
     }
 }

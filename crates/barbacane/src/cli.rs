@@ -68,6 +68,9 @@ pub struct SpecArgs {
     /// Print diagnostics as JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Accept `http://` upstream URLs (development only; E1031 otherwise).
+    #[arg(long)]
+    pub allow_plaintext_upstream: bool,
 }
 
 #[derive(Debug, Args)]

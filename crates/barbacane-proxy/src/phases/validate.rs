@@ -10,14 +10,14 @@ use http_body_util::{BodyExt, Limited};
 use crate::{GatewayError, Limits};
 
 /// Validates parameters and content type, then — only if the operation's rules need it —
-/// buffers the body (bounded by the limit) and validates it. Returns the body if it was read.
+/// buffers the body (bounded by the limit) and validates it. Returns the body, read or not.
 pub(crate) async fn validate<B>(
     validator: &OperationValidator,
     params: &Params<'_, '_>,
     parts: &Parts,
     body: B,
     limits: &Limits,
-) -> Result<Option<Bytes>, GatewayError>
+) -> Result<Validated<B>, GatewayError>
 where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -30,7 +30,7 @@ where
         .validate_head(|name| params.get(name), head)
         .map_err(GatewayError::Validation)?;
     if !validator.needs_body() {
-        return Ok(None);
+        return Ok(Validated::Unread(body));
     }
     let limit = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
     let bytes = match Limited::new(body, limit).collect().await {
@@ -45,5 +45,13 @@ where
     validator
         .validate_body(&parts.headers, &bytes)
         .map_err(GatewayError::Validation)?;
-    Ok(Some(bytes))
+    Ok(Validated::Buffered(bytes))
+}
+
+/// The request body after validation.
+pub(crate) enum Validated<B> {
+    /// Validation read the whole body.
+    Buffered(Bytes),
+    /// Validation did not need it; it is still unread.
+    Unread(B),
 }

@@ -46,6 +46,7 @@ fn compile_options(args: &SpecArgs) -> Result<CompileOptions, String> {
         specs: args.specs.clone(),
         manifest: args.manifest.clone(),
         base_path: args.base_path.clone(),
+        allow_plaintext_upstream: args.allow_plaintext_upstream,
         build_time: build_time()?,
         ..Default::default()
     })

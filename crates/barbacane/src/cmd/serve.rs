@@ -95,8 +95,10 @@ pub fn run(args: ServeArgs) -> i32 {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        // The SIGHUP handler is installed before either listener answers, so a SIGHUP sent
+        // as soon as the gateway is reachable reloads rather than kills the process.
+        tokio::spawn(reload_on_sighup(sighup_stream(), Arc::clone(&admin)));
         let admin_task = tokio::spawn(admin_listening.serve(stopped(stop_rx.clone())));
-        tokio::spawn(reload_on_sighup(Arc::clone(&admin)));
         if args.watch {
             spawn_watch(&args.artifact, Arc::clone(&admin));
         }
@@ -112,12 +114,28 @@ pub fn run(args: ServeArgs) -> i32 {
 }
 
 #[cfg(unix)]
-async fn reload_on_sighup(admin: Arc<Admin>) {
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+#[cfg(unix)]
+fn sighup_stream() -> Hangup {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; reload with POST /_admin/reload");
-        return;
-    };
+    signal(SignalKind::hangup())
+        .inspect_err(|_| {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /_admin/reload")
+        })
+        .ok()
+}
+
+#[cfg(not(unix))]
+fn sighup_stream() -> Hangup {
+    None
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(hup: Hangup, admin: Arc<Admin>) {
+    let Some(mut hup) = hup else { return };
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the artifact and the admin tokens");
         let _ = admin.reload().await;
@@ -125,28 +143,21 @@ async fn reload_on_sighup(admin: Arc<Admin>) {
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_admin: Arc<Admin>) {}
+async fn reload_on_sighup(_hup: Hangup, _admin: Arc<Admin>) {}
 
-/// Watches the artifact's directory (deploy tools replace files by rename) and reloads when
-/// the artifact path is touched, debounced.
+/// Watches the directory of the artifact path as given (not its symlink target: Kubernetes
+/// ConfigMaps swap a `..data` symlink, which would delete a resolved directory). Any change
+/// in that directory triggers a debounced reload; a reload of an unchanged file is cheap and
+/// reports `changed: false`.
 fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
     use notify::{RecursiveMode, Watcher};
-    let Ok(path) = std::fs::canonicalize(artifact) else {
-        tracing::warn!("cannot resolve the artifact path; --watch disabled");
-        return;
-    };
-    let Some(dir) = path.parent().map(std::path::Path::to_path_buf) else {
-        return;
+    let dir = match artifact.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let name = path.file_name().map(std::ffi::OsStr::to_owned);
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(e) = event
-            && !e.kind.is_access()
-            && e.paths
-                .iter()
-                .any(|p| p.file_name().map(std::ffi::OsStr::to_owned) == name)
-        {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
             let _ = tx.send(());
         }
     });

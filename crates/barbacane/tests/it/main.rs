@@ -1,11 +1,16 @@
 //! Smoke tests that spawn the real `barbacane` binary: compile, validate, inspect, serve, dev.
 
+mod admin;
 mod compile;
 mod dev;
 mod help;
 mod inspect;
+mod posture;
+mod reload;
 mod reproducible;
 mod serve;
+mod signing;
 mod support;
+mod swap;
 mod tamper;
 mod validate;

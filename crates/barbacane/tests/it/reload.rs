@@ -1,23 +1,17 @@
 //! Hot reload of `serve`: `POST /_admin/reload`, SIGHUP and `--watch` swap the artifact and
-//! its provenance together; a bad artifact is rejected and the old one keeps serving; no
-//! request fails during swaps.
+//! its provenance together; a bad artifact is rejected and the old one keeps serving. Load
+//! during swaps is in `swap.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::thread;
 use std::time::Duration;
 
 use crate::support::{
-    Launch, Response, Server, artifact_hash, assert_problem, eventually, get, is_rfc3339,
+    Launch, Response, Server, artifact_hash, assert_problem, eventually, is_rfc3339,
     one_route_artifact, replace_file,
 };
 
 /// Up to 30 s (600 x 50 ms) for a signal or a file event to be acted on.
-const TRIES: usize = 600;
+pub(crate) const TRIES: usize = 600;
 const EVERY: Duration = Duration::from_millis(50);
 
 /// Two artifacts, `GET /a` and `GET /b`, and `live.bca` (a copy of A) in `dir`.
@@ -48,13 +42,13 @@ fn fixture() -> Fixture {
     }
 }
 
-fn serve(dir: &Path, extra: &[&str]) -> Server {
+pub(crate) fn serve(dir: &Path, extra: &[&str]) -> Server {
     let mut args = vec!["serve", "--artifact", "live.bca"];
     args.extend_from_slice(extra);
     Server::start_with(dir, &args, &Launch::default())
 }
 
-fn reload(server: &Server) -> Response {
+pub(crate) fn reload(server: &Server) -> Response {
     server.admin("POST", "/_admin/reload", &[])
 }
 
@@ -131,7 +125,11 @@ fn sighup_reloads() {
     replace_file(&f.live, &f.b);
     server.signal("HUP");
     let swapped = eventually(TRIES, EVERY, || hash_of(&server) == f.hash_b);
-    assert!(swapped, "hash never changed\n--- stderr\n{}", server.stderr());
+    assert!(
+        swapped,
+        "hash never changed\n--- stderr\n{}",
+        server.stderr()
+    );
     assert!(server.is_running(), "SIGHUP must not stop the process");
     assert_serving(&server, false);
     assert!(server.stderr().contains("SIGHUP"), "{}", server.stderr());
@@ -173,6 +171,46 @@ fn watch_reloads_when_the_file_is_replaced() {
     assert_serving(&server, true);
 }
 
+/// Kubernetes mounts a ConfigMap key as `name -> ..data/name`, `..data -> ..<version>`, and
+/// updates it by writing a new version directory, renaming a new `..data` link over the old
+/// one, then deleting the old directory.
+#[cfg(unix)]
+#[test]
+fn watch_follows_configmap_style_symlink_swaps() {
+    use std::os::unix::fs::symlink;
+    let f = fixture();
+    let mount = f.dir.path().join("mount");
+    std::fs::create_dir(&mount).expect("mkdir");
+    let publish = |version: &str, bytes: &[u8]| {
+        let dir = mount.join(format!("..{version}"));
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("api.bca"), bytes).expect("write");
+        symlink(format!("..{version}"), mount.join("..data_tmp")).expect("symlink");
+        std::fs::rename(mount.join("..data_tmp"), mount.join("..data")).expect("swap");
+    };
+    publish("v1", &f.a);
+    symlink("..data/api.bca", mount.join("api.bca")).expect("symlink");
+    let args = ["serve", "--artifact", "api.bca", "--watch"];
+    let server = Server::start_with(&mount, &args, &Launch::default());
+    let updates = [
+        ("v2", &f.b, &f.hash_b),
+        ("v3", &f.a, &f.hash_a),
+        ("v4", &f.b, &f.hash_b),
+    ];
+    let mut previous = "v1";
+    for (version, bytes, hash) in updates {
+        publish(version, bytes);
+        std::fs::remove_dir_all(mount.join(format!("..{previous}"))).expect("remove old");
+        previous = version;
+        let swapped = eventually(TRIES, EVERY, || hash_of(&server) == *hash);
+        assert!(
+            swapped,
+            "update {version} not picked up\n{}",
+            server.stderr()
+        );
+    }
+}
+
 /// B with one byte changed in its first member, in its header's `artifact_hash`, truncated,
 /// and not there at all.
 fn broken_variants(f: &Fixture) -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
@@ -190,7 +228,11 @@ fn broken_variants(f: &Fixture) -> Vec<(&'static str, Option<Vec<u8>>, &'static 
     vec![
         ("member byte", Some(member), "checksum mismatch"),
         ("header byte", Some(in_header), "does not match its inputs"),
-        ("truncated", Some(f.b[..f.b.len() - 1].to_vec()), "truncated"),
+        (
+            "truncated",
+            Some(f.b[..f.b.len() - 1].to_vec()),
+            "truncated",
+        ),
         ("missing", None, "cannot read"),
     ]
 }
@@ -213,7 +255,10 @@ fn a_bad_artifact_is_rejected_at_reload_and_the_old_one_keeps_serving() {
         assert_eq!(doc["artifact_hash"], f.hash_a.as_str(), "{what}: {doc}");
         let error = &doc["last_reload_error"];
         assert!(error.is_object(), "{what}: {doc}");
-        assert!(is_rfc3339(error["at"].as_str().unwrap_or_default()), "{doc}");
+        assert!(
+            is_rfc3339(error["at"].as_str().unwrap_or_default()),
+            "{doc}"
+        );
         assert_eq!(error["error"], detail, "{what}: {doc}");
         assert_serving(&server, true);
     }
@@ -224,123 +269,4 @@ fn a_bad_artifact_is_rejected_at_reload_and_the_old_one_keeps_serving() {
     assert!(doc["last_reload_error"].is_null(), "{doc}");
     assert_eq!(doc["artifact_hash"], f.hash_b.as_str());
     assert_serving(&server, false);
-}
-
-/// A minimal keep-alive HTTP/1.1 client (responses must carry `Content-Length`).
-struct KeepAlive {
-    reader: BufReader<TcpStream>,
-}
-
-impl KeepAlive {
-    fn connect(port: u16) -> std::io::Result<KeepAlive> {
-        let stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(KeepAlive {
-            reader: BufReader::new(stream),
-        })
-    }
-
-    fn get(&mut self, path: &str) -> std::io::Result<(u16, String)> {
-        write!(self.reader.get_mut(), "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-        let (mut status, mut length) = (None, None);
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(bad("connection closed mid-response"));
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if status.is_none() {
-                status = line.split(' ').nth(1).and_then(|s| s.parse().ok());
-            } else if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().ok();
-            }
-        }
-        let mut body = vec![0; length.ok_or_else(|| bad("no content-length"))?];
-        self.reader.read_exact(&mut body)?;
-        Ok((status.ok_or_else(|| bad("no status"))?, String::from_utf8_lossy(&body).into()))
-    }
-}
-
-#[derive(Default)]
-struct Tally {
-    one: AtomicUsize,
-    two: AtomicUsize,
-    failures: Mutex<Vec<String>>,
-}
-
-impl Tally {
-    fn record(&self, result: std::io::Result<(u16, String)>) {
-        match result {
-            Ok((200, body)) if body == r#"{"v":1}"# => self.one.fetch_add(1, Ordering::SeqCst),
-            Ok((200, body)) if body == r#"{"v":2}"# => self.two.fetch_add(1, Ordering::SeqCst),
-            other => {
-                let mut failures = self.failures.lock().expect("lock");
-                failures.push(format!("{other:?}"));
-                0
-            }
-        };
-    }
-}
-
-#[test]
-fn no_request_fails_while_artifacts_are_swapped() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let one = one_route_artifact(dir.path(), "one", "/r", r#"{"v":1}"#, &[]);
-    let two = one_route_artifact(dir.path(), "two", "/r", r#"{"v":2}"#, &[]);
-    let (one, two) = (std::fs::read(one).expect("read"), std::fs::read(two).expect("read"));
-    let live = dir.path().join("live.bca");
-    std::fs::write(&live, &one).expect("write");
-    let server = serve(dir.path(), &[]);
-    let port = server.port;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let clients: Vec<_> = (0..4)
-        .map(|i| {
-            let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
-            thread::spawn(move || {
-                // Two clients reuse one connection; two open a new one per request.
-                let mut conn = (i % 2 == 0).then(|| KeepAlive::connect(port).expect("connect"));
-                while !stop.load(Ordering::SeqCst) {
-                    let result = match conn.as_mut() {
-                        Some(c) => c.get("/r"),
-                        None => get(port, "/r").map(|r| (r.status, r.body)),
-                    };
-                    tally.record(result);
-                }
-            })
-        })
-        .collect();
-
-    for cycle in 0..10 {
-        let (bytes, counter) = if cycle % 2 == 0 {
-            (&two, &tally.two)
-        } else {
-            (&one, &tally.one)
-        };
-        let seen = counter.load(Ordering::SeqCst);
-        replace_file(&live, bytes);
-        let r = reload(&server);
-        assert_eq!(r.status, 200, "cycle {cycle}: {r:?}");
-        assert!(r.body.contains(r#""changed":true"#), "cycle {cycle}: {r:?}");
-        // Let the clients see the new body before the next swap.
-        let observed = eventually(TRIES, Duration::from_millis(10), || {
-            counter.load(Ordering::SeqCst) > seen + 4
-        });
-        assert!(observed, "cycle {cycle}: new body never observed");
-    }
-    stop.store(true, Ordering::SeqCst);
-    for client in clients {
-        client.join().expect("client thread");
-    }
-    let failures = tally.failures.lock().expect("lock");
-    assert!(failures.is_empty(), "{} failures: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-    let (n1, n2) = (tally.one.load(Ordering::SeqCst), tally.two.load(Ordering::SeqCst));
-    assert!(n1 > 0 && n2 > 0, "bodies seen: v1 {n1}, v2 {n2}");
 }

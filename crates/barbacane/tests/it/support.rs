@@ -471,13 +471,21 @@ impl Server {
         })
     }
 
+    /// A request to the admin listener with an optional raw `Authorization` value.
+    #[track_caller]
+    pub fn admin_as(&self, method: &str, path: &str, authorization: Option<&str>) -> Response {
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("Authorization", *a))
+            .collect();
+        self.admin(method, path, &headers)
+    }
+
     /// `GET /_admin/provenance` with an optional bearer token, asserting 200; parsed.
     #[track_caller]
     pub fn provenance(&self, token: Option<&str>) -> serde_json::Value {
         let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> =
-            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-        let r = self.admin("GET", "/_admin/provenance", &headers);
+        let r = self.admin_as("GET", "/_admin/provenance", auth.as_deref());
         assert_eq!(r.status, 200, "{r:?}\n--- stderr\n{}", self.stderr());
         serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("provenance JSON ({e}): {r:?}"))
     }

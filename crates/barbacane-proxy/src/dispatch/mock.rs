@@ -1,4 +1,4 @@
-//! Dispatchers: what produces the response once a request has passed validation.
+//! The built-in `mock` dispatcher: a fixed response, fully prebuilt at load time.
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -6,31 +6,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
 use crate::Body;
-
-/// A dispatcher, prepared at load time.
-#[derive(Debug)]
-pub(crate) enum Dispatcher {
-    /// The built-in `mock`: a fixed response, fully prebuilt.
-    Mock(MockResponse),
-}
-
-impl Dispatcher {
-    /// Prepares the dispatcher named in the artifact.
-    pub(crate) fn build(name: &str, config: &Value) -> Result<Dispatcher, String> {
-        match name {
-            "mock" => MockResponse::build(config).map(Dispatcher::Mock),
-            other => Err(format!(
-                "dispatcher `{other}` is not available in this data plane (only `mock` is built in)"
-            )),
-        }
-    }
-
-    pub(crate) fn dispatch(&self) -> Response<Body> {
-        match self {
-            Dispatcher::Mock(mock) => mock.respond(),
-        }
-    }
-}
 
 /// `mock` config: `status` (200), `body` (""), `content_type` (application/json), `headers`.
 #[derive(Debug)]
@@ -41,7 +16,7 @@ pub(crate) struct MockResponse {
 }
 
 impl MockResponse {
-    fn build(config: &Value) -> Result<MockResponse, String> {
+    pub(crate) fn build(config: &Value) -> Result<MockResponse, String> {
         let status = match config.get("status") {
             None => StatusCode::OK,
             Some(v) => v
@@ -82,7 +57,7 @@ impl MockResponse {
         })
     }
 
-    fn respond(&self) -> Response<Body> {
+    pub(crate) fn respond(&self) -> Response<Body> {
         // Cloning `Bytes` and a small `HeaderMap` is cheap next to building the response anew.
         let mut response = Response::new(Body::new(self.body.clone()));
         *response.status_mut() = self.status;

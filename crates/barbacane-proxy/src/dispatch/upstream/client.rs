@@ -1,0 +1,163 @@
+//! Pooled upstream HTTP clients, one per distinct TLS setup, shared across operations and
+//! across reloads so warm connections survive a configuration swap.
+
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::body::OutgoingBody;
+
+/// The client type every `http-upstream` use shares.
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, OutgoingBody>;
+
+/// `tls` settings of an `http-upstream` use (file paths, read at load time: the artifact
+/// never holds key material).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsSettings {
+    /// PEM client certificate chain for mTLS.
+    pub(crate) client_cert: Option<PathBuf>,
+    /// PEM private key for mTLS.
+    pub(crate) client_key: Option<PathBuf>,
+    /// PEM CA bundle; when set, only these roots are trusted (private PKI).
+    pub(crate) ca: Option<PathBuf>,
+}
+
+/// Clients keyed by (digest of the TLS files, HTTP/2 only).
+type ClientCache = Mutex<HashMap<([u8; 32], bool), UpstreamClient>>;
+
+/// Returns the shared client for these settings, building it on first use.
+pub(crate) fn client_for(tls: &TlsSettings, http2_only: bool) -> Result<UpstreamClient, String> {
+    let material = Material::read(tls)?;
+    let key = (material.digest(), http2_only);
+    static CLIENTS: OnceLock<ClientCache> = OnceLock::new();
+    let cache = CLIENTS.get_or_init(Default::default);
+    let mut clients = cache
+        .lock()
+        .map_err(|_| "client cache poisoned".to_owned())?;
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
+    let client = build(&material, http2_only)?;
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+/// The bytes of the configured files: the cache key is their digest, so rotating a
+/// certificate file and reloading builds a fresh client.
+struct Material {
+    cert: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    ca: Option<Vec<u8>>,
+}
+
+impl Material {
+    fn read(tls: &TlsSettings) -> Result<Material, String> {
+        let read = |p: &Option<PathBuf>, what: &str| {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read(p)
+                        .map_err(|e| format!("cannot read tls.{what} `{}`: {e}", p.display()))
+                })
+                .transpose()
+        };
+        Ok(Material {
+            cert: read(&tls.client_cert, "client_cert")?,
+            key: read(&tls.client_key, "client_key")?,
+            ca: read(&tls.ca, "ca")?,
+        })
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [&self.cert, &self.key, &self.ca] {
+            match part {
+                Some(bytes) => {
+                    h.update([1]);
+                    h.update((bytes.len() as u64).to_le_bytes());
+                    h.update(bytes);
+                }
+                None => h.update([0]),
+            }
+        }
+        h.finalize().into()
+    }
+}
+
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut store = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = store.add_parsable_certificates(found.certs);
+            if added == 0 {
+                tracing::warn!("no system root certificates found; https upstreams need tls.ca");
+            }
+            Arc::new(store)
+        })
+        .clone()
+}
+
+fn build(material: &Material, http2_only: bool) -> Result<UpstreamClient, String> {
+    let roots = match &material.ca {
+        Some(pem) => {
+            let mut store = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("tls.ca is not PEM certificates: {e}"))?;
+                store
+                    .add(cert)
+                    .map_err(|e| format!("tls.ca holds an unusable certificate: {e}"))?;
+            }
+            if store.is_empty() {
+                return Err("tls.ca holds no certificate".into());
+            }
+            Arc::new(store)
+        }
+        None => system_roots(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots);
+    let config = match (&material.cert, &material.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("tls.client_cert is not PEM: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key)
+                .map_err(|e| format!("tls.client_key is not a PEM private key: {e}"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("tls client certificate rejected: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("tls.client_cert and tls.client_key go together".into()),
+    };
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(http);
+    let mut client = Client::builder(TokioExecutor::new());
+    client
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .http2_only(http2_only);
+    Ok(client.build(connector))
+}
