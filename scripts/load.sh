@@ -18,9 +18,24 @@ cargo build --release -q -p barbacane
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 ./target/release/barbacane compile --spec examples/petstore/api.yaml --output "$work/api.bca" 2>/dev/null
+# A proxy route to the nginx started below (plaintext: loopback benchmark only).
+cat > "$work/proxy.yaml" <<SPEC
+openapi: 3.1.0
+info: {title: proxy bench, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      x-barbacane-dispatch: {name: http-upstream, config: {url: "http://127.0.0.1:18096"}}
+SPEC
+./target/release/barbacane compile --spec "$work/proxy.yaml" --output "$work/proxy.bca" --allow-plaintext-upstream 2>/dev/null
 
-./target/release/barbacane serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 --log-level warn &
+./target/release/barbacane serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 \
+  --admin-listen 127.0.0.1:0 --log-level warn &
 gw_pid=$!
+./target/release/barbacane serve --artifact "$work/proxy.bca" --listen 127.0.0.1:18094 \
+  --admin-listen 127.0.0.1:0 --log-level warn ${PROXY_WORKERS:+--workers $PROXY_WORKERS} &
+proxy_pid=$!
 
 cat > "$work/nginx.conf" <<CONF
 worker_processes 2;
@@ -31,13 +46,15 @@ http {
   access_log off;
   server {
     listen 127.0.0.1:18091;
+    listen 127.0.0.1:18096;
     location / { default_type application/json; return 200 '{"id":1,"name":"Rex","tag":"dog"}'; }
   }
 }
 CONF
 nginx -c "$work/nginx.conf"
 for _ in $(seq 50); do
-  curl -fs http://127.0.0.1:18090/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
+  curl -fs http://127.0.0.1:18090/__barbacane/health >/dev/null 2>&1 &&
+    curl -fs http://127.0.0.1:18094/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
   sleep 0.1
 done
 
@@ -69,5 +86,8 @@ measure() {
 echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
 measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
 measure "nginx return 200" "$(cat "$work/nginx.pid")" "http://127.0.0.1:18091$path"
+measure "barbacane -> nginx" "$proxy_pid" "http://127.0.0.1:18094$path"
+timewait=$(ss -tan state time-wait '( dport = :18096 )' | tail -n +2 | wc -l)
+echo "TIME-WAIT sockets towards the upstream after the proxy run: $timewait"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
 echo "barbacane resident memory after the run: $((rss / 1024)) MiB"
