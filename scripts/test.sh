@@ -11,5 +11,7 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 echo "== cargo bench --no-run (benchmarks compile)"
 cargo bench --workspace --no-run -q
+echo "== fuzz targets compile"
+cargo check -q --manifest-path fuzz/Cargo.toml
 echo "== cargo test"
 cargo test --workspace

@@ -1,0 +1,37 @@
+//! Arbitrary query strings, headers and bodies against an operation with every style.
+#![no_main]
+use barbacane_artifact::{CompiledConfig, Operation};
+use barbacane_validator::{OperationValidator, RequestParts};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+const OPERATION: &str = r#"{
+  "spec": "f.yaml", "pointer": "/p", "method": "POST", "path": "/x/{id}",
+  "parameters": [
+    {"name": "id", "in": "path", "required": true, "style": "matrix", "explode": true, "schema": {"type": "array", "items": {"type": "integer"}}},
+    {"name": "q", "in": "query", "required": false, "style": "form", "explode": false, "schema": {"type": "object", "properties": {"a": {"type": "number"}}}},
+    {"name": "d", "in": "query", "required": false, "style": "deepObject", "explode": true, "schema": {"type": "object"}},
+    {"name": "h", "in": "header", "required": false, "style": "simple", "explode": false, "schema": {"type": "array", "items": {"type": "boolean"}}}
+  ],
+  "request_body": {"required": false, "content": [{"media_type": "application/json", "schema": {"type": "object", "properties": {"e": {"format": "email"}}}}]},
+  "dispatch": {"name": "mock", "config": {}}
+}"#;
+
+fuzz_target!(|data: &[u8]| {
+    static VALIDATOR: OnceLock<OperationValidator> = OnceLock::new();
+    let v = VALIDATOR.get_or_init(|| {
+        let op: Operation = serde_json::from_str(OPERATION).expect("operation");
+        let _ = CompiledConfig::default();
+        OperationValidator::build(&op).expect("validator")
+    });
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\n');
+    let (path, query, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut headers = http::HeaderMap::new();
+    if let Ok(value) = http::HeaderValue::from_str(rest) {
+        headers.insert("h", value.clone());
+        headers.insert(http::header::CONTENT_TYPE, value);
+    }
+    let _ = v.validate_head(|_| Some(path), RequestParts { query: Some(query), headers: &headers });
+    let _ = v.validate_body(&headers, rest.as_bytes());
+});
