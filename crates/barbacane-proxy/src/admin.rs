@@ -321,16 +321,10 @@ impl AdminListening {
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
+            let Some((stream, peer)) =
+                crate::server::next_connection(&listener, shutdown.as_mut()).await
+            else {
+                break;
             };
             let admin = Arc::clone(&admin);
             let service = service_fn(move |req| {

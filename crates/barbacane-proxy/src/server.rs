@@ -111,17 +111,8 @@ impl Listening {
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Out of file descriptors and similar: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
+            let Some((stream, peer)) = next_connection(&listener, shutdown.as_mut()).await else {
+                break;
             };
             let _ = stream.set_nodelay(true);
             let gw = Arc::clone(&gateway);
@@ -145,6 +136,26 @@ impl Listening {
             .is_err()
         {
             tracing::warn!(grace = ?gateway.config.shutdown_grace, "grace period over; closing remaining connections");
+        }
+    }
+}
+
+/// The next accepted connection, or `None` once `shutdown` completes. Accept errors (out of
+/// file descriptors and similar) back off briefly instead of spinning.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => return None,
         }
     }
 }
