@@ -79,6 +79,7 @@ pub(crate) fn dispatcher(
     ext: Option<&Extension>,
     op_file: &str,
     op_pointer: &str,
+    path_params: &[&str],
     known: &Known<'_>,
 ) -> Result<PluginUse, Diagnostic> {
     let Some(ext) = ext else {
@@ -106,9 +107,12 @@ pub(crate) fn dispatcher(
     }
     match used.name.as_str() {
         "mock" => check_mock(ext, &used.config)?,
-        "http-upstream" => {
-            crate::upstream_config::check(ext, &used.config, known.allow_plaintext_upstream)?
-        }
+        "http-upstream" => crate::upstream_config::check(
+            ext,
+            &used.config,
+            known.allow_plaintext_upstream,
+            path_params,
+        )?,
         _ => {}
     }
     Ok(used)

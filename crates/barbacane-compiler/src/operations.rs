@@ -50,7 +50,19 @@ pub(crate) fn compile_operations(
             if let Err(e) = router.insert(&path, def.method, out.len()) {
                 diags.push(route_error(e, def, &path, &out));
             }
-            let dispatch = match dispatcher(def.dispatch.as_ref(), &def.file, &def.pointer, known) {
+            // The route's own template variables (declared as parameters or not).
+            let template = barbacane_router::Template::parse(&path).ok();
+            let path_params: Vec<&str> = template
+                .as_ref()
+                .map(|t| t.param_names().iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            let dispatch = match dispatcher(
+                def.dispatch.as_ref(),
+                &def.file,
+                &def.pointer,
+                &path_params,
+                known,
+            ) {
                 Ok(d) => d,
                 Err(d) => {
                     diags.push(d);

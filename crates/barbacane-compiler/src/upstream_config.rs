@@ -6,10 +6,15 @@ use serde_json::Value;
 
 const KEYS: [&str; 6] = ["url", "path", "timeout", "http2", "tls", "circuit_breaker"];
 
+/// Longest accepted `timeout` or breaker `window`, in seconds (one day): anything larger is
+/// a typo, and must not reach the data plane's duration arithmetic.
+const MAX_SECONDS: f64 = 86_400.0;
+
 pub(crate) fn check(
     ext: &Extension,
     config: &Value,
     allow_plaintext: bool,
+    path_params: &[&str],
 ) -> Result<(), Diagnostic> {
     let base = push(&ext.pointer, "config");
     let bad = |key: &str, message: String, hint: &str| {
@@ -60,23 +65,30 @@ pub(crate) fn check(
         ));
     }
     if let Some(path) = map.get("path") {
-        let ok = path.as_str().is_some_and(|p| {
-            p.starts_with('/') && p.matches('{').count() == p.matches('}').count()
-        });
-        if !ok {
+        let names = path.as_str().and_then(template_params);
+        let Some(names) = names else {
             return Err(bad(
                 "path",
-                "http-upstream `path` must start with `/` and use `{param}` templates".into(),
+                "http-upstream `path` must start with `/` and use `{param}` templates (non-empty names, no nesting)".into(),
                 "e.g. `path: /users/{id}`",
+            ));
+        };
+        if let Some(missing) = names.iter().find(|n| !path_params.contains(n)) {
+            return Err(bad(
+                "path",
+                format!(
+                    "http-upstream `path` uses `{{{missing}}}`, which is not a path parameter of this operation"
+                ),
+                "use the operation's path parameter names in `{...}`",
             ));
         }
     }
     if let Some(t) = map.get("timeout")
-        && !t.as_f64().is_some_and(|t| t.is_finite() && t > 0.0)
+        && !t.as_f64().is_some_and(|t| t > 0.0 && t <= MAX_SECONDS)
     {
         return Err(bad(
             "timeout",
-            "http-upstream `timeout` must be a positive number of seconds".into(),
+            "http-upstream `timeout` must be a number of seconds above 0 and at most 86400".into(),
             "e.g. `timeout: 5` or `timeout: 0.5`",
         ));
     }
@@ -112,18 +124,54 @@ pub(crate) fn check(
         let ok = b.as_object().is_some_and(|b| {
             b.iter().all(|(k, v)| match k.as_str() {
                 "threshold" => v.as_u64().is_some_and(|t| t >= 1),
-                "window" => v.as_f64().is_some_and(|w| w > 0.0),
+                "window" => v.as_f64().is_some_and(|w| w > 0.0 && w <= MAX_SECONDS),
                 _ => false,
             })
         });
         if !ok {
             return Err(bad(
                 "circuit_breaker",
-                "`circuit_breaker` takes `threshold` (integer >= 1) and `window` (seconds > 0)"
+                "`circuit_breaker` takes `threshold` (integer >= 1) and `window` (seconds, 0 < w <= 86400)"
                     .into(),
                 "e.g. `circuit_breaker: {threshold: 5, window: 30}`",
             ));
         }
     }
     Ok(())
+}
+
+/// The parameter names of an upstream path template, or `None` if it is malformed.
+fn template_params(template: &str) -> Option<Vec<&str>> {
+    if !template.starts_with('/') {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest.as_bytes().get(open) == Some(&b'}') {
+            return None;
+        }
+        let after = rest.get(open + 1..)?;
+        let close = after.find(['{', '}'])?;
+        if after.as_bytes().get(close) != Some(&b'}') || close == 0 {
+            return None;
+        }
+        names.push(after.get(..close)?);
+        rest = after.get(close + 1..)?;
+    }
+    Some(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_params;
+
+    #[test]
+    fn templates() {
+        assert_eq!(template_params("/u/{id}/x{n}"), Some(vec!["id", "n"]));
+        assert_eq!(template_params("/plain"), Some(vec![]));
+        for bad in ["u/{id}", "/x/{}", "/x/}id{", "/x/{a{b}}", "/x/{open"] {
+            assert_eq!(template_params(bad), None, "{bad}");
+        }
+    }
 }

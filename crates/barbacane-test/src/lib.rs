@@ -1,11 +1,13 @@
 //! Test support for Barbacane.
 //!
-//! - [`compile_yaml`]: compile spec text (in memory, no files) into artifact bytes.
+//! - [`compile_yaml`]: compile spec text (in memory, no files) into artifact bytes;
+//!   [`compile_yaml_with`] to adjust the [`CompileOptions`] first.
 //! - [`TestGateway`]: the real data plane on `127.0.0.1:0`, talking real HTTP over loopback,
 //!   with [`TestGateway::send`] for HTTP/1.1 and [`TestGateway::send_h2`] for h2c.
 //! - [`fixtures_dir`]: the shared fixture specs under `tests/fixtures/`.
 
-use barbacane_compiler::{CompileOptions, Diagnostic, MemoryFs, compile};
+pub use barbacane_compiler::{Code, CompileOptions, Diagnostic};
+use barbacane_compiler::{MemoryFs, compile};
 use barbacane_proxy::{Gateway, ServeConfig, Snapshot};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -25,11 +27,20 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// Compiles specs given as `(file name, YAML or JSON text)`, each a root spec. Returns the artifact bytes or the diagnostics.
 pub fn compile_yaml(specs: &[(&str, &str)]) -> Result<Vec<u8>, Vec<Diagnostic>> {
+    compile_yaml_with(specs, |_| {})
+}
+
+/// Like [`compile_yaml`], with `configure` adjusting the options first (e.g.
+/// `|o| o.allow_plaintext_upstream = true` for `http://` upstreams).
+pub fn compile_yaml_with(
+    specs: &[(&str, &str)],
+    configure: impl FnOnce(&mut CompileOptions),
+) -> Result<Vec<u8>, Vec<Diagnostic>> {
     let mut fs = MemoryFs::default();
     for (name, text) in specs {
         fs.insert(format!("project/{name}"), text.as_bytes().to_vec());
     }
-    let options = CompileOptions {
+    let mut options = CompileOptions {
         specs: specs
             .iter()
             .map(|(name, _)| PathBuf::from(format!("/project/{name}")))
@@ -37,6 +48,7 @@ pub fn compile_yaml(specs: &[(&str, &str)]) -> Result<Vec<u8>, Vec<Diagnostic>> 
         build_time: 0,
         ..Default::default()
     };
+    configure(&mut options);
     compile(&fs, &options).map(|out| out.artifact)
 }
 

@@ -14,5 +14,6 @@ mod properties;
 mod protocol;
 mod routing;
 mod shutdown;
+mod upstream;
 mod validation_body;
 mod validation_params;

@@ -21,6 +21,39 @@ struct State {
     probing: bool,
 }
 
+/// How an attempt ended, from the upstream's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The upstream answered below 500.
+    Success,
+    /// Transport error, timeout, or a 5xx answer.
+    Failure,
+    /// Ended for a reason that says nothing about the upstream (client error, cancellation).
+    Neutral,
+}
+
+/// Reports one attempt's outcome; dropping it unreported counts as [`Outcome::Neutral`].
+pub(crate) struct Guard<'a> {
+    breaker: &'a Breaker,
+    admission: Admission,
+    done: bool,
+}
+
+impl Guard<'_> {
+    pub(crate) fn finish(mut self, outcome: Outcome) {
+        self.done = true;
+        self.breaker.record(self.admission, outcome);
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker.record(self.admission, Outcome::Neutral);
+        }
+    }
+}
+
 /// Whether a request may go to the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -50,8 +83,16 @@ impl Breaker {
         self.admit_at(Instant::now())
     }
 
-    pub(crate) fn record(&self, admission: Admission, success: bool) {
-        self.record_at(admission, success, Instant::now());
+    pub(crate) fn record(&self, admission: Admission, outcome: Outcome) {
+        self.record_at(admission, outcome, Instant::now());
+    }
+
+    pub(crate) fn guard(&self, admission: Admission) -> Guard<'_> {
+        Guard {
+            breaker: self,
+            admission,
+            done: false,
+        }
     }
 
     fn admit_at(&self, now: Instant) -> Admission {
@@ -69,23 +110,25 @@ impl Breaker {
         }
     }
 
-    fn record_at(&self, admission: Admission, success: bool, now: Instant) {
+    fn record_at(&self, admission: Admission, outcome: Outcome, now: Instant) {
         let Ok(mut s) = self.state.lock() else { return };
         if admission == Admission::Probe {
+            // A neutral probe frees the slot; the breaker stays open-expired, so the next
+            // request probes again.
             s.probing = false;
-            if success {
+            if outcome == Outcome::Success {
                 *s = State {
                     window_start: now,
                     failures: 0,
                     open_until: None,
                     probing: false,
                 };
-            } else {
+            } else if outcome == Outcome::Failure {
                 s.open_until = Some(now + self.window);
             }
             return;
         }
-        if success {
+        if outcome != Outcome::Failure {
             return;
         }
         if now.duration_since(s.window_start) > self.window {
@@ -111,14 +154,18 @@ mod tests {
         let t0 = Instant::now();
         let b = Breaker::new(2, WINDOW);
         assert_eq!(b.admit_at(t0), Admission::Pass);
-        b.record_at(Admission::Pass, false, t0);
-        b.record_at(Admission::Pass, false, t0 + Duration::from_secs(1));
+        b.record_at(Admission::Pass, Outcome::Failure, t0);
+        b.record_at(
+            Admission::Pass,
+            Outcome::Failure,
+            t0 + Duration::from_secs(1),
+        );
         assert_eq!(b.admit_at(t0 + Duration::from_secs(2)), Admission::Reject);
         // Open for one window, then one probe at a time.
         let later = t0 + Duration::from_secs(12);
         assert_eq!(b.admit_at(later), Admission::Probe);
         assert_eq!(b.admit_at(later), Admission::Reject);
-        b.record_at(Admission::Probe, true, later);
+        b.record_at(Admission::Probe, Outcome::Success, later);
         assert_eq!(b.admit_at(later), Admission::Pass);
     }
 
@@ -126,8 +173,12 @@ mod tests {
     fn failures_spread_over_more_than_a_window_do_not_open() {
         let t0 = Instant::now();
         let b = Breaker::new(2, WINDOW);
-        b.record_at(Admission::Pass, false, t0);
-        b.record_at(Admission::Pass, false, t0 + Duration::from_secs(11));
+        b.record_at(Admission::Pass, Outcome::Failure, t0);
+        b.record_at(
+            Admission::Pass,
+            Outcome::Failure,
+            t0 + Duration::from_secs(11),
+        );
         assert_eq!(b.admit_at(t0 + Duration::from_secs(11)), Admission::Pass);
     }
 
@@ -135,10 +186,10 @@ mod tests {
     fn a_failed_probe_reopens() {
         let t0 = Instant::now();
         let b = Breaker::new(1, WINDOW);
-        b.record_at(Admission::Pass, false, t0);
+        b.record_at(Admission::Pass, Outcome::Failure, t0);
         let probe_time = t0 + Duration::from_secs(11);
         assert_eq!(b.admit_at(probe_time), Admission::Probe);
-        b.record_at(Admission::Probe, false, probe_time);
+        b.record_at(Admission::Probe, Outcome::Failure, probe_time);
         assert_eq!(
             b.admit_at(probe_time + Duration::from_secs(1)),
             Admission::Reject
@@ -150,10 +201,23 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_probe_frees_the_slot_and_neutral_outcomes_do_not_count() {
+        let t0 = Instant::now();
+        let b = Breaker::new(1, WINDOW);
+        b.record_at(Admission::Pass, Outcome::Neutral, t0);
+        assert_eq!(b.admit_at(t0), Admission::Pass);
+        b.record_at(Admission::Pass, Outcome::Failure, t0);
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(b.admit_at(later), Admission::Probe);
+        drop(b.guard(Admission::Probe));
+        assert_eq!(b.admit_at(later), Admission::Probe);
+    }
+
+    #[test]
     fn successes_do_not_open() {
         let b = Breaker::new(1, WINDOW);
         for _ in 0..10 {
-            b.record(Admission::Pass, true);
+            b.record(Admission::Pass, Outcome::Success);
         }
         assert_eq!(b.admit(), Admission::Pass);
     }

@@ -50,10 +50,16 @@ pub(crate) fn forward_request(
         .or_else(|| authority.and_then(|a| HeaderValue::from_str(a).ok()));
     if let Some(peer) = peer {
         let peer = peer.to_string();
-        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(existing) if !existing.trim().is_empty() => format!("{existing}, {peer}"),
-            _ => peer,
-        };
+        // Every incoming line is part of the chain (RFC 9110 list syntax): keep them all.
+        let mut chain: Vec<&str> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        chain.push(&peer);
+        let value = chain.join(", ");
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }

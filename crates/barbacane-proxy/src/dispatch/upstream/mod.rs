@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::dispatch::DispatchRequest;
 use crate::{Body, GatewayError};
-use breaker::{Admission, Breaker};
+use breaker::{Admission, Breaker, Outcome};
 use client::{TlsSettings, UpstreamClient, client_for};
 
 /// Characters left alone when a path parameter is put into the upstream path (RFC 3986
@@ -78,8 +78,8 @@ impl Upstream {
             None => Duration::from_secs(30),
             Some(v) => v
                 .as_f64()
-                .filter(|t| t.is_finite() && *t > 0.0)
-                .map(Duration::from_secs_f64)
+                .filter(|t| *t > 0.0)
+                .and_then(|t| Duration::try_from_secs_f64(t).ok())
                 .ok_or("http-upstream timeout must be a positive number of seconds")?,
         };
         let template = config
@@ -96,18 +96,20 @@ impl Upstream {
             .get("http2")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let breaker = config.get("circuit_breaker").map(|b| {
-            let threshold = b.get("threshold").and_then(Value::as_u64).unwrap_or(5);
-            let window = b
-                .get("window")
-                .and_then(Value::as_f64)
-                .filter(|w| *w >= 0.0)
-                .unwrap_or(30.0);
-            Breaker::new(
-                u32::try_from(threshold).unwrap_or(u32::MAX),
-                Duration::from_secs_f64(window),
-            )
-        });
+        let breaker = config
+            .get("circuit_breaker")
+            .map(|b| {
+                let threshold = b.get("threshold").and_then(Value::as_u64).unwrap_or(5);
+                let window = b.get("window").and_then(Value::as_f64).unwrap_or(30.0);
+                let window = Duration::try_from_secs_f64(window).map_err(|_| {
+                    format!("circuit_breaker window {window} is not a usable duration")
+                })?;
+                Ok::<_, String>(Breaker::new(
+                    u32::try_from(threshold).unwrap_or(u32::MAX),
+                    window,
+                ))
+            })
+            .transpose()?;
         Ok(Upstream {
             base_path: uri.path().trim_end_matches('/').to_owned(),
             scheme,
@@ -123,18 +125,23 @@ impl Upstream {
         &self,
         request: DispatchRequest<'_>,
     ) -> Result<Response<Body>, GatewayError> {
-        let admission = match &self.breaker {
-            Some(b) => match b.admit() {
-                Admission::Reject => return Err(GatewayError::CircuitOpen),
-                a => a,
-            },
-            None => Admission::Pass,
+        let Some(breaker) = &self.breaker else {
+            return self.send(request).await;
+        };
+        // The guard reports the outcome; if this future is dropped mid-flight (client gone),
+        // its drop releases a probe slot instead of wedging the breaker half-open.
+        let guard = match breaker.admit() {
+            Admission::Reject => return Err(GatewayError::CircuitOpen),
+            admission => breaker.guard(admission),
         };
         let result = self.send(request).await;
-        if let Some(b) = &self.breaker {
-            let ok = matches!(&result, Ok(r) if !r.status().is_server_error());
-            b.record(admission, ok);
-        }
+        guard.finish(match &result {
+            Ok(r) if r.status().is_server_error() => Outcome::Failure,
+            Ok(_) => Outcome::Success,
+            Err(GatewayError::BadGateway(_) | GatewayError::UpstreamTimeout) => Outcome::Failure,
+            // The client's own faults (an oversized body...) say nothing about the upstream.
+            Err(_) => Outcome::Neutral,
+        });
         result
     }
 

@@ -1,0 +1,33 @@
+//! `barbacane:core` (always granted): `result_read(ptr, len) -> i32`, `set_output(ptr, len)`.
+
+use wasmtime::{Caller, Linker};
+
+use crate::memory::{GuestMemory, read_bytes};
+use crate::state::HostState;
+
+const MODULE: &str = "barbacane:core";
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(MODULE, "result_read", result_read)?;
+    linker.func_wrap(MODULE, "set_output", set_output)?;
+    Ok(())
+}
+
+/// Copies the last result into guest memory; returns the bytes copied (at most `len`).
+fn result_read(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<i32> {
+    let mem = GuestMemory::of(&mut caller)?;
+    let wanted = usize::try_from(len).unwrap_or(0);
+    let result = std::mem::take(&mut caller.data_mut().result);
+    let n = wanted.min(result.len());
+    let copied = mem.write(&mut caller, ptr, result.get(..n).unwrap_or_default());
+    caller.data_mut().result = result;
+    copied?;
+    Ok(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// Sets the call's output (an error message from `init`, for instance).
+fn set_output(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<()> {
+    let bytes = read_bytes(&mut caller, ptr, len)?;
+    caller.data_mut().output = bytes;
+    Ok(())
+}

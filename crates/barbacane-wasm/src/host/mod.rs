@@ -1,0 +1,39 @@
+//! Host functions, one module per capability. A plugin's linker gets only the modules of
+//! the capabilities its `plugin.toml` declares.
+
+mod clock;
+mod context;
+mod core;
+mod log;
+mod request;
+mod response;
+
+use barbacane_plugin_abi::Capability;
+use wasmtime::Linker;
+
+use crate::state::HostState;
+
+/// Adds the host functions of `capability` to `linker`.
+pub(crate) fn add_to_linker(
+    linker: &mut Linker<HostState>,
+    capability: Capability,
+) -> wasmtime::Result<()> {
+    match capability {
+        Capability::Core => core::add_to_linker(linker),
+        Capability::Log => log::add_to_linker(linker),
+        Capability::Context => context::add_to_linker(linker),
+        Capability::Clock => clock::add_to_linker(linker),
+        Capability::Request => request::add_to_linker(linker),
+        Capability::Response => response::add_to_linker(linker),
+    }
+}
+
+/// Parses a header name and value given by a guest; `None` when either is invalid.
+pub(crate) fn header_pair(
+    name: &str,
+    value: &[u8],
+) -> Option<(http::HeaderName, http::HeaderValue)> {
+    let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+    let value = http::HeaderValue::from_bytes(value).ok()?;
+    Some((name, value))
+}

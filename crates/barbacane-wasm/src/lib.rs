@@ -1,0 +1,33 @@
+//! The wasmtime host for Barbacane plugins (ABI v1, see `barbacane-plugin-abi` and
+//! `docs/plugin-abi.md`).
+//!
+//! - [`Runtime`]: one engine per process — pooling allocator with copy-on-write memory
+//!   images, 1 MiB wasm stack, 16 MiB linear memory per instance, epoch interruption driven by
+//!   a ticker thread so every call is cut off after 100 ms.
+//! - [`Plugin`]: a compiled module whose imports were checked against the capabilities its
+//!   `plugin.toml` declares (an undeclared import is refused here, at load time, and the
+//!   linker only contains the declared capabilities' functions anyway).
+//! - [`Prepared`]: a plugin with one configuration, `init` already proven to accept it.
+//! - [`Call`]: one request's instance of a prepared plugin: `init`, `on_request`,
+//!   `on_response`, `dispatch`. Every request gets a fresh instance from the pool, so no state
+//!   leaks between requests or between two configurations of one plugin.
+//!
+//! Host functions live in `host/`, one module per capability, registered one function at a
+//! time; every guest-memory access goes through `memory::GuestMemory`.
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod error;
+mod host;
+mod instance;
+mod memory;
+mod runtime;
+mod state;
+
+pub use error::WasmError;
+pub use instance::{Call, Prepared, StartError};
+pub use runtime::{Limits, Plugin, Runtime};
+pub use state::{ExchangeState, ResponseState};

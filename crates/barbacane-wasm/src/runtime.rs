@@ -1,0 +1,201 @@
+//! The engine, the epoch ticker, and loading plugins with capability checks.
+
+use barbacane_plugin_abi::{Capability, PluginManifest, PluginType, exports};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig,
+};
+
+use crate::WasmError;
+use crate::host;
+use crate::instance::Prepared;
+use crate::state::HostState;
+
+/// Sandbox limits (fixed per process: one engine serves every plugin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory per instance. 16 MiB.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call. 100 ms.
+    pub call_timeout: Duration,
+    /// WASM stack. 1 MiB.
+    pub stack_bytes: usize,
+    /// Instances alive at once (concurrent requests x plugins in their chains). 1,000.
+    pub max_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 16 << 20,
+            call_timeout: Duration::from_millis(100),
+            stack_bytes: 1 << 20,
+            max_instances: 1000,
+        }
+    }
+}
+
+/// Epoch ticks per second: a call's deadline is `call_timeout` in ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The process's WASM engine.
+#[derive(Debug)]
+pub struct Runtime {
+    engine: Engine,
+    limits: Limits,
+}
+
+impl Runtime {
+    /// The process-wide runtime (created on first use). One engine per process keeps the
+    /// pooling allocator's address-space reservation bounded.
+    pub fn global() -> Result<Arc<Runtime>, WasmError> {
+        static GLOBAL: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Runtime::new(Limits::default()).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(WasmError::Engine)
+    }
+
+    fn new(limits: Limits) -> Result<Arc<Runtime>, WasmError> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(limits.max_instances)
+            .total_memories(limits.max_instances)
+            .total_tables(limits.max_instances)
+            .max_memory_size(limits.memory_bytes);
+        let mut config = Config::new();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .epoch_interruption(true)
+            .max_wasm_stack(limits.stack_bytes)
+            .memory_init_cow(true);
+        let engine = Engine::new(&config).map_err(|e| WasmError::Engine(e.to_string()))?;
+        spawn_ticker(engine.clone());
+        Ok(Arc::new(Runtime { engine, limits }))
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Epoch ticks allowed for one call.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        (self.limits.call_timeout.as_millis() / TICK.as_millis()).max(1) as u64
+    }
+
+    /// Compiles a plugin and checks it against its manifest: every import must belong to a
+    /// declared capability, and the exports the ABI requires for its type must exist.
+    pub fn load(
+        self: &Arc<Self>,
+        manifest: PluginManifest,
+        wasm: &[u8],
+    ) -> Result<Plugin, WasmError> {
+        let name = manifest.name.clone();
+        let module = Module::new(&self.engine, wasm).map_err(|e| WasmError::Compile {
+            plugin: name.clone(),
+            message: e.to_string(),
+        })?;
+        for import in module.imports() {
+            let allowed =
+                Capability::from_module(import.module()).is_some_and(|c| manifest.allows(c));
+            if !allowed || !matches!(import.ty(), ExternType::Func(_)) {
+                return Err(WasmError::UndeclaredImport {
+                    plugin: name,
+                    module: import.module().into(),
+                    name: import.name().into(),
+                });
+            }
+        }
+        let mut required = vec![exports::MEMORY, exports::INIT];
+        match manifest.kind {
+            PluginType::Middleware => required.extend([exports::ON_REQUEST, exports::ON_RESPONSE]),
+            PluginType::Dispatcher => required.push(exports::DISPATCH),
+        }
+        for export in required {
+            if module.get_export(export).is_none() {
+                return Err(WasmError::MissingExport {
+                    plugin: name,
+                    export,
+                });
+            }
+        }
+        let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        for &capability in &manifest.capabilities {
+            host::add_to_linker(&mut linker, capability)
+                .map_err(|e| WasmError::Engine(e.to_string()))?;
+        }
+        // An import of an unknown function inside a declared module fails here.
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| WasmError::UndeclaredImport {
+                plugin: name.clone(),
+                module: "(unknown)".into(),
+                name: e.to_string(),
+            })?;
+        Ok(Plugin {
+            runtime: Arc::clone(self),
+            manifest: Arc::new(manifest),
+            pre,
+        })
+    }
+}
+
+/// A compiled, checked plugin.
+#[derive(Clone)]
+pub struct Plugin {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) manifest: Arc<PluginManifest>,
+    pub(crate) pre: InstancePre<HostState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("manifest", &self.manifest)
+            .finish()
+    }
+}
+
+impl Plugin {
+    /// The plugin's manifest.
+    pub fn manifest(&self) -> &PluginManifest {
+        &self.manifest
+    }
+
+    /// Binds a configuration and proves `init` accepts it (once, at load time: a refused
+    /// configuration stops the load, never fails every request).
+    pub fn prepare(&self, config: &serde_json::Value) -> Result<Prepared, WasmError> {
+        let prepared = Prepared::new(self.clone(), serde_json::to_vec(config).unwrap_or_default());
+        prepared
+            .start(Default::default())
+            .map(|_| prepared.clone())
+            .map_err(|e| e.error)
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] so calls past their deadline trap. The thread
+/// runs for the life of the process (the engine is process-wide).
+fn spawn_ticker(engine: Engine) {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("barbacane-wasm-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the WASM epoch ticker; plugin time limits are off");
+    }
+}

@@ -1,0 +1,56 @@
+//! Per-request state the host keeps while plugins run; guests reach it only through host
+//! functions.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use std::collections::BTreeMap;
+use wasmtime::StoreLimits;
+
+/// The request/response exchange as plugins see and change it. Headers are real
+/// `HeaderMap`s: repeated headers survive the round trip.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeState {
+    /// Request method.
+    pub method: Method,
+    /// Request target (path and query).
+    pub uri: Uri,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The request body, when the gateway has it buffered (`None`: streamed, not visible).
+    pub body: Option<Bytes>,
+    /// The response: set by a dispatcher or a short-circuiting middleware, or filled in by
+    /// the gateway before `on_response`.
+    pub response: Option<ResponseState>,
+    /// Context shared along the chain (`barbacane:context`).
+    pub context: BTreeMap<String, String>,
+}
+
+/// A response as plugins see it.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseState {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body, when known (`None`: streamed, not visible).
+    pub body: Option<Bytes>,
+}
+
+/// The data of a wasmtime store: one request, one plugin instance.
+pub(crate) struct HostState {
+    pub(crate) plugin: String,
+    pub(crate) exchange: ExchangeState,
+    /// The last variable-length result, read by `barbacane:core.result_read`.
+    pub(crate) result: Vec<u8>,
+    /// What the guest passed to `barbacane:core.set_output`.
+    pub(crate) output: Vec<u8>,
+    pub(crate) limits: StoreLimits,
+}
+
+impl HostState {
+    /// Stores a result and returns its length for the guest.
+    pub(crate) fn give(&mut self, bytes: impl Into<Vec<u8>>) -> i32 {
+        self.result = bytes.into();
+        i32::try_from(self.result.len()).unwrap_or(i32::MAX)
+    }
+}

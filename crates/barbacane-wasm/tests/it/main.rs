@@ -1,0 +1,306 @@
+//! The plugin host against small WAT plugins: chain semantics, limits, capability checks,
+//! isolation. (WAT keeps these tests independent of a wasm32 toolchain.)
+
+use barbacane_plugin_abi::{Action, PluginManifest};
+use barbacane_wasm::{ExchangeState, Runtime, WasmError};
+use serde_json::json;
+
+fn manifest(kind: &str, caps: &[&str]) -> PluginManifest {
+    let caps: Vec<String> = caps.iter().map(|c| format!("\"{c}\"")).collect();
+    PluginManifest::parse(&format!(
+        "name = \"t\"\nversion = \"1.0.0\"\ntype = \"{kind}\"\ncapabilities = [{}]\nwasm = \"t.wasm\"\n",
+        caps.join(", ")
+    ))
+    .unwrap()
+}
+
+/// A middleware with the standard exports; `body` is the `on_request` function body.
+fn middleware(imports: &str, data: &str, on_request: &str, on_response: &str) -> String {
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  {data}
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "barbacane_alloc") (param $n i32) (result i32)
+    (local $p i32) (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
+  (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "on_request") (result i32) {on_request})
+  (func (export "on_response") (result i32) {on_response}))"#
+    )
+}
+
+fn load(kind: &str, caps: &[&str], wat: &str) -> Result<barbacane_wasm::Plugin, WasmError> {
+    Runtime::global()
+        .unwrap()
+        .load(manifest(kind, caps), wat.as_bytes())
+}
+
+fn exchange() -> ExchangeState {
+    let mut e = ExchangeState {
+        uri: "/pets?limit=2".parse().unwrap(),
+        ..Default::default()
+    };
+    e.headers.append("x-in", "a".parse().unwrap());
+    e.headers.append("x-in", "b".parse().unwrap());
+    e
+}
+
+#[test]
+fn middleware_reads_and_writes_headers_and_context() {
+    let wat = middleware(
+        r#"(import "barbacane:request" "header" (func $header (param i32 i32 i32) (result i32)))
+           (import "barbacane:request" "add_header" (func $add (param i32 i32 i32 i32) (result i32)))
+           (import "barbacane:core" "result_read" (func $read (param i32 i32) (result i32)))
+           (import "barbacane:context" "set" (func $cset (param i32 i32 i32 i32)))
+           (import "barbacane:response" "set_header" (func $rset (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "x-in") (data (i32.const 16) "x-copy") (data (i32.const 32) "seen") (data (i32.const 48) "x-out") (data (i32.const 64) "yes")"#,
+        // Read the second `x-in` value and add it back as `x-copy`; note it in the context.
+        r#"(drop (call $header (i32.const 0) (i32.const 4) (i32.const 1)))
+           (drop (call $read (i32.const 256) (i32.const 16)))
+           (drop (call $add (i32.const 16) (i32.const 6) (i32.const 256) (i32.const 1)))
+           (call $cset (i32.const 32) (i32.const 4) (i32.const 64) (i32.const 3))
+           (i32.const 0)"#,
+        r#"(drop (call $rset (i32.const 48) (i32.const 5) (i32.const 64) (i32.const 3))) (i32.const 0)"#,
+    );
+    let plugin = load("middleware", &["request", "context", "response"], &wat).unwrap();
+    let prepared = plugin.prepare(&json!({})).unwrap();
+    let mut call = prepared.start(exchange()).unwrap();
+    assert_eq!(call.on_request().unwrap(), Action::Continue);
+    let e = call.exchange_mut();
+    assert_eq!(e.headers["x-copy"], "b");
+    assert_eq!(
+        e.headers.get_all("x-in").iter().count(),
+        2,
+        "repeated headers survive"
+    );
+    assert_eq!(e.context["seen"], "yes");
+    e.response = Some(Default::default());
+    call.on_response().unwrap();
+    assert_eq!(
+        call.into_exchange().response.unwrap().headers["x-out"],
+        "yes"
+    );
+}
+
+#[test]
+fn middleware_can_short_circuit_with_a_response() {
+    let wat = middleware(
+        r#"(import "barbacane:response" "set_status" (func $status (param i32) (result i32)))
+           (import "barbacane:response" "set_body" (func $body (param i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "denied")"#,
+        r#"(drop (call $status (i32.const 403))) (drop (call $body (i32.const 0) (i32.const 6))) (i32.const 1)"#,
+        "(i32.const 0)",
+    );
+    let plugin = load("middleware", &["response"], &wat).unwrap();
+    let mut call = plugin
+        .prepare(&json!({}))
+        .unwrap()
+        .start(exchange())
+        .unwrap();
+    assert_eq!(call.on_request().unwrap(), Action::Respond);
+    let response = call.into_exchange().response.unwrap();
+    assert_eq!(response.status, 403);
+    assert_eq!(&response.body.unwrap()[..], b"denied");
+}
+
+#[test]
+fn config_reaches_init_and_each_use_keeps_its_own() {
+    // init copies the config bytes to offset 1024; on_request puts them in header `x-config`.
+    let wat = r#"(module
+      (import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "x-config")
+      (global $len (mut i32) (i32.const 0))
+      (func (export "barbacane_alloc") (param i32) (result i32) (i32.const 2048))
+      (func (export "init") (param $p i32) (param $n i32) (result i32)
+        (memory.copy (i32.const 1024) (local.get $p) (local.get $n))
+        (global.set $len (local.get $n)) (i32.const 0))
+      (func (export "on_request") (result i32)
+        (drop (call $set (i32.const 0) (i32.const 8) (i32.const 1024) (global.get $len))) (i32.const 0))
+      (func (export "on_response") (result i32) (i32.const 0)))"#;
+    let plugin = load("middleware", &["request"], wat).unwrap();
+    let a = plugin.prepare(&json!({"v": 1})).unwrap();
+    let b = plugin.prepare(&json!({"v": 2})).unwrap();
+    for (prepared, expected) in [(&a, r#"{"v":1}"#), (&b, r#"{"v":2}"#), (&a, r#"{"v":1}"#)] {
+        let mut call = prepared.start(exchange()).unwrap();
+        call.on_request().unwrap();
+        assert_eq!(call.into_exchange().headers["x-config"], expected);
+    }
+}
+
+#[test]
+fn no_state_leaks_between_requests() {
+    // A global counter incremented per call: a fresh instance per request always sees 1.
+    let wat = middleware(
+        r#"(import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "x-count") (global $count (mut i32) (i32.const 48))"#,
+        r#"(global.set $count (i32.add (global.get $count) (i32.const 1)))
+           (i32.store8 (i32.const 100) (global.get $count))
+           (drop (call $set (i32.const 0) (i32.const 7) (i32.const 100) (i32.const 1))) (i32.const 0)"#,
+        "(i32.const 0)",
+    );
+    let prepared = load("middleware", &["request"], &wat)
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    for _ in 0..3 {
+        let mut call = prepared.start(exchange()).unwrap();
+        call.on_request().unwrap();
+        assert_eq!(call.into_exchange().headers["x-count"], "1");
+    }
+}
+
+#[test]
+fn traps_are_reported_and_the_exchange_survives() {
+    let wat = middleware("", "", "unreachable", "(i32.const 0)");
+    let prepared = load("middleware", &[], &wat)
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    let mut call = prepared.start(exchange()).unwrap();
+    assert!(matches!(
+        call.on_request(),
+        Err(WasmError::Trap {
+            function: "on_request",
+            ..
+        })
+    ));
+    assert_eq!(
+        call.into_exchange().headers.get_all("x-in").iter().count(),
+        2
+    );
+}
+
+#[test]
+fn an_infinite_loop_is_cut_off() {
+    let wat = middleware("", "", "(loop $l (br $l)) (i32.const 0)", "(i32.const 0)");
+    let prepared = load("middleware", &[], &wat)
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    let mut call = prepared.start(exchange()).unwrap();
+    assert!(matches!(call.on_request(), Err(WasmError::Timeout { .. })));
+}
+
+#[test]
+fn memory_is_capped_at_16_mib() {
+    // 200 pages (12.5 MiB) more fit; 300 (18.75 MiB) do not: grow returns -1 and the plugin traps.
+    let grow = |pages: i32| {
+        middleware(
+            "",
+            "",
+            &format!(
+                "(if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable)) (i32.const 0)"
+            ),
+            "(i32.const 0)",
+        )
+    };
+    let ok = load("middleware", &[], &grow(200))
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    assert_eq!(
+        ok.start(exchange()).unwrap().on_request().unwrap(),
+        Action::Continue
+    );
+    let hog = load("middleware", &[], &grow(300))
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    assert!(matches!(
+        hog.start(exchange()).unwrap().on_request(),
+        Err(WasmError::Trap { .. })
+    ));
+}
+
+#[test]
+fn undeclared_capabilities_and_unknown_functions_are_refused_at_load() {
+    let uses_request = middleware(
+        r#"(import "barbacane:request" "path" (func (result i32)))"#,
+        "",
+        "(i32.const 0)",
+        "(i32.const 0)",
+    );
+    assert!(matches!(
+        load("middleware", &["log"], &uses_request),
+        Err(WasmError::UndeclaredImport { .. })
+    ));
+    assert!(load("middleware", &["request"], &uses_request).is_ok());
+    let unknown_module = middleware(
+        r#"(import "env" "abort" (func))"#,
+        "",
+        "(i32.const 0)",
+        "(i32.const 0)",
+    );
+    assert!(matches!(
+        load("middleware", &["request"], &unknown_module),
+        Err(WasmError::UndeclaredImport { .. })
+    ));
+    let unknown_fn = middleware(
+        r#"(import "barbacane:request" "teleport" (func))"#,
+        "",
+        "(i32.const 0)",
+        "(i32.const 0)",
+    );
+    assert!(matches!(
+        load("middleware", &["request"], &unknown_fn),
+        Err(WasmError::UndeclaredImport { .. })
+    ));
+}
+
+#[test]
+fn exports_are_checked_for_the_plugin_type() {
+    let wat = middleware("", "", "(i32.const 0)", "(i32.const 0)");
+    assert!(matches!(
+        load("dispatcher", &[], &wat),
+        Err(WasmError::MissingExport {
+            export: "dispatch",
+            ..
+        })
+    ));
+    assert!(matches!(
+        load("middleware", &[], "(module)"),
+        Err(WasmError::MissingExport { .. })
+    ));
+    assert!(matches!(
+        load("middleware", &[], "not wasm"),
+        Err(WasmError::Compile { .. })
+    ));
+}
+
+#[test]
+fn init_can_refuse_a_configuration_with_a_message() {
+    let wat = r#"(module
+      (import "barbacane:core" "set_output" (func $out (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "status must be a number")
+      (func (export "barbacane_alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "init") (param i32 i32) (result i32) (call $out (i32.const 0) (i32.const 23)) (i32.const 1))
+      (func (export "on_request") (result i32) (i32.const 0))
+      (func (export "on_response") (result i32) (i32.const 0)))"#;
+    let plugin = load("middleware", &[], wat).unwrap();
+    match plugin.prepare(&json!({"status": "x"})) {
+        Err(WasmError::Init { message, .. }) => assert_eq!(message, "status must be a number"),
+        other => panic!("expected an init error, got {other:?}"),
+    }
+}
+
+#[test]
+fn host_rejects_out_of_bounds_guest_pointers() {
+    let wat = middleware(
+        r#"(import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))"#,
+        "",
+        "(drop (call $set (i32.const 65530) (i32.const 100) (i32.const 0) (i32.const 1))) (i32.const 0)",
+        "(i32.const 0)",
+    );
+    let prepared = load("middleware", &["request"], &wat)
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    assert!(matches!(
+        prepared.start(exchange()).unwrap().on_request(),
+        Err(WasmError::Trap { .. })
+    ));
+}
