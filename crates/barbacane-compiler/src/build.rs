@@ -4,7 +4,6 @@ use barbacane_artifact::{
     ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, fingerprint,
 };
 use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, parse_spec};
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::extensions::Known;
@@ -44,7 +43,12 @@ pub fn compile(
         None => LoadedManifest::default(),
     };
     let mut anchors: Vec<PathBuf> = manifest.canonical.iter().cloned().collect();
-    anchors.extend(manifest.plugins.values().map(|(p, _)| p.clone()));
+    anchors.extend(
+        manifest
+            .plugins
+            .values()
+            .flat_map(|p| p.files.iter().map(|(path, _)| path.clone())),
+    );
     let set = DocumentSet::load(fs, &options.specs, &anchors)?;
 
     let mut diags = Vec::new();
@@ -55,9 +59,8 @@ pub fn compile(
             Err(d) => diags.extend(d),
         }
     }
-    let plugin_names: BTreeSet<String> = manifest.plugins.keys().cloned().collect();
     let known = Known {
-        manifest_plugins: &plugin_names,
+        manifest_plugins: &manifest.plugins,
         allow_plaintext_upstream: options.allow_plaintext_upstream,
     };
     let operations = compile_operations(
@@ -114,9 +117,15 @@ fn write(
         ));
         builder.add_member(format!("manifest/{name}"), manifest.bytes.clone())?;
     }
-    for (name, (path, wasm)) in &manifest.plugins {
-        inputs.push(Input::new(InputKind::Plugin, set.logical_name(path), wasm));
-        builder.add_member(format!("plugins/{name}.wasm"), wasm.clone())?;
+    for (name, plugin) in &manifest.plugins {
+        for (path, bytes) in &plugin.files {
+            inputs.push(Input::new(InputKind::Plugin, set.logical_name(path), bytes));
+        }
+        builder.add_member(format!("plugins/{name}.wasm"), plugin.wasm.clone())?;
+        builder.add_member(format!("plugins/{name}.toml"), plugin.toml.clone())?;
+        if let Some(schema) = &plugin.schema_raw {
+            builder.add_member(format!("plugins/{name}.schema.json"), schema.clone())?;
+        }
     }
     if let Some(base) = &options.base_path {
         inputs.push(Input::new(InputKind::Option, "base-path", base.as_bytes()));

@@ -1,34 +1,131 @@
 //! Checking `x-barbacane-dispatch` and `x-barbacane-middlewares`, and built-in plugin configs.
 
 use barbacane_artifact::PluginUse;
+use barbacane_plugin_abi::PluginType;
 use barbacane_spec::pointer::push;
 use barbacane_spec::{Code, Diagnostic, Extension};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+
+use crate::plugins::{PluginSource, satisfies, split_reference};
 
 /// Dispatchers built into the data plane.
 pub(crate) const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];
 
 /// Plugin names known to this compilation, and compile-wide switches.
 pub(crate) struct Known<'a> {
-    pub(crate) manifest_plugins: &'a BTreeSet<String>,
+    pub(crate) manifest_plugins: &'a BTreeMap<String, PluginSource>,
     /// `--allow-plaintext-upstream`: accept `http://` upstream URLs (development only).
     pub(crate) allow_plaintext_upstream: bool,
 }
 
 impl Known<'_> {
-    fn has(&self, name: &str, builtins: &[&str]) -> bool {
-        builtins.contains(&name) || self.manifest_plugins.contains(name)
-    }
-
     fn names(&self, builtins: &[&str]) -> String {
         let mut all: Vec<&str> = builtins.to_vec();
-        all.extend(self.manifest_plugins.iter().map(String::as_str));
+        all.extend(self.manifest_plugins.keys().map(String::as_str));
         if all.is_empty() {
             "none".into()
         } else {
             all.join(", ")
         }
+    }
+
+    /// Resolves a declared plugin reference (`name`, `name@1.2.3`, `name@^1.2`) used as
+    /// `expected`, checks its version (E1021), type (E1023) and config against its
+    /// `config-schema.json` (E1022), and returns the use with the bare name.
+    fn resolve(
+        &self,
+        ext: &Extension,
+        pointer: &str,
+        mut used: PluginUse,
+        expected: PluginType,
+        unknown: Code,
+        builtins: &[&str],
+    ) -> Result<PluginUse, Diagnostic> {
+        let at = |key: &str| push(pointer, key);
+        let (name, req) = split_reference(&used.name);
+        let Some(plugin) = self.manifest_plugins.get(name) else {
+            return Err(Diagnostic::error(
+                unknown,
+                &ext.file,
+                at("name"),
+                format!(
+                    "unknown {} `{name}` (known: {})",
+                    expected.as_str(),
+                    self.names(builtins)
+                ),
+                "declare the plugin in barbacane.yaml under `plugins`",
+            ));
+        };
+        let manifest = &plugin.manifest;
+        if let Some(req) = req {
+            match satisfies(manifest.version, req) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(Diagnostic::error(
+                        Code::E1021,
+                        &ext.file,
+                        at("name"),
+                        format!(
+                            "`{name}` is version {}, which does not satisfy `{req}`",
+                            manifest.version_string()
+                        ),
+                        "change the requirement or the plugin declared in barbacane.yaml",
+                    ));
+                }
+                None => {
+                    return Err(Diagnostic::error(
+                        Code::E1021,
+                        &ext.file,
+                        at("name"),
+                        format!("`{req}` is not a version requirement"),
+                        "write `name@1.2.3` (exact) or `name@^1.2` (compatible)",
+                    ));
+                }
+            }
+        }
+        if manifest.kind != expected {
+            return Err(Diagnostic::error(
+                Code::E1023,
+                &ext.file,
+                at("name"),
+                format!(
+                    "`{name}` is a {}, used here as a {}",
+                    manifest.kind.as_str(),
+                    expected.as_str()
+                ),
+                "use middlewares in x-barbacane-middlewares and dispatchers in x-barbacane-dispatch",
+            ));
+        }
+        if let Some(schema) = &plugin.schema {
+            let problems = barbacane_validator::check_value(schema, &used.config).map_err(|e| {
+                Diagnostic::error(
+                    Code::E1022,
+                    &ext.file,
+                    at("config"),
+                    format!("`{name}` has an unusable config-schema.json: {}", e.message),
+                    "fix the plugin's config-schema.json",
+                )
+            })?;
+            if let Some(first) = problems.first() {
+                return Err(Diagnostic::error(
+                    Code::E1022,
+                    &ext.file,
+                    at("config"),
+                    format!(
+                        "`{name}` config is invalid: {first}{}",
+                        if problems.len() > 1 {
+                            format!(" (and {} more)", problems.len() - 1)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    "fix the configuration to match the plugin's config-schema.json",
+                ));
+            }
+        }
+        used.name = name.to_owned();
+        Ok(used)
     }
 }
 
@@ -92,18 +189,15 @@ pub(crate) fn dispatcher(
         ));
     };
     let used = plugin_use(ext, &ext.pointer, &ext.value, "dispatcher")?;
-    if !known.has(&used.name, &BUILTIN_DISPATCHERS) {
-        return Err(Diagnostic::error(
+    if !BUILTIN_DISPATCHERS.contains(&used.name.as_str()) {
+        return known.resolve(
+            ext,
+            &ext.pointer,
+            used,
+            PluginType::Dispatcher,
             Code::E1012,
-            &ext.file,
-            push(&ext.pointer, "name"),
-            format!(
-                "unknown dispatcher `{}` (known: {})",
-                used.name,
-                known.names(&BUILTIN_DISPATCHERS)
-            ),
-            "use a built-in dispatcher or declare the plugin in barbacane.yaml",
-        ));
+            &BUILTIN_DISPATCHERS,
+        );
     }
     match used.name.as_str() {
         "mock" => check_mock(ext, &used.config)?,
@@ -137,18 +231,17 @@ pub(crate) fn middlewares(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let pointer = format!("{}/{i}", ext.pointer);
-        match plugin_use(ext, &pointer, item, "middleware") {
-            Ok(used) if !known.has(&used.name, &[]) => diags.push(Diagnostic::error(
-                Code::E1012,
-                &ext.file,
-                push(&pointer, "name"),
-                format!(
-                    "unknown middleware `{}` (known: {})",
-                    used.name,
-                    known.names(&[])
-                ),
-                "declare the plugin in barbacane.yaml under `plugins`",
-            )),
+        let resolved = plugin_use(ext, &pointer, item, "middleware").and_then(|used| {
+            known.resolve(
+                ext,
+                &pointer,
+                used,
+                PluginType::Middleware,
+                Code::E1020,
+                &[],
+            )
+        });
+        match resolved {
             Ok(used) => out.push(used),
             Err(d) => diags.push(d),
         }

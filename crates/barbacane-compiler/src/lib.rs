@@ -16,6 +16,7 @@ mod extensions;
 mod manifest;
 mod operations;
 mod options;
+mod plugins;
 mod upstream_config;
 
 pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};

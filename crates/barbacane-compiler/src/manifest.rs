@@ -26,7 +26,7 @@ pub struct Manifest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginEntry {
-    /// Path to the `.wasm` file, relative to the manifest.
+    /// The plugin directory, its `plugin.toml` or its `.wasm`, relative to the manifest.
     pub path: PathBuf,
 }
 
@@ -35,7 +35,7 @@ pub struct PluginEntry {
 pub(crate) struct LoadedManifest {
     pub(crate) bytes: Vec<u8>,
     pub(crate) canonical: Option<PathBuf>,
-    pub(crate) plugins: BTreeMap<String, (PathBuf, Vec<u8>)>,
+    pub(crate) plugins: BTreeMap<String, crate::plugins::PluginSource>,
 }
 
 pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, Vec<Diagnostic>> {
@@ -81,20 +81,11 @@ pub(crate) fn load(fs: &dyn FileSystem, path: &Path) -> Result<LoadedManifest, V
     let mut plugins = BTreeMap::new();
     let mut diagnostics = Vec::new();
     for (name, entry) in manifest.plugins {
-        let pointer = format!("/plugins/{name}/path");
-        let file = dir.join(&entry.path);
-        match fs.canonicalize(&file).and_then(|c| Ok((fs.read(&c)?, c))) {
-            Ok((wasm, c)) => {
-                plugins.insert(name, (c, wasm));
+        match crate::plugins::load(fs, &display, &name, &dir.join(&entry.path)) {
+            Ok(plugin) => {
+                plugins.insert(name, plugin);
             }
-            Err(e) => diagnostics.extend(err(
-                &pointer,
-                format!(
-                    "plugin `{name}`: cannot read `{}`: {e}",
-                    entry.path.display()
-                ),
-                "make the path relative to barbacane.yaml and point it at a .wasm file",
-            )),
+            Err(d) => diagnostics.push(d),
         }
     }
     if !diagnostics.is_empty() {

@@ -53,6 +53,9 @@ pub enum GatewayError {
     /// The circuit breaker is open for this upstream.
     #[error("upstream circuit breaker is open")]
     CircuitOpen,
+    /// A plugin trapped, timed out or broke the ABI on the request path.
+    #[error("plugin failed: {0}")]
+    PluginFailed(String),
     /// A bug or an unexpected state in the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,7 +75,9 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
-            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::Internal(_) | GatewayError::PluginFailed(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,6 +99,7 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => "header-fields-too-large",
             GatewayError::UriTooLong => "uri-too-long",
             GatewayError::Internal(_) => "internal-error",
+            GatewayError::PluginFailed(_) => "plugin-failed",
             GatewayError::BadGateway(_) => "bad-gateway",
             GatewayError::UpstreamTimeout => "upstream-timeout",
             GatewayError::CircuitOpen => "circuit-open",
@@ -103,7 +109,7 @@ impl GatewayError {
     /// Fault axis.
     pub fn fault(&self) -> Fault {
         match self {
-            GatewayError::Internal(_) => Fault::Internal,
+            GatewayError::Internal(_) | GatewayError::PluginFailed(_) => Fault::Internal,
             GatewayError::BadGateway(_)
             | GatewayError::UpstreamTimeout
             | GatewayError::CircuitOpen => Fault::Upstream,
@@ -126,6 +132,7 @@ impl GatewayError {
             GatewayError::UriTooLong => "The request URI is too long.",
             GatewayError::BodyRead(_) => "The request body could not be read.",
             GatewayError::Internal(_) => "The gateway failed to process the request.",
+            GatewayError::PluginFailed(_) => "A plugin failed while processing the request.",
             GatewayError::BadGateway(_) => "The upstream service could not be reached.",
             GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
             GatewayError::CircuitOpen => "The upstream service is unavailable; try again later.",

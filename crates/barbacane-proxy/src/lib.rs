@@ -31,6 +31,7 @@ mod dispatch;
 mod error;
 mod phases;
 pub mod pipeline;
+mod plugins;
 mod problem;
 pub mod reload;
 mod server;

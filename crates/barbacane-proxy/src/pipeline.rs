@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::body::{BoxError, OutgoingBody};
 use crate::dispatch::DispatchRequest;
 use crate::phases::validate::Validated;
-use crate::phases::{finish, limits, route, validate};
+use crate::phases::{finish, limits, middleware, route, validate};
 use crate::{Body, Gateway, GatewayError, ServeConfig, problem};
 
 /// The client's socket address, put in request extensions by the server.
@@ -66,36 +66,65 @@ where
         &config.limits,
     )
     .await?;
-    let dispatcher = &found.value.dispatcher;
-    let body: OutgoingBody = match validated {
-        Validated::Buffered(bytes) => Full::new(bytes)
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-        Validated::Unread(body) if dispatcher.reads_body() => {
-            let limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
-            Limited::new(body, limit).boxed_unsync()
-        }
-        Validated::Unread(_) => Full::default()
-            .map_err(|never| match never {})
-            .boxed_unsync(),
+    let entry = found.value;
+    let dispatcher = &entry.dispatcher;
+    let (mut buffered, unread) = match validated {
+        Validated::Buffered(bytes) => (Some(bytes), None),
+        Validated::Unread(body) => (None, Some(body)),
     };
-    let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
-    let params = |name: &str| found.params.get(name);
-    dispatcher
-        .dispatch(DispatchRequest {
-            path: if dispatcher.reads_body() {
-                path.to_path_string()
-            } else {
-                String::new()
-            },
-            parts,
-            body,
-            params: &params,
-            peer,
-            request_id,
-            body_limit: config.limits.max_body_bytes,
-        })
-        .await
+    let mut parts = parts;
+    let (ran, answered) = if entry.middlewares.is_empty() {
+        (None, None)
+    } else {
+        let (ran, answered) =
+            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered)?;
+        (Some(ran), answered)
+    };
+    let response = match answered {
+        Some(response) => response,
+        None => {
+            let body: OutgoingBody = match (buffered, unread) {
+                (Some(bytes), _) => Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+                (None, Some(body)) if dispatcher.reads_body() => {
+                    let limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+                    Limited::new(body, limit).boxed_unsync()
+                }
+                _ => Full::default()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            };
+            let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+            let params = |name: &str| found.params.get(name);
+            let dispatched = dispatcher
+                .dispatch(DispatchRequest {
+                    path: if dispatcher.reads_body() {
+                        path.to_path_string()
+                    } else {
+                        String::new()
+                    },
+                    parts,
+                    body,
+                    params: &params,
+                    peer,
+                    request_id,
+                    body_limit: config.limits.max_body_bytes,
+                })
+                .await;
+            match (dispatched, &ran) {
+                (Ok(response), _) => response,
+                // Middlewares that ran still see error responses in `on_response` (CORS
+                // headers on a 502, for instance).
+                (Err(error), Some(_)) => problem::respond(&error, config.dev, Some(request_id)),
+                (Err(error), None) => return Err(error),
+            }
+        }
+    };
+    Ok(match ran {
+        Some(ran) => middleware::on_response(ran, response),
+        None => response,
+    })
 }
 
 fn health() -> Response<Body> {

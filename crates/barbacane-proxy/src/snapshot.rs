@@ -71,6 +71,8 @@ pub struct LoadOptions {
 pub(crate) struct RouteEntry {
     pub(crate) validator: OperationValidator,
     pub(crate) dispatcher: Dispatcher,
+    /// The middleware chain, each plugin bound to its configuration (`init` already proven).
+    pub(crate) middlewares: Vec<barbacane_wasm::Prepared>,
 }
 
 /// A loaded artifact: header, router, validators and dispatchers, swapped in as one unit.
@@ -122,6 +124,7 @@ impl Snapshot {
         }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();
+        let mut plugins = crate::plugins::PluginSet::new(&artifact);
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
                 method: op.method.clone(),
@@ -130,7 +133,7 @@ impl Snapshot {
             };
             let method = Method::from_bytes(op.method.as_bytes())
                 .ok_or_else(|| fail("unknown method".into()))?;
-            let entry = prepare(op).map_err(fail)?;
+            let entry = prepare(op, &mut plugins).map_err(fail)?;
             builder
                 .insert(&op.path, method, entry)
                 .map_err(|e| fail(e.to_string()))?;
@@ -164,15 +167,18 @@ impl Snapshot {
     }
 }
 
-fn prepare(op: &Operation) -> Result<RouteEntry, String> {
-    if let Some(m) = op.middlewares.first() {
-        return Err(format!(
-            "middleware `{}` needs the WASM plugin runtime, which this data plane does not have yet",
-            m.name
-        ));
-    }
+fn prepare(
+    op: &Operation,
+    plugins: &mut crate::plugins::PluginSet<'_>,
+) -> Result<RouteEntry, String> {
+    let middlewares = op
+        .middlewares
+        .iter()
+        .map(|m| plugins.middleware(&m.name, &m.config))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RouteEntry {
         validator: OperationValidator::build(op).map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config)?,
+        middlewares,
     })
 }

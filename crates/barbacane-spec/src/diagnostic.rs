@@ -30,6 +30,16 @@ pub enum Code {
     E1014,
     /// The manifest (`barbacane.yaml`) is invalid.
     E1015,
+    /// A middleware names a plugin that is not declared.
+    E1020,
+    /// A plugin reference's version requirement is not satisfied (or malformed).
+    E1021,
+    /// A plugin's configuration does not match its `config-schema.json`.
+    E1022,
+    /// A plugin is used in the wrong position (middleware as dispatcher, or the reverse).
+    E1023,
+    /// A plugin imports host functions of a capability it does not declare.
+    E1024,
     /// An upstream URL is plaintext `http://` without `--allow-plaintext-upstream`.
     E1031,
 }
@@ -50,6 +60,11 @@ impl Code {
             Code::E1013 => "E1013",
             Code::E1014 => "E1014",
             Code::E1015 => "E1015",
+            Code::E1020 => "E1020",
+            Code::E1021 => "E1021",
+            Code::E1022 => "E1022",
+            Code::E1023 => "E1023",
+            Code::E1024 => "E1024",
             Code::E1031 => "E1031",
         }
     }

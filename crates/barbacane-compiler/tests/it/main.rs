@@ -288,6 +288,11 @@ fn manifest_and_plugins_are_hashed_inputs() {
     std::fs::create_dir(dir.path().join("plugins")).unwrap();
     std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(
+        dir.path().join("plugins/plugin.toml"),
+        "name = \"x\"\nversion = \"1.0.0\"\ntype = \"middleware\"\nwasm = \"x.wasm\"\n",
+    )
+    .unwrap();
+    std::fs::write(
         dir.path().join("barbacane.yaml"),
         "plugins:\n  x:\n    path: plugins/x.wasm\n",
     )
@@ -309,10 +314,12 @@ fn manifest_and_plugins_are_hashed_inputs() {
         vec![
             (InputKind::Spec, "api.yaml"),
             (InputKind::Manifest, "barbacane.yaml"),
+            (InputKind::Plugin, "plugins/plugin.toml"),
             (InputKind::Plugin, "plugins/x.wasm")
         ]
     );
-    std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\x01").unwrap();
+    // Same module plus a custom section: different bytes, still valid.
+    std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\0\x00\x02\x01x").unwrap();
     assert_ne!(
         compile(&LocalFs, &o).unwrap().header.artifact_hash,
         first.header.artifact_hash

@@ -2,5 +2,6 @@
 
 pub(crate) mod finish;
 pub(crate) mod limits;
+pub(crate) mod middleware;
 pub(crate) mod route;
 pub(crate) mod validate;

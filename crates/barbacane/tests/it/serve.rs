@@ -151,10 +151,15 @@ fn a_port_already_in_use_exits_14() {
 
 #[test]
 fn an_intact_artifact_the_data_plane_cannot_load_exits_12() {
-    // A middleware plugin compiles (the manifest declares it) but this data plane has no
-    // plugin runtime yet, so the configuration cannot be loaded.
+    // A middleware plugin passes the compiler's checks (valid module, no undeclared imports)
+    // but exports nothing the ABI needs, so the data plane cannot load the configuration.
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("p.wasm"), b"\0asm\x01\0\0\0").expect("write plugin");
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        "name = \"myplug\"\nversion = \"1.0.0\"\ntype = \"middleware\"\nwasm = \"p.wasm\"\n",
+    )
+    .expect("write plugin.toml");
     std::fs::write(
         dir.path().join("barbacane.yaml"),
         "plugins:\n  myplug:\n    path: p.wasm\n",

@@ -1,0 +1,201 @@
+//! Plugins declared in `barbacane.yaml`: their `plugin.toml`, WASM binary and
+//! `config-schema.json`, checked once per compilation.
+//!
+//! An entry's `path` may name the plugin directory, its `plugin.toml`, or its `.wasm` (then
+//! `plugin.toml` must sit next to it).
+
+use barbacane_plugin_abi::{Capability, PluginManifest};
+use barbacane_spec::{Code, Diagnostic, FileSystem};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One loaded plugin.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginSource {
+    pub(crate) manifest: PluginManifest,
+    /// `plugin.toml` bytes.
+    pub(crate) toml: Vec<u8>,
+    pub(crate) wasm: Vec<u8>,
+    pub(crate) schema: Option<Value>,
+    /// `config-schema.json` as read (bundled byte for byte, so it matches its input hash).
+    pub(crate) schema_raw: Option<Vec<u8>>,
+    /// Every file read (canonical path, bytes): inputs of the artifact.
+    pub(crate) files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+pub(crate) fn load(
+    fs: &dyn FileSystem,
+    manifest_file: &str,
+    name: &str,
+    entry: &Path,
+) -> Result<PluginSource, Diagnostic> {
+    let pointer = format!("/plugins/{name}/path");
+    let fail = |code: Code, message: String, hint: &str| {
+        Diagnostic::error(code, manifest_file, &pointer, message, hint)
+    };
+    let canonical = fs.canonicalize(entry).map_err(|e| {
+        fail(
+            Code::E1015,
+            format!("plugin `{name}`: cannot read `{}`: {e}", entry.display()),
+            "point `path` at the plugin directory, its plugin.toml or its .wasm",
+        )
+    })?;
+    let is_file = |p: &Path, ext: &str| p.extension().is_some_and(|e| e == ext);
+    let dir = if is_file(&canonical, "wasm") || is_file(&canonical, "toml") {
+        canonical
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    } else {
+        canonical.clone()
+    };
+    let read = |p: PathBuf| fs.canonicalize(&p).and_then(|c| Ok((fs.read(&c)?, c)));
+    let (toml, toml_path) = read(dir.join("plugin.toml")).map_err(|e| {
+        fail(
+            Code::E1015,
+            format!(
+                "plugin `{name}`: no readable plugin.toml in `{}`: {e}",
+                dir.display()
+            ),
+            "every plugin ships a plugin.toml (name, version, type, capabilities, wasm)",
+        )
+    })?;
+    let text = String::from_utf8_lossy(&toml);
+    let manifest = PluginManifest::parse(&text).map_err(|e| {
+        fail(
+            Code::E1015,
+            format!("plugin `{name}`: {e}"),
+            "fix plugin.toml",
+        )
+    })?;
+    if manifest.name != name {
+        return Err(fail(
+            Code::E1015,
+            format!(
+                "plugin declared as `{name}` is named `{}` in its plugin.toml",
+                manifest.name
+            ),
+            "use the plugin's own name as its key in barbacane.yaml",
+        ));
+    }
+    let (wasm, wasm_path) = read(dir.join(&manifest.wasm)).map_err(|e| {
+        fail(
+            Code::E1015,
+            format!("plugin `{name}`: cannot read `{}`: {e}", manifest.wasm),
+            "build the plugin, or fix `wasm` in plugin.toml",
+        )
+    })?;
+    for (module, function) in imports(&wasm).map_err(|e| {
+        fail(
+            Code::E1015,
+            format!("plugin `{name}`: not a valid WASM module: {e}"),
+            "rebuild the plugin for wasm32-unknown-unknown",
+        )
+    })? {
+        let allowed = Capability::from_module(&module).is_some_and(|c| manifest.allows(c));
+        if !allowed {
+            return Err(fail(
+                Code::E1024,
+                format!(
+                    "plugin `{name}` imports `{module}.{function}`, which its declared capabilities do not allow"
+                ),
+                "declare the capability in plugin.toml, or remove the import",
+            ));
+        }
+    }
+    let mut files = vec![(toml_path, toml.clone()), (wasm_path, wasm.clone())];
+    let (schema, schema_raw) = match read(dir.join("config-schema.json")) {
+        Ok((bytes, path)) => {
+            let schema: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                fail(
+                    Code::E1015,
+                    format!("plugin `{name}`: config-schema.json is not JSON: {e}"),
+                    "fix config-schema.json",
+                )
+            })?;
+            files.push((path, bytes.clone()));
+            (Some(schema), Some(bytes))
+        }
+        Err(_) => (None, None),
+    };
+    Ok(PluginSource {
+        manifest,
+        toml,
+        wasm,
+        schema,
+        schema_raw,
+        files,
+    })
+}
+
+/// `(module, name)` of every import.
+fn imports(wasm: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::ImportSection(section) = payload.map_err(|e| e.to_string())? {
+            for import in section.into_imports() {
+                let import = import.map_err(|e| e.to_string())?;
+                out.push((import.module.to_owned(), import.name.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A plugin reference: `name`, `name@1.2.3` (exact) or `name@^1.2` (compatible).
+pub(crate) fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    match reference.split_once('@') {
+        Some((name, req)) => (name, Some(req)),
+        None => (reference, None),
+    }
+}
+
+/// Whether `version` satisfies `req` (`1.2.3`, `=1.2.3`, `^1.2`, `^1.2.3`); `None` if `req`
+/// is malformed.
+pub(crate) fn satisfies(version: (u64, u64, u64), req: &str) -> Option<bool> {
+    let (caret, body) = match req.strip_prefix('^') {
+        Some(b) => (true, b),
+        None => (false, req.strip_prefix('=').unwrap_or(req)),
+    };
+    let parts: Vec<u64> = body
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let (major, minor, patch) = match parts.as_slice() {
+        [a] if caret => (*a, 0, 0),
+        [a, b] if caret => (*a, *b, 0),
+        [a, b, c] => (*a, *b, *c),
+        _ => return None,
+    };
+    if !caret {
+        return Some(version == (major, minor, patch));
+    }
+    let at_least = version >= (major, minor, patch);
+    // Caret: same left-most non-zero component.
+    let compatible = if major > 0 {
+        version.0 == major
+    } else if minor > 0 {
+        version.0 == 0 && version.1 == minor
+    } else {
+        version == (0, 0, patch)
+    };
+    Some(at_least && compatible)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_requirements() {
+        assert_eq!(satisfies((1, 2, 3), "1.2.3"), Some(true));
+        assert_eq!(satisfies((1, 2, 4), "=1.2.3"), Some(false));
+        assert_eq!(satisfies((1, 9, 0), "^1.2"), Some(true));
+        assert_eq!(satisfies((2, 0, 0), "^1.2"), Some(false));
+        assert_eq!(satisfies((1, 1, 0), "^1.2"), Some(false));
+        assert_eq!(satisfies((0, 2, 5), "^0.2.1"), Some(true));
+        assert_eq!(satisfies((0, 3, 0), "^0.2"), Some(false));
+        assert_eq!(satisfies((1, 0, 0), "latest"), None);
+        assert_eq!(split_reference("cors@^1.0"), ("cors", Some("^1.0")));
+    }
+}

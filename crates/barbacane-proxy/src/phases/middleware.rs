@@ -1,0 +1,127 @@
+//! The middleware phases: `on_request` in order (a middleware may answer instead of the
+//! dispatcher), `on_response` in reverse over the middlewares that ran.
+//!
+//! The request travels between plugins as one `ExchangeState` (real `HeaderMap`s, so
+//! repeated headers survive); each plugin instance is fresh for this request.
+
+use barbacane_plugin_abi::Action;
+use barbacane_wasm::{Call, ExchangeState, Prepared, ResponseState};
+use bytes::Bytes;
+use http::Response;
+use http::request::Parts;
+
+use crate::{Body, GatewayError};
+
+/// The instances whose `on_request` ran, kept for `on_response`.
+pub(crate) struct Ran {
+    calls: Vec<Call>,
+    context: std::collections::BTreeMap<String, String>,
+}
+
+/// Runs `on_request` of each middleware. Returns the instances that ran, and a response when
+/// one of them answered. The request parts (and buffered body) carry the plugins' changes.
+pub(crate) fn on_request(
+    chain: &[Prepared],
+    parts: &mut Parts,
+    body: &mut Option<Bytes>,
+) -> Result<(Ran, Option<Response<Body>>), GatewayError> {
+    let mut exchange = ExchangeState {
+        method: parts.method.clone(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.clone(), |pq| pq.clone().into()),
+        headers: std::mem::take(&mut parts.headers),
+        body: body.take(),
+        response: None,
+        context: Default::default(),
+    };
+    let mut calls = Vec::with_capacity(chain.len());
+    let mut answered = None;
+    for prepared in chain {
+        let mut call = match prepared.start(exchange) {
+            Ok(call) => call,
+            Err(failed) => return Err(GatewayError::PluginFailed(failed.error.to_string())),
+        };
+        let action = call
+            .on_request()
+            .map_err(|e| GatewayError::PluginFailed(e.to_string()))?;
+        exchange = std::mem::take(call.exchange_mut());
+        calls.push(call);
+        if action == Action::Respond {
+            answered = Some(into_response(exchange.response.take().unwrap_or_default()));
+            break;
+        }
+    }
+    parts.method = exchange.method;
+    if let Some(pq) = exchange.uri.path_and_query() {
+        let mut builder = http::Uri::builder().path_and_query(pq.clone());
+        if let (Some(scheme), Some(authority)) = (parts.uri.scheme(), parts.uri.authority()) {
+            builder = builder.scheme(scheme.clone()).authority(authority.clone());
+        }
+        if let Ok(uri) = builder.build() {
+            parts.uri = uri;
+        }
+    }
+    parts.headers = exchange.headers;
+    *body = exchange.body;
+    Ok((
+        Ran {
+            calls,
+            context: exchange.context,
+        },
+        answered,
+    ))
+}
+
+/// Runs `on_response` in reverse. A plugin failing here is logged and its changes dropped:
+/// the response goes out as it was before that plugin.
+pub(crate) fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> {
+    let Ran { mut calls, context } = ran;
+    if calls.is_empty() {
+        return response;
+    }
+    let (mut head, body) = response.into_parts();
+    let visible = match &body {
+        Body::Full(bytes) => Some(bytes.clone().unwrap_or_default()),
+        Body::Streaming(_) => None,
+    };
+    let mut state = ResponseState {
+        status: head.status,
+        headers: std::mem::take(&mut head.headers),
+        body: visible.clone(),
+    };
+    let mut context = context;
+    while let Some(mut call) = calls.pop() {
+        let exchange = call.exchange_mut();
+        exchange.response = Some(state.clone());
+        exchange.context = std::mem::take(&mut context);
+        match call.on_response() {
+            Ok(()) => {
+                let exchange = call.exchange_mut();
+                context = std::mem::take(&mut exchange.context);
+                if let Some(changed) = exchange.response.take() {
+                    state = changed;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "middleware on_response failed; response left as it was");
+                context = std::mem::take(&mut call.exchange_mut().context);
+            }
+        }
+    }
+    head.status = state.status;
+    head.headers = state.headers;
+    let body = match (body, state.body) {
+        (Body::Full(_), Some(new)) => Body::Full(Some(new)),
+        (body, _) => body,
+    };
+    Response::from_parts(head, body)
+}
+
+fn into_response(state: ResponseState) -> Response<Body> {
+    let mut response = Response::new(Body::Full(state.body.filter(|b| !b.is_empty())));
+    *response.status_mut() = state.status;
+    *response.headers_mut() = state.headers;
+    response
+}

@@ -1,0 +1,68 @@
+//! Loading the artifact's WASM plugins once per snapshot, and binding each configuration
+//! once: the same (plugin, config) pair used by many operations is prepared once.
+
+use barbacane_artifact::Artifact;
+use barbacane_plugin_abi::{PluginManifest, PluginType};
+use barbacane_wasm::{Plugin, Prepared, Runtime};
+use std::collections::HashMap;
+
+pub(crate) struct PluginSet<'a> {
+    artifact: &'a Artifact,
+    loaded: HashMap<String, Plugin>,
+    prepared: HashMap<(String, String), Prepared>,
+}
+
+impl<'a> PluginSet<'a> {
+    pub(crate) fn new(artifact: &'a Artifact) -> PluginSet<'a> {
+        PluginSet {
+            artifact,
+            loaded: HashMap::new(),
+            prepared: HashMap::new(),
+        }
+    }
+
+    /// The prepared middleware `name` with `config`. A plugin that fails to compile, imports
+    /// an undeclared capability, is not a middleware, or whose `init` refuses the config
+    /// stops the load.
+    pub(crate) fn middleware(
+        &mut self,
+        name: &str,
+        config: &serde_json::Value,
+    ) -> Result<Prepared, String> {
+        let key = (name.to_owned(), config.to_string());
+        if let Some(p) = self.prepared.get(&key) {
+            return Ok(p.clone());
+        }
+        let plugin = self.plugin(name)?;
+        if plugin.manifest().kind != PluginType::Middleware {
+            return Err(format!(
+                "plugin `{name}` is a {}, not a middleware",
+                plugin.manifest().kind.as_str()
+            ));
+        }
+        let prepared = plugin.prepare(config).map_err(|e| e.to_string())?;
+        self.prepared.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn plugin(&mut self, name: &str) -> Result<Plugin, String> {
+        if let Some(p) = self.loaded.get(name) {
+            return Ok(p.clone());
+        }
+        let member = |ext: &str| {
+            let path = format!("plugins/{name}.{ext}");
+            self.artifact
+                .member(&path)
+                .ok_or_else(|| format!("the artifact has no `{path}`"))
+        };
+        let manifest = std::str::from_utf8(member("toml")?)
+            .map_err(|_| format!("plugin `{name}`: plugin.toml is not UTF-8"))
+            .and_then(|t| PluginManifest::parse(t).map_err(|e| format!("plugin `{name}`: {e}")))?;
+        let runtime = Runtime::global().map_err(|e| e.to_string())?;
+        let plugin = runtime
+            .load(manifest, member("wasm")?)
+            .map_err(|e| e.to_string())?;
+        self.loaded.insert(name.to_owned(), plugin.clone());
+        Ok(plugin)
+    }
+}
