@@ -319,7 +319,11 @@ fn manifest_and_plugins_are_hashed_inputs() {
         ]
     );
     // Same module plus a custom section: different bytes, still valid.
-    std::fs::write(dir.path().join("plugins/x.wasm"), b"\0asm\x01\0\0\0\x00\x02\x01x").unwrap();
+    std::fs::write(
+        dir.path().join("plugins/x.wasm"),
+        b"\0asm\x01\0\0\0\x00\x02\x01x",
+    )
+    .unwrap();
     assert_ne!(
         compile(&LocalFs, &o).unwrap().header.artifact_hash,
         first.header.artifact_hash
