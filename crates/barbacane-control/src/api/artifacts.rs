@@ -1,0 +1,96 @@
+//! `/artifacts`: metadata and provenance, download, deletion.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::extract::{QueryParams, parse_id};
+use super::specs::ProjectFilter;
+use crate::db::artifacts::{self, Artifact};
+use crate::error::{ApiError, is_foreign_key_violation};
+use crate::state::AppState;
+
+/// `GET /artifacts[?project_id=]`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(filter): QueryParams<ProjectFilter>,
+) -> Result<Json<Vec<Artifact>>, ApiError> {
+    Ok(Json(
+        artifacts::list(state.pool(), filter.project_id).await?,
+    ))
+}
+
+/// `GET /artifacts/{id}`: metadata, the spec revisions it was built from, and the provenance
+/// header exactly as stored in the `.bca`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let uuid = parse_id("artifact", &id)?;
+    let (artifact, header) = artifacts::get(state.pool(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact", &id))?;
+    let built_from = artifacts::built_from(state.pool(), uuid).await?;
+    let mut body = serde_json::to_value(&artifact)
+        .map_err(|e| ApiError::Internal(format!("serialize artifact: {e}")))?;
+    body["built_from"] = json!(built_from);
+    body["header"] = header;
+    Ok(Json(body))
+}
+
+/// `GET /artifacts/{id}/download`: the `.bca` bytes.
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let uuid = parse_id("artifact", &id)?;
+    let (artifact, _) = artifacts::get(state.pool(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact", &id))?;
+    let bytes = state.store().get(uuid).await?.ok_or_else(|| {
+        ApiError::Internal(format!(
+            "artifact {uuid} has metadata but no bytes in the store"
+        ))
+    })?;
+    let disposition = format!("attachment; filename=\"{uuid}.bca\"");
+    let etag = format!("\"sha256:{}\"", artifact.sha256);
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// `DELETE /artifacts/{id}` → 204; 409 while a deployment references it.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let uuid = parse_id("artifact", &id)?;
+    let existed = artifacts::delete(state.pool(), uuid).await.map_err(|e| {
+        if is_foreign_key_violation(&e) {
+            ApiError::InUse(format!(
+                "artifact `{id}` is referenced by a deployment; remove the deployment first"
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    if !existed {
+        return Err(ApiError::not_found("artifact", id));
+    }
+    state.store().delete(uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

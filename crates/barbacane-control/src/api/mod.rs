@@ -1,0 +1,22 @@
+//! HTTP handlers, one module per resource, plus the extractors they share.
+
+pub mod artifacts;
+pub mod compilations;
+pub mod extract;
+pub mod health;
+pub mod plugins;
+pub mod projects;
+pub mod specs;
+pub mod upload;
+
+use crate::error::ApiError;
+
+/// Fallback for paths no route matches.
+pub async fn route_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::RouteNotFound(uri.path().to_owned())
+}
+
+/// Fallback for a known path with another method (axum adds `Allow`).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

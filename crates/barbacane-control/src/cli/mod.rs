@@ -1,0 +1,173 @@
+//! The `barbacane-control` command line: `serve`, and client subcommands that talk to a
+//! running control plane's API (`--server`, token from `BARBACANE_CONTROL_ADMIN_TOKEN`).
+
+mod artifact;
+mod client;
+mod compile;
+mod output;
+mod plugin;
+mod project;
+mod serve;
+mod spec;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use client::{CliError, Client};
+pub use serve::ServeArgs;
+
+/// Exit codes (see `docs/control-plane.md`).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The API answered an error, or a compilation failed.
+    pub const FAILED: i32 = 1;
+    /// Invalid configuration (a bad CIDR, DATABASE_URL or flag value), or a bad local file.
+    pub const CONFIG: i32 = 10;
+    /// The listen address cannot be bound.
+    pub const BIND: i32 = 14;
+    /// Non-loopback listen address without a token.
+    pub const POSTURE: i32 = 15;
+    /// Postgres unreachable at start, or the migrations failed.
+    pub const DATABASE: i32 = 20;
+    /// The server cannot be reached (client commands).
+    pub const UNREACHABLE: i32 = 21;
+}
+
+/// The control plane: REST API, compile workers and plugin registry, and a client for them.
+#[derive(Debug, Parser)]
+#[command(name = "barbacane-control", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every client subcommand.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The control plane's URL.
+    #[arg(
+        long,
+        global = true,
+        env = "BARBACANE_CONTROL_SERVER",
+        default_value = "http://127.0.0.1:9090"
+    )]
+    pub server: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control-plane server.
+    Serve(ServeArgs),
+    /// Projects.
+    Project {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: project::ProjectCmd,
+    },
+    /// Specs and their revisions.
+    Spec {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: spec::SpecCmd,
+    },
+    /// Compile a spec (or a project) on the server.
+    Compile {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to compile.
+        #[command(flatten)]
+        args: compile::CompileArgs,
+    },
+    /// Artifacts.
+    Artifact {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: artifact::ArtifactCmd,
+    },
+    /// The plugin registry.
+    Plugin {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: plugin::PluginCmd,
+    },
+}
+
+/// What a client subcommand needs.
+#[derive(Debug)]
+pub struct Ctx {
+    client: Client,
+    json: bool,
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> i32 {
+    let (client_args, command) = match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        Command::Project { client, cmd } => (client, ClientCommand::Project(cmd)),
+        Command::Spec { client, cmd } => (client, ClientCommand::Spec(cmd)),
+        Command::Compile { client, args } => (client, ClientCommand::Compile(args)),
+        Command::Artifact { client, cmd } => (client, ClientCommand::Artifact(cmd)),
+        Command::Plugin { client, cmd } => (client, ClientCommand::Plugin(cmd)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let ctx = Ctx {
+        client: Client::new(&client_args.server),
+        json: client_args.json,
+    };
+    let result = runtime.block_on(async {
+        match command {
+            ClientCommand::Project(cmd) => project::run(&ctx, cmd).await,
+            ClientCommand::Spec(cmd) => spec::run(&ctx, cmd).await,
+            ClientCommand::Compile(args) => compile::run(&ctx, args).await,
+            ClientCommand::Artifact(cmd) => artifact::run(&ctx, cmd).await,
+            ClientCommand::Plugin(cmd) => plugin::run(&ctx, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                CliError::Unreachable { .. } => exit::UNREACHABLE,
+                CliError::Usage(_) => exit::CONFIG,
+                CliError::Api { .. } | CliError::CompilationFailed => exit::FAILED,
+            }
+        }
+    }
+}
+
+/// A client subcommand, separated from its shared options.
+enum ClientCommand {
+    Project(project::ProjectCmd),
+    Spec(spec::SpecCmd),
+    Compile(compile::CompileArgs),
+    Artifact(artifact::ArtifactCmd),
+    Plugin(plugin::PluginCmd),
+}

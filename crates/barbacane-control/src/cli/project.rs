@@ -1,0 +1,55 @@
+//! `barbacane-control project create|list`.
+
+use clap::Subcommand;
+use http::Method;
+use serde_json::json;
+
+use super::Ctx;
+use super::client::CliError;
+use super::output::{field, json, table};
+
+/// Project commands.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project; prints its id.
+    Create {
+        /// Unique name.
+        name: String,
+    },
+    /// List projects.
+    List,
+}
+
+/// Runs a project command.
+pub async fn run(ctx: &Ctx, cmd: ProjectCmd) -> Result<(), CliError> {
+    match cmd {
+        ProjectCmd::Create { name } => {
+            let body = json!({ "name": name }).to_string().into_bytes();
+            let reply = ctx
+                .client
+                .send(Method::POST, "/projects", Some("application/json"), body)
+                .await?
+                .json()?;
+            if ctx.json {
+                json(&reply);
+            } else {
+                println!("{}", field(&reply, "id"));
+            }
+        }
+        ProjectCmd::List => {
+            let list = ctx.client.get("/projects").await?;
+            if ctx.json {
+                json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| vec![field(p, "id"), field(p, "name"), field(p, "created_at")])
+                    .collect();
+                table(&["ID", "NAME", "CREATED"], &rows);
+            }
+        }
+    }
+    Ok(())
+}

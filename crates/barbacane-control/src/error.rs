@@ -1,0 +1,274 @@
+//! The API's one error type. Every error answers an RFC 9457 `application/problem+json` body
+//! whose `type` is `urn:barbacane:error:<name>`; [`ApiError::status`] and
+//! [`ApiError::problem_type`] are the single source of both.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Content type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, missing parameter, bad multipart shape...).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No bearer token, or a wrong one.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// The peer address is not in the allowlist.
+    #[error("this address may not use the control-plane API")]
+    Forbidden,
+    /// A resource with this id (or name) does not exist.
+    #[error("{kind} `{id}` does not exist")]
+    NotFound {
+        /// What was looked up (`project`, `spec`...).
+        kind: &'static str,
+        /// The id as given.
+        id: String,
+    },
+    /// No route matches the path.
+    #[error("no route for `{0}`")]
+    RouteNotFound(String),
+    /// The path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The `Accept` header names no representation this API produces.
+    #[error("cannot produce any of `{0}`; this API speaks application/vnd.barbacane.v1+json")]
+    NotAcceptable(String),
+    /// The resource already exists (duplicate name or version).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The resource is still referenced (deployments, spec revisions...).
+    #[error("{0}")]
+    InUse(String),
+    /// `If-Match` does not match the current revision.
+    #[error("the spec changed: current ETag is {current}")]
+    PreconditionFailed {
+        /// The current ETag, quoted.
+        current: String,
+    },
+    /// The body exceeds `--max-upload-bytes`.
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body's content type is not one this endpoint accepts.
+    #[error("unsupported content type `{got}`; expected {expected}")]
+    UnsupportedMediaType {
+        /// What was sent.
+        got: String,
+        /// What the endpoint accepts.
+        expected: &'static str,
+    },
+    /// The spec does not compile; `errors` lists every diagnostic.
+    #[error("the spec has {} error(s)", errors.iter().filter(|d| d.get("severity") == Some(&json!("error"))).count())]
+    InvalidSpec {
+        /// The compiler's diagnostics, serialized.
+        errors: Vec<Value>,
+    },
+    /// The plugin package is invalid; `errors` lists every problem.
+    #[error("the plugin is invalid: {}", errors.join("; "))]
+    InvalidPlugin {
+        /// One line per problem.
+        errors: Vec<String>,
+    },
+    /// `PUT` without `If-Match`.
+    #[error("send If-Match with the spec's current ETag (from GET), or `*` to overwrite")]
+    PreconditionRequired,
+    /// Postgres cannot be reached or is restarting.
+    #[error("the database is unavailable; retry later")]
+    DatabaseUnavailable,
+    /// The artifact store cannot be reached.
+    #[error("the artifact store is unavailable; retry later")]
+    StorageUnavailable(String),
+    /// A bug or an unexpected failure (details are logged, never sent).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::AlreadyExists(_) | ApiError::InUse(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::InvalidSpec { .. } | ApiError::InvalidPlugin { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::DatabaseUnavailable | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The last segment of the problem `type` URN.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "invalid-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound { .. } => "not-found",
+            ApiError::RouteNotFound(_) => "route-not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::NotAcceptable(_) => "not-acceptable",
+            ApiError::AlreadyExists(_) => "already-exists",
+            ApiError::InUse(_) => "in-use",
+            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",
+            ApiError::InvalidSpec { .. } => "invalid-spec",
+            ApiError::InvalidPlugin { .. } => "invalid-plugin",
+            ApiError::PreconditionRequired => "precondition-required",
+            ApiError::DatabaseUnavailable => "database-unavailable",
+            ApiError::StorageUnavailable(_) => "storage-unavailable",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+
+    /// The problem `type`: `urn:barbacane:error:<name>`.
+    pub fn problem_type(&self) -> String {
+        format!("urn:barbacane:error:{}", self.name())
+    }
+
+    /// The RFC 9457 body.
+    pub fn problem(&self) -> Value {
+        let status = self.status();
+        let mut body = json!({
+            "type": self.problem_type(),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        match self {
+            ApiError::InvalidSpec { errors } => body["errors"] = Value::from(errors.clone()),
+            ApiError::InvalidPlugin { errors } => body["errors"] = json!(errors),
+            _ => {}
+        }
+        body
+    }
+
+    /// A not-found error for `kind` with `id`.
+    pub fn not_found(kind: &'static str, id: impl ToString) -> ApiError {
+        ApiError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
+            ApiError::DatabaseUnavailable => tracing::warn!("database unavailable"),
+            ApiError::StorageUnavailable(what) => {
+                tracing::warn!(%what, "artifact store unavailable")
+            }
+            _ => {}
+        }
+        let mut response = (self.status(), self.problem().to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match &self {
+            ApiError::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"barbacane-control\""),
+                );
+            }
+            ApiError::PreconditionFailed { current } => {
+                if let Ok(v) = HeaderValue::from_str(current) {
+                    headers.insert(header::ETAG, v);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// SQLSTATE classes and codes that mean "the database is not there right now".
+fn is_unavailable_code(code: &str) -> bool {
+    // 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now;
+    // 3D000: the database does not exist (dropped or not yet recreated).
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "3D000")
+}
+
+/// Whether a database error means "Postgres cannot be reached right now" (503, retry later)
+/// rather than a bug or a constraint.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_unavailable_code(&c)),
+        _ => false,
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        if is_unavailable(&e) {
+            ApiError::DatabaseUnavailable
+        } else {
+            ApiError::Internal(format!("database: {e}"))
+        }
+    }
+}
+
+/// Whether a database error is a foreign-key violation (something still references the row).
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// Whether a database error is a unique violation (the row already exists).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_problem_type_and_a_matching_status() {
+        let e = ApiError::PreconditionFailed {
+            current: "\"3\"".into(),
+        };
+        let body = e.problem();
+        assert_eq!(body["type"], "urn:barbacane:error:precondition-failed");
+        assert_eq!(body["status"], 412);
+        let e = ApiError::InvalidSpec {
+            errors: vec![json!({"severity": "error", "code": "E1003"})],
+        };
+        assert_eq!(e.problem()["errors"][0]["code"], "E1003");
+        assert_eq!(e.to_string(), "the spec has 1 error(s)");
+    }
+
+    #[test]
+    fn connection_errors_are_unavailable() {
+        assert!(is_unavailable_code("08006"));
+        assert!(is_unavailable_code("57P01"));
+        assert!(!is_unavailable_code("23505"));
+        assert!(matches!(
+            ApiError::from(sqlx::Error::PoolTimedOut),
+            ApiError::DatabaseUnavailable
+        ));
+    }
+}

@@ -1,0 +1,172 @@
+//! The plugin registry's checks: a package is `plugin.toml` + a `.wasm` + `config-schema.json`,
+//! judged by the same contract the data plane enforces (`barbacane-plugin-abi`), with every
+//! problem reported at once.
+
+pub mod wasm;
+
+use barbacane_artifact::sha256_hex;
+use barbacane_plugin_abi::PluginManifest;
+use serde_json::Value;
+
+use crate::compile::BUILTIN_PLUGINS;
+
+/// A package as uploaded.
+#[derive(Debug, Clone, Default)]
+pub struct Package {
+    /// `plugin.toml` text.
+    pub manifest: Option<Vec<u8>>,
+    /// The `.wasm` file name, if the upload named it.
+    pub wasm_name: Option<String>,
+    /// The module.
+    pub wasm: Option<Vec<u8>>,
+    /// `config-schema.json`.
+    pub schema: Option<Vec<u8>>,
+}
+
+/// A package that passed every check.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The parsed manifest.
+    pub manifest: PluginManifest,
+    /// The manifest text.
+    pub manifest_text: String,
+    /// The configuration schema.
+    pub schema: Value,
+    /// The module.
+    pub wasm: Vec<u8>,
+    /// Its SHA-256.
+    pub wasm_sha256: String,
+}
+
+/// Longest plugin name the registry accepts.
+const MAX_NAME: usize = 64;
+
+/// Checks everything; `Err` lists every problem.
+pub fn check(package: Package) -> Result<Checked, Vec<String>> {
+    let mut errors = Vec::new();
+    let manifest = match &package.manifest {
+        None => {
+            errors.push("missing part: plugin.toml".to_owned());
+            None
+        }
+        Some(bytes) => match parse_manifest(bytes) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    let schema = match &package.schema {
+        None => {
+            errors.push("missing part: config-schema.json".to_owned());
+            None
+        }
+        Some(bytes) => match check_schema(bytes) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    match (&package.wasm, &manifest) {
+        (None, _) => errors.push("missing part: the .wasm module".to_owned()),
+        (Some(bytes), Some(m)) => {
+            let expected = m.wasm.rsplit('/').next().unwrap_or(&m.wasm);
+            if let Some(name) = &package.wasm_name
+                && name != expected
+            {
+                errors.push(format!(
+                    "plugin.toml names the module `{}` but `{name}` was uploaded",
+                    m.wasm
+                ));
+            }
+            errors.extend(wasm::check(bytes, m));
+        }
+        (Some(_), None) => {}
+    }
+    match (manifest, schema, package.wasm, package.manifest) {
+        (Some(manifest), Some(schema), Some(wasm), Some(text)) if errors.is_empty() => {
+            Ok(Checked {
+                manifest,
+                manifest_text: String::from_utf8_lossy(&text).into_owned(),
+                schema,
+                wasm_sha256: sha256_hex(&wasm),
+                wasm,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The ABI's `plugin.toml` rules, plus the registry's: a name of at most 64 characters that
+/// starts with a letter and is not a built-in plugin's.
+fn parse_manifest(bytes: &[u8]) -> Result<PluginManifest, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "plugin.toml is not UTF-8".to_owned())?;
+    let manifest = PluginManifest::parse(text).map_err(|e| e.to_string())?;
+    if manifest.name.len() > MAX_NAME
+        || !manifest.name.starts_with(|c: char| c.is_ascii_lowercase())
+    {
+        return Err(format!(
+            "plugin.toml: name `{}` must start with a letter and have at most {MAX_NAME} characters",
+            manifest.name
+        ));
+    }
+    if BUILTIN_PLUGINS.contains(&manifest.name.as_str()) {
+        return Err(format!(
+            "plugin.toml: `{}` is a built-in plugin name",
+            manifest.name
+        ));
+    }
+    Ok(manifest)
+}
+
+/// `config-schema.json` must be JSON, a valid JSON Schema (checked against its meta-schema),
+/// and compile into a validator (what the compiler will do with every use's config).
+fn check_schema(bytes: &[u8]) -> Result<Value, String> {
+    let schema: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("config-schema.json is not JSON: {e}"))?;
+    if !schema.is_object() && !schema.is_boolean() {
+        return Err("config-schema.json must be a JSON Schema object".to_owned());
+    }
+    jsonschema::meta::validate(&schema)
+        .map_err(|e| format!("config-schema.json is not a valid JSON Schema: {e}"))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| format!("config-schema.json does not compile: {e}"))?;
+    Ok(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_are_checked() {
+        assert!(check_schema(br#"{"type":"object"}"#).is_ok());
+        assert!(check_schema(b"{").is_err());
+        assert!(check_schema(br#"{"type": 12}"#).is_err());
+        assert!(check_schema(br#"{"pattern": "("}"#).is_err());
+        assert!(check_schema(b"[1]").is_err());
+    }
+
+    #[test]
+    fn every_missing_part_is_reported() {
+        let errors = check(Package::default()).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn registry_name_rules() {
+        let m = |name: &str| {
+            format!(
+                "name = \"{name}\"\nversion = \"1.0.0\"\ntype = \"middleware\"\nwasm = \"a.wasm\"\n"
+            )
+        };
+        assert!(parse_manifest(m("cors").as_bytes()).is_ok());
+        assert!(parse_manifest(m("mock").as_bytes()).is_err());
+        assert!(parse_manifest(m("9lives").as_bytes()).is_err());
+        assert!(parse_manifest(m(&"a".repeat(65)).as_bytes()).is_err());
+        assert!(parse_manifest(b"not toml [").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! The route table: the single list of every route, used to build the router and by the test
+//! that keeps `openapi.yaml` true.
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Router, middleware};
+
+use crate::api::{self, artifacts, compilations, health, plugins, projects, specs};
+use crate::state::AppState;
+use crate::{posture, version};
+
+/// One route.
+#[derive(Debug)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template, axum syntax (`/specs/{id}`), the same as OpenAPI's.
+    pub path: &'static str,
+    /// Open without a token (only health).
+    pub public: bool,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        public: false,
+        handler,
+    }
+}
+
+/// Every route the API serves.
+pub fn table() -> Vec<Route> {
+    vec![
+        Route {
+            public: true,
+            ..route(Method::GET, "/health", get(health::health))
+        },
+        route(Method::POST, "/projects", post(projects::create)),
+        route(Method::GET, "/projects", get(projects::list)),
+        route(Method::GET, "/projects/{id}", get(projects::get)),
+        route(Method::DELETE, "/projects/{id}", delete(projects::delete)),
+        route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
+        route(
+            Method::POST,
+            "/projects/{id}/compile",
+            post(compilations::compile_project),
+        ),
+        route(Method::GET, "/specs", get(specs::list)),
+        route(Method::GET, "/specs/{id}", get(specs::get)),
+        route(Method::PUT, "/specs/{id}", put(specs::replace)),
+        route(Method::DELETE, "/specs/{id}", delete(specs::delete)),
+        route(Method::GET, "/specs/{id}/history", get(specs::history)),
+        route(
+            Method::POST,
+            "/specs/{id}/compile",
+            post(compilations::compile_spec),
+        ),
+        route(Method::GET, "/compilations/{id}", get(compilations::get)),
+        route(Method::GET, "/artifacts", get(artifacts::list)),
+        route(Method::GET, "/artifacts/{id}", get(artifacts::get)),
+        route(Method::DELETE, "/artifacts/{id}", delete(artifacts::delete)),
+        route(
+            Method::GET,
+            "/artifacts/{id}/download",
+            get(artifacts::download),
+        ),
+        route(Method::POST, "/plugins", post(plugins::register)),
+        route(Method::GET, "/plugins", get(plugins::list)),
+        route(Method::GET, "/plugins/{name}", get(plugins::versions)),
+        route(Method::GET, "/plugins/{name}/{version}", get(plugins::get)),
+        route(
+            Method::DELETE,
+            "/plugins/{name}/{version}",
+            delete(plugins::delete),
+        ),
+    ]
+}
+
+/// The whole API: public routes, authorized routes (posture, then version negotiation), and
+/// problem+json fallbacks for unknown paths and methods.
+pub fn router(state: AppState) -> Router {
+    let mut public = Router::new();
+    let mut private = Router::new();
+    for r in table() {
+        if r.public {
+            public = public.route(r.path, r.handler);
+        } else {
+            private = private.route(r.path, r.handler);
+        }
+    }
+    let private = private
+        .route_layer(middleware::from_fn(version::negotiate_version))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            posture::authorize,
+        ));
+    public
+        .merge(private)
+        .fallback(api::route_not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.max_upload_bytes()))
+        .with_state(state)
+}

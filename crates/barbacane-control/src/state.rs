@@ -1,0 +1,87 @@
+//! What every handler shares.
+
+use arc_swap::ArcSwap;
+use barbacane_posture::{Posture, Tokens};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use crate::storage::ArtifactStore;
+
+/// Shared state: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    store: Arc<dyn ArtifactStore>,
+    posture: ArcSwap<Posture>,
+    max_upload_bytes: usize,
+    wake: Arc<Notify>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    /// Who may call the API.
+    pub posture: Posture,
+    /// Largest request body (413 beyond).
+    pub max_upload_bytes: usize,
+}
+
+impl AppState {
+    /// Builds the state. `wake` is notified whenever a compilation is queued.
+    pub fn new(
+        pool: PgPool,
+        store: Arc<dyn ArtifactStore>,
+        config: StateConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                pool,
+                store,
+                posture: ArcSwap::from_pointee(config.posture),
+                max_upload_bytes: config.max_upload_bytes,
+                wake,
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The artifact store.
+    pub fn store(&self) -> &dyn ArtifactStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The admin posture now.
+    pub fn posture(&self) -> Arc<Posture> {
+        self.inner.posture.load_full()
+    }
+
+    /// Replaces the accepted tokens (rotation without restart); the allowlist stays.
+    pub fn set_tokens(&self, tokens: Tokens) {
+        let current = self.inner.posture.load();
+        self.inner.posture.store(Arc::new(Posture {
+            tokens,
+            allowlist: current.allowlist.clone(),
+        }));
+    }
+
+    /// Largest accepted request body.
+    pub fn max_upload_bytes(&self) -> usize {
+        self.inner.max_upload_bytes
+    }
+
+    /// Wakes the compile workers.
+    pub fn wake_workers(&self) {
+        self.inner.wake.notify_waiters();
+    }
+}

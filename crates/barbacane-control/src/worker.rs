@@ -1,0 +1,271 @@
+//! The compile worker pool: `N` tasks that claim pending compilations (`FOR UPDATE SKIP
+//! LOCKED`), compile on a blocking thread, store the artifact, and record the outcome.
+//!
+//! A worker never leaves a row `running` while the server lives: when the database fails
+//! while recording an outcome, it retries until it succeeds or the server stops; after a
+//! crash, [`crate::db::compilations::recover`] requeues what was running.
+
+use barbacane_artifact::sha256_hex;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::compile::{self, Job, SourceFile};
+use crate::db::artifacts::{self, BuiltFrom, NewArtifact};
+use crate::db::compilations::{self, Compilation};
+use crate::db::specs;
+use crate::error::is_unavailable;
+use crate::storage::{ArtifactStore, StoreError};
+
+/// How long an idle worker sleeps between polls when nobody wakes it (covers compilations
+/// queued by another process).
+const POLL: Duration = Duration::from_secs(1);
+/// First delay after a database error (doubles up to [`MAX_BACKOFF`]).
+const BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What the workers need.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    /// The database.
+    pub pool: PgPool,
+    /// Where artifact bytes go.
+    pub store: Arc<dyn ArtifactStore>,
+    /// Notified when a compilation is queued.
+    pub wake: Arc<Notify>,
+}
+
+impl Workers {
+    /// Starts `count` workers (at least one); they stop when `shutdown` turns true.
+    pub fn spawn(&self, count: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        (0..count.max(1))
+            .map(|n| {
+                let this = self.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { this.run(n, shutdown).await })
+            })
+            .collect()
+    }
+
+    async fn run(self, n: usize, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = BACKOFF;
+        while !*shutdown.borrow() {
+            // Register interest before looking, so a wake-up between the claim and the wait
+            // is not lost.
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wait = match compilations::claim(&self.pool).await {
+                Ok(Some(c)) => {
+                    backoff = BACKOFF;
+                    tracing::info!(worker = n, compilation = %c.id, "compiling");
+                    self.process(c, &shutdown).await;
+                    continue;
+                }
+                Ok(None) => POLL,
+                Err(e) => {
+                    tracing::warn!(worker = n, error = %e, "cannot claim a compilation");
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff
+                }
+            };
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn process(&self, c: Compilation, shutdown: &watch::Receiver<bool>) {
+        let outcome = self.build(&c, shutdown).await;
+        // Record the outcome, retrying through database outages.
+        let mut backoff = BACKOFF;
+        loop {
+            let result = match &outcome {
+                Ok(built) => self.record(&c, built).await,
+                Err(diagnostics) => compilations::fail(&self.pool, c.id, diagnostics)
+                    .await
+                    .map_err(RecordError::from),
+            };
+            match result {
+                Ok(()) => return,
+                Err(e) if !e.is_transient() => {
+                    tracing::error!(compilation = %c.id, error = %e, "cannot record a compilation");
+                    let reason = failure("internal-error", &format!("cannot record: {e}"));
+                    if let Err(e) = compilations::fail(&self.pool, c.id, &reason).await {
+                        tracing::error!(compilation = %c.id, error = %e, "cannot mark it failed");
+                    }
+                    return;
+                }
+                Err(e) if *shutdown.borrow() => {
+                    tracing::warn!(compilation = %c.id, error = %e, "stopping with a compilation unrecorded; it is requeued at next start");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(compilation = %c.id, error = %e, "cannot record a compilation; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Loads the inputs and compiles; `Err` holds the diagnostics to record.
+    async fn build(
+        &self,
+        c: &Compilation,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<Built, Value> {
+        let inputs = loop {
+            match load(&self.pool, c).await {
+                Ok(inputs) => break inputs,
+                Err(LoadError::Missing(reason)) => return Err(failure("missing-input", &reason)),
+                Err(LoadError::Db(e)) if is_unavailable(&e) && !*shutdown.borrow() => {
+                    tracing::warn!(compilation = %c.id, error = %e, "cannot load inputs; retrying");
+                    tokio::time::sleep(MAX_BACKOFF).await;
+                }
+                Err(LoadError::Db(e)) => {
+                    return Err(failure(
+                        "internal-error",
+                        &format!("cannot load inputs: {e}"),
+                    ));
+                }
+            }
+        };
+        let job = inputs.job.clone();
+        let result = tokio::task::spawn_blocking(move || compile::run(&job)).await;
+        match result {
+            Ok(Ok(out)) => Ok(Built {
+                id: Uuid::new_v4(),
+                artifact: out.artifact,
+                header: serde_json::to_value(&out.header).unwrap_or(Value::Null),
+                artifact_hash: out.header.artifact_hash,
+                compiler_version: out.header.compiler_version,
+                warnings: serde_json::to_value(&out.warnings).unwrap_or(json!([])),
+                built_from: inputs.built_from,
+            }),
+            Ok(Err(diagnostics)) => Err(serde_json::to_value(&diagnostics).unwrap_or(json!([]))),
+            Err(e) => Err(failure(
+                "compiler-crashed",
+                &format!("the compiler panicked: {e}"),
+            )),
+        }
+    }
+
+    async fn record(&self, c: &Compilation, built: &Built) -> Result<(), RecordError> {
+        self.store.put(built.id, &built.artifact).await?;
+        let artifact = NewArtifact {
+            id: built.id,
+            project_id: c.project_id,
+            artifact_hash: built.artifact_hash.clone(),
+            sha256: sha256_hex(&built.artifact),
+            size: i64::try_from(built.artifact.len()).unwrap_or(i64::MAX),
+            compiler_version: built.compiler_version.clone(),
+            header: built.header.clone(),
+            built_from: built.built_from.clone(),
+        };
+        artifacts::record_build(&self.pool, &artifact, c.id, &built.warnings).await?;
+        Ok(())
+    }
+}
+
+/// Why an outcome could not be recorded (retried while transient).
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl RecordError {
+    /// Whether waiting may help (the store or the database is unreachable).
+    fn is_transient(&self) -> bool {
+        match self {
+            RecordError::Store(e) => matches!(e, StoreError::Unavailable(_)),
+            RecordError::Db(e) => is_unavailable(e),
+        }
+    }
+}
+
+/// A successful build waiting to be stored.
+struct Built {
+    id: Uuid,
+    artifact: Vec<u8>,
+    header: Value,
+    artifact_hash: String,
+    compiler_version: String,
+    warnings: Value,
+    built_from: Vec<BuiltFrom>,
+}
+
+fn failure(code: &str, message: &str) -> Value {
+    json!([{ "severity": "error", "code": code, "message": message }])
+}
+
+enum LoadError {
+    Missing(String),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for LoadError {
+    fn from(e: sqlx::Error) -> Self {
+        LoadError::Db(e)
+    }
+}
+
+struct Inputs {
+    job: Job,
+    built_from: Vec<BuiltFrom>,
+}
+
+/// The pinned revisions' files, the build time (the newest revision's creation second, so a
+/// recompilation of the same revisions gives a byte-identical artifact) and the provenance.
+async fn load(pool: &PgPool, c: &Compilation) -> Result<Inputs, LoadError> {
+    let revisions = specs::revisions(pool, &c.revision_ids).await?;
+    if revisions.len() != c.revision_ids.len() {
+        return Err(LoadError::Missing(
+            "a spec revision to compile no longer exists (its spec was deleted)".into(),
+        ));
+    }
+    let files = specs::files(pool, &c.revision_ids).await?;
+    let build_time: Option<DateTime<Utc>> = revisions.iter().map(|r| r.created_at).max();
+    let mut metadata = BTreeMap::new();
+    for r in &revisions {
+        metadata.insert(format!("spec-revision/{}", r.spec_id), r.id.to_string());
+    }
+    let provenance_source = match (c.spec_id, revisions.as_slice()) {
+        (Some(spec), [only]) => format!("barbacane-control:spec/{spec}@{}", only.revision),
+        _ => format!("barbacane-control:project/{}", c.project_id),
+    };
+    Ok(Inputs {
+        job: Job {
+            files: files
+                .into_iter()
+                .map(|f| SourceFile {
+                    path: f.path,
+                    is_root: f.is_root,
+                    content: f.content,
+                })
+                .collect(),
+            build_time: build_time.map_or(0, |t| u64::try_from(t.timestamp()).unwrap_or(0)),
+            provenance_source: Some(provenance_source),
+            metadata,
+        },
+        built_from: revisions
+            .iter()
+            .map(|r| BuiltFrom {
+                spec_id: r.spec_id,
+                revision_id: r.id,
+                revision: r.revision,
+            })
+            .collect(),
+    })
+}

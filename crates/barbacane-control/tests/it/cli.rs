@@ -1,0 +1,307 @@
+//! The real binary: `serve`, and client subcommands against it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_barbacane-control");
+const TOKEN: &str = "cli-test-token";
+
+/// A `barbacane-control serve` child process, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn serve(db: &TestDb) -> Server {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "1",
+        ])
+        .env("DATABASE_URL", &db.url)
+        .env("BARBACANE_CONTROL_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
+}
+
+/// Runs a client subcommand (blocking, on a blocking thread).
+async fn cli(server: &str, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args).args(["--server", server]);
+    command.env_remove("BARBACANE_CONTROL_ADMIN_TOKEN");
+    if let Some(t) = token {
+        command.env("BARBACANE_CONTROL_ADMIN_TOKEN", t);
+    }
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn ok(o: Output) -> Output {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn write(dir: &Path, path: &str, bytes: &[u8]) {
+    let file = dir.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, bytes).unwrap();
+}
+
+const ROOT: &str = "openapi: 3.1.0\ninfo: {title: r, version: '1'}\npaths:\n  /pets:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {$ref: '../common/pet.yaml#/Pet'}\n      x-barbacane-dispatch: {name: mock, config: {status: 201}}\n      responses: {'201': {description: ok}}\n";
+const PET: &str = "Pet: {type: object, required: [name], properties: {name: {type: string}}}\n";
+
+#[tokio::test]
+async fn client_commands_against_the_real_binary() {
+    let db = TestDb::new().await;
+    let server = serve(&db).await;
+    let url = server.url.as_str();
+    let t = Some(TOKEN);
+
+    // Without the token: refused, exit 1.
+    let o = cli(url, None, &["project", "list"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("401"));
+
+    let project = stdout(&ok(cli(url, t, &["project", "create", "demo"]).await));
+    assert!(uuid::Uuid::parse_str(&project).is_ok(), "{project}");
+    let o = ok(cli(url, t, &["project", "list"]).await);
+    assert!(stdout(&o).starts_with("ID"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("demo"));
+
+    // A spec whose $ref reaches another directory: the CLI finds and sends both files.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/api.yaml", ROOT.as_bytes());
+    write(dir.path(), "common/pet.yaml", PET.as_bytes());
+    let spec_file = dir.path().join("specs/api.yaml");
+    let o = ok(cli(
+        url,
+        t,
+        &[
+            "spec",
+            "upload",
+            "--project",
+            &project,
+            spec_file.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await);
+    let uploaded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let spec = uploaded["id"].as_str().unwrap().to_owned();
+    let o = ok(cli(url, t, &["spec", "show", &spec, "--json"]).await);
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["name"], "specs/api.yaml");
+    assert_eq!(shown["files"].as_array().unwrap().len(), 2);
+    ok(cli(url, t, &["spec", "list", "--project", &project]).await);
+
+    // A new revision, then history.
+    std::fs::write(&spec_file, ROOT.replace("status: 201", "status: 202")).unwrap();
+    ok(cli(
+        url,
+        t,
+        &["spec", "update", &spec, spec_file.to_str().unwrap()],
+    )
+    .await);
+    let o = ok(cli(url, t, &["spec", "history", &spec]).await);
+    assert!(stdout(&o).lines().count() == 3, "{}", stdout(&o));
+    // A stale revision is refused.
+    let o = cli(
+        url,
+        t,
+        &[
+            "spec",
+            "update",
+            &spec,
+            spec_file.to_str().unwrap(),
+            "--if-match",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("412"));
+
+    // Compile and wait, with progress on stderr.
+    let o = ok(cli(url, t, &["compile", "--spec-id", &spec, "--wait"]).await);
+    let artifact = stdout(&o);
+    let progress = String::from_utf8_lossy(&o.stderr);
+    assert!(progress.contains("succeeded"), "{progress}");
+    let o = ok(cli(url, t, &["artifact", "list"]).await);
+    assert!(stdout(&o).contains(&artifact));
+    let o = ok(cli(url, t, &["artifact", "inspect", &artifact]).await);
+    assert!(
+        stdout(&o).contains("artifact_hash:     sha256:"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("common/pet.yaml"));
+    let out = dir.path().join("out.bca");
+    ok(cli(
+        url,
+        t,
+        &[
+            "artifact",
+            "download",
+            &artifact,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let bytes = std::fs::read(&out).unwrap();
+    barbacane_proxy::Snapshot::from_bytes(&bytes).expect("the downloaded artifact loads");
+
+    // An invalid spec: exit 1, diagnostics on stderr.
+    write(
+        dir.path(),
+        "bad.yaml",
+        b"openapi: 3.1.0\npaths:\n  /x:\n    get: {responses: {}}\n",
+    );
+    let bad = dir.path().join("bad.yaml");
+    let o = cli(
+        url,
+        t,
+        &[
+            "spec",
+            "upload",
+            "--project",
+            &project,
+            bad.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E1011"));
+
+    ok(cli(url, t, &["spec", "delete", &spec]).await);
+}
+
+#[tokio::test]
+async fn plugin_commands_against_the_real_binary() {
+    let db = TestDb::new().await;
+    let server = serve(&db).await;
+    let url = server.url.as_str();
+    let t = Some(TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "plugin.toml",
+        b"name = \"stamp\"\nversion = \"0.1.0\"\ntype = \"dispatcher\"\ncapabilities = [\"log\"]\nwasm = \"stamp.wasm\"\n",
+    );
+    let wasm = wat::parse_str(
+        r#"(module (import "barbacane:log" "log" (func (param i32 i32 i32)))
+           (memory (export "memory") 1)
+           (func (export "init") (result i32) i32.const 0)
+           (func (export "dispatch") (result i32) i32.const 0))"#,
+    )
+    .unwrap();
+    write(dir.path(), "stamp.wasm", &wasm);
+    write(dir.path(), "config-schema.json", br#"{"type":"object"}"#);
+    let o = ok(cli(
+        url,
+        t,
+        &["plugin", "register", dir.path().to_str().unwrap()],
+    )
+    .await);
+    assert_eq!(stdout(&o), "registered stamp 0.1.0");
+    let o = cli(
+        url,
+        t,
+        &["plugin", "register", dir.path().to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "duplicate version");
+    let o = ok(cli(
+        url,
+        t,
+        &["plugin", "list", "--type", "dispatcher", "--json"],
+    )
+    .await);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["capabilities"], serde_json::json!(["core", "log"]));
+    let o = ok(cli(url, t, &["plugin", "show", "stamp", "0.1.0"]).await);
+    assert!(stdout(&o).contains("config schema"));
+    ok(cli(url, t, &["plugin", "delete", "stamp", "0.1.0"]).await);
+    let o = cli(url, t, &["plugin", "show", "stamp"]).await;
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn serve_refuses_a_public_bind_without_a_token_and_clients_report_unreachable() {
+    let db = TestDb::new().await;
+    let o = tokio::task::spawn_blocking({
+        let url = db.url.clone();
+        move || {
+            Command::new(BIN)
+                .args(["serve", "--listen", "0.0.0.0:0"])
+                .env("DATABASE_URL", url)
+                .env_remove("BARBACANE_CONTROL_ADMIN_TOKEN")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(o.status.code(), Some(15));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("BARBACANE_CONTROL_ADMIN_TOKEN"));
+
+    let port = free_port();
+    let o = cli(
+        &format!("http://127.0.0.1:{port}"),
+        None,
+        &["project", "list"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(21));
+}

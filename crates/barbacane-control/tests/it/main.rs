@@ -1,0 +1,14 @@
+//! Integration tests of the control plane, against the real Postgres of the machine (one
+//! database per test).
+
+mod artifacts;
+mod cli;
+mod compile;
+mod faults;
+mod health;
+mod openapi;
+mod plugins;
+mod projects;
+mod specs;
+mod support;
+mod versioning;
