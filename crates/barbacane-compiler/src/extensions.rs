@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::plugins::{PluginSource, satisfies, split_reference};
 
 /// Dispatchers built into the data plane.
-pub(crate) const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];
+pub const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];
 
 /// Plugin names known to this compilation, and compile-wide switches.
 pub(crate) struct Known<'a> {

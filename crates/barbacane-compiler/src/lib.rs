@@ -21,6 +21,7 @@ mod upstream_config;
 
 pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};
 pub use build::{CompileOutput, compile};
+pub use extensions::BUILTIN_DISPATCHERS;
 pub use manifest::{Manifest, PluginEntry};
 pub use options::CompileOptions;
 

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 /// Plugins built into every data plane (not looked up in the registry). Mirrors the
 /// compiler's built-in dispatchers, which it does not export.
-pub const BUILTIN_PLUGINS: &[&str] = &["mock", "http-upstream"];
+pub const BUILTIN_PLUGINS: &[&str] = &barbacane_compiler::BUILTIN_DISPATCHERS;
 
 /// One file to lay out.
 #[derive(Debug, Clone)]

@@ -114,6 +114,42 @@ impl Capability {
         }
     }
 
+    /// The host functions of this capability's module (the host registers exactly these;
+    /// registries can refuse unknown imports with this list).
+    pub fn functions(self) -> &'static [&'static str] {
+        match self {
+            Capability::Core => &["result_read", "set_output"],
+            Capability::Log => &["log"],
+            Capability::Context => &["get", "set"],
+            Capability::Clock => &["now_ms", "monotonic_ns"],
+            Capability::Request => &[
+                "method",
+                "path",
+                "query",
+                "body",
+                "header",
+                "header_count",
+                "set_header",
+                "add_header",
+                "remove_header",
+                "set_path",
+                "set_query",
+                "set_body",
+                "set_method",
+            ],
+            Capability::Response => &[
+                "status",
+                "set_status",
+                "body",
+                "header",
+                "set_header",
+                "add_header",
+                "remove_header",
+                "set_body",
+            ],
+        }
+    }
+
     /// The capability owning an import module.
     pub fn from_module(module: &str) -> Option<Capability> {
         Capability::ALL.into_iter().find(|c| c.module() == module)

@@ -208,7 +208,7 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
 /// A bind refused by posture.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "refusing to bind the admin listener to non-loopback address {addr} without a token: \
+    "refusing to bind an admin API to non-loopback address {addr} without a token: \
      set {env} (or bind to 127.0.0.1)"
 )]
 pub struct BindRefused {

@@ -304,3 +304,28 @@ fn host_rejects_out_of_bounds_guest_pointers() {
         Err(WasmError::Trap { .. })
     ));
 }
+
+#[test]
+fn every_listed_host_function_is_registered() {
+    use barbacane_plugin_abi::Capability;
+    // One module per function, imported with a deliberately wrong signature: linking then
+    // fails with a type mismatch if (and only if) the host defines that name.
+    for capability in Capability::ALL {
+        for function in capability.functions() {
+            let import = format!(
+                "(import \"{}\" \"{function}\" (func (param f64)))",
+                capability.module()
+            );
+            let wat = middleware(&import, "", "(i32.const 0)", "(i32.const 0)");
+            match load("middleware", &[capability.name()], &wat) {
+                Err(WasmError::UndeclaredImport { name, .. }) => {
+                    assert!(
+                        name.contains("incompatible"),
+                        "{capability}.{function}: {name}"
+                    )
+                }
+                other => panic!("{capability}.{function}: expected a type mismatch, got {other:?}"),
+            }
+        }
+    }
+}
