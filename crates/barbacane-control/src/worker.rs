@@ -21,6 +21,7 @@ use crate::db::artifacts::{self, BuiltFrom, NewArtifact};
 use crate::db::compilations::{self, Compilation};
 use crate::db::specs;
 use crate::error::is_unavailable;
+use crate::plugin::resolve::resolve;
 use crate::storage::{ArtifactStore, StoreError};
 
 /// How long an idle worker sleeps between polls when nobody wakes it (covers compilations
@@ -84,13 +85,13 @@ impl Workers {
     }
 
     async fn process(&self, c: Compilation, shutdown: &watch::Receiver<bool>) {
-        let outcome = self.build(&c, shutdown).await;
+        let (outcome, plugins) = self.build(&c, shutdown).await;
         // Record the outcome, retrying through database outages.
         let mut backoff = BACKOFF;
         loop {
             let result = match &outcome {
-                Ok(built) => self.record(&c, built).await,
-                Err(diagnostics) => compilations::fail(&self.pool, c.id, diagnostics)
+                Ok(built) => self.record(&c, built, &plugins).await,
+                Err(diagnostics) => compilations::fail(&self.pool, c.id, diagnostics, &plugins)
                     .await
                     .map_err(RecordError::from),
             };
@@ -99,7 +100,7 @@ impl Workers {
                 Err(e) if !e.is_transient() => {
                     tracing::error!(compilation = %c.id, error = %e, "cannot record a compilation");
                     let reason = failure("internal-error", &format!("cannot record: {e}"));
-                    if let Err(e) = compilations::fail(&self.pool, c.id, &reason).await {
+                    if let Err(e) = compilations::fail(&self.pool, c.id, &reason, &plugins).await {
                         tracing::error!(compilation = %c.id, error = %e, "cannot mark it failed");
                     }
                     return;
@@ -117,49 +118,47 @@ impl Workers {
         }
     }
 
-    /// Loads the inputs and compiles; `Err` holds the diagnostics to record.
+    /// Loads the inputs and compiles; `Err` holds the diagnostics to record. Also returns the
+    /// registry plugin versions used, `{"<name>": "<version>"}`.
     async fn build(
         &self,
         c: &Compilation,
         shutdown: &watch::Receiver<bool>,
-    ) -> Result<Built, Value> {
+    ) -> (Result<Built, Value>, Value) {
         let inputs = loop {
             match load(&self.pool, c).await {
                 Ok(inputs) => break inputs,
-                Err(LoadError::Missing(reason)) => return Err(failure("missing-input", &reason)),
+                Err(LoadError::Missing(reason)) => {
+                    return (Err(failure("missing-input", &reason)), json!({}));
+                }
+                Err(LoadError::Crashed(reason)) => {
+                    return (Err(failure("compiler-crashed", &reason)), json!({}));
+                }
                 Err(LoadError::Db(e)) if is_unavailable(&e) && !*shutdown.borrow() => {
                     tracing::warn!(compilation = %c.id, error = %e, "cannot load inputs; retrying");
                     tokio::time::sleep(MAX_BACKOFF).await;
                 }
                 Err(LoadError::Db(e)) => {
-                    return Err(failure(
-                        "internal-error",
-                        &format!("cannot load inputs: {e}"),
-                    ));
+                    let reason = format!("cannot load inputs: {e}");
+                    return (Err(failure("internal-error", &reason)), json!({}));
                 }
             }
         };
-        let job = inputs.job.clone();
-        let result = tokio::task::spawn_blocking(move || compile::run(&job)).await;
-        match result {
-            Ok(Ok(out)) => Ok(Built {
-                id: Uuid::new_v4(),
-                artifact: out.artifact,
-                header: serde_json::to_value(&out.header).unwrap_or(Value::Null),
-                artifact_hash: out.header.artifact_hash,
-                compiler_version: out.header.compiler_version,
-                warnings: serde_json::to_value(&out.warnings).unwrap_or(json!([])),
-                built_from: inputs.built_from,
-            }),
-            Ok(Err(diagnostics)) => Err(serde_json::to_value(&diagnostics).unwrap_or(json!([]))),
-            Err(e) => Err(failure(
-                "compiler-crashed",
-                &format!("the compiler panicked: {e}"),
-            )),
-        }
+        let plugins: serde_json::Map<String, Value> = inputs
+            .job
+            .plugins
+            .iter()
+            .map(|p| (p.name.clone(), Value::String(p.version.clone())))
+            .collect();
+        (run_compiler(inputs).await, Value::Object(plugins))
     }
 
-    async fn record(&self, c: &Compilation, built: &Built) -> Result<(), RecordError> {
+    async fn record(
+        &self,
+        c: &Compilation,
+        built: &Built,
+        plugins: &Value,
+    ) -> Result<(), RecordError> {
         self.store.put(built.id, &built.artifact).await?;
         let artifact = NewArtifact {
             id: built.id,
@@ -171,8 +170,30 @@ impl Workers {
             header: built.header.clone(),
             built_from: built.built_from.clone(),
         };
-        artifacts::record_build(&self.pool, &artifact, c.id, &built.warnings).await?;
+        artifacts::record_build(&self.pool, &artifact, c.id, &built.warnings, plugins).await?;
         Ok(())
+    }
+}
+
+/// Runs the compiler on a blocking thread.
+async fn run_compiler(inputs: Inputs) -> Result<Built, Value> {
+    let job = inputs.job;
+    let result = tokio::task::spawn_blocking(move || compile::run(&job)).await;
+    match result {
+        Ok(Ok(out)) => Ok(Built {
+            id: Uuid::new_v4(),
+            artifact: out.artifact,
+            header: serde_json::to_value(&out.header).unwrap_or(Value::Null),
+            artifact_hash: out.header.artifact_hash,
+            compiler_version: out.header.compiler_version,
+            warnings: serde_json::to_value(&out.warnings).unwrap_or(json!([])),
+            built_from: inputs.built_from,
+        }),
+        Ok(Err(diagnostics)) => Err(serde_json::to_value(&diagnostics).unwrap_or(json!([]))),
+        Err(e) => Err(failure(
+            "compiler-crashed",
+            &format!("the compiler panicked: {e}"),
+        )),
     }
 }
 
@@ -212,6 +233,7 @@ fn failure(code: &str, message: &str) -> Value {
 
 enum LoadError {
     Missing(String),
+    Crashed(String),
     Db(sqlx::Error),
 }
 
@@ -226,8 +248,10 @@ struct Inputs {
     built_from: Vec<BuiltFrom>,
 }
 
-/// The pinned revisions' files, the build time (the newest revision's creation second, so a
-/// recompilation of the same revisions gives a byte-identical artifact) and the provenance.
+/// The pinned revisions' files, the registry plugins they reference (the versions chosen now,
+/// recorded as `plugin/<name>` = `<version>` metadata), the build time (the newest revision's
+/// creation second, so a recompilation of the same revisions with the same plugins gives a
+/// byte-identical artifact) and the provenance.
 async fn load(pool: &PgPool, c: &Compilation) -> Result<Inputs, LoadError> {
     let revisions = specs::revisions(pool, &c.revision_ids).await?;
     if revisions.len() != c.revision_ids.len() {
@@ -235,11 +259,29 @@ async fn load(pool: &PgPool, c: &Compilation) -> Result<Inputs, LoadError> {
             "a spec revision to compile no longer exists (its spec was deleted)".into(),
         ));
     }
-    let files = specs::files(pool, &c.revision_ids).await?;
+    let files: Vec<SourceFile> = specs::files(pool, &c.revision_ids)
+        .await?
+        .into_iter()
+        .map(|f| SourceFile {
+            path: f.path,
+            is_root: f.is_root,
+            content: f.content,
+        })
+        .collect();
+    let (files, used) = tokio::task::spawn_blocking(move || {
+        let used = compile::references(&files);
+        (files, used)
+    })
+    .await
+    .map_err(|e| LoadError::Crashed(format!("reading the plugin references panicked: {e}")))?;
+    let plugins = resolve(pool, &used).await?;
     let build_time: Option<DateTime<Utc>> = revisions.iter().map(|r| r.created_at).max();
     let mut metadata = BTreeMap::new();
     for r in &revisions {
         metadata.insert(format!("spec-revision/{}", r.spec_id), r.id.to_string());
+    }
+    for p in &plugins {
+        metadata.insert(format!("plugin/{}", p.name), p.version.clone());
     }
     let provenance_source = match (c.spec_id, revisions.as_slice()) {
         (Some(spec), [only]) => format!("barbacane-control:spec/{spec}@{}", only.revision),
@@ -247,14 +289,8 @@ async fn load(pool: &PgPool, c: &Compilation) -> Result<Inputs, LoadError> {
     };
     Ok(Inputs {
         job: Job {
-            files: files
-                .into_iter()
-                .map(|f| SourceFile {
-                    path: f.path,
-                    is_root: f.is_root,
-                    content: f.content,
-                })
-                .collect(),
+            files,
+            plugins,
             build_time: build_time.map_or(0, |t| u64::try_from(t.timestamp()).unwrap_or(0)),
             provenance_source: Some(provenance_source),
             metadata,

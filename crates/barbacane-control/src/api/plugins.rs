@@ -6,8 +6,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
 
 use super::extract::{QueryParams, media_type, multipart};
+use crate::compile::{self, SourceFile, meets, parse_version};
 use crate::db::plugins::{self, NewPlugin, Plugin};
 use crate::db::specs;
 use crate::error::{ApiError, is_unique_violation};
@@ -80,6 +83,7 @@ pub async fn register(
         capabilities: m.capabilities.iter().map(|c| c.name().to_owned()).collect(),
         manifest: checked.manifest_text.clone(),
         config_schema: checked.schema.clone(),
+        config_schema_raw: checked.schema_raw.clone(),
         wasm: checked.wasm.clone(),
         wasm_sha256: checked.wasm_sha256.clone(),
     };
@@ -155,8 +159,9 @@ pub async fn get(
     Ok(Json(body))
 }
 
-/// `DELETE /plugins/{name}/{version}` → 204; 409 when it is the last version of a plugin that
-/// a spec's current revision uses (specs name plugins, not versions).
+/// `DELETE /plugins/{name}/{version}` → 204; 409 when a spec's current revision references the
+/// plugin and no other registered version would satisfy that reference (a bare name: any
+/// version; `name@^1.2`: a compatible one; `name@1.2.3`: that one).
 pub async fn delete(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
@@ -165,22 +170,74 @@ pub async fn delete(
     if !versions.iter().any(|p| p.version == version) {
         return Err(ApiError::not_found("plugin", format!("{name}@{version}")));
     }
-    if versions.len() == 1 {
-        let users = specs::using_plugin(state.pool(), &name).await?;
-        if !users.is_empty() {
-            let names: Vec<String> = users
-                .into_iter()
-                .map(|(id, n)| format!("{n} ({id})"))
-                .collect();
-            return Err(ApiError::InUse(format!(
-                "plugin `{name}` is used by spec(s) {} and {version} is its last version",
-                names.join(", ")
-            )));
-        }
+    let remaining: Vec<(u64, u64, u64)> = versions
+        .iter()
+        .filter(|p| p.version != version)
+        .filter_map(|p| parse_version(&p.version))
+        .collect();
+    let blocked = stranded(&state, &name, &remaining).await?;
+    if !blocked.is_empty() {
+        return Err(ApiError::InUse(format!(
+            "plugin `{name}` {version} is the only registered version that satisfies {}",
+            blocked.join(", ")
+        )));
     }
     if plugins::delete(state.pool(), &name, &version).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("plugin", format!("{name}@{version}")))
     }
+}
+
+/// The references to `name` in current spec revisions that none of `remaining` satisfies, as
+/// `` `name@req` in spec (id)``.
+async fn stranded(
+    state: &AppState,
+    name: &str,
+    remaining: &[(u64, u64, u64)],
+) -> Result<Vec<String>, ApiError> {
+    let users = specs::using_plugin(state.pool(), name).await?;
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = users.iter().map(|u| u.revision_id).collect();
+    let mut by_revision: BTreeMap<Uuid, Vec<SourceFile>> = BTreeMap::new();
+    for f in specs::files(state.pool(), &ids).await? {
+        by_revision
+            .entry(f.revision_id)
+            .or_default()
+            .push(SourceFile {
+                path: f.path,
+                is_root: f.is_root,
+                content: f.content,
+            });
+    }
+    let name = name.to_owned();
+    let remaining = remaining.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for user in users {
+            let files = by_revision.remove(&user.revision_id).unwrap_or_default();
+            // The revision is recorded as using the plugin: with no reference found in its
+            // files, count it as needing some version.
+            let requirements = compile::references(&files)
+                .remove(&name)
+                .unwrap_or_else(|| BTreeSet::from([None]));
+            for requirement in requirements {
+                if !remaining.iter().any(|v| meets(*v, requirement.as_deref())) {
+                    let reference = match &requirement {
+                        Some(r) => format!("{name}@{r}"),
+                        None => name.clone(),
+                    };
+                    out.push(format!(
+                        "`{reference}` in spec {} ({})",
+                        user.name, user.spec_id
+                    ));
+                }
+            }
+        }
+        out
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("reference check panicked: {e}")))
 }

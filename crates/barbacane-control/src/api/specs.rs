@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use super::extract::{QueryParams, parse_id};
 use super::upload::{self, SpecUpload};
-use crate::compile::{Checked, SourceFile, check_upload};
+use crate::compile::{Checked, SourceFile, check_upload, references};
 use crate::db::specs::{self, FileEntry, NewFile, Revision, Spec, Update};
 use crate::error::{ApiError, is_foreign_key_violation, is_unique_violation};
+use crate::plugin::resolve::resolve;
 use crate::state::AppState;
 
 /// `?name=FILE` of an upload.
@@ -45,14 +46,27 @@ fn etag(revision: i32) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
-/// Compiles the upload on a blocking thread: 422 with every diagnostic when it fails.
-async fn check(files: Vec<SourceFile>) -> Result<(Vec<SourceFile>, Checked), ApiError> {
+/// Compiles the upload on a blocking thread, with the registry plugins it references (chosen
+/// as a compilation would choose them now): 422 with every diagnostic when it fails.
+async fn check(
+    state: &AppState,
+    files: Vec<SourceFile>,
+) -> Result<(Vec<SourceFile>, Checked), ApiError> {
+    let panicked =
+        |e: tokio::task::JoinError| ApiError::Internal(format!("spec check panicked: {e}"));
+    let (files, used) = tokio::task::spawn_blocking(move || {
+        let used = references(&files);
+        (files, used)
+    })
+    .await
+    .map_err(panicked)?;
+    let plugins = resolve(state.pool(), &used).await?;
     let (files, result) = tokio::task::spawn_blocking(move || {
-        let result = check_upload(&files);
+        let result = check_upload(&files, &plugins, &used);
         (files, result)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("spec check panicked: {e}")))?;
+    .map_err(panicked)?;
     match result {
         Ok(checked) => Ok((files, checked)),
         Err(diagnostics) => Err(ApiError::InvalidSpec {
@@ -116,7 +130,7 @@ pub async fn upload(
         return Err(ApiError::not_found("project", project));
     }
     let SpecUpload { name, files } = upload::read(request, &state, query.name).await?;
-    let (files, checked) = check(files).await?;
+    let (files, checked) = check(&state, files).await?;
     let revision = specs::create(
         state.pool(),
         project_id,
@@ -198,7 +212,7 @@ pub async fn replace(
             spec.name
         )));
     }
-    let (files, checked) = check(files).await?;
+    let (files, checked) = check(&state, files).await?;
     match specs::add_revision(
         state.pool(),
         spec_id,

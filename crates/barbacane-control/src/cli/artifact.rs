@@ -101,6 +101,13 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> Result<(), CliError> {
                     field(r, "revision_id")
                 );
             }
+            // Provenance pairs: the compiled revisions and registry plugin versions.
+            for (key, value) in h["metadata"].as_object().into_iter().flatten() {
+                println!(
+                    "metadata:          {key} = {}",
+                    value.as_str().unwrap_or_default()
+                );
+            }
             let rows: Vec<Vec<String>> = h["inputs"]
                 .as_array()
                 .into_iter()

@@ -60,12 +60,14 @@ pub struct NewArtifact {
 
 const COLUMNS: &str = "id, project_id, artifact_hash, sha256, size, compiler_version, created_at";
 
-/// Records an artifact and marks its compilation succeeded, atomically.
+/// Records an artifact and marks its compilation succeeded (with its diagnostics and the
+/// plugin versions used), atomically.
 pub async fn record_build(
     pool: &PgPool,
     artifact: &NewArtifact,
     compilation_id: Uuid,
     diagnostics: &Value,
+    plugins: &Value,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -95,11 +97,12 @@ pub async fn record_build(
     }
     sqlx::query(
         "UPDATE compilations SET status = 'succeeded', artifact_id = $2, diagnostics = $3, \
-         finished_at = now() WHERE id = $1",
+         plugins = $4, finished_at = now() WHERE id = $1",
     )
     .bind(compilation_id)
     .bind(artifact.id)
     .bind(diagnostics)
+    .bind(plugins)
     .execute(&mut *tx)
     .await?;
     tx.commit().await

@@ -26,6 +26,8 @@ pub struct Compilation {
     pub artifact_id: Option<Uuid>,
     /// The compiler's diagnostics (warnings on success, errors on failure).
     pub diagnostics: Value,
+    /// The registry plugin versions compiled with, `{"<name>": "<version>"}`.
+    pub plugins: Value,
     /// How many times a worker started it.
     pub attempts: i32,
     /// When it was requested.
@@ -37,7 +39,7 @@ pub struct Compilation {
 }
 
 const COLUMNS: &str = "id, project_id, spec_id, revision_ids, status, artifact_id, diagnostics, \
-                       attempts, created_at, started_at, finished_at";
+                       plugins, attempts, created_at, started_at, finished_at";
 
 /// Queues a compilation.
 pub async fn enqueue(
@@ -82,33 +84,42 @@ pub async fn claim(pool: &PgPool) -> Result<Option<Compilation>, sqlx::Error> {
     .await
 }
 
-/// Records success.
+/// Records success (see also [`crate::db::artifacts::record_build`], which does it with the
+/// artifact's rows in one transaction).
 pub async fn succeed(
     pool: &PgPool,
     id: Uuid,
     artifact_id: Uuid,
     diagnostics: &Value,
+    plugins: &Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE compilations SET status = 'succeeded', artifact_id = $2, diagnostics = $3, \
-         finished_at = now() WHERE id = $1",
+         plugins = $4, finished_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(artifact_id)
     .bind(diagnostics)
+    .bind(plugins)
     .execute(pool)
     .await
     .map(|_| ())
 }
 
-/// Records failure.
-pub async fn fail(pool: &PgPool, id: Uuid, diagnostics: &Value) -> Result<(), sqlx::Error> {
+/// Records failure, with the plugin versions it was attempted with.
+pub async fn fail(
+    pool: &PgPool,
+    id: Uuid,
+    diagnostics: &Value,
+    plugins: &Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE compilations SET status = 'failed', diagnostics = $2, finished_at = now() \
-         WHERE id = $1",
+        "UPDATE compilations SET status = 'failed', diagnostics = $2, plugins = $3, \
+         finished_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(diagnostics)
+    .bind(plugins)
     .execute(pool)
     .await
     .map(|_| ())

@@ -45,6 +45,8 @@ pub struct NewPlugin {
     pub manifest: String,
     /// The configuration schema.
     pub config_schema: Value,
+    /// `config-schema.json` as uploaded (laid out byte for byte for compilations).
+    pub config_schema_raw: Vec<u8>,
     /// The binary.
     pub wasm: Vec<u8>,
     /// Its SHA-256.
@@ -58,7 +60,8 @@ const COLUMNS: &str = "name, version, plugin_type, description, capabilities, wa
 pub async fn insert(pool: &PgPool, p: &NewPlugin) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO plugins (name, version, plugin_type, description, capabilities, manifest, \
-         config_schema, wasm, wasm_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         config_schema, config_schema_raw, wasm, wasm_sha256) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&p.name)
     .bind(&p.version)
@@ -67,6 +70,7 @@ pub async fn insert(pool: &PgPool, p: &NewPlugin) -> Result<(), sqlx::Error> {
     .bind(&p.capabilities)
     .bind(&p.manifest)
     .bind(&p.config_schema)
+    .bind(&p.config_schema_raw)
     .bind(&p.wasm)
     .bind(&p.wasm_sha256)
     .execute(pool)
@@ -126,6 +130,42 @@ pub async fn wasm(
         .bind(version)
         .fetch_optional(pool)
         .await
+}
+
+/// `(name, version)` of every registered version of these names.
+pub async fn versions_of(
+    pool: &PgPool,
+    names: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT name, version FROM plugins WHERE name = ANY($1) ORDER BY name, version")
+        .bind(names)
+        .fetch_all(pool)
+        .await
+}
+
+/// What a compilation needs of a version: its files as registered.
+#[derive(Debug, Clone, FromRow)]
+pub struct Files {
+    /// `plugin.toml` text.
+    pub manifest: String,
+    /// The module.
+    pub wasm: Vec<u8>,
+    /// The configuration schema.
+    pub config_schema: Value,
+    /// `config-schema.json` as uploaded (`None` for versions registered before it was kept).
+    pub config_schema_raw: Option<Vec<u8>>,
+}
+
+/// A version's files.
+pub async fn files(pool: &PgPool, name: &str, version: &str) -> Result<Option<Files>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT manifest, wasm, config_schema, config_schema_raw FROM plugins \
+         WHERE name = $1 AND version = $2",
+    )
+    .bind(name)
+    .bind(version)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Deletes a version; returns whether it existed.

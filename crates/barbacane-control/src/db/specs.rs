@@ -272,10 +272,21 @@ pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Specs whose current revision uses plugin `name`, as `(spec id, spec name)`.
-pub async fn using_plugin(pool: &PgPool, name: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+/// A spec whose current revision uses a plugin.
+#[derive(Debug, Clone, FromRow)]
+pub struct User {
+    /// The spec.
+    pub spec_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its current revision.
+    pub revision_id: Uuid,
+}
+
+/// Specs whose current revision uses plugin `name`, by spec name.
+pub async fn using_plugin(pool: &PgPool, name: &str) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.id, s.name FROM specs s \
+        "SELECT s.id AS spec_id, s.name, r.id AS revision_id FROM specs s \
          JOIN spec_revisions r ON r.spec_id = s.id AND r.revision = s.current_revision \
          WHERE $1 = ANY(r.plugins) ORDER BY s.name",
     )

@@ -2,13 +2,16 @@
 //! judged by the same contract the data plane enforces (`barbacane-plugin-abi`), with every
 //! problem reported at once.
 
+pub mod resolve;
 pub mod wasm;
 
 use barbacane_artifact::sha256_hex;
 use barbacane_plugin_abi::PluginManifest;
+use barbacane_spec::source::parse;
 use serde_json::Value;
+use std::path::Path;
 
-use crate::compile::BUILTIN_PLUGINS;
+use crate::compile::{BUILTIN_PLUGINS, MANIFEST_PATH, manifest_text};
 
 /// A package as uploaded.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +35,8 @@ pub struct Checked {
     pub manifest_text: String,
     /// The configuration schema.
     pub schema: Value,
+    /// `config-schema.json` as uploaded.
+    pub schema_raw: Vec<u8>,
     /// The module.
     pub wasm: Vec<u8>,
     /// Its SHA-256.
@@ -86,12 +91,21 @@ pub fn check(package: Package) -> Result<Checked, Vec<String>> {
         }
         (Some(_), None) => {}
     }
-    match (manifest, schema, package.wasm, package.manifest) {
-        (Some(manifest), Some(schema), Some(wasm), Some(text)) if errors.is_empty() => {
+    match (
+        manifest,
+        schema,
+        package.wasm,
+        package.manifest,
+        package.schema,
+    ) {
+        (Some(manifest), Some(schema), Some(wasm), Some(text), Some(schema_raw))
+            if errors.is_empty() =>
+        {
             Ok(Checked {
                 manifest,
                 manifest_text: String::from_utf8_lossy(&text).into_owned(),
                 schema,
+                schema_raw,
                 wasm_sha256: sha256_hex(&wasm),
                 wasm,
             })
@@ -119,7 +133,24 @@ fn parse_manifest(bytes: &[u8]) -> Result<PluginManifest, String> {
             manifest.name
         ));
     }
+    if !usable_as_manifest_key(&manifest.name) {
+        return Err(format!(
+            "plugin.toml: `{}` cannot be a key of the barbacane.yaml compilations use (YAML \
+             does not read it as a name)",
+            manifest.name
+        ));
+    }
     Ok(manifest)
+}
+
+/// Whether `name` reads back as itself from the `barbacane.yaml` a compilation generates
+/// (`null` does not: YAML reads it as a null key).
+fn usable_as_manifest_key(name: &str) -> bool {
+    let text = manifest_text([name]);
+    parse(MANIFEST_PATH, Path::new(MANIFEST_PATH), text.as_bytes())
+        .ok()
+        .and_then(|v| v.get("plugins")?.get(name)?.get("path").cloned())
+        .is_some_and(|p| p == Value::String(format!("plugins/{name}")))
 }
 
 /// `config-schema.json` must be JSON, a valid JSON Schema (checked against its meta-schema),
@@ -165,6 +196,8 @@ mod tests {
         };
         assert!(parse_manifest(m("cors").as_bytes()).is_ok());
         assert!(parse_manifest(m("mock").as_bytes()).is_err());
+        assert!(parse_manifest(m("null").as_bytes()).is_err());
+        assert!(parse_manifest(m("true").as_bytes()).is_ok());
         assert!(parse_manifest(m("9lives").as_bytes()).is_err());
         assert!(parse_manifest(m(&"a".repeat(65)).as_bytes()).is_err());
         assert!(parse_manifest(b"not toml [").is_err());

@@ -1,7 +1,7 @@
 //! Checking a module against its manifest, by the ABI's rules (the data plane applies the same
 //! ones at load time): it validates as WebAssembly, exports the linear memory, `init` and the
-//! entry points of its type, and imports only functions of the host modules of its declared
-//! capabilities.
+//! entry points of its type, and imports only functions the host defines, from the host
+//! modules of its declared capabilities.
 
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType, exports};
 use std::collections::BTreeSet;
@@ -86,9 +86,18 @@ fn check_import(
              barbacane:log, barbacane:context, barbacane:clock, barbacane:request, \
              barbacane:response)"
         )),
-        Some(c) if !manifest.allows(c) => errors.push(format!(
-            "imports `{module}.{name}` without declaring the `{c}` capability in plugin.toml"
-        )),
-        Some(_) => {}
+        Some(c) => {
+            if !c.functions().contains(&name) {
+                errors.push(format!(
+                    "imports `{module}.{name}`: `{module}` has no function `{name}` (it has {})",
+                    c.functions().join(", ")
+                ));
+            }
+            if !manifest.allows(c) {
+                errors.push(format!(
+                    "imports `{module}.{name}` without declaring the `{c}` capability in plugin.toml"
+                ));
+            }
+        }
     }
 }

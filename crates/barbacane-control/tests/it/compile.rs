@@ -3,8 +3,13 @@
 use axum::http::StatusCode;
 use barbacane_compiler::{CompileOptions, LocalFs};
 use barbacane_control::db::compilations;
+use barbacane_control::db::specs::{self, NewFile};
 use barbacane_control::storage::PgArtifactStore;
 use barbacane_control::worker::Workers;
+use barbacane_proxy::{ServeConfig, Snapshot};
+use barbacane_test::TestGateway;
+use bytes::Bytes;
+use http_body_util::Full;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
@@ -268,4 +273,365 @@ async fn compilations_left_running_are_recovered_at_start() {
         0
     );
     running.stop().await.unwrap();
+}
+
+// ---- Registry plugins in remote builds ------------------------------------------------------
+
+/// `stamp`: `on_response` adds response header `x-stamp` carrying its config (the raw JSON).
+const STAMP: &str = r#"(module
+  (import "barbacane:response" "add_header" (func $add (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "x-stamp")
+  (global $len (mut i32) (i32.const 0))
+  (func (export "barbacane_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "init") (param $p i32) (param $n i32) (result i32)
+    (memory.copy (i32.const 512) (local.get $p) (local.get $n)) (global.set $len (local.get $n)) (i32.const 0))
+  (func (export "on_request") (result i32) (i32.const 0))
+  (func (export "on_response") (result i32)
+    (drop (call $add (i32.const 0) (i32.const 7) (i32.const 512) (global.get $len))) (i32.const 0)))"#;
+
+/// Deliberately not in canonical JSON form: the registered bytes are what gets compiled.
+const STAMP_SCHEMA: &str = "{\n  \"type\": \"object\",\n  \"required\": [\"value\"],\n  \"properties\": {\"value\": {\"type\": \"string\"}},\n  \"additionalProperties\": false\n}\n";
+
+fn stamp_toml(version: &str) -> String {
+    crate::plugins::manifest("stamp", version, "middleware", "stamp.wasm", &["response"])
+}
+
+/// Registers `stamp` at `version` with `schema`.
+async fn register_stamp(app: &TestApp, version: &str, schema: &str) {
+    let r = crate::plugins::register(
+        app,
+        &[
+            ("manifest", "plugin.toml", stamp_toml(version).into_bytes()),
+            ("wasm", "stamp.wasm", wat::parse_str(STAMP).unwrap()),
+            ("schema", "config-schema.json", schema.as_bytes().to_vec()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
+
+/// A spec whose root middleware chain is one use of `reference` with `config`.
+fn stamped(path: &str, reference: &str, config: &str) -> String {
+    format!(
+        "openapi: 3.1.0\ninfo: {{title: stamped, version: '1'}}\n\
+         x-barbacane-middlewares: [{{name: '{reference}', config: {config}}}]\n\
+         paths:\n  {path}:\n    get:\n      \
+         x-barbacane-dispatch: {{name: mock, config: {{status: 200, body: ok}}}}\n      \
+         responses: {{'200': {{description: ok}}}}\n"
+    )
+}
+
+/// Provenance pairs of an artifact header.
+fn metadata_of(header: &serde_json::Value) -> BTreeMap<String, String> {
+    header["metadata"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn codes(c: &serde_json::Value) -> Vec<String> {
+    c["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_registry_plugin_is_compiled_in_runs_and_reproduces_locally() {
+    let app = TestApp::new().await;
+    register_stamp(&app, "1.0.0", STAMP_SCHEMA).await;
+    let project = app.project("p").await;
+    let spec_text = stamped("/a", "stamp", "{value: hello}");
+    let spec = app.spec(&project, "api.yaml", &spec_text).await;
+    assert_eq!(
+        app.get(&format!("/specs/{spec}")).await.json()["plugins"],
+        serde_json::json!(["stamp"])
+    );
+    let c = app.compile(&spec).await;
+    assert_eq!(c["status"], "succeeded", "{c}");
+    assert_eq!(c["plugins"], serde_json::json!({"stamp": "1.0.0"}));
+    let artifact = c["artifact_id"].as_str().unwrap();
+    let remote = app.get(&format!("/artifacts/{artifact}")).await.json();
+    let header = &remote["header"];
+    assert_eq!(header["metadata"]["plugin/stamp"], "1.0.0", "{header}");
+    let inputs: Vec<&str> = header["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![
+            "api.yaml",
+            "barbacane.yaml",
+            "plugins/stamp/config-schema.json",
+            "plugins/stamp/plugin.toml",
+            "plugins/stamp/stamp.wasm",
+        ]
+    );
+
+    // (a) The data plane loads it and runs the middleware.
+    let download = app.get(&format!("/artifacts/{artifact}/download")).await;
+    assert_eq!(download.status, StatusCode::OK);
+    let snapshot = Snapshot::from_bytes(&download.body).expect("the artifact loads");
+    assert_eq!(snapshot.route_count(), 1);
+    let gateway = TestGateway::from_artifact(&download.body, ServeConfig::default()).await;
+    let response = gateway
+        .send(
+            gateway
+                .request("GET", "/a")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.header("x-stamp"), Some(r#"{"value":"hello"}"#));
+
+    // (b) The documented layout on disk, compiled locally with the same provenance: the
+    // same hash, inputs and bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("plugins/stamp")).unwrap();
+    std::fs::write(d.join("api.yaml"), &spec_text).unwrap();
+    std::fs::write(
+        d.join("barbacane.yaml"),
+        "plugins:\n  stamp:\n    path: plugins/stamp\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("plugins/stamp/plugin.toml"), stamp_toml("1.0.0")).unwrap();
+    std::fs::write(
+        d.join("plugins/stamp/stamp.wasm"),
+        wat::parse_str(STAMP).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(d.join("plugins/stamp/config-schema.json"), STAMP_SCHEMA).unwrap();
+    let created: chrono::DateTime<chrono::Utc> =
+        header["build_timestamp"].as_str().unwrap().parse().unwrap();
+    let local = barbacane_compiler::compile(
+        &LocalFs,
+        &CompileOptions {
+            specs: vec![d.join("api.yaml")],
+            manifest: Some(d.join("barbacane.yaml")),
+            build_time: created.timestamp() as u64,
+            provenance_source: header["provenance_source"].as_str().map(str::to_owned),
+            metadata: metadata_of(header),
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|d| panic!("{d:?}"));
+    assert_eq!(header["artifact_hash"], local.header.artifact_hash);
+    assert_eq!(
+        header["inputs"],
+        serde_json::to_value(&local.header.inputs).unwrap()
+    );
+    assert_eq!(download.body.as_ref(), local.artifact.as_slice());
+
+    // A spec without registry plugins still compiles without a manifest.
+    let plain = app
+        .spec(&project, "plain.yaml", &mini_spec("/p", "p"))
+        .await;
+    let c = app.compile(&plain).await;
+    assert_eq!(c["plugins"], serde_json::json!({}));
+    let a = app
+        .get(&format!(
+            "/artifacts/{}",
+            c["artifact_id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(a["header"]["inputs"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_highest_version_satisfying_every_reference_is_compiled() {
+    let app = TestApp::new().await;
+    for version in ["1.0.0", "1.2.0", "2.0.0"] {
+        register_stamp(&app, version, STAMP_SCHEMA).await;
+    }
+    let project = app.project("p").await;
+    let a = app
+        .spec(
+            &project,
+            "a.yaml",
+            &stamped("/a", "stamp@^1.0", "{value: a}"),
+        )
+        .await;
+    let b = app
+        .spec(&project, "b.yaml", &stamped("/b", "stamp", "{value: b}"))
+        .await;
+    let c = app
+        .spec(
+            &project,
+            "c.yaml",
+            &stamped("/c", "stamp@1.0.0", "{value: c}"),
+        )
+        .await;
+    for (spec, chosen) in [(&a, "1.2.0"), (&b, "2.0.0"), (&c, "1.0.0")] {
+        let done = app.compile(spec).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["plugins"]["stamp"], chosen, "{done}");
+        let artifact = app
+            .get(&format!(
+                "/artifacts/{}",
+                done["artifact_id"].as_str().unwrap()
+            ))
+            .await
+            .json();
+        assert_eq!(artifact["header"]["metadata"]["plugin/stamp"], chosen);
+    }
+    // A project: one version for every reference.
+    let compile_project = || async {
+        let r = app
+            .post_empty(&format!("/projects/{project}/compile"))
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+        app.wait_compilation(r.json()["id"].as_str().unwrap()).await
+    };
+    let done = compile_project().await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["plugins"], serde_json::json!({"stamp": "1.0.0"}));
+    // No version satisfies `^1.0`, `1.0.0` and `^2` at once: the compiler reports every
+    // reference the highest version does not satisfy.
+    let d = app
+        .spec(&project, "d.yaml", &stamped("/d", "stamp@^2", "{value: d}"))
+        .await;
+    let done = compile_project().await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["plugins"], serde_json::json!({"stamp": "2.0.0"}));
+    assert_eq!(codes(&done), vec!["E1021", "E1021"], "{done}");
+    let files: Vec<&str> = done["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with("a.yaml") || f.ends_with("c.yaml")),
+        "{files:?}"
+    );
+
+    // Deleting a version is refused while a reference would be left with none.
+    let problem = app
+        .delete("/plugins/stamp/2.0.0")
+        .await
+        .assert_problem(409, "in-use");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("stamp@^2") && detail.contains("d.yaml"),
+        "{detail}"
+    );
+    assert!(!detail.contains("b.yaml"), "{detail}");
+    assert_eq!(
+        app.delete("/plugins/stamp/1.2.0").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let problem = app
+        .delete("/plugins/stamp/1.0.0")
+        .await
+        .assert_problem(409, "in-use");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("stamp@1.0.0") && detail.contains("c.yaml"),
+        "{detail}"
+    );
+    app.delete(&format!("/specs/{d}")).await;
+    assert_eq!(
+        app.delete("/plugins/stamp/2.0.0").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn a_config_the_plugin_schema_refuses_fails_with_e1022() {
+    let app = TestApp::new().await;
+    register_stamp(&app, "1.0.0", STAMP_SCHEMA).await;
+    let project = app.project("p").await;
+    // Checked at upload against the version a compilation would choose now.
+    let problem = app
+        .upload_yaml(&project, "bad.yaml", &stamped("/a", "stamp", "{value: 5}"))
+        .await
+        .assert_problem(422, "invalid-spec");
+    assert_eq!(problem["errors"][0]["code"], "E1022", "{problem}");
+    assert_eq!(
+        problem["errors"][0]["json_pointer"],
+        "/x-barbacane-middlewares/0/config"
+    );
+    // Valid for 1.0.0; then 1.1.0 arrives with a stricter schema and is compiled with.
+    let spec = app
+        .spec(
+            &project,
+            "a.yaml",
+            &stamped("/a", "stamp", "{value: too-long}"),
+        )
+        .await;
+    register_stamp(
+        &app,
+        "1.1.0",
+        r#"{"type": "object", "properties": {"value": {"type": "string", "maxLength": 5}}}"#,
+    )
+    .await;
+    let c = app.compile(&spec).await;
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(c["artifact_id"], serde_json::Value::Null);
+    assert_eq!(c["plugins"], serde_json::json!({"stamp": "1.1.0"}));
+    assert_eq!(codes(&c), vec!["E1022"], "{c}");
+    assert_eq!(
+        c["diagnostics"][0]["json_pointer"],
+        "/x-barbacane-middlewares/0/config"
+    );
+    assert_eq!(c["diagnostics"][0]["file"], "a.yaml");
+}
+
+#[tokio::test]
+async fn unsatisfiable_and_unknown_references_fail_with_the_compilers_codes() {
+    let app = TestApp::new().await;
+    register_stamp(&app, "1.0.0", STAMP_SCHEMA).await;
+    let project = app.project("p").await;
+    let ghost_dispatch = "openapi: 3.1.0\ninfo: {title: g, version: '1'}\npaths:\n  /g:\n    get:\n      x-barbacane-dispatch: {name: ghost-backend}\n      responses: {'200': {description: ok}}\n";
+    let cases = [
+        (
+            "major.yaml",
+            stamped("/m", "stamp@^9.0", "{value: x}"),
+            "E1021",
+        ),
+        ("ghost.yaml", stamped("/g", "ghost", "{}"), "E1020"),
+        ("dispatch.yaml", ghost_dispatch.to_owned(), "E1012"),
+    ];
+    for (name, text, code) in &cases {
+        // Refused at upload...
+        let problem = app
+            .upload_yaml(&project, name, text)
+            .await
+            .assert_problem(422, "invalid-spec");
+        assert_eq!(problem["errors"][0]["code"], *code, "{problem}");
+        // ...and, stored anyway (as if the registry had changed since the upload), refused by
+        // the compilation with the compiler's diagnostic.
+        let project_id: uuid::Uuid = project.parse().unwrap();
+        let files = [NewFile {
+            path: (*name).to_owned(),
+            is_root: true,
+            content: text.as_bytes().to_vec(),
+        }];
+        let revision = specs::create(&app.pool, project_id, name, &files, &[])
+            .await
+            .unwrap();
+        let c = app.compile(&revision.spec_id.to_string()).await;
+        assert_eq!(c["status"], "failed", "{c}");
+        assert_eq!(codes(&c), vec![*code], "{c}");
+        assert_eq!(c["diagnostics"][0]["file"], *name, "{c}");
+        let expected = if *code == "E1021" {
+            serde_json::json!({"stamp": "1.0.0"})
+        } else {
+            serde_json::json!({})
+        };
+        assert_eq!(c["plugins"], expected, "{c}");
+    }
 }

@@ -20,7 +20,7 @@ const DISPATCHER_WAT: &str = r#"(module
   (func (export "init") (param i32 i32) (result i32) i32.const 0)
   (func (export "dispatch") (param i32 i32) (result i32) i32.const 0))"#;
 
-fn manifest(name: &str, version: &str, kind: &str, wasm: &str, caps: &[&str]) -> String {
+pub fn manifest(name: &str, version: &str, kind: &str, wasm: &str, caps: &[&str]) -> String {
     let caps: Vec<String> = caps.iter().map(|c| format!("\"{c}\"")).collect();
     format!(
         "name = \"{name}\"\nversion = \"{version}\"\ntype = \"{kind}\"\ncapabilities = [{}]\nwasm = \"{wasm}\"\n",
@@ -31,7 +31,7 @@ fn manifest(name: &str, version: &str, kind: &str, wasm: &str, caps: &[&str]) ->
 const SCHEMA: &str = r#"{"type": "object", "properties": {"quota": {"type": "integer"}}}"#;
 
 /// A multipart package body (binary-safe).
-fn package(parts: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
+pub fn package(parts: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
     let boundary = "XpluginX";
     let mut body = Vec::new();
     for (field, file, content) in parts {
@@ -45,7 +45,7 @@ fn package(parts: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn register(app: &TestApp, parts: &[(&str, &str, Vec<u8>)]) -> crate::support::Reply {
+pub async fn register(app: &TestApp, parts: &[(&str, &str, Vec<u8>)]) -> crate::support::Reply {
     let (ct, body) = package(parts);
     app.send(
         req(Method::POST, "/plugins")
@@ -241,4 +241,42 @@ async fn invalid_packages_list_every_problem() {
         .await
         .assert_problem(422, "invalid-plugin");
     assert_eq!(app.get("/plugins").await.json(), serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn unknown_host_functions_are_refused() {
+    let app = TestApp::new().await;
+    // `barbacane:response` is declared, but it has no `add_headers` (nor `barbacane:core` a
+    // `print`): the data plane could not link the module.
+    let typo = r#"(module
+      (import "barbacane:response" "add_headers" (func (param i32 i32 i32 i32) (result i32)))
+      (import "barbacane:core" "print" (func (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "init") (param i32 i32) (result i32) i32.const 0)
+      (func (export "on_request") (result i32) i32.const 0)
+      (func (export "on_response") (result i32) i32.const 0))"#;
+    let parts = |wat: &str| {
+        vec![
+            (
+                "manifest",
+                "plugin.toml",
+                manifest("typo", "1.0.0", "middleware", "t.wasm", &["response"]).into_bytes(),
+            ),
+            ("wasm", "t.wasm", wat::parse_str(wat).unwrap()),
+            ("schema", "config-schema.json", b"{}".to_vec()),
+        ]
+    };
+    let problem = register(&app, &parts(typo))
+        .await
+        .assert_problem(422, "invalid-plugin");
+    let errors = problem["errors"].to_string();
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 2, "{problem}");
+    assert!(errors.contains("has no function `add_headers`"), "{errors}");
+    assert!(errors.contains("has no function `print`"), "{errors}");
+    // Every function of a declared module is accepted.
+    let fine = typo
+        .replace("add_headers", "add_header")
+        .replace("\"print\"", "\"set_output\"");
+    let r = register(&app, &parts(&fine)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
 }
