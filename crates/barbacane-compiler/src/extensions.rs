@@ -7,7 +7,8 @@ use barbacane_spec::{Code, Diagnostic, Extension};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-use crate::plugins::{PluginSource, satisfies, split_reference};
+use crate::plugins::PluginSource;
+use barbacane_plugin_abi::{satisfies, split_reference};
 
 /// Dispatchers built into the data plane.
 pub const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];

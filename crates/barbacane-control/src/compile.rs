@@ -299,47 +299,7 @@ fn add_reference(value: &Value, out: &mut References) {
     out.entry(name.to_owned()).or_default().insert(requirement);
 }
 
-/// `MAJOR.MINOR.PATCH`, as the registry stores versions.
-pub fn parse_version(version: &str) -> Option<(u64, u64, u64)> {
-    let mut parts = version.split('.').map(|p| {
-        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u64>().ok())
-            .flatten()
-    });
-    let parsed = (parts.next()??, parts.next()??, parts.next()??);
-    parts.next().is_none().then_some(parsed)
-}
-
-/// Whether `version` satisfies `requirement`, by the compiler's rules: `1.2.3` or `=1.2.3`
-/// exactly; `^1.2`, `^1.2.3` (or `^1`) compatible: at least that version, with the same
-/// left-most non-zero component. `None` when the requirement is malformed.
-pub fn satisfies(version: (u64, u64, u64), requirement: &str) -> Option<bool> {
-    let (caret, body) = match requirement.strip_prefix('^') {
-        Some(b) => (true, b),
-        None => (false, requirement.strip_prefix('=').unwrap_or(requirement)),
-    };
-    let parts: Vec<u64> = body
-        .split('.')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let wanted = match parts.as_slice() {
-        [a] if caret => (*a, 0, 0),
-        [a, b] if caret => (*a, *b, 0),
-        [a, b, c] => (*a, *b, *c),
-        _ => return None,
-    };
-    if !caret {
-        return Some(version == wanted);
-    }
-    let compatible = if wanted.0 > 0 {
-        version.0 == wanted.0
-    } else if wanted.1 > 0 {
-        version.0 == 0 && version.1 == wanted.1
-    } else {
-        version == wanted
-    };
-    Some(version >= wanted && compatible)
-}
+pub use barbacane_plugin_abi::{parse_version, satisfies};
 
 /// Whether `version` satisfies an optional requirement (`None`: any version does).
 pub fn meets(version: (u64, u64, u64), requirement: Option<&str>) -> bool {

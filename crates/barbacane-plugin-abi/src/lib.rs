@@ -15,8 +15,10 @@
 )]
 
 mod manifest;
+mod version;
 
 pub use manifest::{ManifestError, PluginManifest, PluginType};
+pub use version::{parse_version, satisfies, split_reference};
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use crate::Capability;
+use crate::{Capability, parse_version};
 
 /// Middleware or dispatcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,17 +123,6 @@ impl PluginManifest {
     }
 }
 
-/// Parses `MAJOR.MINOR.PATCH` (no pre-release or build metadata).
-pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
-    let mut parts = v.split('.').map(|p| {
-        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u64>().ok())
-            .flatten()
-    });
-    let version = (parts.next()??, parts.next()??, parts.next()??);
-    parts.next().is_none().then_some(version)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +154,5 @@ mod tests {
         ] {
             assert!(PluginManifest::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_version("01.2.3"), Some((1, 2, 3)));
-        assert_eq!(parse_version("1.2.3-beta"), None);
     }
 }
