@@ -1,0 +1,273 @@
+//! The native stand-in for the gateway: one thread-local exchange that the SDK's accessors
+//! read and write, driven by [`crate::testing::FakeHost`].
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use super::Side;
+use crate::http::{HttpError, HttpRequest, HttpResponse};
+
+/// A message's headers: lowercase names, values in order (repeats allowed).
+pub(crate) type Headers = Vec<(String, Vec<u8>)>;
+
+/// An HTTP handler standing in for the network.
+pub(crate) type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, HttpError>>;
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Headers,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) response: Option<FakeResponse>,
+    pub(crate) context: BTreeMap<String, String>,
+    pub(crate) output: Vec<u8>,
+    pub(crate) logs: Vec<(i32, String)>,
+    pub(crate) now_ms: i64,
+    pub(crate) monotonic_ns: i64,
+    pub(crate) random_seed: u64,
+    pub(crate) secrets: BTreeMap<String, Vec<u8>>,
+    pub(crate) http: Option<HttpHandler>,
+    pub(crate) http_calls: Vec<HttpRequest>,
+    pub(crate) http_body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FakeResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Headers,
+    pub(crate) body: Option<Vec<u8>>,
+}
+
+thread_local! {
+    pub(crate) static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with_borrow_mut(f)
+}
+
+/// The gateway's header rules, enough for tests to catch what it would refuse.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn valid_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+}
+
+fn headers_of(state: &mut State, side: Side) -> Option<&mut Headers> {
+    match side {
+        Side::Request => Some(&mut state.headers),
+        Side::Response => state.response.as_mut().map(|r| &mut r.headers),
+    }
+}
+
+fn response(state: &mut State) -> &mut FakeResponse {
+    state.response.get_or_insert_with(|| FakeResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: Some(Vec::new()),
+    })
+}
+
+pub(crate) fn output(bytes: &[u8]) {
+    with(|s| s.output = bytes.to_vec());
+}
+
+pub(crate) fn random(buf: &mut [u8]) {
+    // Deterministic (xorshift) so tests are repeatable.
+    with(|s| {
+        for b in buf {
+            let mut x = s.random_seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.random_seed = x;
+            *b = (x >> 24) as u8;
+        }
+    });
+}
+
+pub(crate) fn log(level: i32, message: &str) {
+    with(|s| s.logs.push((level, message.to_owned())));
+}
+
+pub(crate) fn context_get(key: &str) -> Option<Vec<u8>> {
+    with(|s| s.context.get(key).map(|v| v.clone().into_bytes()))
+}
+
+pub(crate) fn context_set(key: &str, value: &str) {
+    with(|s| s.context.insert(key.to_owned(), value.to_owned()));
+}
+
+pub(crate) fn now_ms() -> i64 {
+    with(|s| s.now_ms)
+}
+
+pub(crate) fn monotonic_ns() -> i64 {
+    with(|s| s.monotonic_ns)
+}
+
+pub(crate) fn method() -> Vec<u8> {
+    with(|s| s.method.clone().into_bytes())
+}
+
+pub(crate) fn path() -> Vec<u8> {
+    with(|s| s.path.clone().into_bytes())
+}
+
+pub(crate) fn query() -> Option<Vec<u8>> {
+    with(|s| s.query.clone().map(String::into_bytes))
+}
+
+pub(crate) fn body(side: Side) -> Option<Vec<u8>> {
+    with(|s| match side {
+        Side::Request => s.body.clone(),
+        Side::Response => s.response.as_ref().and_then(|r| r.body.clone()),
+    })
+}
+
+pub(crate) fn header(side: Side, name: &str, index: usize) -> Option<Vec<u8>> {
+    let name = name.to_ascii_lowercase();
+    with(|s| {
+        headers_of(s, side)?
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .nth(index)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+pub(crate) fn header_count(side: Side, name: &str) -> usize {
+    let name = name.to_ascii_lowercase();
+    with(|s| headers_of(s, side).map_or(0, |h| h.iter().filter(|(n, _)| *n == name).count()))
+}
+
+pub(crate) fn header_names(side: Side) -> Vec<u8> {
+    with(|s| {
+        let mut names: Vec<&str> = Vec::new();
+        let Some(headers) = headers_of(s, side) else {
+            return Vec::new();
+        };
+        for (n, _) in headers.iter() {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        names.join("\n").into_bytes()
+    })
+}
+
+pub(crate) fn set_header(side: Side, name: &str, value: &[u8], append: bool) -> bool {
+    if !valid_name(name) || !valid_value(value) {
+        return false;
+    }
+    let name = name.to_ascii_lowercase();
+    with(|s| {
+        let headers = match side {
+            Side::Request => &mut s.headers,
+            Side::Response => &mut response(s).headers,
+        };
+        if !append {
+            headers.retain(|(n, _)| *n != name);
+        }
+        headers.push((name, value.to_vec()));
+    });
+    true
+}
+
+pub(crate) fn remove_header(side: Side, name: &str) {
+    let name = name.to_ascii_lowercase();
+    with(|s| {
+        if let Some(h) = headers_of(s, side) {
+            h.retain(|(n, _)| *n != name);
+        }
+    });
+}
+
+pub(crate) fn set_body(side: Side, body: &[u8]) -> bool {
+    with(|s| match side {
+        Side::Request => s.body = Some(body.to_vec()),
+        Side::Response => response(s).body = Some(body.to_vec()),
+    });
+    true
+}
+
+pub(crate) fn set_path(path: &str) -> bool {
+    let ok = path.starts_with('/') && !path.contains(['?', '#', ' ']);
+    if ok {
+        with(|s| s.path = path.to_owned());
+    }
+    ok
+}
+
+pub(crate) fn set_query(query: &str) -> bool {
+    let ok = !query.contains(['#', ' ']);
+    if ok {
+        with(|s| s.query = (!query.is_empty()).then(|| query.to_owned()));
+    }
+    ok
+}
+
+pub(crate) fn set_method(method: &str) -> bool {
+    let ok = valid_name(method);
+    if ok {
+        with(|s| s.method = method.to_owned());
+    }
+    ok
+}
+
+pub(crate) fn status() -> Option<u16> {
+    with(|s| s.response.as_ref().map(|r| r.status))
+}
+
+pub(crate) fn set_status(code: u16) -> bool {
+    let ok = (100..=599).contains(&code);
+    if ok {
+        with(|s| response(s).status = code);
+    }
+    ok
+}
+
+pub(crate) fn http_call(head: &[u8], body: &[u8]) -> Vec<u8> {
+    let Ok(mut request) = serde_json::from_slice::<HttpRequest>(head) else {
+        return crate::http::encode_error("invalid", "malformed request head");
+    };
+    request.body = body.to_vec();
+    let handler = with(|s| {
+        s.http_calls.push(request.clone());
+        s.http.take()
+    });
+    let Some(mut handler) = handler else {
+        return crate::http::encode_error("connect", "the fake host has no HTTP handler");
+    };
+    let result = handler(&request);
+    with(|s| {
+        s.http = Some(handler);
+        match result {
+            Ok(response) => {
+                s.http_body = Some(response.body.clone());
+                crate::http::encode_head(&response)
+            }
+            Err(e) => {
+                s.http_body = None;
+                crate::http::encode_error(e.kind.as_str(), &e.message)
+            }
+        }
+    })
+}
+
+pub(crate) fn http_response_body() -> Option<Vec<u8>> {
+    with(|s| s.http_body.clone())
+}
+
+pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
+    with(|s| s.secrets.get(reference).cloned())
+}

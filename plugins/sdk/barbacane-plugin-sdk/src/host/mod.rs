@@ -1,0 +1,22 @@
+//! The host interface the rest of the SDK is written against. On `wasm32` it calls the
+//! gateway's imports (`wasm.rs`); natively it talks to the in-process fake of
+//! [`crate::testing`], so the same plugin code is unit-testable.
+
+#[cfg(target_arch = "wasm32")]
+mod arena;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use wasm::*;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod fake;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use fake::*;
+
+/// Which message a header or body accessor works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Request,
+    Response,
+}

@@ -1,0 +1,331 @@
+//! The gateway's imports (ABI v1, `docs/plugin-abi.md`) and safe wrappers around them. This
+//! file and `arena.rs` hold all of the SDK's unsafe code.
+#![allow(unsafe_code)]
+
+use super::Side;
+
+#[link(wasm_import_module = "barbacane:core")]
+unsafe extern "C" {
+    fn result_read(ptr: *mut u8, len: i32) -> i32;
+    fn set_output(ptr: *const u8, len: i32);
+    #[link_name = "random"]
+    fn core_random(ptr: *mut u8, len: i32);
+}
+
+#[link(wasm_import_module = "barbacane:log")]
+unsafe extern "C" {
+    #[link_name = "log"]
+    fn log_write(level: i32, ptr: *const u8, len: i32);
+}
+
+#[link(wasm_import_module = "barbacane:context")]
+unsafe extern "C" {
+    #[link_name = "get"]
+    fn context_get_raw(kptr: *const u8, klen: i32) -> i32;
+    #[link_name = "set"]
+    fn context_set_raw(kptr: *const u8, klen: i32, vptr: *const u8, vlen: i32);
+}
+
+#[link(wasm_import_module = "barbacane:clock")]
+unsafe extern "C" {
+    #[link_name = "now_ms"]
+    fn clock_now_ms() -> i64;
+    #[link_name = "monotonic_ns"]
+    fn clock_monotonic_ns() -> i64;
+}
+
+#[link(wasm_import_module = "barbacane:request")]
+unsafe extern "C" {
+    #[link_name = "method"]
+    fn req_method() -> i32;
+    #[link_name = "path"]
+    fn req_path() -> i32;
+    #[link_name = "query"]
+    fn req_query() -> i32;
+    #[link_name = "body"]
+    fn req_body() -> i32;
+    #[link_name = "header"]
+    fn req_header(nptr: *const u8, nlen: i32, index: i32) -> i32;
+    #[link_name = "header_count"]
+    fn req_header_count(nptr: *const u8, nlen: i32) -> i32;
+    #[link_name = "header_names"]
+    fn req_header_names() -> i32;
+    #[link_name = "set_header"]
+    fn req_set_header(nptr: *const u8, nlen: i32, vptr: *const u8, vlen: i32) -> i32;
+    #[link_name = "add_header"]
+    fn req_add_header(nptr: *const u8, nlen: i32, vptr: *const u8, vlen: i32) -> i32;
+    #[link_name = "remove_header"]
+    fn req_remove_header(nptr: *const u8, nlen: i32) -> i32;
+    #[link_name = "set_path"]
+    fn req_set_path(ptr: *const u8, len: i32) -> i32;
+    #[link_name = "set_query"]
+    fn req_set_query(ptr: *const u8, len: i32) -> i32;
+    #[link_name = "set_body"]
+    fn req_set_body(ptr: *const u8, len: i32) -> i32;
+    #[link_name = "set_method"]
+    fn req_set_method(ptr: *const u8, len: i32) -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:response")]
+unsafe extern "C" {
+    #[link_name = "status"]
+    fn resp_status() -> i32;
+    #[link_name = "set_status"]
+    fn resp_set_status(code: i32) -> i32;
+    #[link_name = "body"]
+    fn resp_body_raw() -> i32;
+    #[link_name = "header"]
+    fn resp_header(nptr: *const u8, nlen: i32, index: i32) -> i32;
+    #[link_name = "header_count"]
+    fn resp_header_count(nptr: *const u8, nlen: i32) -> i32;
+    #[link_name = "header_names"]
+    fn resp_header_names() -> i32;
+    #[link_name = "set_header"]
+    fn resp_set_header(nptr: *const u8, nlen: i32, vptr: *const u8, vlen: i32) -> i32;
+    #[link_name = "add_header"]
+    fn resp_add_header(nptr: *const u8, nlen: i32, vptr: *const u8, vlen: i32) -> i32;
+    #[link_name = "remove_header"]
+    fn resp_remove_header(nptr: *const u8, nlen: i32) -> i32;
+    #[link_name = "set_body"]
+    fn resp_set_body(ptr: *const u8, len: i32) -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:http")]
+unsafe extern "C" {
+    #[link_name = "call"]
+    fn http_call_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
+    #[link_name = "response_body"]
+    fn http_response_body_raw() -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:secrets")]
+unsafe extern "C" {
+    #[link_name = "get"]
+    fn secrets_get(ptr: *const u8, len: i32) -> i32;
+}
+
+/// Lengths cross the boundary as `i32`; the SDK never passes anything near 2 GiB.
+fn len(bytes: &[u8]) -> i32 {
+    i32::try_from(bytes.len()).unwrap_or(i32::MAX)
+}
+
+/// Copies the host's result slot out when `n` says there is a value (`n >= 0`).
+fn take(n: i32) -> Option<Vec<u8>> {
+    let n = usize::try_from(n).ok()?;
+    let mut buf = Vec::with_capacity(n);
+    // SAFETY: `buf` has capacity for `n` bytes; the host writes at most `n` and returns the
+    // count it wrote, which bounds what `set_len` exposes.
+    unsafe {
+        let written = result_read(buf.as_mut_ptr(), len_of(n));
+        buf.set_len(usize::try_from(written).unwrap_or(0).min(n));
+    }
+    Some(buf)
+}
+
+fn len_of(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The configuration bytes the host copied into memory it got from `barbacane_alloc`.
+pub(crate) fn config_bytes(ptr: i32, n: i32) -> &'static [u8] {
+    match (usize::try_from(ptr), usize::try_from(n)) {
+        (Ok(p), Ok(n)) if p != 0 && n != 0 => {
+            // SAFETY: the host wrote `n` bytes at `ptr`, a block of at least `n` bytes it
+            // obtained from `barbacane_alloc`; the block is never freed (the arena frees
+            // nothing), so the slice stays valid.
+            unsafe { std::slice::from_raw_parts(p as *const u8, n) }
+        }
+        _ => &[],
+    }
+}
+
+/// Memory for the host to write into (`barbacane_alloc`); leaked on purpose.
+pub(crate) fn alloc(size: i32) -> i32 {
+    let size = usize::try_from(size).unwrap_or(0).max(1);
+    let block: &'static mut [u8] = Vec::leak(vec![0u8; size]);
+    block.as_mut_ptr() as usize as i32
+}
+
+pub(crate) fn output(bytes: &[u8]) {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { set_output(bytes.as_ptr(), len(bytes)) }
+}
+
+pub(crate) fn random(buf: &mut [u8]) {
+    // SAFETY: a valid, writable slice for the duration of the call.
+    unsafe { core_random(buf.as_mut_ptr(), len(buf)) }
+}
+
+pub(crate) fn log(level: i32, message: &str) {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { log_write(level, message.as_ptr(), len(message.as_bytes())) }
+}
+
+pub(crate) fn context_get(key: &str) -> Option<Vec<u8>> {
+    // SAFETY: a valid slice for the duration of the call.
+    take(unsafe { context_get_raw(key.as_ptr(), len(key.as_bytes())) })
+}
+
+pub(crate) fn context_set(key: &str, value: &str) {
+    // SAFETY: valid slices for the duration of the call.
+    unsafe {
+        context_set_raw(
+            key.as_ptr(),
+            len(key.as_bytes()),
+            value.as_ptr(),
+            len(value.as_bytes()),
+        )
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { clock_now_ms() }
+}
+
+pub(crate) fn monotonic_ns() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { clock_monotonic_ns() }
+}
+
+pub(crate) fn method() -> Vec<u8> {
+    // SAFETY: no arguments.
+    take(unsafe { req_method() }).unwrap_or_default()
+}
+
+pub(crate) fn path() -> Vec<u8> {
+    // SAFETY: no arguments.
+    take(unsafe { req_path() }).unwrap_or_default()
+}
+
+pub(crate) fn query() -> Option<Vec<u8>> {
+    // SAFETY: no arguments.
+    take(unsafe { req_query() })
+}
+
+pub(crate) fn body(side: Side) -> Option<Vec<u8>> {
+    // SAFETY: no arguments.
+    take(unsafe {
+        match side {
+            Side::Request => req_body(),
+            Side::Response => resp_body_raw(),
+        }
+    })
+}
+
+pub(crate) fn header(side: Side, name: &str, index: usize) -> Option<Vec<u8>> {
+    let (p, n, i) = (name.as_ptr(), len(name.as_bytes()), len_of(index));
+    // SAFETY: a valid slice for the duration of the call.
+    take(unsafe {
+        match side {
+            Side::Request => req_header(p, n, i),
+            Side::Response => resp_header(p, n, i),
+        }
+    })
+}
+
+pub(crate) fn header_count(side: Side, name: &str) -> usize {
+    let (p, n) = (name.as_ptr(), len(name.as_bytes()));
+    // SAFETY: a valid slice for the duration of the call.
+    let count = unsafe {
+        match side {
+            Side::Request => req_header_count(p, n),
+            Side::Response => resp_header_count(p, n),
+        }
+    };
+    usize::try_from(count).unwrap_or(0)
+}
+
+pub(crate) fn header_names(side: Side) -> Vec<u8> {
+    // SAFETY: no arguments.
+    take(unsafe {
+        match side {
+            Side::Request => req_header_names(),
+            Side::Response => resp_header_names(),
+        }
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn set_header(side: Side, name: &str, value: &[u8], append: bool) -> bool {
+    let (np, nl, vp, vl) = (
+        name.as_ptr(),
+        len(name.as_bytes()),
+        value.as_ptr(),
+        len(value),
+    );
+    // SAFETY: valid slices for the duration of the call.
+    let code = unsafe {
+        match (side, append) {
+            (Side::Request, false) => req_set_header(np, nl, vp, vl),
+            (Side::Request, true) => req_add_header(np, nl, vp, vl),
+            (Side::Response, false) => resp_set_header(np, nl, vp, vl),
+            (Side::Response, true) => resp_add_header(np, nl, vp, vl),
+        }
+    };
+    code == 0
+}
+
+pub(crate) fn remove_header(side: Side, name: &str) {
+    let (p, n) = (name.as_ptr(), len(name.as_bytes()));
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe {
+        match side {
+            Side::Request => req_remove_header(p, n),
+            Side::Response => resp_remove_header(p, n),
+        };
+    }
+}
+
+pub(crate) fn set_body(side: Side, body: &[u8]) -> bool {
+    // SAFETY: a valid slice for the duration of the call.
+    let code = unsafe {
+        match side {
+            Side::Request => req_set_body(body.as_ptr(), len(body)),
+            Side::Response => resp_set_body(body.as_ptr(), len(body)),
+        }
+    };
+    code == 0
+}
+
+pub(crate) fn set_path(path: &str) -> bool {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { req_set_path(path.as_ptr(), len(path.as_bytes())) == 0 }
+}
+
+pub(crate) fn set_query(query: &str) -> bool {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { req_set_query(query.as_ptr(), len(query.as_bytes())) == 0 }
+}
+
+pub(crate) fn set_method(method: &str) -> bool {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { req_set_method(method.as_ptr(), len(method.as_bytes())) == 0 }
+}
+
+pub(crate) fn status() -> Option<u16> {
+    // SAFETY: no arguments.
+    let code = unsafe { resp_status() };
+    u16::try_from(code).ok().filter(|c| *c != 0)
+}
+
+pub(crate) fn set_status(code: u16) -> bool {
+    // SAFETY: no pointers.
+    unsafe { resp_set_status(i32::from(code)) == 0 }
+}
+
+pub(crate) fn http_call(head: &[u8], body: &[u8]) -> Vec<u8> {
+    // SAFETY: valid slices for the duration of the call.
+    take(unsafe { http_call_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) })
+        .unwrap_or_default()
+}
+
+pub(crate) fn http_response_body() -> Option<Vec<u8>> {
+    // SAFETY: no arguments.
+    take(unsafe { http_response_body_raw() })
+}
+
+pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
+    // SAFETY: a valid slice for the duration of the call.
+    take(unsafe { secrets_get(reference.as_ptr(), len(reference.as_bytes())) })
+}
