@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --all-targets --locked -- -D warnings
+cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-unknown-unknown --locked -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 echo "== cargo bench --no-run (benchmarks compile)"
@@ -15,3 +18,5 @@ echo "== fuzz targets compile"
 cargo check -q --manifest-path fuzz/Cargo.toml
 echo "== cargo test"
 cargo test --workspace
+echo "== official plugins, natively against the SDK's fake host"
+cargo test --manifest-path plugins/Cargo.toml --locked

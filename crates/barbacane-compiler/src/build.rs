@@ -4,11 +4,13 @@ use barbacane_artifact::{
     ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, fingerprint,
 };
 use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, parse_spec};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::extensions::Known;
 use crate::manifest::{self, LoadedManifest};
 use crate::operations::compile_operations;
+use crate::plugins::PluginSource;
 use crate::{COMPILER_VERSION, CompileOptions};
 
 /// A successful compilation.
@@ -61,6 +63,7 @@ pub fn compile(
     }
     let known = Known {
         manifest_plugins: &manifest.plugins,
+        official_used: Default::default(),
         allow_plaintext_upstream: options.allow_plaintext_upstream,
     };
     let operations = compile_operations(
@@ -74,7 +77,8 @@ pub fn compile(
         return Err(diags);
     }
     let config = CompiledConfig { operations };
-    let (artifact, header) = write(&set, &manifest, options, &config).map_err(|e| {
+    let official = known.official_used.into_inner();
+    let (artifact, header) = write(&set, &manifest, &official, options, &config).map_err(|e| {
         vec![Diagnostic::error(
             Code::E1003,
             "<artifact>",
@@ -94,6 +98,7 @@ pub fn compile(
 fn write(
     set: &DocumentSet,
     manifest: &LoadedManifest,
+    official: &BTreeMap<String, PluginSource>,
     options: &CompileOptions,
     config: &CompiledConfig,
 ) -> Result<(Vec<u8>, Header), barbacane_artifact::ArtifactError> {
@@ -117,9 +122,18 @@ fn write(
         ));
         builder.add_member(format!("manifest/{name}"), manifest.bytes.clone())?;
     }
-    for (name, plugin) in &manifest.plugins {
+    for (name, plugin) in manifest.plugins.iter().chain(official) {
         for (path, bytes) in &plugin.files {
-            inputs.push(Input::new(InputKind::Plugin, set.logical_name(path), bytes));
+            let logical = if plugin.official {
+                // Already logical (`official/<name>/<file>`), with `/` on every OS.
+                path.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            } else {
+                set.logical_name(path)
+            };
+            inputs.push(Input::new(InputKind::Plugin, logical, bytes));
         }
         builder.add_member(format!("plugins/{name}.wasm"), plugin.wasm.clone())?;
         builder.add_member(format!("plugins/{name}.toml"), plugin.toml.clone())?;

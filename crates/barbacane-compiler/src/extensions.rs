@@ -5,30 +5,64 @@ use barbacane_plugin_abi::PluginType;
 use barbacane_spec::pointer::push;
 use barbacane_spec::{Code, Diagnostic, Extension};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::plugins::PluginSource;
 use barbacane_plugin_abi::{satisfies, split_reference};
 
-/// Dispatchers built into the data plane.
-pub const BUILTIN_DISPATCHERS: [&str; 2] = ["mock", "http-upstream"];
+/// Dispatchers built into the data plane (native code, not plugins).
+pub const BUILTIN_DISPATCHERS: [&str; 1] = ["http-upstream"];
 
 /// Plugin names known to this compilation, and compile-wide switches.
 pub(crate) struct Known<'a> {
     pub(crate) manifest_plugins: &'a BTreeMap<String, PluginSource>,
+    /// Official plugins used so far (bundled like declared ones); `barbacane.yaml` entries
+    /// of the same name take precedence.
+    pub(crate) official_used: RefCell<BTreeMap<String, PluginSource>>,
     /// `--allow-plaintext-upstream`: accept `http://` upstream URLs (development only).
     pub(crate) allow_plaintext_upstream: bool,
 }
 
 impl Known<'_> {
-    fn names(&self, builtins: &[&str]) -> String {
+    fn names(&self, builtins: &[&str], kind: PluginType) -> String {
         let mut all: Vec<&str> = builtins.to_vec();
         all.extend(self.manifest_plugins.keys().map(String::as_str));
+        for bundle in barbacane_plugins::official() {
+            let is_kind = barbacane_plugin_abi::PluginManifest::parse(bundle.manifest)
+                .is_ok_and(|m| m.kind == kind);
+            if is_kind && !all.contains(&bundle.name) {
+                all.push(bundle.name);
+            }
+        }
         if all.is_empty() {
             "none".into()
         } else {
             all.join(", ")
         }
+    }
+
+    /// A declared plugin, or else an official one.
+    fn lookup(
+        &self,
+        name: &str,
+        file: &str,
+        pointer: &str,
+    ) -> Result<Option<PluginSource>, Diagnostic> {
+        if let Some(p) = self.manifest_plugins.get(name) {
+            return Ok(Some(p.clone()));
+        }
+        if let Some(p) = self.official_used.borrow().get(name) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(bundle) = barbacane_plugins::find(name) else {
+            return Ok(None);
+        };
+        let source = crate::plugins::official(bundle, file, pointer)?;
+        self.official_used
+            .borrow_mut()
+            .insert(name.to_owned(), source.clone());
+        Ok(Some(source))
     }
 
     /// Resolves a declared plugin reference (`name`, `name@1.2.3`, `name@^1.2`) used as
@@ -45,7 +79,7 @@ impl Known<'_> {
     ) -> Result<PluginUse, Diagnostic> {
         let at = |key: &str| push(pointer, key);
         let (name, req) = split_reference(&used.name);
-        let Some(plugin) = self.manifest_plugins.get(name) else {
+        let Some(plugin) = self.lookup(name, &ext.file, &at("name"))? else {
             return Err(Diagnostic::error(
                 unknown,
                 &ext.file,
@@ -53,7 +87,7 @@ impl Known<'_> {
                 format!(
                     "unknown {} `{name}` (known: {})",
                     expected.as_str(),
-                    self.names(builtins)
+                    self.names(builtins, expected)
                 ),
                 "declare the plugin in barbacane.yaml under `plugins`",
             ));
@@ -71,7 +105,11 @@ impl Known<'_> {
                             "`{name}` is version {}, which does not satisfy `{req}`",
                             manifest.version_string()
                         ),
-                        "change the requirement or the plugin declared in barbacane.yaml",
+                        if plugin.official {
+                            "change the requirement, or declare another version of the plugin in barbacane.yaml"
+                        } else {
+                            "change the requirement or the plugin declared in barbacane.yaml"
+                        },
                     ));
                 }
                 None => {
@@ -108,13 +146,18 @@ impl Known<'_> {
                     "fix the plugin's config-schema.json",
                 )
             })?;
-            if let Some(first) = problems.first() {
+            if let Some((pointer, message)) = problems.first() {
+                let place = if pointer.is_empty() {
+                    "the config"
+                } else {
+                    pointer
+                };
                 return Err(Diagnostic::error(
                     Code::E1022,
                     &ext.file,
-                    at("config"),
+                    format!("{}{pointer}", at("config")),
                     format!(
-                        "`{name}` config is invalid: {first}{}",
+                        "`{name}` config is invalid at {place}: {message}{}",
                         if problems.len() > 1 {
                             format!(" (and {} more)", problems.len() - 1)
                         } else {
@@ -200,16 +243,12 @@ pub(crate) fn dispatcher(
             &BUILTIN_DISPATCHERS,
         );
     }
-    match used.name.as_str() {
-        "mock" => check_mock(ext, &used.config)?,
-        "http-upstream" => crate::upstream_config::check(
-            ext,
-            &used.config,
-            known.allow_plaintext_upstream,
-            path_params,
-        )?,
-        _ => {}
-    }
+    crate::upstream_config::check(
+        ext,
+        &used.config,
+        known.allow_plaintext_upstream,
+        path_params,
+    )?;
     Ok(used)
 }
 
@@ -248,85 +287,4 @@ pub(crate) fn middlewares(
         }
     }
     out
-}
-
-/// The built-in `mock` dispatcher: `status` (100-599, default 200), `body` (string),
-/// `content_type` (string), `headers` (string map). Unknown keys are refused: a typo would
-/// otherwise silently change nothing.
-fn check_mock(ext: &Extension, config: &Value) -> Result<(), Diagnostic> {
-    let base = push(&ext.pointer, "config");
-    let bad = |key: &str, message: String, hint: &str| {
-        Diagnostic::error(Code::E1014, &ext.file, push(&base, key), message, hint)
-    };
-    let Some(map) = config.as_object() else {
-        return Ok(());
-    };
-    for (key, value) in map {
-        match key.as_str() {
-            "status" => {
-                if !value.as_u64().is_some_and(|s| (100..=599).contains(&s)) {
-                    return Err(bad(
-                        key,
-                        "mock `status` must be an integer from 100 to 599".into(),
-                        "e.g. `status: 200`",
-                    ));
-                }
-            }
-            "body" | "content_type" => {
-                if !value.is_string() {
-                    return Err(bad(
-                        key,
-                        format!("mock `{key}` must be a string"),
-                        "quote the value",
-                    ));
-                }
-            }
-            "headers" => {
-                let ok = value.as_object().is_some_and(|h| {
-                    h.iter().all(|(k, v)| {
-                        v.is_string()
-                            && is_header_name(k)
-                            && v.as_str().is_some_and(is_header_value)
-                    })
-                });
-                if !ok {
-                    return Err(bad(
-                        key,
-                        "mock `headers` must map valid header names to string values".into(),
-                        "e.g. `headers: {x-mock: \"yes\"}`",
-                    ));
-                }
-            }
-            other => {
-                return Err(bad(
-                    other,
-                    format!("unknown mock setting `{other}`"),
-                    "mock accepts status, body, content_type and headers",
-                ));
-            }
-        }
-    }
-    if let Some(ct) = map.get("content_type").and_then(Value::as_str)
-        && !is_header_value(ct)
-    {
-        return Err(bad(
-            "content_type",
-            "mock `content_type` is not a valid header value".into(),
-            "e.g. `text/plain`",
-        ));
-    }
-    Ok(())
-}
-
-fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn is_header_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
 }

@@ -25,6 +25,12 @@ pub use extensions::BUILTIN_DISPATCHERS;
 pub use manifest::{Manifest, PluginEntry};
 pub use options::CompileOptions;
 
+/// Whether `name` needs no declaration: a dispatcher built into the data plane or an
+/// official plugin embedded in the compiler.
+pub fn is_built_in(name: &str) -> bool {
+    BUILTIN_DISPATCHERS.contains(&name) || barbacane_plugins::find(name).is_some()
+}
+
 /// The compiler's version, recorded in every artifact header.
 pub const COMPILER_VERSION: &str = env!("CARGO_PKG_VERSION");
 

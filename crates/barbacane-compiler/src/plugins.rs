@@ -19,8 +19,53 @@ pub(crate) struct PluginSource {
     pub(crate) schema: Option<Value>,
     /// `config-schema.json` as read (bundled byte for byte, so it matches its input hash).
     pub(crate) schema_raw: Option<Vec<u8>>,
-    /// Every file read (canonical path, bytes): inputs of the artifact.
+    /// Every file read (canonical path, bytes): inputs of the artifact. For official
+    /// plugins the paths are logical already (`official/<name>/<file>`).
     pub(crate) files: Vec<(PathBuf, Vec<u8>)>,
+    /// An official plugin embedded in the compiler (not from `barbacane.yaml`).
+    pub(crate) official: bool,
+}
+
+/// An official plugin, as if it had been declared: same checks, inputs named
+/// `official/<name>/<file>` so the fingerprint does not depend on where the compiler is.
+pub(crate) fn official(
+    bundle: &barbacane_plugins::Bundle,
+    file: &str,
+    pointer: &str,
+) -> Result<PluginSource, Diagnostic> {
+    let fail = |message: String| {
+        Diagnostic::error(
+            Code::E1015,
+            file,
+            pointer,
+            format!("official plugin `{}`: {message}", bundle.name),
+            "this is a bug in the gateway build; report it",
+        )
+    };
+    let manifest = PluginManifest::parse(bundle.manifest).map_err(|e| fail(e.to_string()))?;
+    check_imports(bundle.name, &manifest, bundle.wasm).map_err(|(_, m, _)| fail(m))?;
+    let schema = bundle
+        .schema
+        .map(serde_json::from_str::<Value>)
+        .transpose()
+        .map_err(|e| fail(format!("config-schema.json is not JSON: {e}")))?;
+    let dir = Path::new("official").join(bundle.name);
+    let mut files = vec![
+        (dir.join("plugin.toml"), bundle.manifest.as_bytes().to_vec()),
+        (dir.join(bundle.wasm_file), bundle.wasm.to_vec()),
+    ];
+    if let Some(raw) = bundle.schema {
+        files.push((dir.join("config-schema.json"), raw.as_bytes().to_vec()));
+    }
+    Ok(PluginSource {
+        manifest,
+        toml: bundle.manifest.as_bytes().to_vec(),
+        wasm: bundle.wasm.to_vec(),
+        schema,
+        schema_raw: bundle.schema.map(|s| s.as_bytes().to_vec()),
+        files,
+        official: true,
+    })
 }
 
 pub(crate) fn load(
@@ -85,24 +130,8 @@ pub(crate) fn load(
             "build the plugin, or fix `wasm` in plugin.toml",
         )
     })?;
-    for (module, function) in imports(&wasm).map_err(|e| {
-        fail(
-            Code::E1015,
-            format!("plugin `{name}`: not a valid WASM module: {e}"),
-            "rebuild the plugin for wasm32-unknown-unknown",
-        )
-    })? {
-        let allowed = Capability::from_module(&module).is_some_and(|c| manifest.allows(c));
-        if !allowed {
-            return Err(fail(
-                Code::E1024,
-                format!(
-                    "plugin `{name}` imports `{module}.{function}`, which its declared capabilities do not allow"
-                ),
-                "declare the capability in plugin.toml, or remove the import",
-            ));
-        }
-    }
+    check_imports(name, &manifest, &wasm)
+        .map_err(|(code, message, hint)| fail(code, message, hint))?;
     let mut files = vec![(toml_path, toml.clone()), (wasm_path, wasm.clone())];
     let (schema, schema_raw) = match read(dir.join("config-schema.json")) {
         Ok((bytes, path)) => {
@@ -125,7 +154,48 @@ pub(crate) fn load(
         schema,
         schema_raw,
         files,
+        official: false,
     })
+}
+
+/// Every import must be a host function of a declared capability (E1024).
+fn check_imports(
+    name: &str,
+    manifest: &PluginManifest,
+    wasm: &[u8],
+) -> Result<(), (Code, String, &'static str)> {
+    let imports = imports(wasm).map_err(|e| {
+        (
+            Code::E1015,
+            format!("plugin `{name}`: not a valid WASM module: {e}"),
+            "rebuild the plugin for wasm32-unknown-unknown",
+        )
+    })?;
+    for (module, function) in imports {
+        let capability = Capability::from_module(&module);
+        if let Some(c) = capability.filter(|c| manifest.allows(*c))
+            && !c.functions().contains(&function.as_str())
+        {
+            return Err((
+                Code::E1024,
+                format!(
+                    "plugin `{name}` imports `{module}.{function}`, which the host does not provide (module `{module}` has: {})",
+                    c.functions().join(", ")
+                ),
+                "rebuild the plugin against this gateway's ABI (docs/plugin-abi.md)",
+            ));
+        }
+        if !capability.is_some_and(|c| manifest.allows(c)) {
+            return Err((
+                Code::E1024,
+                format!(
+                    "plugin `{name}` imports `{module}.{function}`, which its declared capabilities do not allow"
+                ),
+                "declare the capability in plugin.toml, or remove the import",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `(module, name)` of every import.

@@ -31,9 +31,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Plugins built into every data plane (not looked up in the registry). Mirrors the
-/// compiler's built-in dispatchers.
-pub const BUILTIN_PLUGINS: &[&str] = &barbacane_compiler::BUILTIN_DISPATCHERS;
+/// Plugins every compile has without the registry: the data plane's built-in dispatchers
+/// and the official plugins embedded in the compiler. They are never looked up in the
+/// registry and their names cannot be registered.
+pub use barbacane_compiler::is_built_in;
 
 /// Path of the generated project manifest, relative to the virtual root.
 pub const MANIFEST_PATH: &str = "barbacane.yaml";
@@ -293,7 +294,7 @@ fn add_reference(value: &Value, out: &mut References) {
         Some((name, req)) => (name, Some(req.to_owned())),
         None => (reference, None),
     };
-    if name.is_empty() || BUILTIN_PLUGINS.contains(&name) {
+    if name.is_empty() || is_built_in(name) {
         return;
     }
     out.entry(name.to_owned()).or_default().insert(requirement);
@@ -468,7 +469,7 @@ mod tests {
     #[test]
     fn references_are_found_where_the_compiler_reads_them() {
         let root = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\n\
-            x-barbacane-middlewares: [{name: cors}, {name: auth@^1.2}]\n\
+            x-barbacane-middlewares: [{name: tenant}, {name: cors}, {name: auth@^1.2}]\n\
             paths:\n  /a:\n    get:\n      x-barbacane-dispatch: {name: mock}\n      \
             x-barbacane-middlewares: [{name: auth@1.4.0}, {name: mock@1}]\n      \
             responses: {'200': {description: ok}}\n  /b: {$ref: 'items.yaml#/b'}\n\
@@ -482,7 +483,7 @@ mod tests {
         let expected: References = [
             ("auth", vec![Some("^1.2"), Some("1.4.0")]),
             ("backend", vec![None]),
-            ("cors", vec![None]),
+            ("tenant", vec![None]),
         ]
         .into_iter()
         .map(|(n, r)| {
@@ -492,6 +493,7 @@ mod tests {
             )
         })
         .collect();
+        // `mock` and `cors` are official: never looked up in the registry.
         assert_eq!(found, expected);
         // What does not load or parse contributes nothing.
         assert!(references(&[file("api.yaml", true, "a: [")]).is_empty());
@@ -575,6 +577,9 @@ mod tests {
             vec![
                 "specs/api.yaml",
                 "barbacane.yaml",
+                "official/mock/config-schema.json",
+                "official/mock/mock.wasm",
+                "official/mock/plugin.toml",
                 "plugins/a-1/bin/a-1.wasm",
                 "plugins/a-1/config-schema.json",
                 "plugins/a-1/plugin.toml",

@@ -67,7 +67,7 @@ impl Action {
 /// A group of host functions a plugin may import, declared in `plugin.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Capability {
-    /// `barbacane:core`: `result_read`, `set_output` (always granted).
+    /// `barbacane:core`: `result_read`, `set_output`, `random` (always granted).
     Core,
     /// `barbacane:log`: `log`.
     Log,
@@ -79,17 +79,23 @@ pub enum Capability {
     Request,
     /// `barbacane:response`: read and modify (or, in `on_request`, create) the response.
     Response,
+    /// `barbacane:http`: outbound HTTP through the gateway's pooled client.
+    Http,
+    /// `barbacane:secrets`: resolve secret references (`env://`, `file://`).
+    Secrets,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 8] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
         Capability::Clock,
         Capability::Request,
         Capability::Response,
+        Capability::Http,
+        Capability::Secrets,
     ];
 
     /// The name used in `plugin.toml`.
@@ -101,6 +107,8 @@ impl Capability {
             Capability::Clock => "clock",
             Capability::Request => "request",
             Capability::Response => "response",
+            Capability::Http => "http",
+            Capability::Secrets => "secrets",
         }
     }
 
@@ -113,6 +121,8 @@ impl Capability {
             Capability::Clock => "barbacane:clock",
             Capability::Request => "barbacane:request",
             Capability::Response => "barbacane:response",
+            Capability::Http => "barbacane:http",
+            Capability::Secrets => "barbacane:secrets",
         }
     }
 
@@ -120,7 +130,7 @@ impl Capability {
     /// registries can refuse unknown imports with this list).
     pub fn functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Core => &["result_read", "set_output"],
+            Capability::Core => &["result_read", "set_output", "random"],
             Capability::Log => &["log"],
             Capability::Context => &["get", "set"],
             Capability::Clock => &["now_ms", "monotonic_ns"],
@@ -131,6 +141,7 @@ impl Capability {
                 "body",
                 "header",
                 "header_count",
+                "header_names",
                 "set_header",
                 "add_header",
                 "remove_header",
@@ -144,11 +155,15 @@ impl Capability {
                 "set_status",
                 "body",
                 "header",
+                "header_count",
+                "header_names",
                 "set_header",
                 "add_header",
                 "remove_header",
                 "set_body",
             ],
+            Capability::Http => &["call", "response_body"],
+            Capability::Secrets => &["get"],
         }
     }
 
@@ -172,7 +187,8 @@ impl FromStr for Capability {
             .find(|c| c.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown capability `{s}` (known: core, log, context, clock, request, response)"
+                    "unknown capability `{s}` (known: {})",
+                    Capability::ALL.map(Capability::name).join(", ")
                 )
             })
     }

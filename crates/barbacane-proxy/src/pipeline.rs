@@ -9,8 +9,9 @@ use http_body_util::{BodyExt, Full, Limited};
 
 use crate::body::{BoxError, OutgoingBody};
 use crate::dispatch::DispatchRequest;
+use crate::phases::middleware::Flow;
 use crate::phases::validate::Validated;
-use crate::phases::{finish, limits, middleware, route, validate};
+use crate::phases::{finish, limits, middleware, preflight, route, validate};
 use crate::{Body, Gateway, GatewayError, ServeConfig, problem};
 
 /// The client's socket address, put in request extensions by the server.
@@ -57,7 +58,16 @@ where
     // into the dispatcher.
     let uri = parts.uri.clone();
     let path = barbacane_router::normalize_path(uri.path()).map_err(GatewayError::BadPath)?;
-    let found = route::lookup(&snapshot, &parts.method, &path)?;
+    let found = match route::lookup(&snapshot, &parts.method, &path) {
+        Ok(found) => found,
+        Err(GatewayError::MethodNotAllowed(allowed)) => {
+            return match preflight::target(&snapshot, &parts, &path) {
+                Some(target) => preflight::answer(target.value, parts, allowed).await,
+                None => Err(GatewayError::MethodNotAllowed(allowed)),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let validated = validate::validate(
         &found.value.validator,
         &found.params,
@@ -70,24 +80,28 @@ where
     let dispatcher = &entry.dispatcher;
     let (mut buffered, unread) = match validated {
         Validated::Buffered(bytes) => (Some(bytes), None),
+        Validated::Unread(body) if dispatcher.buffers_body() => {
+            (Some(buffer(body, &config.limits).await?), None)
+        }
         Validated::Unread(body) => (None, Some(body)),
     };
     let mut parts = parts;
-    let (ran, answered) = if entry.middlewares.is_empty() {
-        (None, None)
+    let (ran, flow) = if entry.middlewares.is_empty() {
+        (None, Flow::Continue)
     } else {
-        let (ran, answered) =
-            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered)?;
-        (Some(ran), answered)
+        let (ran, flow) =
+            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered).await;
+        (Some(ran), flow)
     };
-    let response = match answered {
-        Some(response) => response,
-        None => {
-            let body: OutgoingBody = match (buffered, unread) {
-                (Some(bytes), _) => Full::new(bytes)
+    let response = match flow {
+        Flow::Respond(response) => response,
+        Flow::Failed(error) => problem::respond(&error, config.dev, Some(request_id)),
+        Flow::Continue => {
+            let body: OutgoingBody = match (&buffered, unread) {
+                (Some(bytes), _) if dispatcher.streams_body() => Full::new(bytes.clone())
                     .map_err(|never| match never {})
                     .boxed_unsync(),
-                (None, Some(body)) if dispatcher.reads_body() => {
+                (None, Some(body)) if dispatcher.streams_body() => {
                     let limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
                     Limited::new(body, limit).boxed_unsync()
                 }
@@ -97,20 +111,25 @@ where
             };
             let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
             let params = |name: &str| found.params.get(name);
+            let context = ran.as_ref().map(|r| r.context.clone()).unwrap_or_default();
             let dispatched = dispatcher
-                .dispatch(DispatchRequest {
-                    path: if dispatcher.reads_body() {
-                        path.to_path_string()
-                    } else {
-                        String::new()
+                .dispatch(
+                    DispatchRequest {
+                        path: if dispatcher.streams_body() {
+                            path.to_path_string()
+                        } else {
+                            String::new()
+                        },
+                        parts,
+                        body,
+                        params: &params,
+                        peer,
+                        request_id,
+                        body_limit: config.limits.max_body_bytes,
+                        context,
                     },
-                    parts,
-                    body,
-                    params: &params,
-                    peer,
-                    request_id,
-                    body_limit: config.limits.max_body_bytes,
-                })
+                    buffered,
+                )
                 .await;
             match (dispatched, &ran) {
                 (Ok(response), _) => response,
@@ -122,10 +141,33 @@ where
         }
     };
     Ok(match ran {
-        Some(ran) => middleware::on_response(ran, response),
+        Some(ran) => middleware::on_response(ran, response).await,
         None => response,
     })
 }
+
+/// Reads the whole body for a dispatcher that wants it in memory, bounded by the smaller of
+/// the request limit and what plugins may receive (8 MiB).
+async fn buffer<B>(body: B, limits: &crate::Limits) -> Result<Bytes, GatewayError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = limits.max_body_bytes.min(PLUGIN_BODY_LIMIT);
+    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(GatewayError::BodyTooLarge { limit })
+        }
+        Err(e) => Err(GatewayError::BodyRead(e.to_string())),
+    }
+}
+
+/// The largest request body a WASM dispatcher is given.
+const PLUGIN_BODY_LIMIT: u64 = 8 << 20;
 
 fn health() -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from_static(b"{\"status\":\"ok\"}")));

@@ -2,14 +2,18 @@
 //! once: the same (plugin, config) pair used by many operations is prepared once.
 
 use barbacane_artifact::Artifact;
-use barbacane_plugin_abi::{PluginManifest, PluginType};
-use barbacane_wasm::{Plugin, Prepared, Runtime};
+use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
+use barbacane_wasm::{HttpClient, Plugin, Prepared, Runtime};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::dispatch::PluginHttpClient;
 
 pub(crate) struct PluginSet<'a> {
     artifact: &'a Artifact,
     loaded: HashMap<String, Plugin>,
     prepared: HashMap<(String, String), Prepared>,
+    http: Option<Arc<dyn HttpClient>>,
 }
 
 impl<'a> PluginSet<'a> {
@@ -18,6 +22,7 @@ impl<'a> PluginSet<'a> {
             artifact,
             loaded: HashMap::new(),
             prepared: HashMap::new(),
+            http: None,
         }
     }
 
@@ -29,15 +34,41 @@ impl<'a> PluginSet<'a> {
         name: &str,
         config: &serde_json::Value,
     ) -> Result<Prepared, String> {
+        self.prepare(name, config, PluginType::Middleware)
+    }
+
+    /// The prepared dispatcher `name`, whether its answer is constant, and whether it reads
+    /// the request.
+    pub(crate) fn dispatcher(
+        &mut self,
+        name: &str,
+        config: &serde_json::Value,
+    ) -> Result<(Prepared, bool, bool), String> {
+        let prepared = self.prepare(name, config, PluginType::Dispatcher)?;
+        let plugin = prepared.plugin();
+        Ok((
+            prepared.clone(),
+            plugin.is_constant_dispatcher(),
+            plugin.manifest().allows(Capability::Request),
+        ))
+    }
+
+    fn prepare(
+        &mut self,
+        name: &str,
+        config: &serde_json::Value,
+        kind: PluginType,
+    ) -> Result<Prepared, String> {
         let key = (name.to_owned(), config.to_string());
         if let Some(p) = self.prepared.get(&key) {
             return Ok(p.clone());
         }
         let plugin = self.plugin(name)?;
-        if plugin.manifest().kind != PluginType::Middleware {
+        if plugin.manifest().kind != kind {
             return Err(format!(
-                "plugin `{name}` is a {}, not a middleware",
-                plugin.manifest().kind.as_str()
+                "plugin `{name}` is a {}, not a {}",
+                plugin.manifest().kind.as_str(),
+                kind.as_str()
             ));
         }
         let prepared = plugin.prepare(config).map_err(|e| e.to_string())?;
@@ -59,9 +90,20 @@ impl<'a> PluginSet<'a> {
             .map_err(|_| format!("plugin `{name}`: plugin.toml is not UTF-8"))
             .and_then(|t| PluginManifest::parse(t).map_err(|e| format!("plugin `{name}`: {e}")))?;
         let runtime = Runtime::global().map_err(|e| e.to_string())?;
-        let plugin = runtime
+        let mut plugin = runtime
             .load(manifest, member("wasm")?)
             .map_err(|e| e.to_string())?;
+        if plugin.manifest().allows(Capability::Http) {
+            let client = match &self.http {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = PluginHttpClient::shared()?;
+                    self.http = Some(Arc::clone(&c));
+                    c
+                }
+            };
+            plugin = plugin.with_http_client(client);
+        }
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)
     }

@@ -178,7 +178,7 @@ fn prepare(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RouteEntry {
         validator: OperationValidator::build(op).map_err(|e| e.to_string())?,
-        dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config)?,
+        dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
         middlewares,
     })
 }

@@ -30,14 +30,14 @@ pub use operation::{OperationValidator, RequestParts};
 
 /// Checks `value` against a JSON Schema 2020-12 document (compile-time use: plugin
 /// configurations against their `config-schema.json`). Returns every violation as
-/// `pointer: message`, or the schema's own compile error.
+/// `(JSON pointer into value, message)`, or the schema's own compile error.
 pub fn check_value(
     schema: &serde_json::Value,
     value: &serde_json::Value,
-) -> Result<Vec<String>, SchemaError> {
+) -> Result<Vec<(String, String)>, SchemaError> {
     let validator = operation::compile(schema, "config-schema.json".into())?;
     Ok(validator
         .iter_errors(value)
-        .map(|e| format!("{}: {}", e.instance_path(), e.masked()))
+        .map(|e| (e.instance_path().to_string(), e.masked().to_string()))
         .collect())
 }

@@ -1,4 +1,10 @@
 //! One request's run of a prepared plugin.
+//!
+//! Plugins that declare `http` import an asynchronous host function, so their stores must be
+//! driven with wasmtime's `*_async` entry points (the guest runs on a fiber and is suspended
+//! while the gateway awaits the network). Every other plugin runs synchronously and pays no
+//! fiber switch. The `*_async` methods below handle both; the synchronous ones only the
+//! latter.
 
 use barbacane_plugin_abi::{Action, exports};
 use std::sync::Arc;
@@ -29,8 +35,7 @@ pub struct Call {
     store: Store<HostState>,
     instance: Instance,
     plugin: String,
-    /// Epoch ticks each guest call may run.
-    deadline: u64,
+    is_async: bool,
 }
 
 impl std::fmt::Debug for Call {
@@ -54,10 +59,19 @@ impl Prepared {
         &self.plugin.manifest.name
     }
 
-    /// Instantiates for one request with `exchange` as its state and runs `init`. On failure
-    /// the exchange is handed back so the request can still be answered.
-    pub fn start(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
+    /// The plugin this was prepared from.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// Whether calls need the `*_async` methods (the plugin makes outbound calls).
+    pub fn is_async(&self) -> bool {
+        self.plugin.is_async
+    }
+
+    fn store(&self, exchange: ExchangeState) -> Store<HostState> {
         let runtime = &self.plugin.runtime;
+        let deadline_ticks = runtime.deadline_ticks();
         let state = HostState {
             plugin: self.plugin.manifest.name.clone(),
             exchange,
@@ -67,86 +81,206 @@ impl Prepared {
                 .memory_size(runtime.limits().memory_bytes)
                 .instances(1)
                 .build(),
+            http: self.plugin.http.clone(),
+            http_body: None,
+            in_init: true,
+            deadline_ticks,
         };
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
-        let plugin = self.plugin.manifest.name.clone();
-        let instance = match self.plugin.pre.instantiate(&mut store) {
-            Ok(i) => i,
-            Err(e) => {
-                let error = WasmError::Trap {
-                    plugin,
-                    function: "instantiate",
-                    message: e.to_string(),
-                };
-                let exchange = std::mem::take(&mut store.data_mut().exchange);
-                return Err(Box::new(StartError { error, exchange }));
-            }
+        store
+    }
+
+    fn instantiate_failed(
+        &self,
+        mut store: Store<HostState>,
+        e: wasmtime::Error,
+    ) -> Box<StartError> {
+        let error = WasmError::Trap {
+            plugin: self.plugin.manifest.name.clone(),
+            function: "instantiate",
+            message: e.to_string(),
         };
-        let mut call = Call {
+        let exchange = std::mem::take(&mut store.data_mut().exchange);
+        Box::new(StartError { error, exchange })
+    }
+
+    fn call(&self, store: Store<HostState>, instance: Instance) -> Call {
+        Call {
             store,
             instance,
-            plugin,
-            deadline: runtime.deadline_ticks(),
-        };
-        match call.init(&self.config) {
-            Ok(()) => Ok(call),
-            Err(error) => Err(Box::new(StartError {
-                error,
-                exchange: call.into_exchange(),
-            })),
+            plugin: self.plugin.manifest.name.clone(),
+            is_async: self.plugin.is_async,
         }
+    }
+
+    /// Instantiates for one request with `exchange` as its state and runs `init`. On failure
+    /// the exchange is handed back so the request can still be answered. Synchronous plugins
+    /// only (see [`Prepared::is_async`]).
+    pub fn start(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
+        let mut store = self.store(exchange);
+        if self.plugin.is_async {
+            let e = wasmtime::Error::msg("this plugin makes outbound calls: use start_async");
+            return Err(self.instantiate_failed(store, e));
+        }
+        let instance = match self.plugin.pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => return Err(self.instantiate_failed(store, e)),
+        };
+        let mut call = self.call(store, instance);
+        let init = call.init_sync(&self.config);
+        call.finish_init(init)
+    }
+
+    /// [`Prepared::start`] for any plugin.
+    pub async fn start_async(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
+        if !self.plugin.is_async {
+            return self.start(exchange);
+        }
+        let mut store = self.store(exchange);
+        let instance = match self.plugin.pre.instantiate_async(&mut store).await {
+            Ok(i) => i,
+            Err(e) => return Err(self.instantiate_failed(store, e)),
+        };
+        let mut call = self.call(store, instance);
+        let init = call.init_async(&self.config).await;
+        call.finish_init(init)
     }
 }
 
 impl Call {
-    fn init(&mut self, config: &[u8]) -> Result<(), WasmError> {
-        let len = i32::try_from(config.len())
-            .map_err(|_| self.trap(exports::INIT, "configuration too large"))?;
-        let ptr = if config.is_empty() {
-            0
-        } else {
-            let alloc: TypedFunc<i32, i32> = self.func(exports::ALLOC)?;
-            let ptr = self.invoke(exports::ALLOC, |store| alloc.call(store, len))?;
-            let memory = self
-                .instance
-                .get_memory(&mut self.store, exports::MEMORY)
-                .ok_or(WasmError::MissingExport {
-                    plugin: self.plugin.clone(),
-                    export: exports::MEMORY,
-                })?;
-            memory
-                .write(
-                    &mut self.store,
-                    usize::try_from(ptr).unwrap_or(usize::MAX),
-                    config,
-                )
-                .map_err(|_| {
-                    self.trap(exports::INIT, "allocator returned an out-of-bounds pointer")
-                })?;
-            ptr
-        };
-        let init: TypedFunc<(i32, i32), i32> = self.func(exports::INIT)?;
-        let code = self.invoke(exports::INIT, |store| init.call(store, (ptr, len)))?;
-        if code == 0 {
-            return Ok(());
+    /// Copies the configuration into the guest; returns `(ptr, len)` for `init`.
+    fn place_config_sync(&mut self, config: &[u8]) -> Result<(i32, i32), WasmError> {
+        let len = self.config_len(config)?;
+        if config.is_empty() {
+            return Ok((0, 0));
         }
-        let output = String::from_utf8_lossy(&self.store.data().output).into_owned();
-        Err(WasmError::Init {
-            plugin: self.plugin.clone(),
-            message: if output.is_empty() {
-                format!("init returned {code}")
-            } else {
-                output
-            },
-        })
+        let alloc: TypedFunc<i32, i32> = self.func(exports::ALLOC)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let ptr = alloc
+            .call(&mut self.store, len)
+            .map_err(|e| self.classify(exports::ALLOC, e))?;
+        self.write_config(ptr, config)?;
+        Ok((ptr, len))
+    }
+
+    async fn place_config_async(&mut self, config: &[u8]) -> Result<(i32, i32), WasmError> {
+        let len = self.config_len(config)?;
+        if config.is_empty() {
+            return Ok((0, 0));
+        }
+        let alloc: TypedFunc<i32, i32> = self.func(exports::ALLOC)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let ptr = alloc
+            .call_async(&mut self.store, len)
+            .await
+            .map_err(|e| self.classify(exports::ALLOC, e))?;
+        self.write_config(ptr, config)?;
+        Ok((ptr, len))
+    }
+
+    fn config_len(&self, config: &[u8]) -> Result<i32, WasmError> {
+        i32::try_from(config.len()).map_err(|_| self.trap(exports::INIT, "configuration too large"))
+    }
+
+    fn write_config(&mut self, ptr: i32, config: &[u8]) -> Result<(), WasmError> {
+        let memory = self
+            .instance
+            .get_memory(&mut self.store, exports::MEMORY)
+            .ok_or(WasmError::MissingExport {
+                plugin: self.plugin.clone(),
+                export: exports::MEMORY,
+            })?;
+        memory
+            .write(
+                &mut self.store,
+                usize::try_from(ptr).unwrap_or(usize::MAX),
+                config,
+            )
+            .map_err(|_| self.trap(exports::INIT, "allocator returned an out-of-bounds pointer"))
+    }
+
+    fn init_sync(&mut self, config: &[u8]) -> Result<i32, WasmError> {
+        let (ptr, len) = self.place_config_sync(config)?;
+        let init: TypedFunc<(i32, i32), i32> = self.func(exports::INIT)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        init.call(&mut self.store, (ptr, len))
+            .map_err(|e| self.classify(exports::INIT, e))
+    }
+
+    async fn init_async(&mut self, config: &[u8]) -> Result<i32, WasmError> {
+        let (ptr, len) = self.place_config_async(config).await?;
+        let init: TypedFunc<(i32, i32), i32> = self.func(exports::INIT)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        init.call_async(&mut self.store, (ptr, len))
+            .await
+            .map_err(|e| self.classify(exports::INIT, e))
+    }
+
+    fn finish_init(mut self, code: Result<i32, WasmError>) -> Result<Call, Box<StartError>> {
+        self.store.data_mut().in_init = false;
+        let error = match code {
+            Ok(0) => return Ok(self),
+            Ok(code) => {
+                let output = String::from_utf8_lossy(&self.store.data().output).into_owned();
+                WasmError::Init {
+                    plugin: self.plugin.clone(),
+                    message: if output.is_empty() {
+                        format!("init returned {code}")
+                    } else {
+                        output
+                    },
+                }
+            }
+            Err(e) => e,
+        };
+        Err(Box::new(StartError {
+            error,
+            exchange: self.into_exchange(),
+        }))
+    }
+
+    /// Runs `on_request` (synchronous plugins only).
+    pub fn on_request(&mut self) -> Result<Action, WasmError> {
+        let code = self.hook_sync(exports::ON_REQUEST)?;
+        self.action(code)
     }
 
     /// Runs `on_request`.
-    pub fn on_request(&mut self) -> Result<Action, WasmError> {
-        let f: TypedFunc<(), i32> = self.func(exports::ON_REQUEST)?;
-        let code = self.invoke(exports::ON_REQUEST, |store| f.call(store, ()))?;
+    pub async fn on_request_async(&mut self) -> Result<Action, WasmError> {
+        let code = self.hook(exports::ON_REQUEST).await?;
+        self.action(code)
+    }
+
+    /// Runs `on_response` (synchronous plugins only).
+    pub fn on_response(&mut self) -> Result<(), WasmError> {
+        self.hook_sync(exports::ON_RESPONSE).map(drop)
+    }
+
+    /// Runs `on_response`.
+    pub async fn on_response_async(&mut self) -> Result<(), WasmError> {
+        self.hook(exports::ON_RESPONSE).await.map(drop)
+    }
+
+    /// Runs `dispatch` (synchronous plugins only); the response is in the exchange
+    /// afterwards.
+    pub fn dispatch(&mut self) -> Result<(), WasmError> {
+        let code = self.hook_sync(exports::DISPATCH)?;
+        self.dispatched(code)
+    }
+
+    /// Runs `dispatch`.
+    pub async fn dispatch_async(&mut self) -> Result<(), WasmError> {
+        let code = self.hook(exports::DISPATCH).await?;
+        self.dispatched(code)
+    }
+
+    fn action(&self, code: i32) -> Result<Action, WasmError> {
         Action::from_code(code).ok_or(WasmError::BadReturn {
             plugin: self.plugin.clone(),
             function: exports::ON_REQUEST,
@@ -154,17 +288,8 @@ impl Call {
         })
     }
 
-    /// Runs `on_response`.
-    pub fn on_response(&mut self) -> Result<(), WasmError> {
-        let f: TypedFunc<(), i32> = self.func(exports::ON_RESPONSE)?;
-        self.invoke(exports::ON_RESPONSE, |store| f.call(store, ()))
-            .map(drop)
-    }
-
-    /// Runs `dispatch`; the response is in the exchange afterwards.
-    pub fn dispatch(&mut self) -> Result<(), WasmError> {
-        let f: TypedFunc<(), i32> = self.func(exports::DISPATCH)?;
-        match self.invoke(exports::DISPATCH, |store| f.call(store, ()))? {
+    fn dispatched(&self, code: i32) -> Result<(), WasmError> {
+        match code {
             0 => Ok(()),
             code => Err(WasmError::BadReturn {
                 plugin: self.plugin.clone(),
@@ -196,14 +321,35 @@ impl Call {
             })
     }
 
-    /// Calls into the guest with a fresh deadline and classifies failures.
-    fn invoke<R>(
-        &mut self,
-        function: &'static str,
-        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, WasmError> {
-        self.store.set_epoch_deadline(self.deadline);
-        f(&mut self.store).map_err(|e| match e.downcast_ref::<Trap>() {
+    /// Calls a `() -> i32` export with a fresh deadline.
+    fn hook_sync(&mut self, function: &'static str) -> Result<i32, WasmError> {
+        if self.is_async {
+            return Err(self.trap(
+                function,
+                "this plugin makes outbound calls: use the async hooks",
+            ));
+        }
+        let f: TypedFunc<(), i32> = self.func(function)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        f.call(&mut self.store, ())
+            .map_err(|e| self.classify(function, e))
+    }
+
+    async fn hook(&mut self, function: &'static str) -> Result<i32, WasmError> {
+        if !self.is_async {
+            return self.hook_sync(function);
+        }
+        let f: TypedFunc<(), i32> = self.func(function)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        f.call_async(&mut self.store, ())
+            .await
+            .map_err(|e| self.classify(function, e))
+    }
+
+    fn classify(&self, function: &'static str, e: wasmtime::Error) -> WasmError {
+        match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => WasmError::Timeout {
                 plugin: self.plugin.clone(),
                 function,
@@ -213,7 +359,7 @@ impl Call {
                 function,
                 message: e.to_string(),
             },
-        })
+        }
     }
 
     fn trap(&self, function: &'static str, message: &str) -> WasmError {

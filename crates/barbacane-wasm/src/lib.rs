@@ -24,10 +24,15 @@ mod error;
 mod host;
 mod instance;
 mod memory;
+mod outbound;
 mod runtime;
 mod state;
 
 pub use error::WasmError;
 pub use instance::{Call, Prepared, StartError};
+pub use outbound::{
+    DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,
+    OutboundRequest, OutboundResponse,
+};
 pub use runtime::{Limits, Plugin, Runtime};
 pub use state::{ExchangeState, ResponseState};

@@ -1,18 +1,20 @@
 //! The engine, the epoch ticker, and loading plugins with capability checks.
 
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType, exports};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig,
 };
 
-use crate::WasmError;
 use crate::host;
 use crate::instance::Prepared;
 use crate::state::HostState;
+use crate::{HttpClient, WasmError};
 
 /// Sandbox limits (fixed per process: one engine serves every plugin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,8 @@ const TICK: Duration = Duration::from_millis(10);
 pub struct Runtime {
     engine: Engine,
     limits: Limits,
+    /// Compiled modules by the SHA-256 of their bytes: a reload compiles only what changed.
+    modules: Mutex<HashMap<[u8; 32], Module>>,
 }
 
 impl Runtime {
@@ -67,6 +71,7 @@ impl Runtime {
         pool.total_core_instances(limits.max_instances)
             .total_memories(limits.max_instances)
             .total_tables(limits.max_instances)
+            .total_stacks(limits.max_instances)
             .max_memory_size(limits.memory_bytes)
             // Reset the low, dirty part of a reused slot in place instead of unmapping it:
             // with PAGEMAP_SCAN (Linux 6.7+; ignored elsewhere) only pages actually written
@@ -79,10 +84,17 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .epoch_interruption(true)
             .max_wasm_stack(limits.stack_bytes)
+            // Fibers of plugins that make outbound calls: the wasm stack plus room for the
+            // host functions running on it.
+            .async_stack_size(limits.stack_bytes * 2)
             .memory_init_cow(true);
         let engine = Engine::new(&config).map_err(|e| WasmError::Engine(e.to_string()))?;
         spawn_ticker(engine.clone());
-        Ok(Arc::new(Runtime { engine, limits }))
+        Ok(Arc::new(Runtime {
+            engine,
+            limits,
+            modules: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// The limits in force.
@@ -107,13 +119,10 @@ impl Runtime {
         wasm: &[u8],
     ) -> Result<Plugin, WasmError> {
         let name = manifest.name.clone();
-        let module = Module::new(&self.engine, wasm).map_err(|e| WasmError::Compile {
-            plugin: name.clone(),
-            message: e.to_string(),
-        })?;
+        let module = self.compile(&name, wasm)?;
         for import in module.imports() {
-            let allowed =
-                Capability::from_module(import.module()).is_some_and(|c| manifest.allows(c));
+            let allowed = Capability::from_module(import.module())
+                .is_some_and(|c| manifest.allows(c) && c.functions().contains(&import.name()));
             if !allowed || !matches!(import.ty(), ExternType::Func(_)) {
                 return Err(WasmError::UndeclaredImport {
                     plugin: name,
@@ -150,9 +159,31 @@ impl Runtime {
             })?;
         Ok(Plugin {
             runtime: Arc::clone(self),
+            is_async: manifest.allows(Capability::Http),
             manifest: Arc::new(manifest),
             pre,
+            http: None,
         })
+    }
+
+    /// Compiles `wasm`, or returns the module compiled earlier from the same bytes.
+    fn compile(&self, plugin: &str, wasm: &[u8]) -> Result<Module, WasmError> {
+        let key: [u8; 32] = Sha256::digest(wasm).into();
+        if let Some(module) = self.cached(&key) {
+            return Ok(module);
+        }
+        let module = Module::new(&self.engine, wasm).map_err(|e| WasmError::Compile {
+            plugin: plugin.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Ok(mut cache) = self.modules.lock() {
+            cache.insert(key, module.clone());
+        }
+        Ok(module)
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<Module> {
+        self.modules.lock().ok()?.get(key).cloned()
     }
 }
 
@@ -162,6 +193,9 @@ pub struct Plugin {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) manifest: Arc<PluginManifest>,
     pub(crate) pre: InstancePre<HostState>,
+    /// Declares `http`: its stores need wasmtime's async entry points.
+    pub(crate) is_async: bool,
+    pub(crate) http: Option<Arc<dyn HttpClient>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -178,14 +212,57 @@ impl Plugin {
         &self.manifest
     }
 
+    /// Whether this is a dispatcher whose answer cannot depend on anything but its
+    /// configuration: it imports only `core.result_read`, `core.set_output` and functions of
+    /// `barbacane:response` (no request, context, clock, randomness, network or secrets).
+    /// WebAssembly is deterministic, so running it once per configuration gives the answer
+    /// every request would get.
+    pub fn is_constant_dispatcher(&self) -> bool {
+        self.manifest.kind == PluginType::Dispatcher
+            && self
+                .pre
+                .module()
+                .imports()
+                .all(|import| constant_import(import.module(), import.name()))
+    }
+
+    /// Gives the plugin the gateway's HTTP client (used only if it declares `http`).
+    pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Plugin {
+        self.http = Some(client);
+        self
+    }
+
     /// Binds a configuration and proves `init` accepts it (once, at load time: a refused
     /// configuration stops the load, never fails every request).
     pub fn prepare(&self, config: &serde_json::Value) -> Result<Prepared, WasmError> {
         let prepared = Prepared::new(self.clone(), serde_json::to_vec(config).unwrap_or_default());
-        prepared
-            .start(Default::default())
-            .map(|_| prepared.clone())
-            .map_err(|e| e.error)
+        let started = if self.is_async {
+            // `init` cannot make outbound calls (they fail at once), so nothing in this
+            // future ever waits: one poll completes it.
+            let mut future = std::pin::pin!(prepared.start_async(Default::default()));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match future.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => {
+                    return Err(WasmError::Init {
+                        plugin: self.manifest.name.clone(),
+                        message: "init waited on the host, which it cannot do".into(),
+                    });
+                }
+            }
+        } else {
+            prepared.start(Default::default())
+        };
+        started.map(|_| prepared.clone()).map_err(|e| e.error)
+    }
+}
+
+/// Imports a constant dispatcher may have.
+fn constant_import(module: &str, name: &str) -> bool {
+    match Capability::from_module(module) {
+        Some(Capability::Core) => matches!(name, "result_read" | "set_output"),
+        Some(Capability::Response) => true,
+        _ => false,
     }
 }
 

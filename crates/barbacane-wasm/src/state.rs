@@ -4,7 +4,10 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use wasmtime::StoreLimits;
+
+use crate::HttpClient;
 
 /// The request/response exchange as plugins see and change it. Headers are real
 /// `HeaderMap`s: repeated headers survive the round trip.
@@ -45,6 +48,14 @@ pub(crate) struct HostState {
     /// What the guest passed to `barbacane:core.set_output`.
     pub(crate) output: Vec<u8>,
     pub(crate) limits: StoreLimits,
+    /// The gateway's client, for plugins that declare `http`.
+    pub(crate) http: Option<Arc<dyn HttpClient>>,
+    /// The body of the last `barbacane:http.call` response.
+    pub(crate) http_body: Option<Bytes>,
+    /// True while `init` runs (outbound calls are refused then).
+    pub(crate) in_init: bool,
+    /// Epoch ticks each guest call may run (reset after an outbound call returns).
+    pub(crate) deadline_ticks: u64,
 }
 
 impl HostState {

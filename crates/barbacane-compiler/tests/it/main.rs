@@ -73,8 +73,8 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-middlewares",
     );
     assert_code(
-        &["invalid/e1014_mock_config.yaml"],
-        Code::E1014,
+        &["invalid/e1022_mock_config.yaml"],
+        Code::E1022,
         "/paths/~1a/get/x-barbacane-dispatch/config/status",
     );
     let mut with_manifest = options(&["valid/minimal.yaml"]);
@@ -108,7 +108,7 @@ fn all_problems_are_reported_at_once() {
     let diags = errors(&[
         "invalid/e1013_shape.yaml",
         "invalid/e1011_no_dispatch.yaml",
-        "invalid/e1014_mock_config.yaml",
+        "invalid/e1022_mock_config.yaml",
     ]);
     let mut codes: Vec<_> = diags.iter().map(|d| d.code).collect();
     codes.sort();
@@ -137,6 +137,10 @@ fn refs_across_files_are_inputs_and_compile() {
             (InputKind::Spec, "api.yaml"),
             (InputKind::Reference, "paths/thing.yaml"),
             (InputKind::Reference, "schemas/thing.yaml"),
+            // The official `mock` the spec uses, found by name and hashed like any plugin.
+            (InputKind::Plugin, "official/mock/config-schema.json"),
+            (InputKind::Plugin, "official/mock/mock.wasm"),
+            (InputKind::Plugin, "official/mock/plugin.toml"),
         ]
     );
     let put = out
@@ -314,6 +318,9 @@ fn manifest_and_plugins_are_hashed_inputs() {
         vec![
             (InputKind::Spec, "api.yaml"),
             (InputKind::Manifest, "barbacane.yaml"),
+            (InputKind::Plugin, "official/mock/config-schema.json"),
+            (InputKind::Plugin, "official/mock/mock.wasm"),
+            (InputKind::Plugin, "official/mock/plugin.toml"),
             (InputKind::Plugin, "plugins/plugin.toml"),
             (InputKind::Plugin, "plugins/x.wasm")
         ]

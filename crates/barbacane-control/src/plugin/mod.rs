@@ -11,7 +11,7 @@ use barbacane_spec::source::parse;
 use serde_json::Value;
 use std::path::Path;
 
-use crate::compile::{BUILTIN_PLUGINS, MANIFEST_PATH, manifest_text};
+use crate::compile::{MANIFEST_PATH, is_built_in, manifest_text};
 
 /// A package as uploaded.
 #[derive(Debug, Clone, Default)]
@@ -127,9 +127,9 @@ fn parse_manifest(bytes: &[u8]) -> Result<PluginManifest, String> {
             manifest.name
         ));
     }
-    if BUILTIN_PLUGINS.contains(&manifest.name.as_str()) {
+    if is_built_in(&manifest.name) {
         return Err(format!(
-            "plugin.toml: `{}` is a built-in plugin name",
+            "plugin.toml: `{}` is the name of a built-in or official plugin",
             manifest.name
         ));
     }
@@ -194,8 +194,11 @@ mod tests {
                 "name = \"{name}\"\nversion = \"1.0.0\"\ntype = \"middleware\"\nwasm = \"a.wasm\"\n"
             )
         };
-        assert!(parse_manifest(m("cors").as_bytes()).is_ok());
+        assert!(parse_manifest(m("tenant").as_bytes()).is_ok());
+        // Built-in and official names are taken.
         assert!(parse_manifest(m("mock").as_bytes()).is_err());
+        assert!(parse_manifest(m("cors").as_bytes()).is_err());
+        assert!(parse_manifest(m("http-upstream").as_bytes()).is_err());
         assert!(parse_manifest(m("null").as_bytes()).is_err());
         assert!(parse_manifest(m("true").as_bytes()).is_ok());
         assert!(parse_manifest(m("9lives").as_bytes()).is_err());

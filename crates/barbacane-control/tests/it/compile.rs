@@ -370,6 +370,9 @@ async fn a_registry_plugin_is_compiled_in_runs_and_reproduces_locally() {
         vec![
             "api.yaml",
             "barbacane.yaml",
+            "official/mock/config-schema.json",
+            "official/mock/mock.wasm",
+            "official/mock/plugin.toml",
             "plugins/stamp/config-schema.json",
             "plugins/stamp/plugin.toml",
             "plugins/stamp/stamp.wasm",
@@ -445,7 +448,22 @@ async fn a_registry_plugin_is_compiled_in_runs_and_reproduces_locally() {
         ))
         .await
         .json();
-    assert_eq!(a["header"]["inputs"].as_array().unwrap().len(), 1);
+    // The spec, and the official `mock` (three files), which needs no manifest.
+    let names: Vec<&str> = a["header"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "plain.yaml",
+            "official/mock/config-schema.json",
+            "official/mock/mock.wasm",
+            "official/mock/plugin.toml"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -562,7 +580,7 @@ async fn a_config_the_plugin_schema_refuses_fails_with_e1022() {
     assert_eq!(problem["errors"][0]["code"], "E1022", "{problem}");
     assert_eq!(
         problem["errors"][0]["json_pointer"],
-        "/x-barbacane-middlewares/0/config"
+        "/x-barbacane-middlewares/0/config/value"
     );
     // Valid for 1.0.0; then 1.1.0 arrives with a stricter schema and is compiled with.
     let spec = app
@@ -585,7 +603,7 @@ async fn a_config_the_plugin_schema_refuses_fails_with_e1022() {
     assert_eq!(codes(&c), vec!["E1022"], "{c}");
     assert_eq!(
         c["diagnostics"][0]["json_pointer"],
-        "/x-barbacane-middlewares/0/config"
+        "/x-barbacane-middlewares/0/config/value"
     );
     assert_eq!(c["diagnostics"][0]["file"], "a.yaml");
 }

@@ -1,24 +1,33 @@
-//! Dispatchers: what produces the response once a request has passed validation.
+//! Dispatchers: what produces the response once a request has passed validation and the
+//! middlewares' `on_request`.
 
-mod mock;
+mod plugin_http;
 pub(crate) mod upstream;
+mod wasm;
 
+use bytes::Bytes;
 use http::Response;
 use http::request::Parts;
 use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub(crate) use plugin_http::PluginHttpClient;
 
 use crate::body::OutgoingBody;
+use crate::plugins::PluginSet;
 use crate::{Body, GatewayError};
-use mock::MockResponse;
 use upstream::Upstream;
+use wasm::{ConstantResponse, WasmDispatcher};
 
 /// A dispatcher, prepared at load time.
 #[derive(Debug)]
 pub(crate) enum Dispatcher {
-    /// The built-in `mock`.
-    Mock(MockResponse),
     /// The native `http-upstream` reverse proxy.
     Upstream(Box<Upstream>),
+    /// A WASM dispatcher whose answer was computed at load time.
+    Constant(ConstantResponse),
+    /// A WASM dispatcher run per request.
+    Wasm(WasmDispatcher),
 }
 
 /// What a dispatcher sees of the request.
@@ -35,33 +44,51 @@ pub(crate) struct DispatchRequest<'a> {
     pub(crate) request_id: &'a http::HeaderValue,
     /// The request body limit (a streamed body over it is a 413).
     pub(crate) body_limit: u64,
+    /// The context the middlewares set (WASM dispatchers read it).
+    pub(crate) context: BTreeMap<String, String>,
 }
 
 impl Dispatcher {
-    /// Prepares the dispatcher named in the artifact.
-    pub(crate) fn build(name: &str, config: &Value) -> Result<Dispatcher, String> {
-        match name {
-            "mock" => MockResponse::build(config).map(Dispatcher::Mock),
-            "http-upstream" => Upstream::build(config).map(|u| Dispatcher::Upstream(Box::new(u))),
-            other => Err(format!(
-                "dispatcher `{other}` is not available in this data plane (built in: mock, http-upstream)"
-            )),
+    /// Prepares the dispatcher named in the artifact: `http-upstream` is native, any other
+    /// name is a plugin the artifact carries.
+    pub(crate) fn build(
+        name: &str,
+        config: &Value,
+        plugins: &mut PluginSet<'_>,
+    ) -> Result<Dispatcher, String> {
+        if name == "http-upstream" {
+            return Upstream::build(config).map(|u| Dispatcher::Upstream(Box::new(u)));
         }
+        let (prepared, constant, reads_request) = plugins.dispatcher(name, config)?;
+        if constant {
+            return ConstantResponse::compute(&prepared).map(Dispatcher::Constant);
+        }
+        Ok(Dispatcher::Wasm(WasmDispatcher::new(
+            prepared,
+            reads_request,
+        )))
     }
 
-    /// Whether the dispatcher reads the request body (the mock never does, so it is not
-    /// read at all).
-    pub(crate) fn reads_body(&self) -> bool {
+    /// Whether the dispatcher streams the request body (the native proxy).
+    pub(crate) fn streams_body(&self) -> bool {
         matches!(self, Dispatcher::Upstream(_))
+    }
+
+    /// Whether the dispatcher needs the body in memory before it runs (a WASM dispatcher
+    /// that declares `request`).
+    pub(crate) fn buffers_body(&self) -> bool {
+        matches!(self, Dispatcher::Wasm(w) if w.reads_request())
     }
 
     pub(crate) async fn dispatch(
         &self,
         request: DispatchRequest<'_>,
+        buffered: Option<Bytes>,
     ) -> Result<Response<Body>, GatewayError> {
         match self {
-            Dispatcher::Mock(mock) => Ok(mock.respond()),
             Dispatcher::Upstream(upstream) => upstream.forward(request).await,
+            Dispatcher::Constant(constant) => Ok(constant.respond()),
+            Dispatcher::Wasm(plugin) => plugin.dispatch(request, buffered).await,
         }
     }
 }

@@ -15,16 +15,27 @@ use crate::{Body, GatewayError};
 /// The instances whose `on_request` ran, kept for `on_response`.
 pub(crate) struct Ran {
     calls: Vec<Call>,
-    context: std::collections::BTreeMap<String, String>,
+    pub(crate) context: std::collections::BTreeMap<String, String>,
 }
 
-/// Runs `on_request` of each middleware. Returns the instances that ran, and a response when
-/// one of them answered. The request parts (and buffered body) carry the plugins' changes.
-pub(crate) fn on_request(
+/// How the `on_request` chain ended.
+pub(crate) enum Flow {
+    /// Every middleware let the request through: dispatch it.
+    Continue,
+    /// A middleware answered.
+    Respond(Response<Body>),
+    /// A middleware trapped, timed out or broke the ABI: answer with this error (the
+    /// middlewares that ran before it still see that answer in `on_response`).
+    Failed(GatewayError),
+}
+
+/// Runs `on_request` of each middleware. Returns the instances that ran and how the chain
+/// ended. The request parts (and buffered body) carry the plugins' changes.
+pub(crate) async fn on_request(
     chain: &[Prepared],
     parts: &mut Parts,
     body: &mut Option<Bytes>,
-) -> Result<(Ran, Option<Response<Body>>), GatewayError> {
+) -> (Ran, Flow) {
     let mut exchange = ExchangeState {
         method: parts.method.clone(),
         uri: parts
@@ -37,20 +48,30 @@ pub(crate) fn on_request(
         context: Default::default(),
     };
     let mut calls = Vec::with_capacity(chain.len());
-    let mut answered = None;
+    let mut flow = Flow::Continue;
     for prepared in chain {
-        let mut call = match prepared.start(exchange) {
+        let mut call = match prepared.start_async(exchange).await {
             Ok(call) => call,
-            Err(failed) => return Err(GatewayError::PluginFailed(failed.error.to_string())),
+            Err(failed) => {
+                exchange = failed.exchange;
+                flow = Flow::Failed(GatewayError::PluginFailed(failed.error.to_string()));
+                break;
+            }
         };
-        let action = call
-            .on_request()
-            .map_err(|e| GatewayError::PluginFailed(e.to_string()))?;
+        let action = call.on_request_async().await;
         exchange = std::mem::take(call.exchange_mut());
-        calls.push(call);
-        if action == Action::Respond {
-            answered = Some(into_response(exchange.response.take().unwrap_or_default()));
-            break;
+        match action {
+            Ok(Action::Continue) => calls.push(call),
+            Ok(Action::Respond) => {
+                calls.push(call);
+                flow = Flow::Respond(into_response(exchange.response.take().unwrap_or_default()));
+                break;
+            }
+            Err(e) => {
+                // The failed instance's `on_response` does not run.
+                flow = Flow::Failed(GatewayError::PluginFailed(e.to_string()));
+                break;
+            }
         }
     }
     parts.method = exchange.method;
@@ -65,18 +86,18 @@ pub(crate) fn on_request(
     }
     parts.headers = exchange.headers;
     *body = exchange.body;
-    Ok((
+    (
         Ran {
             calls,
             context: exchange.context,
         },
-        answered,
-    ))
+        flow,
+    )
 }
 
 /// Runs `on_response` in reverse. A plugin failing here is logged and its changes dropped:
 /// the response goes out as it was before that plugin.
-pub(crate) fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> {
+pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> {
     let Ran { mut calls, context } = ran;
     if calls.is_empty() {
         return response;
@@ -96,7 +117,7 @@ pub(crate) fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> 
         let exchange = call.exchange_mut();
         exchange.response = Some(state.clone());
         exchange.context = std::mem::take(&mut context);
-        match call.on_response() {
+        match call.on_response_async().await {
             Ok(()) => {
                 let exchange = call.exchange_mut();
                 context = std::mem::take(&mut exchange.context);

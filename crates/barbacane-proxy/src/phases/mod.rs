@@ -3,5 +3,6 @@
 pub(crate) mod finish;
 pub(crate) mod limits;
 pub(crate) mod middleware;
+pub(crate) mod preflight;
 pub(crate) mod route;
 pub(crate) mod validate;

@@ -1,4 +1,5 @@
-//! `barbacane:core` (always granted): `result_read(ptr, len) -> i32`, `set_output(ptr, len)`.
+//! `barbacane:core` (always granted): `result_read(ptr, len) -> i32`, `set_output(ptr, len)`,
+//! `random(ptr, len)` (fills the range from the operating system's CSPRNG; at most 64 KiB).
 
 use wasmtime::{Caller, Linker};
 
@@ -10,6 +11,7 @@ const MODULE: &str = "barbacane:core";
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(MODULE, "result_read", result_read)?;
     linker.func_wrap(MODULE, "set_output", set_output)?;
+    linker.func_wrap(MODULE, "random", random)?;
     Ok(())
 }
 
@@ -30,4 +32,16 @@ fn set_output(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime
     let bytes = read_bytes(&mut caller, ptr, len)?;
     caller.data_mut().output = bytes;
     Ok(())
+}
+
+/// Fills `[ptr, ptr + len)` with random bytes: `wasm32-unknown-unknown` has no entropy source.
+fn random(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<()> {
+    let n = usize::try_from(len).map_err(|_| wasmtime::Error::msg("negative length"))?;
+    if n > 64 << 10 {
+        return Err(wasmtime::Error::msg("random: at most 64 KiB per call"));
+    }
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| wasmtime::Error::msg(format!("no randomness: {e}")))?;
+    let mem = GuestMemory::of(&mut caller)?;
+    mem.write(&mut caller, ptr, &bytes)
 }

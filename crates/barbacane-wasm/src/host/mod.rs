@@ -4,9 +4,11 @@
 mod clock;
 mod context;
 mod core;
+mod http_call;
 mod log;
 mod request;
 mod response;
+pub(crate) mod secrets;
 
 use barbacane_plugin_abi::Capability;
 use wasmtime::Linker;
@@ -25,6 +27,8 @@ pub(crate) fn add_to_linker(
         Capability::Clock => clock::add_to_linker(linker),
         Capability::Request => request::add_to_linker(linker),
         Capability::Response => response::add_to_linker(linker),
+        Capability::Http => http_call::add_to_linker(linker),
+        Capability::Secrets => secrets::add_to_linker(linker),
     }
 }
 
@@ -36,4 +40,17 @@ pub(crate) fn header_pair(
     let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
     let value = http::HeaderValue::from_bytes(value).ok()?;
     Some((name, value))
+}
+
+/// The distinct names of `headers`, in first-appearance order, joined with `\n` (names
+/// cannot contain one).
+pub(crate) fn header_names(headers: &http::HeaderMap) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in headers.keys() {
+        if !out.is_empty() {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+    }
+    out
 }

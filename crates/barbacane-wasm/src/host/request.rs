@@ -2,7 +2,8 @@
 //! in the result slot) or -1; setters return 0, or -1 when the value is invalid.
 //!
 //! `method() path() query() body() -> i32`, `header(nptr, nlen, index) -> i32`,
-//! `header_count(nptr, nlen) -> i32`, `set_header(n.., v..) add_header(n.., v..)
+//! `header_count(nptr, nlen) -> i32`, `header_names() -> i32` (distinct lowercase names
+//! joined by `\n`), `set_header(n.., v..) add_header(n.., v..)
 //! remove_header(n..) set_path(p..) set_query(p..) set_body(p..) set_method(p..) -> i32`.
 
 use http::uri::PathAndQuery;
@@ -37,6 +38,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     })?;
     linker.func_wrap(MODULE, "header", header)?;
     linker.func_wrap(MODULE, "header_count", header_count)?;
+    linker.func_wrap(MODULE, "header_names", |mut c: Caller<'_, HostState>| {
+        let names = crate::host::header_names(&c.data().exchange.headers);
+        c.data_mut().give(names)
+    })?;
     linker.func_wrap(MODULE, "set_header", set_header)?;
     linker.func_wrap(MODULE, "add_header", add_header)?;
     linker.func_wrap(MODULE, "remove_header", remove_header)?;

@@ -1,6 +1,6 @@
 //! `barbacane:response`: read and change the response, or create one in `on_request` to
 //! short-circuit. `status() -> i32` (0 when there is no response yet), `set_status(code) ->
-//! i32`, `header(n.., index) -> i32`, `set_header(n.., v..) add_header(n.., v..)
+//! i32`, `header(n.., index) -> i32`, `header_count(n..) -> i32`, `header_names() -> i32`, `set_header(n.., v..) add_header(n.., v..)
 //! remove_header(n..) -> i32`, `body() -> i32` (-1 when streamed), `set_body(p..) -> i32`.
 
 use http::StatusCode;
@@ -47,6 +47,32 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         }
     })?;
     linker.func_wrap(MODULE, "header", header)?;
+    linker.func_wrap(
+        MODULE,
+        "header_count",
+        |mut c: Caller<'_, HostState>, nptr: i32, nlen: i32| -> wasmtime::Result<i32> {
+            let name = read_str(&mut c, nptr, nlen)?;
+            let n = c
+                .data()
+                .exchange
+                .response
+                .as_ref()
+                .map_or(0, |r| r.headers.get_all(name.as_str()).iter().count());
+            Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        },
+    )?;
+    linker.func_wrap(MODULE, "header_names", |mut c: Caller<'_, HostState>| {
+        let names = c
+            .data()
+            .exchange
+            .response
+            .as_ref()
+            .map(|r| crate::host::header_names(&r.headers));
+        match names {
+            Some(n) => c.data_mut().give(n),
+            None => -1,
+        }
+    })?;
     linker.func_wrap(MODULE, "set_header", set_header)?;
     linker.func_wrap(MODULE, "add_header", add_header)?;
     linker.func_wrap(MODULE, "remove_header", remove_header)?;

@@ -47,7 +47,21 @@ fn json_has_exactly_the_documented_fields() {
     assert!(header["provenance_source"].is_null());
     assert_eq!(header["metadata"], serde_json::json!({}));
     let inputs = header["inputs"].as_array().expect("inputs");
-    assert_eq!(inputs.len(), 1);
+    // The spec and the official `mock` plugin's three files.
+    let mut names: Vec<&str> = inputs
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or(""))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "api.yaml",
+            "official/mock/config-schema.json",
+            "official/mock/mock.wasm",
+            "official/mock/plugin.toml"
+        ]
+    );
     for input in inputs {
         let mut fields: Vec<&str> = input
             .as_object()
@@ -67,7 +81,16 @@ fn json_has_exactly_the_documented_fields() {
         .iter()
         .map(|m| m["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(members, ["config.json", "specs/api.yaml"]);
+    assert_eq!(
+        members,
+        [
+            "config.json",
+            "plugins/mock.schema.json",
+            "plugins/mock.toml",
+            "plugins/mock.wasm",
+            "specs/api.yaml"
+        ]
+    );
 
     // The JSON is the header the artifact library reads.
     let parsed: Header = serde_json::from_value(header).expect("a Header");
@@ -131,9 +154,10 @@ fn text_lists_routes_inputs_and_members() {
         text.contains(&format!("build_timestamp:   {EPOCH_RFC3339}")),
         "{text}"
     );
-    assert!(text.contains("inputs (1):"), "{text}");
+    assert!(text.contains("inputs (4):"), "{text}");
     assert!(text.contains("routes (5):"), "{text}");
-    assert!(text.contains("members (2):"), "{text}");
+    // config.json, the spec, and the bundled mock plugin (module, manifest, schema).
+    assert!(text.contains("members (5):"), "{text}");
     let route = |method: &str, path: &str| {
         text.lines().any(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
@@ -156,7 +180,11 @@ fn text_lists_routes_inputs_and_members() {
             "route {method} {path} not listed:\n{text}"
         );
     }
-    let sha = inspect_json(&artifact)["inputs"][0]["sha256"]
+    let sha = inspect_json(&artifact)["inputs"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["name"] == "api.yaml"))
+        .map(|i| i["sha256"].clone())
+        .unwrap_or_default()
         .as_str()
         .unwrap_or("")
         .to_owned();

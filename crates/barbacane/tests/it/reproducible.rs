@@ -83,6 +83,7 @@ fn argument_order_of_several_specs_does_not_matter() {
         .expect("inputs")
         .iter()
         .map(|i| i["name"].as_str().unwrap_or(""))
+        .filter(|n| !n.starts_with("official/"))
         .collect();
     assert_eq!(
         names,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::dispatch::DispatchRequest;
 use crate::{Body, GatewayError};
 use breaker::{Admission, Breaker, Outcome};
-use client::{TlsSettings, UpstreamClient, client_for};
+pub(crate) use client::{TlsSettings, UpstreamClient, client_for};
 
 /// Characters left alone when a path parameter is put into the upstream path (RFC 3986
 /// unreserved); everything else is percent-encoded, so a value can never add a segment.
@@ -154,6 +154,7 @@ impl Upstream {
             peer,
             request_id,
             body_limit,
+            ..
         } = request;
         let mut target = String::with_capacity(self.base_path.len() + path.len() + 32);
         target.push_str(&self.base_path);

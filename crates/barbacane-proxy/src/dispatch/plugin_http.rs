@@ -1,0 +1,87 @@
+//! The HTTP client plugins use (`barbacane:http`): the same pooled hyper + rustls client as
+//! `http-upstream`, so plugin calls reuse warm connections and never create a client,
+//! thread or runtime per call.
+
+use barbacane_wasm::{
+    HttpClient, MAX_RESPONSE_BODY, OutboundError, OutboundFuture, OutboundRequest, OutboundResponse,
+};
+use http_body_util::{BodyExt, Full, Limited};
+use std::sync::Arc;
+
+use crate::dispatch::upstream::{TlsSettings, UpstreamClient, client_for};
+
+/// The gateway's client, handed to plugins that declare `http`.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginHttpClient {
+    client: UpstreamClient,
+}
+
+impl PluginHttpClient {
+    /// The shared client (system roots, HTTP/1.1 or HTTP/2 by ALPN).
+    pub(crate) fn shared() -> Result<Arc<dyn HttpClient>, String> {
+        Ok(Arc::new(PluginHttpClient {
+            client: client_for(&TlsSettings::default(), false)?,
+        }))
+    }
+}
+
+impl HttpClient for PluginHttpClient {
+    fn send(&self, request: OutboundRequest) -> OutboundFuture {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let timeout = request.timeout;
+            let mut builder = http::Request::builder()
+                .method(request.method)
+                .uri(request.uri);
+            if let Some(headers) = builder.headers_mut() {
+                *headers = request.headers;
+            }
+            let outgoing = builder
+                .body(
+                    Full::new(request.body)
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .map_err(|e| OutboundError::Invalid(e.to_string()))?;
+            let exchange = async move {
+                let response = client
+                    .request(outgoing)
+                    .await
+                    .map_err(|e| OutboundError::Connect(connect_message(&e)))?;
+                let (head, body) = response.into_parts();
+                let body = Limited::new(body, MAX_RESPONSE_BODY)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        if e.is::<http_body_util::LengthLimitError>() {
+                            OutboundError::TooLarge
+                        } else {
+                            OutboundError::Connect(format!("reading the response failed: {e}"))
+                        }
+                    })?
+                    .to_bytes();
+                Ok(OutboundResponse {
+                    status: head.status,
+                    headers: head.headers,
+                    body,
+                })
+            };
+            tokio::time::timeout(timeout, exchange)
+                .await
+                .unwrap_or(Err(OutboundError::Timeout))
+        })
+    }
+}
+
+/// The error chain in one line (hyper-util's top-level message alone says only "client
+/// error").
+fn connect_message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
