@@ -144,7 +144,7 @@ fn build(plugins: &Path, target_dir: &Path) {
         .unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
     assert!(
         status.success(),
-        "building plugins/ for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)"
+        "building plugins/ for {TARGET} failed (see the output above; a missing target is added with `rustup target add {TARGET}`, a stale plugins/Cargo.lock refreshed with `cargo update -w --manifest-path plugins/Cargo.toml`)"
     );
 }
 

@@ -44,6 +44,12 @@ pub use snapshot::{LoadError, LoadOptions, Snapshot};
 
 pub use body::Body;
 
+/// The HTTP client the data plane gives plugins that declare `http` (the shared, pooled
+/// upstream client). Exposed for test harnesses that run plugins outside a gateway.
+pub fn plugin_http_client() -> Result<std::sync::Arc<dyn barbacane_wasm::HttpClient>, String> {
+    dispatch::PluginHttpClient::shared()
+}
+
 /// `Server` header value.
 pub const SERVER: &str = concat!("barbacane/", env!("CARGO_PKG_VERSION"));
 

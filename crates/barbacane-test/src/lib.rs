@@ -5,6 +5,12 @@
 //! - [`TestGateway`]: the real data plane on `127.0.0.1:0`, talking real HTTP over loopback,
 //!   with [`TestGateway::send`] for HTTP/1.1 and [`TestGateway::send_h2`] for h2c.
 //! - [`fixtures_dir`]: the shared fixture specs under `tests/fixtures/`.
+//! - [`compile_project`]: like [`compile_yaml`], with plugins declared in a `barbacane.yaml`.
+//! - [`harness::PluginHarness`]: a plugin's real `.wasm` in the real sandbox, no gateway.
+//! - [`capture::CaptureServer`]: a real HTTP server that records requests.
+
+pub mod capture;
+pub mod harness;
 
 pub use barbacane_compiler::{Code, CompileOptions, Diagnostic};
 use barbacane_compiler::{MemoryFs, compile};
@@ -49,6 +55,49 @@ pub fn compile_yaml_with(
         ..Default::default()
     };
     configure(&mut options);
+    compile(&fs, &options).map(|out| out.artifact)
+}
+
+/// Compiles `specs` with `plugins` (name, files) declared in a generated `barbacane.yaml`
+/// (the files land in `plugins/<name>/`).
+pub fn compile_project(
+    specs: &[(&str, &str)],
+    plugins: &[&barbacane_plugins::Bundle],
+) -> Result<Vec<u8>, Vec<Diagnostic>> {
+    let mut fs = MemoryFs::default();
+    let mut manifest = String::from("plugins:\n");
+    for bundle in plugins {
+        let dir = format!("project/plugins/{}", bundle.name);
+        fs.insert(
+            format!("{dir}/plugin.toml"),
+            bundle.manifest.as_bytes().to_vec(),
+        );
+        fs.insert(format!("{dir}/{}", bundle.wasm_file), bundle.wasm.to_vec());
+        if let Some(schema) = bundle.schema {
+            fs.insert(
+                format!("{dir}/config-schema.json"),
+                schema.as_bytes().to_vec(),
+            );
+        }
+        manifest.push_str(&format!(
+            "  {}: {{path: plugins/{}/plugin.toml}}\n",
+            bundle.name, bundle.name
+        ));
+    }
+    fs.insert("project/barbacane.yaml", manifest.into_bytes());
+    for (name, text) in specs {
+        fs.insert(format!("project/{name}"), text.as_bytes().to_vec());
+    }
+    let options = CompileOptions {
+        specs: specs
+            .iter()
+            .map(|(name, _)| PathBuf::from(format!("/project/{name}")))
+            .collect(),
+        manifest: Some(PathBuf::from("/project/barbacane.yaml")),
+        allow_plaintext_upstream: true,
+        build_time: 0,
+        ..Default::default()
+    };
     compile(&fs, &options).map(|out| out.artifact)
 }
 

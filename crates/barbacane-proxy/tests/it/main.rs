@@ -9,6 +9,7 @@ mod hot_swap;
 mod limits;
 mod multi_spec;
 mod normalization;
+mod official;
 mod plugins;
 mod problem_details;
 mod properties;
