@@ -1,6 +1,7 @@
 //! The data plane in process, without sockets:
 //! - `pipeline/mock_get`: one GET through limits, route, validate (one integer path
-//!   parameter) and the mock dispatcher, on a 1,000-operation table;
+//!   parameter) and the official `mock` (a constant dispatcher: answered from memory), on a
+//!   1,000-operation table;
 //! - `pipeline/post_json_body`: a POST with a ~10-field JSON body validated;
 //! - `load/snapshot_1000_operations`: verify + parse + build router, validators and
 //!   dispatchers for a 1,000-operation artifact (startup cost).
@@ -98,6 +99,12 @@ fn artifact() -> Vec<u8> {
     }
     let mut b = ArtifactBuilder::default();
     b.artifact_hash = fingerprint(Vec::new()).unwrap().0;
+    // The official `mock`, bundled as the compiler would.
+    let mock = barbacane_plugins::find("mock").unwrap();
+    b.add_member("plugins/mock.wasm", mock.wasm.to_vec())
+        .unwrap();
+    b.add_member("plugins/mock.toml", mock.manifest.as_bytes().to_vec())
+        .unwrap();
     b.add_json_member(CONFIG_MEMBER, &CompiledConfig { operations })
         .unwrap();
     b.encode().unwrap()

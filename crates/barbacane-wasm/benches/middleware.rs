@@ -1,5 +1,11 @@
-//! Per-request cost of WASM middlewares: a no-op (instantiate + init + on_request +
-//! on_response) and one that reads and sets a header.
+//! Per-request cost of WASM plugins:
+//! - `wasm/noop_middleware_request_and_response`: a no-op written in WAT (instantiate + init
+//!   + on_request + on_response): the sandbox's floor;
+//! - `wasm/header_middleware`: WAT, reads a header and sets another;
+//! - `wasm/sdk/*`: official plugins written with the Rust SDK (JSON config parsed by serde in
+//!   `init` on every instance): `correlation-id` generating an id, `cors` on an allowed
+//!   cross-origin request, and `mock` run per request (the data plane runs it once at load
+//!   instead, as a constant dispatcher).
 
 use barbacane_plugin_abi::PluginManifest;
 use barbacane_wasm::{ExchangeState, Runtime};
@@ -65,5 +71,57 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn official(name: &str, config: serde_json::Value) -> barbacane_wasm::Prepared {
+    let bundle = barbacane_plugins::find(name).unwrap();
+    Runtime::global()
+        .unwrap()
+        .load(PluginManifest::parse(bundle.manifest).unwrap(), bundle.wasm)
+        .unwrap()
+        .prepare(&config)
+        .unwrap()
+}
+
+fn bench_sdk(c: &mut Criterion) {
+    let correlation = official("correlation-id", serde_json::json!({}));
+    let cors = official(
+        "cors",
+        serde_json::json!({"allowed_origins": ["https://app.example"], "expose_headers": ["x-total"]}),
+    );
+    let mock = official(
+        "mock",
+        serde_json::json!({"status": 200, "body": "{\"id\":1,\"name\":\"Rex\"}"}),
+    );
+    let mut exchange = ExchangeState::default();
+    exchange
+        .headers
+        .insert("origin", "https://app.example".parse().unwrap());
+    let response = barbacane_wasm::ResponseState {
+        status: http::StatusCode::OK,
+        headers: http::HeaderMap::new(),
+        body: Some(bytes::Bytes::from_static(b"{}")),
+    };
+    for (name, prepared) in [
+        ("correlation_id", &correlation),
+        ("cors_actual_request", &cors),
+    ] {
+        c.bench_function(&format!("wasm/sdk/{name}"), |b| {
+            b.iter(|| {
+                let mut call = prepared.start(exchange.clone()).unwrap();
+                call.on_request().unwrap();
+                call.exchange_mut().response = Some(response.clone());
+                call.on_response().unwrap();
+                call.into_exchange()
+            })
+        });
+    }
+    c.bench_function("wasm/sdk/mock_dispatch_per_request", |b| {
+        b.iter(|| {
+            let mut call = mock.start(ExchangeState::default()).unwrap();
+            call.dispatch().unwrap();
+            call.into_exchange()
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_sdk);
 criterion_main!(benches);

@@ -137,13 +137,11 @@ fn generate(strukt: &ItemStruct, kind: Kind) -> Tokens {
             },
         ),
     };
+    let checks = checks(name, kind, &bound);
     quote! {
         #strukt
 
-        const _: () = {
-            fn assert_plugin<T: #bound + #sdk::__private::serde::de::DeserializeOwned>() {}
-            let _ = assert_plugin::<#name>;
-        };
+        #checks
 
         #[cfg(target_arch = "wasm32")]
         const _: () = {
@@ -172,6 +170,64 @@ fn generate(strukt: &ItemStruct, kind: Kind) -> Tokens {
             }
 
             #hooks
+        };
+    }
+}
+
+/// Checks, on every target, that the struct implements the plugin trait and
+/// `serde::Deserialize`. Each check goes through a local trait carrying its own
+/// `#[diagnostic::on_unimplemented]`, so the error names the macro and says what to add
+/// (rustc reports the message of the bound that was asked for, not of the one underneath).
+fn checks(name: &syn::Ident, kind: Kind, bound: &Tokens) -> Tokens {
+    let sdk = quote!(::barbacane_plugin_sdk);
+    let attribute = kind.attribute();
+    let (trait_name, method, other) = match kind {
+        Kind::Middleware => (
+            "Middleware",
+            "fn on_request(&mut self, request: &mut Request) -> Action",
+            "a dispatcher implements `Dispatcher` and uses #[barbacane_dispatcher]",
+        ),
+        Kind::Dispatcher => (
+            "Dispatcher",
+            "fn dispatch(&mut self, request: &mut Request) -> OutgoingResponse",
+            "a middleware implements `Middleware` and uses #[barbacane_middleware]",
+        ),
+    };
+    let plugin_message = format!(
+        "`{name}` is marked #[{attribute}] but does not implement `barbacane_plugin_sdk::{trait_name}`"
+    );
+    let plugin_label = format!("`{name}` needs `impl {trait_name} for {name}`");
+    let plugin_note = format!(
+        "add `impl {trait_name} for {name} {{{{ {method} {{{{ ... }}}} }}}}` (`use barbacane_plugin_sdk::prelude::*;` brings the names in); {other}"
+    );
+    let config_message =
+        format!("`{name}` is marked #[{attribute}] but does not implement `serde::Deserialize`");
+    let config_label = format!("`{name}` is the plugin's configuration and must be deserializable");
+    let config_note = format!(
+        "add `#[derive(serde::Deserialize)]` to `{name}` (the gateway deserializes each use's `config` into it, from JSON)"
+    );
+    quote! {
+        const _: () = {
+            #[diagnostic::on_unimplemented(
+                message = #plugin_message,
+                label = #plugin_label,
+                note = #plugin_note,
+            )]
+            trait BarbacanePlugin {}
+            impl<T: #bound> BarbacanePlugin for T {}
+
+            #[diagnostic::on_unimplemented(
+                message = #config_message,
+                label = #config_label,
+                note = #config_note,
+            )]
+            trait BarbacaneConfig {}
+            impl<T: #sdk::__private::serde::de::DeserializeOwned> BarbacaneConfig for T {}
+
+            fn assert_plugin<T: BarbacanePlugin>() {}
+            fn assert_config<T: BarbacaneConfig>() {}
+            let _ = assert_plugin::<#name>;
+            let _ = assert_config::<#name>;
         };
     }
 }
