@@ -29,6 +29,15 @@ paths:
       x-barbacane-dispatch: {name: http-upstream, config: {url: "http://127.0.0.1:18096"}}
 SPEC
 ./target/release/barbacane compile --spec "$work/proxy.yaml" --output "$work/proxy.bca" --allow-plaintext-upstream 2>/dev/null
+# The example spec with two official WASM middlewares in front of every operation.
+{
+  echo 'openapi: 3.1.0'
+  echo 'x-barbacane-middlewares:'
+  echo '  - {name: correlation-id}'
+  echo '  - {name: cors, config: {allowed_origins: ["https://app.example"]}}'
+  tail -n +2 examples/petstore/api.yaml
+} > "$work/mw.yaml"
+./target/release/barbacane compile --spec "$work/mw.yaml" --output "$work/mw.bca" 2>/dev/null
 
 ./target/release/barbacane serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 \
   --admin-listen 127.0.0.1:0 --log-level warn &
@@ -36,6 +45,9 @@ gw_pid=$!
 ./target/release/barbacane serve --artifact "$work/proxy.bca" --listen 127.0.0.1:18094 \
   --admin-listen 127.0.0.1:0 --log-level warn ${PROXY_WORKERS:+--workers $PROXY_WORKERS} &
 proxy_pid=$!
+./target/release/barbacane serve --artifact "$work/mw.bca" --listen 127.0.0.1:18097 \
+  --admin-listen 127.0.0.1:0 --log-level warn &
+mw_pid=$!
 
 cat > "$work/nginx.conf" <<CONF
 worker_processes 2;
@@ -54,7 +66,8 @@ CONF
 nginx -c "$work/nginx.conf"
 for _ in $(seq 50); do
   curl -fs http://127.0.0.1:18090/__barbacane/health >/dev/null 2>&1 &&
-    curl -fs http://127.0.0.1:18094/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
+    curl -fs http://127.0.0.1:18094/__barbacane/health >/dev/null 2>&1 &&
+    curl -fs http://127.0.0.1:18097/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
   sleep 0.1
 done
 
@@ -87,6 +100,7 @@ echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
 measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
 measure "nginx return 200" "$(cat "$work/nginx.pid")" "http://127.0.0.1:18091$path"
 measure "barbacane -> nginx" "$proxy_pid" "http://127.0.0.1:18094$path"
+measure "barbacane (2 WASM mw)" "$mw_pid" "http://127.0.0.1:18097$path"
 timewait=$(ss -tan state time-wait '( dport = :18096 )' | tail -n +2 | wc -l)
 echo "TIME-WAIT sockets towards the upstream after the proxy run: $timewait"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")

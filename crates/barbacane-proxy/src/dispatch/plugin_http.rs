@@ -8,7 +8,7 @@ use barbacane_wasm::{
 use http_body_util::{BodyExt, Full, Limited};
 use std::sync::Arc;
 
-use crate::dispatch::upstream::{TlsSettings, UpstreamClient, client_for};
+use crate::dispatch::upstream::{TlsSettings, UpstreamClient, client_for, error_chain};
 
 /// The gateway's client, handed to plugins that declare `http`.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ impl HttpClient for PluginHttpClient {
                 let response = client
                     .request(outgoing)
                     .await
-                    .map_err(|e| OutboundError::Connect(connect_message(&e)))?;
+                    .map_err(|e| OutboundError::Connect(error_chain(&e)))?;
                 let (head, body) = response.into_parts();
                 let body = Limited::new(body, MAX_RESPONSE_BODY)
                     .collect()
@@ -71,17 +71,4 @@ impl HttpClient for PluginHttpClient {
                 .unwrap_or(Err(OutboundError::Timeout))
         })
     }
-}
-
-/// The error chain in one line (hyper-util's top-level message alone says only "client
-/// error").
-fn connect_message(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

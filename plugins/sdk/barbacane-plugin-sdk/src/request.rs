@@ -12,11 +12,13 @@ pub struct Request {
     _handle: (),
 }
 
-fn text(bytes: Vec<u8>) -> String {
+/// Bytes from the host as text (invalid UTF-8 replaced).
+pub(crate) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn checked(ok: bool) -> Result<(), Refused> {
+/// A setter's outcome.
+pub(crate) fn checked(ok: bool) -> Result<(), Refused> {
     if ok { Ok(()) } else { Err(Refused) }
 }
 

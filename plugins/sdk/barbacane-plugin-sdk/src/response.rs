@@ -2,20 +2,12 @@
 
 use crate::Refused;
 use crate::host::{self, Side};
-use crate::request::split_names;
+use crate::request::{checked, split_names, text};
 
 /// The response on its way to the client. A handle: the data stays in the gateway.
 #[derive(Debug)]
 pub struct Response {
     _handle: (),
-}
-
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn checked(ok: bool) -> Result<(), Refused> {
-    if ok { Ok(()) } else { Err(Refused) }
 }
 
 impl Response {

@@ -61,12 +61,7 @@ pub fn middleware_from<M>(config: &serde_json::Value) -> Result<M, String>
 where
     M: Middleware + serde::de::DeserializeOwned,
 {
-    let mut slot = None;
-    let bytes = config.to_string();
-    match crate::__private::init_from(&mut slot, bytes.as_bytes(), M::init) {
-        0 => slot.ok_or_else(|| "init produced no plugin".to_owned()),
-        _ => Err(with(|s| text(&s.output))),
-    }
+    build(config, M::init)
 }
 
 /// Builds a dispatcher from a configuration as the gateway does.
@@ -74,9 +69,16 @@ pub fn dispatcher_from<D>(config: &serde_json::Value) -> Result<D, String>
 where
     D: Dispatcher + serde::de::DeserializeOwned,
 {
+    build(config, D::init)
+}
+
+fn build<T: serde::de::DeserializeOwned>(
+    config: &serde_json::Value,
+    init: fn(&mut T) -> Result<(), String>,
+) -> Result<T, String> {
     let mut slot = None;
     let bytes = config.to_string();
-    match crate::__private::init_from(&mut slot, bytes.as_bytes(), D::init) {
+    match crate::__private::init_from(&mut slot, bytes.as_bytes(), init) {
         0 => slot.ok_or_else(|| "init produced no plugin".to_owned()),
         _ => Err(with(|s| text(&s.output))),
     }

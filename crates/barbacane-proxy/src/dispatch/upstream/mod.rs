@@ -225,7 +225,9 @@ fn classify(e: hyper_util::client::legacy::Error, limit: u64) -> GatewayError {
     GatewayError::BadGateway(error_chain(&e))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The error and its sources in one line (hyper-util's top-level message alone says only
+/// "client error").
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
