@@ -8,7 +8,7 @@
 //!     "allowed_origins": ["https://app.example"]
 //! }))
 //! .unwrap();
-//! let run = cors
+//! let mut run = cors
 //!     .on_request(exchange("OPTIONS", "/pets").header("origin", "https://app.example")
 //!         .header("access-control-request-method", "GET"))
 //!     .await
