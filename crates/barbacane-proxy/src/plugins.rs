@@ -7,21 +7,35 @@ use barbacane_wasm::{HttpClient, Plugin, Prepared, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::dispatch::PluginHttpClient;
+use crate::dispatch::{ConstantResponse, PluginHttpClient};
 
 pub(crate) struct PluginSet<'a> {
     artifact: &'a Artifact,
     loaded: HashMap<String, Plugin>,
     prepared: HashMap<(String, String), Prepared>,
+    constants: HashMap<(String, String), Arc<ConstantResponse>>,
     http: Option<Arc<dyn HttpClient>>,
 }
 
 impl<'a> PluginSet<'a> {
+    /// Starts compiling every bundled module at once; each is then bound when an operation
+    /// first uses it.
     pub(crate) fn new(artifact: &'a Artifact) -> PluginSet<'a> {
+        let modules: Vec<(&str, &[u8])> = artifact
+            .member_names()
+            .filter_map(|path| {
+                let name = path.strip_prefix("plugins/")?.strip_suffix(".wasm")?;
+                Some((name, artifact.member(path)?))
+            })
+            .collect();
+        if let Ok(runtime) = Runtime::global() {
+            runtime.precompile(&modules);
+        }
         PluginSet {
             artifact,
             loaded: HashMap::new(),
             prepared: HashMap::new(),
+            constants: HashMap::new(),
             http: None,
         }
     }
@@ -51,6 +65,23 @@ impl<'a> PluginSet<'a> {
             plugin.is_constant_dispatcher(),
             plugin.manifest().allows(Capability::Request),
         ))
+    }
+
+    /// The answer of the constant dispatcher `name` with `config` (already `prepared`), run
+    /// once however many operations use it.
+    pub(crate) fn constant(
+        &mut self,
+        name: &str,
+        config: &serde_json::Value,
+        prepared: &Prepared,
+    ) -> Result<Arc<ConstantResponse>, String> {
+        let key = (name.to_owned(), config.to_string());
+        if let Some(c) = self.constants.get(&key) {
+            return Ok(Arc::clone(c));
+        }
+        let constant = Arc::new(ConstantResponse::compute(prepared)?);
+        self.constants.insert(key, Arc::clone(&constant));
+        Ok(constant)
     }
 
     fn prepare(

@@ -167,6 +167,42 @@ impl Runtime {
     }
 
     /// Compiles `wasm`, or returns the module compiled earlier from the same bytes.
+    /// Compiles modules ahead of [`Runtime::load`], several at once (one thread per core, at
+    /// most one per module): Cranelift compiles a module on one thread, so an artifact with
+    /// several plugins would otherwise start up in the sum of their compile times. Failures
+    /// are left for `load` to report with its context.
+    pub fn precompile(&self, modules: &[(&str, &[u8])]) {
+        let pending: Vec<&(&str, &[u8])> = modules
+            .iter()
+            .filter(|(_, wasm)| !self.is_compiled(wasm))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(pending.len());
+        if threads <= 1 {
+            for (name, wasm) in pending {
+                let _ = self.compile(name, wasm);
+            }
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some((name, wasm)) = pending.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
+                        let _ = self.compile(name, wasm);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Whether `wasm` is compiled and cached.
+    pub fn is_compiled(&self, wasm: &[u8]) -> bool {
+        self.cached(&Sha256::digest(wasm).into()).is_some()
+    }
+
     fn compile(&self, plugin: &str, wasm: &[u8]) -> Result<Module, WasmError> {
         let key: [u8; 32] = Sha256::digest(wasm).into();
         if let Some(module) = self.cached(&key) {

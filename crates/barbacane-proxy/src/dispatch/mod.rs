@@ -10,6 +10,7 @@ use http::Response;
 use http::request::Parts;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub(crate) use plugin_http::PluginHttpClient;
 
@@ -17,7 +18,8 @@ use crate::body::OutgoingBody;
 use crate::plugins::PluginSet;
 use crate::{Body, GatewayError};
 use upstream::Upstream;
-use wasm::{ConstantResponse, WasmDispatcher};
+pub(crate) use wasm::ConstantResponse;
+use wasm::WasmDispatcher;
 
 /// A dispatcher, prepared at load time.
 #[derive(Debug)]
@@ -25,7 +27,7 @@ pub(crate) enum Dispatcher {
     /// The native `http-upstream` reverse proxy.
     Upstream(Box<Upstream>),
     /// A WASM dispatcher whose answer was computed at load time.
-    Constant(ConstantResponse),
+    Constant(Arc<ConstantResponse>),
     /// A WASM dispatcher run per request.
     Wasm(WasmDispatcher),
 }
@@ -61,7 +63,9 @@ impl Dispatcher {
         }
         let (prepared, constant, reads_request) = plugins.dispatcher(name, config)?;
         if constant {
-            return ConstantResponse::compute(&prepared).map(Dispatcher::Constant);
+            return plugins
+                .constant(name, config, &prepared)
+                .map(Dispatcher::Constant);
         }
         Ok(Dispatcher::Wasm(WasmDispatcher::new(
             prepared,

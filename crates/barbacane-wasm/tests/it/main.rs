@@ -329,3 +329,37 @@ fn every_listed_host_function_is_registered() {
         }
     }
 }
+
+#[test]
+fn precompile_fills_the_module_cache_and_leaves_errors_to_load() {
+    let runtime = Runtime::global().unwrap();
+    // Distinct data segments make these modules new to the process-wide cache.
+    let a = middleware(
+        "",
+        r#"(data (i32.const 0) "precompile-a")"#,
+        "(i32.const 0)",
+        "(i32.const 0)",
+    );
+    let b = middleware(
+        "",
+        r#"(data (i32.const 0) "precompile-b")"#,
+        "(i32.const 0)",
+        "(i32.const 0)",
+    );
+    let broken = "(module (func (export \"init\") (result i32) (i64.const 0)))";
+    assert!(!runtime.is_compiled(a.as_bytes()));
+    assert!(!runtime.is_compiled(b.as_bytes()));
+    runtime.precompile(&[
+        ("a", a.as_bytes()),
+        ("b", b.as_bytes()),
+        ("broken", broken.as_bytes()),
+    ]);
+    assert!(runtime.is_compiled(a.as_bytes()));
+    assert!(runtime.is_compiled(b.as_bytes()));
+    assert!(!runtime.is_compiled(broken.as_bytes()));
+    assert!(load("middleware", &[], &a).is_ok());
+    assert!(matches!(
+        load("middleware", &[], broken),
+        Err(WasmError::Compile { .. })
+    ));
+}
