@@ -33,6 +33,7 @@ pub struct StartError {
 /// One request's instance: created from the pool, `init` already run with the configuration.
 pub struct Call {
     store: Store<HostState>,
+    exports: std::sync::Arc<crate::runtime::ExportIndex>,
     instance: Instance,
     plugin: String,
     is_async: bool,
@@ -83,6 +84,7 @@ impl Prepared {
                 .build(),
             http: self.plugin.http.clone(),
             http_body: None,
+            memory: None,
             in_init: true,
             deadline_ticks,
         };
@@ -106,8 +108,16 @@ impl Prepared {
         Box::new(StartError { error, exchange })
     }
 
-    fn call(&self, store: Store<HostState>, instance: Instance) -> Call {
+    fn call(&self, mut store: Store<HostState>, instance: Instance) -> Call {
+        let memory = self
+            .plugin
+            .exports
+            .get(exports::MEMORY)
+            .and_then(|e| instance.get_module_export(&mut store, e))
+            .and_then(wasmtime::Extern::into_memory);
+        store.data_mut().memory = memory;
         Call {
+            exports: std::sync::Arc::clone(&self.plugin.exports),
             store,
             instance,
             plugin: self.plugin.manifest.name.clone(),
@@ -187,13 +197,10 @@ impl Call {
     }
 
     fn write_config(&mut self, ptr: i32, config: &[u8]) -> Result<(), WasmError> {
-        let memory = self
-            .instance
-            .get_memory(&mut self.store, exports::MEMORY)
-            .ok_or(WasmError::MissingExport {
-                plugin: self.plugin.clone(),
-                export: exports::MEMORY,
-            })?;
+        let memory = self.store.data().memory.ok_or(WasmError::MissingExport {
+            plugin: self.plugin.clone(),
+            export: exports::MEMORY,
+        })?;
         memory
             .write(
                 &mut self.store,
@@ -313,9 +320,12 @@ impl Call {
         &mut self,
         name: &'static str,
     ) -> Result<TypedFunc<P, R>, WasmError> {
-        self.instance
-            .get_typed_func::<P, R>(&mut self.store, name)
-            .map_err(|_| WasmError::MissingExport {
+        self.exports
+            .get(name)
+            .and_then(|e| self.instance.get_module_export(&mut self.store, e))
+            .and_then(wasmtime::Extern::into_func)
+            .and_then(|f| f.typed::<P, R>(&self.store).ok())
+            .ok_or_else(|| WasmError::MissingExport {
                 plugin: self.plugin.clone(),
                 export: name,
             })

@@ -4,11 +4,14 @@ use wasmtime::{Caller, Extern, Memory};
 
 use crate::state::HostState;
 
-/// The guest's exported memory, looked up once per host call.
+/// The guest's exported memory.
 pub(crate) struct GuestMemory(Memory);
 
 impl GuestMemory {
     pub(crate) fn of(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<GuestMemory> {
+        if let Some(memory) = caller.data().memory {
+            return Ok(GuestMemory(memory));
+        }
         match caller.get_export(barbacane_plugin_abi::exports::MEMORY) {
             Some(Extern::Memory(m)) => Ok(GuestMemory(m)),
             _ => Err(wasmtime::Error::msg("plugin exports no memory")),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig,
+    ModuleExport, PoolingAllocationConfig,
 };
 
 use crate::host;
@@ -157,11 +157,13 @@ impl Runtime {
                 module: "(unknown)".into(),
                 name: e.to_string(),
             })?;
+        let exports = Arc::new(ExportIndex::of(&module));
         Ok(Plugin {
             runtime: Arc::clone(self),
             is_async: manifest.allows(Capability::Http),
             manifest: Arc::new(manifest),
             pre,
+            exports,
             http: None,
         })
     }
@@ -229,6 +231,8 @@ pub struct Plugin {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) manifest: Arc<PluginManifest>,
     pub(crate) pre: InstancePre<HostState>,
+    /// The ABI's exports, resolved once (a lookup by name hashes the name on every call).
+    pub(crate) exports: Arc<ExportIndex>,
     /// Declares `http`: its stores need wasmtime's async entry points.
     pub(crate) is_async: bool,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
@@ -290,6 +294,34 @@ impl Plugin {
             prepared.start(Default::default())
         };
         started.map(|_| prepared.clone()).map_err(|e| e.error)
+    }
+}
+
+/// Where the ABI's exports sit in a module.
+pub(crate) struct ExportIndex {
+    found: Vec<(&'static str, ModuleExport)>,
+}
+
+impl ExportIndex {
+    fn of(module: &Module) -> ExportIndex {
+        let names = [
+            exports::MEMORY,
+            exports::ALLOC,
+            exports::INIT,
+            exports::ON_REQUEST,
+            exports::ON_RESPONSE,
+            exports::DISPATCH,
+        ];
+        ExportIndex {
+            found: names
+                .into_iter()
+                .filter_map(|name| Some((name, module.get_export_index(name)?)))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&ModuleExport> {
+        self.found.iter().find(|(n, _)| *n == name).map(|(_, e)| e)
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct HostState {
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     /// The body of the last `barbacane:http.call` response.
     pub(crate) http_body: Option<Bytes>,
+    /// The guest's exported memory (resolved once per instance, read by every host call).
+    pub(crate) memory: Option<wasmtime::Memory>,
     /// True while `init` runs (outbound calls are refused then).
     pub(crate) in_init: bool,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).
