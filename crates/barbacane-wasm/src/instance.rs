@@ -166,9 +166,7 @@ impl Call {
         if config.is_empty() {
             return Ok((0, 0));
         }
-        let alloc: TypedFunc<i32, i32> = self.func(exports::ALLOC)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let alloc: TypedFunc<i32, i32> = self.armed(exports::ALLOC)?;
         let ptr = alloc
             .call(&mut self.store, len)
             .map_err(|e| self.classify(exports::ALLOC, e))?;
@@ -181,9 +179,7 @@ impl Call {
         if config.is_empty() {
             return Ok((0, 0));
         }
-        let alloc: TypedFunc<i32, i32> = self.func(exports::ALLOC)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let alloc: TypedFunc<i32, i32> = self.armed(exports::ALLOC)?;
         let ptr = alloc
             .call_async(&mut self.store, len)
             .await
@@ -212,18 +208,14 @@ impl Call {
 
     fn init_sync(&mut self, config: &[u8]) -> Result<i32, WasmError> {
         let (ptr, len) = self.place_config_sync(config)?;
-        let init: TypedFunc<(i32, i32), i32> = self.func(exports::INIT)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let init: TypedFunc<(i32, i32), i32> = self.armed(exports::INIT)?;
         init.call(&mut self.store, (ptr, len))
             .map_err(|e| self.classify(exports::INIT, e))
     }
 
     async fn init_async(&mut self, config: &[u8]) -> Result<i32, WasmError> {
         let (ptr, len) = self.place_config_async(config).await?;
-        let init: TypedFunc<(i32, i32), i32> = self.func(exports::INIT)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let init: TypedFunc<(i32, i32), i32> = self.armed(exports::INIT)?;
         init.call_async(&mut self.store, (ptr, len))
             .await
             .map_err(|e| self.classify(exports::INIT, e))
@@ -316,6 +308,17 @@ impl Call {
         std::mem::take(&mut self.store.data_mut().exchange)
     }
 
+    /// The export `name`, with a fresh deadline for the call about to be made.
+    fn armed<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<TypedFunc<P, R>, WasmError> {
+        let f = self.func(name)?;
+        self.store
+            .set_epoch_deadline(self.store.data().deadline_ticks);
+        Ok(f)
+    }
+
     fn func<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
         &mut self,
         name: &'static str,
@@ -339,9 +342,7 @@ impl Call {
                 "this plugin makes outbound calls: use the async hooks",
             ));
         }
-        let f: TypedFunc<(), i32> = self.func(function)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let f: TypedFunc<(), i32> = self.armed(function)?;
         f.call(&mut self.store, ())
             .map_err(|e| self.classify(function, e))
     }
@@ -350,9 +351,7 @@ impl Call {
         if !self.is_async {
             return self.hook_sync(function);
         }
-        let f: TypedFunc<(), i32> = self.func(function)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        let f: TypedFunc<(), i32> = self.armed(function)?;
         f.call_async(&mut self.store, ())
             .await
             .map_err(|e| self.classify(function, e))
