@@ -43,6 +43,7 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
 
     watch(&plugins);
+    ensure_target();
     let found = discover(&plugins);
     let target_dir = out
         .ancestors()
@@ -146,6 +147,42 @@ fn build(plugins: &Path, target_dir: &Path) {
         status.success(),
         "building plugins/ for {TARGET} failed (see the output above; a missing target is added with `rustup target add {TARGET}`, a stale plugins/Cargo.lock refreshed with `cargo update -w --manifest-path plugins/Cargo.toml`)"
     );
+}
+
+/// Makes sure the toolchain building us has the wasm32 standard library. `rust-toolchain.toml`
+/// lists the target, but rustup applies that list only when it installs the toolchain, so a
+/// machine that already had `stable` lacks it. When rustup manages the toolchain we add the
+/// target through it (once; later builds find it); otherwise we stop with what to do.
+fn ensure_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let has_target = |root: &Path| root.join("lib/rustlib").join(TARGET).join("lib").is_dir();
+    if sysroot.as_deref().is_some_and(has_target) {
+        return;
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    if let Some(t) = &toolchain {
+        rustup.args(["--toolchain", t]);
+    }
+    println!(
+        "cargo:warning=the official plugins are WebAssembly: adding the {TARGET} target with `rustup target add {TARGET}`"
+    );
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!(
+            "`rustup target add {TARGET}` failed ({status}); the official plugins need the {TARGET} standard library: install it for the toolchain in use and build again"
+        ),
+        Err(e) => panic!(
+            "the toolchain in use has no {TARGET} standard library, which the official plugins need, and rustup cannot be run ({e}): install the target for this toolchain (with rustup: `rustup target add {TARGET}`; otherwise your distribution's wasm32 Rust standard library package) and build again"
+        ),
+    }
 }
 
 fn cargo_home() -> Option<PathBuf> {

@@ -17,7 +17,7 @@
 mod manifest;
 mod version;
 
-pub use manifest::{ManifestError, PluginManifest, PluginType};
+pub use manifest::{Isolation, ManifestError, PluginManifest, PluginType};
 pub use version::{parse_version, satisfies, split_reference};
 
 use std::fmt;

@@ -6,6 +6,7 @@
 //! type = "middleware"                # or "dispatcher"
 //! capabilities = ["request", "response", "context"]
 //! wasm = "correlation_id.wasm"
+//! isolation = "instance"             # default; "request": a fresh instance per request
 //! ```
 
 use serde::Deserialize;
@@ -32,6 +33,28 @@ impl PluginType {
     }
 }
 
+/// How long a plugin instance lives (see `docs/plugin-abi.md`, "Instance lifetime").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Initialized instances of one (plugin, configuration) pair are reused across requests:
+    /// guest memory persists (a parsed configuration, a cache), host state does not.
+    #[default]
+    Instance,
+    /// A fresh instance, `init` included, for every request: nothing survives a request.
+    Request,
+}
+
+impl Isolation {
+    /// `instance` or `request`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Instance => "instance",
+            Isolation::Request => "request",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -42,6 +65,8 @@ struct Raw {
     #[serde(default)]
     capabilities: Vec<String>,
     wasm: String,
+    #[serde(default)]
+    isolation: Isolation,
 }
 
 /// A parsed, checked `plugin.toml`.
@@ -57,6 +82,8 @@ pub struct PluginManifest {
     pub capabilities: Vec<Capability>,
     /// The `.wasm` file, relative to `plugin.toml`.
     pub wasm: String,
+    /// Whether instances are reused across requests (the default) or made per request.
+    pub isolation: Isolation,
 }
 
 /// Why a `plugin.toml` was refused.
@@ -108,6 +135,7 @@ impl PluginManifest {
             kind: raw.kind,
             capabilities,
             wasm: raw.wasm,
+            isolation: raw.isolation,
         })
     }
 
@@ -139,6 +167,21 @@ mod tests {
             m.allows(Capability::Core)
                 && m.allows(Capability::Request)
                 && !m.allows(Capability::Log)
+        );
+        assert_eq!(m.isolation, Isolation::Instance);
+    }
+
+    #[test]
+    fn parses_isolation() {
+        let base = "name = \"a\"\nversion = \"1.0.0\"\ntype = \"middleware\"\nwasm = \"a.wasm\"\n";
+        let m = PluginManifest::parse(&format!("{base}isolation = \"request\"\n")).unwrap();
+        assert_eq!(m.isolation, Isolation::Request);
+        let m = PluginManifest::parse(&format!("{base}isolation = \"instance\"\n")).unwrap();
+        assert_eq!(m.isolation, Isolation::Instance);
+        let err = PluginManifest::parse(&format!("{base}isolation = \"process\"\n")).unwrap_err();
+        assert!(
+            err.0.contains("isolation") || err.0.contains("process"),
+            "{err}"
         );
     }
 

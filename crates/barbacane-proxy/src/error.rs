@@ -56,12 +56,35 @@ pub enum GatewayError {
     /// A plugin trapped, timed out or broke the ABI on the request path.
     #[error("plugin failed: {0}")]
     PluginFailed(String),
+    /// Every instance of a plugin on the route is busy (past the wait) or the engine has no
+    /// room for another: the request is refused, to be retried.
+    #[error("plugin overloaded: {0}")]
+    PluginOverloaded(String),
     /// A bug or an unexpected state in the gateway.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl GatewayError {
+    /// The error for a plugin that could not start for this request.
+    pub(crate) fn plugin_start(error: barbacane_wasm::WasmError) -> GatewayError {
+        match error {
+            barbacane_wasm::WasmError::Overloaded { .. } => {
+                GatewayError::PluginOverloaded(error.to_string())
+            }
+            other => GatewayError::PluginFailed(other.to_string()),
+        }
+    }
+
+    /// Seconds after which a client may retry (`Retry-After`), for errors that are
+    /// expected to pass.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            GatewayError::PluginOverloaded(_) => Some(1),
+            _ => None,
+        }
+    }
+
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -80,7 +103,9 @@ impl GatewayError {
             }
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::CircuitOpen | GatewayError::PluginOverloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -100,6 +125,7 @@ impl GatewayError {
             GatewayError::UriTooLong => "uri-too-long",
             GatewayError::Internal(_) => "internal-error",
             GatewayError::PluginFailed(_) => "plugin-failed",
+            GatewayError::PluginOverloaded(_) => "plugin-overloaded",
             GatewayError::BadGateway(_) => "bad-gateway",
             GatewayError::UpstreamTimeout => "upstream-timeout",
             GatewayError::CircuitOpen => "circuit-open",
@@ -109,7 +135,9 @@ impl GatewayError {
     /// Fault axis.
     pub fn fault(&self) -> Fault {
         match self {
-            GatewayError::Internal(_) | GatewayError::PluginFailed(_) => Fault::Internal,
+            GatewayError::Internal(_)
+            | GatewayError::PluginFailed(_)
+            | GatewayError::PluginOverloaded(_) => Fault::Internal,
             GatewayError::BadGateway(_)
             | GatewayError::UpstreamTimeout
             | GatewayError::CircuitOpen => Fault::Upstream,
@@ -133,6 +161,9 @@ impl GatewayError {
             GatewayError::BodyRead(_) => "The request body could not be read.",
             GatewayError::Internal(_) => "The gateway failed to process the request.",
             GatewayError::PluginFailed(_) => "A plugin failed while processing the request.",
+            GatewayError::PluginOverloaded(_) => {
+                "The gateway is at capacity for this route; try again shortly."
+            }
             GatewayError::BadGateway(_) => "The upstream service could not be reached.",
             GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
             GatewayError::CircuitOpen => "The upstream service is unavailable; try again later.",

@@ -50,6 +50,14 @@ pub fn plugin_http_client() -> Result<std::sync::Arc<dyn barbacane_wasm::HttpCli
     dispatch::PluginHttpClient::shared()
 }
 
+/// Compiles the plugin modules an artifact bundles, filling the module cache when it is on
+/// (`barbacane compile` does this so the first `serve` starts warm). Returns how many
+/// modules the artifact has.
+pub fn precompile_plugins(artifact: &[u8]) -> Result<usize, barbacane_artifact::ArtifactError> {
+    let artifact = barbacane_artifact::Artifact::from_bytes(artifact)?;
+    Ok(plugins::precompile(&artifact))
+}
+
 /// `Server` header value.
 pub const SERVER: &str = concat!("barbacane/", env!("CARGO_PKG_VERSION"));
 

@@ -1,9 +1,11 @@
 //! Loading the artifact's WASM plugins once per snapshot, and binding each configuration
-//! once: the same (plugin, config) pair used by many operations is prepared once.
+//! once: the same (plugin, config) pair used by many operations is prepared once and shares
+//! one pool of initialized instances. The pools live and die with the snapshot: after a
+//! reload, requests in flight finish on the old pools.
 
 use barbacane_artifact::Artifact;
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
-use barbacane_wasm::{HttpClient, Plugin, Prepared, Runtime};
+use barbacane_wasm::{HttpClient, Plugin, PoolOptions, Prepared, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,28 +17,21 @@ pub(crate) struct PluginSet<'a> {
     prepared: HashMap<(String, String), Prepared>,
     constants: HashMap<(String, String), Arc<ConstantResponse>>,
     http: Option<Arc<dyn HttpClient>>,
+    pool: PoolOptions,
 }
 
 impl<'a> PluginSet<'a> {
     /// Starts compiling every bundled module at once; each is then bound when an operation
     /// first uses it.
-    pub(crate) fn new(artifact: &'a Artifact) -> PluginSet<'a> {
-        let modules: Vec<(&str, &[u8])> = artifact
-            .member_names()
-            .filter_map(|path| {
-                let name = path.strip_prefix("plugins/")?.strip_suffix(".wasm")?;
-                Some((name, artifact.member(path)?))
-            })
-            .collect();
-        if let Ok(runtime) = Runtime::global() {
-            runtime.precompile(&modules);
-        }
+    pub(crate) fn new(artifact: &'a Artifact, pool: PoolOptions) -> PluginSet<'a> {
+        precompile(artifact);
         PluginSet {
             artifact,
             loaded: HashMap::new(),
             prepared: HashMap::new(),
             constants: HashMap::new(),
             http: None,
+            pool,
         }
     }
 
@@ -102,7 +97,9 @@ impl<'a> PluginSet<'a> {
                 kind.as_str()
             ));
         }
-        let prepared = plugin.prepare(config).map_err(|e| e.to_string())?;
+        let prepared = plugin
+            .prepare_with(config, self.pool)
+            .map_err(|e| e.to_string())?;
         self.prepared.insert(key, prepared.clone());
         Ok(prepared)
     }
@@ -138,4 +135,20 @@ impl<'a> PluginSet<'a> {
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)
     }
+}
+
+/// Compiles every plugin module the artifact bundles (in parallel; through the module cache
+/// when it is on); returns how many modules there are.
+pub(crate) fn precompile(artifact: &Artifact) -> usize {
+    let modules: Vec<(&str, &[u8])> = artifact
+        .member_names()
+        .filter_map(|path| {
+            let name = path.strip_prefix("plugins/")?.strip_suffix(".wasm")?;
+            Some((name, artifact.member(path)?))
+        })
+        .collect();
+    if let Ok(runtime) = Runtime::global() {
+        runtime.precompile(&modules);
+    }
+    modules.len()
 }

@@ -1,7 +1,7 @@
 //! The single rescue point: any [`GatewayError`] becomes an RFC 9457 problem response.
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response};
 use serde::Serialize;
 
@@ -79,6 +79,9 @@ pub(crate) fn respond(
         && let Ok(v) = HeaderValue::from_str(&allowed.allow_header())
     {
         headers.insert(ALLOW, v);
+    }
+    if let Some(seconds) = error.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -37,11 +37,13 @@ pub struct ReloadOutcome {
     pub changed: bool,
 }
 
+/// Builds the next snapshot (blocking work: read, verify, compile plugins).
+pub type Loader = Arc<dyn Fn() -> Result<Snapshot, String> + Send + Sync>;
+
 /// Reloads the gateway's snapshot from its artifact source. Reloads are serialized.
-#[derive(Debug)]
 pub struct Reloader {
     gateway: Arc<Gateway>,
-    source: ArtifactSource,
+    load: Loader,
     last_error: Mutex<Option<ReloadFailure>>,
     serial: tokio::sync::Mutex<()>,
 }
@@ -49,9 +51,18 @@ pub struct Reloader {
 impl Reloader {
     /// A reloader for `gateway`, reading `source`.
     pub fn new(gateway: Arc<Gateway>, source: ArtifactSource) -> Arc<Reloader> {
+        let load: Loader = Arc::new(move || {
+            Snapshot::load_file(&source.path, &source.options).map_err(|e| e.to_string())
+        });
+        Reloader::with_loader(gateway, load)
+    }
+
+    /// A reloader for `gateway` whose snapshots come from `load` (`barbacane dev` compiles
+    /// the specs there).
+    pub fn with_loader(gateway: Arc<Gateway>, load: Loader) -> Arc<Reloader> {
         Arc::new(Reloader {
             gateway,
-            source,
+            load,
             last_error: Mutex::new(None),
             serial: tokio::sync::Mutex::new(()),
         })
@@ -67,12 +78,11 @@ impl Reloader {
     /// is recorded for `/_admin/provenance`.
     pub async fn reload(&self) -> Result<ReloadOutcome, String> {
         let _one_at_a_time = self.serial.lock().await;
-        let source = self.source.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || Snapshot::load_file(&source.path, &source.options))
-                .await
-                .map_err(|e| format!("reload task failed: {e}"))
-                .and_then(|r| r.map_err(|e| e.to_string()));
+        let load = Arc::clone(&self.load);
+        let loaded = tokio::task::spawn_blocking(move || load())
+            .await
+            .map_err(|e| format!("reload task failed: {e}"))
+            .and_then(|r| r);
         match loaded {
             Ok(snapshot) => {
                 let changed = self.gateway.snapshot().header() != snapshot.header();
@@ -106,5 +116,13 @@ impl Reloader {
     /// The last failed reload since the last successful one.
     pub fn last_error(&self) -> Option<ReloadFailure> {
         self.last_error.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("last_error", &self.last_error())
+            .finish()
     }
 }

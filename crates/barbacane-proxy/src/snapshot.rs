@@ -64,6 +64,9 @@ pub struct LoadOptions {
     pub trusted_keys: Vec<PublicKey>,
     /// Refuse unsigned artifacts and artifacts whose signature does not verify.
     pub require_signature: bool,
+    /// Bounds of each (plugin, configuration) pair's pool of instances
+    /// (`--plugin-instances`, `--plugin-wait`).
+    pub plugin_pool: barbacane_wasm::PoolOptions,
 }
 
 /// One route's runtime state.
@@ -124,7 +127,7 @@ impl Snapshot {
         }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();
-        let mut plugins = crate::plugins::PluginSet::new(&artifact);
+        let mut plugins = crate::plugins::PluginSet::new(&artifact, options.plugin_pool);
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
                 method: op.method.clone(),

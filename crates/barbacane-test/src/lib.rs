@@ -14,7 +14,7 @@ pub mod harness;
 
 pub use barbacane_compiler::{Code, CompileOptions, Diagnostic};
 use barbacane_compiler::{MemoryFs, compile};
-use barbacane_proxy::{Gateway, ServeConfig, Snapshot};
+use barbacane_proxy::{Gateway, LoadOptions, ServeConfig, Snapshot};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -149,8 +149,18 @@ impl TestGateway {
     }
 
     /// Serves an artifact with `config` (its `listen` is replaced by `127.0.0.1:0`).
-    pub async fn from_artifact(artifact: &[u8], mut config: ServeConfig) -> TestGateway {
-        let snapshot = Snapshot::from_bytes(artifact)
+    pub async fn from_artifact(artifact: &[u8], config: ServeConfig) -> TestGateway {
+        Self::from_artifact_with(artifact, config, &LoadOptions::default()).await
+    }
+
+    /// [`TestGateway::from_artifact`], loading the artifact with `options` (plugin pool
+    /// bounds, signature rules).
+    pub async fn from_artifact_with(
+        artifact: &[u8],
+        mut config: ServeConfig,
+        options: &LoadOptions,
+    ) -> TestGateway {
+        let snapshot = Snapshot::from_bytes_with(artifact, options)
             .unwrap_or_else(|e| panic!("artifact does not load: {e}"));
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let gateway = Gateway::new(snapshot, config);

@@ -60,6 +60,13 @@ pub enum WasmError {
         /// The export called.
         function: &'static str,
     },
+    /// Every instance of the plugin's configuration is busy (past the wait), or the engine
+    /// has no slot left for a new one.
+    #[error("plugin `{plugin}` has no free instance (overloaded)")]
+    Overloaded {
+        /// Plugin name.
+        plugin: String,
+    },
     /// The call returned a value the ABI does not define.
     #[error("plugin `{plugin}` returned {code} from `{function}`, which the ABI does not define")]
     BadReturn {

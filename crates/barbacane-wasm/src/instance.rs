@@ -6,19 +6,62 @@
 //! fiber switch. The `*_async` methods below handle both; the synchronous ones only the
 //! latter.
 
-use barbacane_plugin_abi::{Action, exports};
+use barbacane_plugin_abi::{Action, Isolation, exports};
 use std::sync::Arc;
-use wasmtime::{Instance, Store, StoreLimitsBuilder, Trap, TypedFunc};
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::{Instance, PoolConcurrencyLimitError, Store, StoreLimitsBuilder, Trap, TypedFunc};
 
 use crate::WasmError;
-use crate::runtime::Plugin;
+use crate::pool::{Live, Pool};
+use crate::runtime::{ExportIndex, Plugin};
 use crate::state::{ExchangeState, HostState};
 
-/// A plugin bound to one configuration (one per use in the spec).
-#[derive(Debug, Clone)]
+/// A plugin bound to one configuration (one per distinct configuration in the spec), with
+/// its pool of initialized instances. Clones share the pool.
+#[derive(Clone)]
 pub struct Prepared {
     plugin: Plugin,
     config: Arc<[u8]>,
+    shared: Arc<Shared>,
+}
+
+/// What every call of a prepared plugin needs, behind one `Arc`.
+struct Shared {
+    name: Arc<str>,
+    /// How long a request waits for an instance when the pool is at its bound.
+    wait: Duration,
+    exports: Arc<ExportIndex>,
+    is_async: bool,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("plugin", &self.plugin)
+            .field("idle", &self.shared.pool.idle_count())
+            .finish()
+    }
+}
+
+/// The bounds of one (plugin, configuration) pair's pool of instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Instances alive at once (idle or serving a request). Default 1,000.
+    pub max_instances: usize,
+    /// How long a request waits for an instance when all are busy before it is refused
+    /// with [`WasmError::Overloaded`]. Default 500 ms.
+    pub wait: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_instances: 1000,
+            wait: Duration::from_millis(500),
+        }
+    }
 }
 
 /// A failed start: the error, and the exchange handed back.
@@ -30,26 +73,39 @@ pub struct StartError {
     pub exchange: ExchangeState,
 }
 
-/// One request's instance: created from the pool, `init` already run with the configuration.
+/// One request's use of an initialized instance. Give it back with
+/// [`Call::into_exchange`]; a call that is dropped instead (an error path, a cancelled
+/// request) or whose guest failed is discarded, never reused.
 pub struct Call {
-    store: Store<HostState>,
-    exports: std::sync::Arc<crate::runtime::ExportIndex>,
-    instance: Instance,
-    plugin: String,
-    is_async: bool,
+    live: Live,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+    /// Cleared when a guest call traps, times out or breaks the ABI.
+    reusable: bool,
 }
 
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call")
-            .field("plugin", &self.plugin)
+            .field("plugin", &self.shared.name)
             .finish()
     }
 }
 
 impl Prepared {
-    pub(crate) fn new(plugin: Plugin, config: Vec<u8>) -> Prepared {
+    pub(crate) fn new(plugin: Plugin, config: Vec<u8>, options: PoolOptions) -> Prepared {
+        let runtime = &plugin.runtime;
+        let reuse = plugin.manifest.isolation == Isolation::Instance;
+        let pool = Arc::new(Pool::new(options.max_instances, reuse));
+        runtime.register(&pool);
         Prepared {
+            shared: Arc::new(Shared {
+                name: plugin.manifest.name.as_str().into(),
+                wait: options.wait,
+                exports: Arc::clone(&plugin.exports),
+                is_async: plugin.is_async,
+                pool,
+            }),
             plugin,
             config: config.into(),
         }
@@ -68,6 +124,11 @@ impl Prepared {
     /// Whether calls need the `*_async` methods (the plugin makes outbound calls).
     pub fn is_async(&self) -> bool {
         self.plugin.is_async
+    }
+
+    /// Initialized instances waiting for a request.
+    pub fn idle_instances(&self) -> usize {
+        self.shared.pool.idle_count()
     }
 
     fn store(&self, exchange: ExchangeState) -> Store<HostState> {
@@ -94,21 +155,50 @@ impl Prepared {
         store
     }
 
+    fn failed(&self, error: WasmError, exchange: ExchangeState) -> Box<StartError> {
+        Box::new(StartError { error, exchange })
+    }
+
+    fn overloaded(&self, exchange: ExchangeState) -> Box<StartError> {
+        self.plugin.runtime.count_overload();
+        self.failed(
+            WasmError::Overloaded {
+                plugin: self.name().to_owned(),
+            },
+            exchange,
+        )
+    }
+
     fn instantiate_failed(
         &self,
         mut store: Store<HostState>,
         e: wasmtime::Error,
     ) -> Box<StartError> {
+        let exchange = std::mem::take(&mut store.data_mut().exchange);
+        if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+            return self.overloaded(exchange);
+        }
         let error = WasmError::Trap {
             plugin: self.plugin.manifest.name.clone(),
             function: "instantiate",
             message: e.to_string(),
         };
-        let exchange = std::mem::take(&mut store.data_mut().exchange);
-        Box::new(StartError { error, exchange })
+        self.failed(error, exchange)
     }
 
-    fn call(&self, mut store: Store<HostState>, instance: Instance) -> Call {
+    /// Whether a failed instantiation may succeed after idle instances of other pools are
+    /// dropped (the engine's slots are all taken).
+    fn made_room(&self, e: &wasmtime::Error) -> bool {
+        e.downcast_ref::<PoolConcurrencyLimitError>().is_some()
+            && self.plugin.runtime.trim_idle() > 0
+    }
+
+    fn call(
+        &self,
+        mut store: Store<HostState>,
+        instance: Instance,
+        permit: OwnedSemaphorePermit,
+    ) -> Call {
         let memory = self
             .plugin
             .exports
@@ -117,43 +207,96 @@ impl Prepared {
             .and_then(wasmtime::Extern::into_memory);
         store.data_mut().memory = memory;
         Call {
-            exports: std::sync::Arc::clone(&self.plugin.exports),
-            store,
-            instance,
-            plugin: self.plugin.manifest.name.clone(),
-            is_async: self.plugin.is_async,
+            live: Live { store, instance },
+            shared: Arc::clone(&self.shared),
+            _permit: permit,
+            reusable: true,
         }
     }
 
-    /// Instantiates for one request with `exchange` as its state and runs `init`. On failure
-    /// the exchange is handed back so the request can still be answered. Synchronous plugins
-    /// only (see [`Prepared::is_async`]).
-    pub fn start(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
-        let mut store = self.store(exchange);
-        if self.plugin.is_async {
-            let e = wasmtime::Error::msg("this plugin makes outbound calls: use start_async");
-            return Err(self.instantiate_failed(store, e));
+    /// An idle instance, now serving `exchange`.
+    fn checked_out(
+        &self,
+        mut live: Live,
+        exchange: ExchangeState,
+        permit: OwnedSemaphorePermit,
+    ) -> Call {
+        live.store.data_mut().exchange = exchange;
+        Call {
+            live,
+            shared: Arc::clone(&self.shared),
+            _permit: permit,
+            reusable: true,
         }
+    }
+
+    /// Checks out an instance for one request, with `exchange` as its state: an idle one
+    /// when the pool has one, else a fresh one whose `init` runs first. On failure the
+    /// exchange is handed back so the request can still be answered. Never waits: when the
+    /// pool is at its bound the error is [`WasmError::Overloaded`]. Synchronous plugins only
+    /// (see [`Prepared::is_async`]).
+    pub fn start(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
+        if self.plugin.is_async {
+            let error = WasmError::Trap {
+                plugin: self.name().to_owned(),
+                function: "instantiate",
+                message: "this plugin makes outbound calls: use start_async".into(),
+            };
+            return Err(self.failed(error, exchange));
+        }
+        let Some(permit) = self.shared.pool.try_permit() else {
+            return Err(self.overloaded(exchange));
+        };
+        self.start_with(exchange, permit)
+    }
+
+    fn start_with(
+        &self,
+        exchange: ExchangeState,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Call, Box<StartError>> {
+        if let Some(live) = self.shared.pool.take_idle() {
+            return Ok(self.checked_out(live, exchange, permit));
+        }
+        let mut store = self.store(exchange);
         let instance = match self.plugin.pre.instantiate(&mut store) {
             Ok(i) => i,
+            Err(e) if self.made_room(&e) => match self.plugin.pre.instantiate(&mut store) {
+                Ok(i) => i,
+                Err(e) => return Err(self.instantiate_failed(store, e)),
+            },
             Err(e) => return Err(self.instantiate_failed(store, e)),
         };
-        let mut call = self.call(store, instance);
+        let mut call = self.call(store, instance, permit);
         let init = call.init_sync(&self.config);
         call.finish_init(init)
     }
 
-    /// [`Prepared::start`] for any plugin.
+    /// [`Prepared::start`] for any plugin. When the pool is at its bound this waits up to
+    /// [`PoolOptions::wait`] for an instance to come back (on the tokio timer), then fails
+    /// with [`WasmError::Overloaded`].
     pub async fn start_async(&self, exchange: ExchangeState) -> Result<Call, Box<StartError>> {
+        let Some(permit) = self.shared.pool.permit(self.shared.wait).await else {
+            return Err(self.overloaded(exchange));
+        };
         if !self.plugin.is_async {
-            return self.start(exchange);
+            return self.start_with(exchange, permit);
+        }
+        if let Some(live) = self.shared.pool.take_idle() {
+            return Ok(self.checked_out(live, exchange, permit));
         }
         let mut store = self.store(exchange);
         let instance = match self.plugin.pre.instantiate_async(&mut store).await {
             Ok(i) => i,
+            Err(e) if self.made_room(&e) => {
+                match self.plugin.pre.instantiate_async(&mut store).await {
+                    Ok(i) => i,
+                    Err(e) => return Err(self.instantiate_failed(store, e)),
+                }
+            }
             Err(e) => return Err(self.instantiate_failed(store, e)),
         };
-        let mut call = self.call(store, instance);
+        let mut call = self.call(store, instance, permit);
         let init = call.init_async(&self.config).await;
         call.finish_init(init)
     }
@@ -168,7 +311,7 @@ impl Call {
         }
         let alloc: TypedFunc<i32, i32> = self.armed(exports::ALLOC)?;
         let ptr = alloc
-            .call(&mut self.store, len)
+            .call(&mut self.live.store, len)
             .map_err(|e| self.classify(exports::ALLOC, e))?;
         self.write_config(ptr, config)?;
         Ok((ptr, len))
@@ -181,7 +324,7 @@ impl Call {
         }
         let alloc: TypedFunc<i32, i32> = self.armed(exports::ALLOC)?;
         let ptr = alloc
-            .call_async(&mut self.store, len)
+            .call_async(&mut self.live.store, len)
             .await
             .map_err(|e| self.classify(exports::ALLOC, e))?;
         self.write_config(ptr, config)?;
@@ -193,13 +336,18 @@ impl Call {
     }
 
     fn write_config(&mut self, ptr: i32, config: &[u8]) -> Result<(), WasmError> {
-        let memory = self.store.data().memory.ok_or(WasmError::MissingExport {
-            plugin: self.plugin.clone(),
-            export: exports::MEMORY,
-        })?;
+        let memory = self
+            .live
+            .store
+            .data()
+            .memory
+            .ok_or(WasmError::MissingExport {
+                plugin: self.shared.name.to_string(),
+                export: exports::MEMORY,
+            })?;
         memory
             .write(
-                &mut self.store,
+                &mut self.live.store,
                 usize::try_from(ptr).unwrap_or(usize::MAX),
                 config,
             )
@@ -209,26 +357,26 @@ impl Call {
     fn init_sync(&mut self, config: &[u8]) -> Result<i32, WasmError> {
         let (ptr, len) = self.place_config_sync(config)?;
         let init: TypedFunc<(i32, i32), i32> = self.armed(exports::INIT)?;
-        init.call(&mut self.store, (ptr, len))
+        init.call(&mut self.live.store, (ptr, len))
             .map_err(|e| self.classify(exports::INIT, e))
     }
 
     async fn init_async(&mut self, config: &[u8]) -> Result<i32, WasmError> {
         let (ptr, len) = self.place_config_async(config).await?;
         let init: TypedFunc<(i32, i32), i32> = self.armed(exports::INIT)?;
-        init.call_async(&mut self.store, (ptr, len))
+        init.call_async(&mut self.live.store, (ptr, len))
             .await
             .map_err(|e| self.classify(exports::INIT, e))
     }
 
     fn finish_init(mut self, code: Result<i32, WasmError>) -> Result<Call, Box<StartError>> {
-        self.store.data_mut().in_init = false;
+        self.live.store.data_mut().in_init = false;
         let error = match code {
             Ok(0) => return Ok(self),
             Ok(code) => {
-                let output = String::from_utf8_lossy(&self.store.data().output).into_owned();
+                let output = String::from_utf8_lossy(&self.live.store.data().output).into_owned();
                 WasmError::Init {
-                    plugin: self.plugin.clone(),
+                    plugin: self.shared.name.to_string(),
                     message: if output.is_empty() {
                         format!("init returned {code}")
                     } else {
@@ -238,6 +386,7 @@ impl Call {
             }
             Err(e) => e,
         };
+        self.reusable = false;
         Err(Box::new(StartError {
             error,
             exchange: self.into_exchange(),
@@ -246,42 +395,68 @@ impl Call {
 
     /// Runs `on_request` (synchronous plugins only).
     pub fn on_request(&mut self) -> Result<Action, WasmError> {
-        let code = self.hook_sync(exports::ON_REQUEST)?;
-        self.action(code)
+        let result = self
+            .hook_sync(exports::ON_REQUEST)
+            .and_then(|code| self.action(code));
+        self.settle(result)
     }
 
     /// Runs `on_request`.
     pub async fn on_request_async(&mut self) -> Result<Action, WasmError> {
-        let code = self.hook(exports::ON_REQUEST).await?;
-        self.action(code)
+        let result = match self.hook(exports::ON_REQUEST).await {
+            Ok(code) => self.action(code),
+            Err(e) => Err(e),
+        };
+        self.settle(result)
     }
 
     /// Runs `on_response` (synchronous plugins only).
     pub fn on_response(&mut self) -> Result<(), WasmError> {
-        self.hook_sync(exports::ON_RESPONSE).map(drop)
+        let result = self.hook_sync(exports::ON_RESPONSE).map(drop);
+        self.settle(result)
     }
 
     /// Runs `on_response`.
     pub async fn on_response_async(&mut self) -> Result<(), WasmError> {
-        self.hook(exports::ON_RESPONSE).await.map(drop)
+        let result = self.hook(exports::ON_RESPONSE).await.map(drop);
+        self.settle(result)
     }
 
     /// Runs `dispatch` (synchronous plugins only); the response is in the exchange
     /// afterwards.
     pub fn dispatch(&mut self) -> Result<(), WasmError> {
-        let code = self.hook_sync(exports::DISPATCH)?;
-        self.dispatched(code)
+        let result = self
+            .hook_sync(exports::DISPATCH)
+            .and_then(|code| self.dispatched(code));
+        self.settle(result)
     }
 
     /// Runs `dispatch`.
     pub async fn dispatch_async(&mut self) -> Result<(), WasmError> {
-        let code = self.hook(exports::DISPATCH).await?;
-        self.dispatched(code)
+        let result = match self.hook(exports::DISPATCH).await {
+            Ok(code) => self.dispatched(code),
+            Err(e) => Err(e),
+        };
+        self.settle(result)
+    }
+
+    /// A guest that failed (trap, time limit, memory limit, a return value outside the ABI)
+    /// may have left its memory inconsistent: its instance is not reused.
+    fn settle<T>(&mut self, result: Result<T, WasmError>) -> Result<T, WasmError> {
+        if result.is_err() {
+            self.reusable = false;
+        }
+        result
+    }
+
+    /// Whether the instance goes back to its pool when the call ends.
+    pub fn is_reusable(&self) -> bool {
+        self.reusable && self.shared.pool.reuses()
     }
 
     fn action(&self, code: i32) -> Result<Action, WasmError> {
         Action::from_code(code).ok_or(WasmError::BadReturn {
-            plugin: self.plugin.clone(),
+            plugin: self.shared.name.to_string(),
             function: exports::ON_REQUEST,
             code,
         })
@@ -291,7 +466,7 @@ impl Call {
         match code {
             0 => Ok(()),
             code => Err(WasmError::BadReturn {
-                plugin: self.plugin.clone(),
+                plugin: self.shared.name.to_string(),
                 function: exports::DISPATCH,
                 code,
             }),
@@ -300,12 +475,27 @@ impl Call {
 
     /// The exchange, to read or to hand on to the next plugin.
     pub fn exchange_mut(&mut self) -> &mut ExchangeState {
-        &mut self.store.data_mut().exchange
+        &mut self.live.store.data_mut().exchange
     }
 
-    /// Ends the call, returning the exchange.
+    /// Ends the call, returning the exchange. The instance goes back to its pool for the
+    /// next request, unless its guest failed or its plugin wants a fresh instance per
+    /// request (`isolation = "request"`).
     pub fn into_exchange(mut self) -> ExchangeState {
-        std::mem::take(&mut self.store.data_mut().exchange)
+        let exchange = std::mem::take(&mut self.live.store.data_mut().exchange);
+        let Call {
+            live,
+            shared,
+            _permit,
+            reusable,
+        } = self;
+        if reusable {
+            shared.pool.give_back(live);
+        }
+        // The permit is released after the instance is idle again, so a request woken by
+        // it finds the instance.
+        drop(_permit);
+        exchange
     }
 
     /// The export `name`, with a fresh deadline for the call about to be made.
@@ -314,8 +504,9 @@ impl Call {
         name: &'static str,
     ) -> Result<TypedFunc<P, R>, WasmError> {
         let f = self.func(name)?;
-        self.store
-            .set_epoch_deadline(self.store.data().deadline_ticks);
+        self.live
+            .store
+            .set_epoch_deadline(self.live.store.data().deadline_ticks);
         Ok(f)
     }
 
@@ -323,36 +514,41 @@ impl Call {
         &mut self,
         name: &'static str,
     ) -> Result<TypedFunc<P, R>, WasmError> {
-        self.exports
+        self.shared
+            .exports
             .get(name)
-            .and_then(|e| self.instance.get_module_export(&mut self.store, e))
+            .and_then(|e| {
+                self.live
+                    .instance
+                    .get_module_export(&mut self.live.store, e)
+            })
             .and_then(wasmtime::Extern::into_func)
-            .and_then(|f| f.typed::<P, R>(&self.store).ok())
+            .and_then(|f| f.typed::<P, R>(&self.live.store).ok())
             .ok_or_else(|| WasmError::MissingExport {
-                plugin: self.plugin.clone(),
+                plugin: self.shared.name.to_string(),
                 export: name,
             })
     }
 
     /// Calls a `() -> i32` export with a fresh deadline.
     fn hook_sync(&mut self, function: &'static str) -> Result<i32, WasmError> {
-        if self.is_async {
+        if self.shared.is_async {
             return Err(self.trap(
                 function,
                 "this plugin makes outbound calls: use the async hooks",
             ));
         }
         let f: TypedFunc<(), i32> = self.armed(function)?;
-        f.call(&mut self.store, ())
+        f.call(&mut self.live.store, ())
             .map_err(|e| self.classify(function, e))
     }
 
     async fn hook(&mut self, function: &'static str) -> Result<i32, WasmError> {
-        if !self.is_async {
+        if !self.shared.is_async {
             return self.hook_sync(function);
         }
         let f: TypedFunc<(), i32> = self.armed(function)?;
-        f.call_async(&mut self.store, ())
+        f.call_async(&mut self.live.store, ())
             .await
             .map_err(|e| self.classify(function, e))
     }
@@ -360,11 +556,11 @@ impl Call {
     fn classify(&self, function: &'static str, e: wasmtime::Error) -> WasmError {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => WasmError::Timeout {
-                plugin: self.plugin.clone(),
+                plugin: self.shared.name.to_string(),
                 function,
             },
             _ => WasmError::Trap {
-                plugin: self.plugin.clone(),
+                plugin: self.shared.name.to_string(),
                 function,
                 message: e.to_string(),
             },
@@ -373,7 +569,7 @@ impl Call {
 
     fn trap(&self, function: &'static str, message: &str) -> WasmError {
         WasmError::Trap {
-            plugin: self.plugin.clone(),
+            plugin: self.shared.name.to_string(),
             function,
             message: message.into(),
         }

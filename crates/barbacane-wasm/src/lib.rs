@@ -7,10 +7,13 @@
 //! - [`Plugin`]: a compiled module whose imports were checked against the capabilities its
 //!   `plugin.toml` declares (an undeclared import is refused here, at load time, and the
 //!   linker only contains the declared capabilities' functions anyway).
-//! - [`Prepared`]: a plugin with one configuration, `init` already proven to accept it.
-//! - [`Call`]: one request's instance of a prepared plugin: `init`, `on_request`,
-//!   `on_response`, `dispatch`. Every request gets a fresh instance from the pool, so no state
-//!   leaks between requests or between two configurations of one plugin.
+//! - [`Prepared`]: a plugin with one configuration, `init` already proven to accept it, and
+//!   its pool of initialized instances (`pool.rs`). Two configurations never share an
+//!   instance.
+//! - [`Call`]: one request's checkout of an instance: `on_request`, `on_response`,
+//!   `dispatch`. Instances are reused across requests (guest memory persists, the host's
+//!   per-request state is reset); a plugin declaring `isolation = "request"` gets a fresh
+//!   instance per request, and an instance whose guest failed is never reused.
 //!
 //! Host functions live in `host/`, one module per capability, registered one function at a
 //! time; every guest-memory access goes through `memory::GuestMemory`.
@@ -25,11 +28,12 @@ mod host;
 mod instance;
 mod memory;
 mod outbound;
+mod pool;
 mod runtime;
 mod state;
 
 pub use error::WasmError;
-pub use instance::{Call, Prepared, StartError};
+pub use instance::{Call, PoolOptions, Prepared, StartError};
 pub use outbound::{
     DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,
     OutboundRequest, OutboundResponse,

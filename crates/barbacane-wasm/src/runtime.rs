@@ -3,8 +3,9 @@
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType, exports};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
@@ -12,7 +13,8 @@ use wasmtime::{
 };
 
 use crate::host;
-use crate::instance::Prepared;
+use crate::instance::{PoolOptions, Prepared};
+use crate::pool::Pool;
 use crate::state::HostState;
 use crate::{HttpClient, WasmError};
 
@@ -25,7 +27,8 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// WASM stack. 1 MiB.
     pub stack_bytes: usize,
-    /// Instances alive at once (concurrent requests x plugins in their chains). 1,000.
+    /// Instances alive at once in the process, idle ones included (the pooling
+    /// allocator's slots). 2,000.
     pub max_instances: u32,
 }
 
@@ -35,7 +38,7 @@ impl Default for Limits {
             memory_bytes: 16 << 20,
             call_timeout: Duration::from_millis(100),
             stack_bytes: 1 << 20,
-            max_instances: 1000,
+            max_instances: 2000,
         }
     }
 }
@@ -53,7 +56,21 @@ pub struct Runtime {
     limits: Limits,
     /// Compiled modules by the SHA-256 of their bytes: a reload compiles only what changed.
     modules: Mutex<HashMap<[u8; 32], Module>>,
+    /// Every pool of initialized instances, so idle ones can be dropped when the engine's
+    /// slots run out.
+    pools: Mutex<Vec<Weak<Pool>>>,
+    /// Requests refused because a pool or the engine had no instance to give.
+    overloads: AtomicU64,
+    /// Where compiled modules are cached on disk, if anywhere.
+    module_cache: Option<PathBuf>,
 }
+
+/// Where the process's runtime caches compiled modules; set before the first
+/// [`Runtime::global`] (see [`Runtime::set_module_cache`]).
+static MODULE_CACHE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Idle instances dropped at once when the engine has no free slot.
+const TRIM_BATCH: usize = 32;
 
 impl Runtime {
     /// The process-wide runtime (created on first use). One engine per process keeps the
@@ -61,12 +78,35 @@ impl Runtime {
     pub fn global() -> Result<Arc<Runtime>, WasmError> {
         static GLOBAL: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
         GLOBAL
-            .get_or_init(|| Runtime::new(Limits::default()).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let cache = MODULE_CACHE.get().cloned().flatten();
+                Runtime::new(Limits::default(), cache).map_err(|e| e.to_string())
+            })
             .clone()
             .map_err(WasmError::Engine)
     }
 
-    fn new(limits: Limits) -> Result<Arc<Runtime>, WasmError> {
+    /// Caches compiled modules in `dir` (wasmtime's compilation cache: entries are keyed by
+    /// the engine's configuration, wasmtime's version and the module's bytes, and checked
+    /// when read), or nowhere with `None` (the default). Takes effect only before the first
+    /// [`Runtime::global`]; returns false if the runtime already exists. A directory that
+    /// cannot be created or written never fails a start: the runtime logs a warning and
+    /// compiles.
+    pub fn set_module_cache(dir: Option<PathBuf>) -> bool {
+        MODULE_CACHE.set(dir).is_ok()
+    }
+
+    /// The default cache directory: `$XDG_CACHE_HOME/barbacane/modules`, else
+    /// `$HOME/.cache/barbacane/modules`.
+    pub fn default_module_cache() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("barbacane").join("modules"))
+    }
+
+    fn new(limits: Limits, module_cache: Option<PathBuf>) -> Result<Arc<Runtime>, WasmError> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(limits.max_instances)
             .total_memories(limits.max_instances)
@@ -88,13 +128,65 @@ impl Runtime {
             // host functions running on it.
             .async_stack_size(limits.stack_bytes * 2)
             .memory_init_cow(true);
+        let module_cache = module_cache.and_then(|dir| match open_cache(&dir) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+                Some(dir)
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "the compiled-module cache cannot be used; plugins are compiled at every start");
+                None
+            }
+        });
         let engine = Engine::new(&config).map_err(|e| WasmError::Engine(e.to_string()))?;
         spawn_ticker(engine.clone());
         Ok(Arc::new(Runtime {
             engine,
             limits,
             modules: Mutex::new(HashMap::new()),
+            pools: Mutex::new(Vec::new()),
+            overloads: AtomicU64::new(0),
+            module_cache,
         }))
+    }
+
+    /// The directory compiled modules are cached in, if the cache is on.
+    pub fn module_cache(&self) -> Option<&std::path::Path> {
+        self.module_cache.as_deref()
+    }
+
+    /// Requests refused so far because a plugin had no instance to give (pool at its bound
+    /// past the wait, or the engine out of slots).
+    pub fn overloads(&self) -> u64 {
+        self.overloads.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_overload(&self) {
+        self.overloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Remembers `pool` for [`Runtime::trim_idle`] (and forgets pools that are gone).
+    pub(crate) fn register(&self, pool: &Arc<Pool>) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.retain(|p| p.strong_count() > 0);
+            pools.push(Arc::downgrade(pool));
+        }
+    }
+
+    /// Drops up to [`TRIM_BATCH`] idle instances across every pool, to free engine slots.
+    pub(crate) fn trim_idle(&self) -> usize {
+        let pools: Vec<Arc<Pool>> = match self.pools.lock() {
+            Ok(pools) => pools.iter().filter_map(Weak::upgrade).collect(),
+            Err(_) => return 0,
+        };
+        let mut freed = 0;
+        for pool in pools {
+            if freed >= TRIM_BATCH {
+                break;
+            }
+            freed += pool.trim(TRIM_BATCH - freed);
+        }
+        freed
     }
 
     /// The limits in force.
@@ -273,9 +365,23 @@ impl Plugin {
     }
 
     /// Binds a configuration and proves `init` accepts it (once, at load time: a refused
-    /// configuration stops the load, never fails every request).
+    /// configuration stops the load, never fails every request). The instance that proved it
+    /// becomes the first idle instance of the configuration's pool.
     pub fn prepare(&self, config: &serde_json::Value) -> Result<Prepared, WasmError> {
-        let prepared = Prepared::new(self.clone(), serde_json::to_vec(config).unwrap_or_default());
+        self.prepare_with(config, PoolOptions::default())
+    }
+
+    /// [`Plugin::prepare`] with explicit bounds for the configuration's pool.
+    pub fn prepare_with(
+        &self,
+        config: &serde_json::Value,
+        options: PoolOptions,
+    ) -> Result<Prepared, WasmError> {
+        let prepared = Prepared::new(
+            self.clone(),
+            serde_json::to_vec(config).unwrap_or_default(),
+            options,
+        );
         let started = if self.is_async {
             // `init` cannot make outbound calls (they fail at once), so nothing in this
             // future ever waits: one poll completes it.
@@ -293,7 +399,9 @@ impl Plugin {
         } else {
             prepared.start(Default::default())
         };
-        started.map(|_| prepared.clone()).map_err(|e| e.error)
+        let call = started.map_err(|e| e.error)?;
+        drop(call.into_exchange());
+        Ok(prepared)
     }
 }
 
@@ -332,6 +440,15 @@ fn constant_import(module: &str, name: &str) -> bool {
         Some(Capability::Response) => true,
         _ => false,
     }
+}
+
+/// Opens wasmtime's compilation cache in `dir` (created if missing).
+fn open_cache(dir: &std::path::Path) -> Result<wasmtime::Cache, String> {
+    let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut config = wasmtime::CacheConfig::new();
+    config.with_directory(dir);
+    wasmtime::Cache::new(config).map_err(|e| e.to_string())
 }
 
 /// Advances the engine's epoch every [`TICK`] so calls past their deadline trap. The thread

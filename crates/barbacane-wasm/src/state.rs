@@ -39,7 +39,7 @@ pub struct ResponseState {
     pub body: Option<Bytes>,
 }
 
-/// The data of a wasmtime store: one request, one plugin instance.
+/// The data of a wasmtime store: one plugin instance, serving one request at a time.
 pub(crate) struct HostState {
     pub(crate) plugin: String,
     pub(crate) exchange: ExchangeState,
@@ -61,6 +61,20 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
+    /// Forgets everything about the request just served: the exchange (headers, body,
+    /// context), the last result, the output and the last outbound response. What the
+    /// instance keeps is its guest memory; the host keeps nothing of a request.
+    pub(crate) fn reset(&mut self) {
+        self.exchange = ExchangeState::default();
+        // Small buffers keep their capacity for the next request; large ones are let go.
+        self.result.clear();
+        self.result.shrink_to(16 << 10);
+        self.output.clear();
+        self.output.shrink_to(16 << 10);
+        self.http_body = None;
+        self.in_init = false;
+    }
+
     /// Stores a result and returns its length for the guest.
     pub(crate) fn give(&mut self, bytes: impl Into<Vec<u8>>) -> i32 {
         self.result = bytes.into();

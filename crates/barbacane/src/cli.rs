@@ -92,6 +92,20 @@ pub struct CompileArgs {
     /// Sign the artifact header with this Ed25519 private key (PKCS#8 PEM, see `keygen`).
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: ModuleCacheArgs,
+}
+
+/// Where compiled plugin modules are cached (`compile` fills it, `serve` and `dev` read it).
+#[derive(Debug, Clone, Args)]
+pub struct ModuleCacheArgs {
+    /// Cache compiled plugin modules in DIR [default: $XDG_CACHE_HOME/barbacane/modules or
+    /// ~/.cache/barbacane/modules]. A cache that cannot be used is skipped with a warning.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_module_cache")]
+    pub module_cache: Option<PathBuf>,
+    /// Compile every plugin module at start, without reading or writing a cache.
+    #[arg(long)]
+    pub no_module_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +146,15 @@ pub struct ServeOptions {
     /// Worker threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Instances of one plugin configuration alive at once (requests using it concurrently).
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub plugin_instances: usize,
+    /// Milliseconds a request waits for a busy plugin's instance before 503 plugin-overloaded.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub plugin_wait_ms: u64,
+    #[command(flatten)]
+    pub cache: ModuleCacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +205,8 @@ pub struct AdminArgs {
 pub struct DevArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
     #[command(flatten)]
     pub options: ServeOptions,
 }

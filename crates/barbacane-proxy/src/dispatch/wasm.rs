@@ -7,7 +7,8 @@
 //!   response is served from memory. WebAssembly is deterministic, so this cannot differ
 //!   from running it per request; if that run fails, the load fails, so requests never see
 //!   a 500 from it. The official `mock` is such a plugin.
-//! - **Per request**: everything else gets a fresh instance per request.
+//! - **Per request**: everything else runs `dispatch` per request on an instance checked out
+//!   of its configuration's pool.
 
 use barbacane_wasm::{ExchangeState, Prepared, ResponseState};
 use bytes::Bytes;
@@ -96,7 +97,7 @@ impl WasmDispatcher {
             .prepared
             .start_async(exchange)
             .await
-            .map_err(|e| GatewayError::PluginFailed(e.error.to_string()))?;
+            .map_err(|e| GatewayError::plugin_start(e.error))?;
         call.dispatch_async()
             .await
             .map_err(|e| GatewayError::PluginFailed(e.to_string()))?;

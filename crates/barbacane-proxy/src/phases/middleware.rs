@@ -2,7 +2,9 @@
 //! dispatcher), `on_response` in reverse over the middlewares that ran.
 //!
 //! The request travels between plugins as one `ExchangeState` (real `HeaderMap`s, so
-//! repeated headers survive); each plugin instance is fresh for this request.
+//! repeated headers survive). Each plugin's instance is checked out of its pool for the whole
+//! span and handed back after its `on_response` (dropping a `Call` instead discards the
+//! instance: a request cancelled mid-chain never returns a half-run instance).
 
 use barbacane_plugin_abi::Action;
 use barbacane_wasm::{Call, ExchangeState, Prepared, ResponseState};
@@ -54,7 +56,7 @@ pub(crate) async fn on_request(
             Ok(call) => call,
             Err(failed) => {
                 exchange = failed.exchange;
-                flow = Flow::Failed(GatewayError::PluginFailed(failed.error.to_string()));
+                flow = Flow::Failed(GatewayError::plugin_start(failed.error));
                 break;
             }
         };
@@ -119,7 +121,7 @@ pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<
         exchange.context = std::mem::take(&mut context);
         match call.on_response_async().await {
             Ok(()) => {
-                let exchange = call.exchange_mut();
+                let mut exchange = call.into_exchange();
                 context = std::mem::take(&mut exchange.context);
                 if let Some(changed) = exchange.response.take() {
                     state = changed;

@@ -130,27 +130,7 @@ fn config_reaches_init_and_each_use_keeps_its_own() {
     }
 }
 
-#[test]
-fn no_state_leaks_between_requests() {
-    // A global counter incremented per call: a fresh instance per request always sees 1.
-    let wat = middleware(
-        r#"(import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))"#,
-        r#"(data (i32.const 0) "x-count") (global $count (mut i32) (i32.const 48))"#,
-        r#"(global.set $count (i32.add (global.get $count) (i32.const 1)))
-           (i32.store8 (i32.const 100) (global.get $count))
-           (drop (call $set (i32.const 0) (i32.const 7) (i32.const 100) (i32.const 1))) (i32.const 0)"#,
-        "(i32.const 0)",
-    );
-    let prepared = load("middleware", &["request"], &wat)
-        .unwrap()
-        .prepare(&json!({}))
-        .unwrap();
-    for _ in 0..3 {
-        let mut call = prepared.start(exchange()).unwrap();
-        call.on_request().unwrap();
-        assert_eq!(call.into_exchange().headers["x-count"], "1");
-    }
-}
+mod reuse;
 
 #[test]
 fn traps_are_reported_and_the_exchange_survives() {

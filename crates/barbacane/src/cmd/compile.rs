@@ -37,6 +37,8 @@ pub fn run(args: CompileArgs) -> i32 {
         eprintln!("error: cannot write {}: {e}", args.output.display());
         return EXIT_DIAGNOSTICS;
     }
+    super::configure_module_cache(&args.cache);
+    warm_module_cache(&out.artifact);
     eprintln!(
         "compiled {} operation(s) from {} input(s) into {}\n  artifact_hash: {}",
         out.config.operations.len(),
@@ -54,4 +56,20 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// Compiles the bundled plugin modules into the module cache, so the first `serve` of this
+/// artifact on this machine starts without compiling. Skipped when the cache is off.
+fn warm_module_cache(artifact: &[u8]) {
+    let cache_on = barbacane_wasm::Runtime::global()
+        .ok()
+        .is_some_and(|r| r.module_cache().is_some());
+    if !cache_on {
+        return;
+    }
+    match barbacane_proxy::precompile_plugins(artifact) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(modules = n, "plugin modules compiled into the module cache"),
+        Err(e) => tracing::warn!(error = %e, "cannot warm the module cache"),
+    }
 }

@@ -1,24 +1,37 @@
 //! `barbacane dev`: compile, serve, and recompile + swap on change. A spec with errors prints
-//! its diagnostics and the last good version keeps serving.
+//! its diagnostics and the last good version keeps serving. The admin listener runs as with
+//! `serve` (same flags, same posture rules); `POST /_admin/reload` recompiles.
 
-use barbacane_compiler::{CompileOutput, LocalFs, compile};
-use barbacane_proxy::{Gateway, Snapshot, exit_code};
+use barbacane_compiler::{LocalFs, compile};
+use barbacane_proxy::reload::{Loader, Reloader};
+use barbacane_proxy::{Gateway, LoadOptions, Snapshot, exit_code};
 use notify::{RecursiveMode, Watcher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{EXIT_DIAGNOSTICS, compile_options, runtime, serve_config, shutdown_signal};
+use super::{
+    EXIT_DIAGNOSTICS, compile_options, configure_module_cache, plugin_pool, runtime, serve_config,
+    shutdown_signal,
+};
 use crate::cli::{DevArgs, SpecArgs};
 use crate::report;
 
-fn build(args: &SpecArgs) -> Result<(CompileOutput, Snapshot), ()> {
-    let options = compile_options(args).map_err(|e| eprintln!("error: {e}"))?;
-    let out =
-        compile(&LocalFs, &options).map_err(|diags| report::diagnostics(&diags, args.json))?;
+/// Compiles the specs and loads the result; diagnostics are printed, the error says so.
+fn build(args: &SpecArgs, load: &LoadOptions) -> Result<Snapshot, String> {
+    let options = compile_options(args).inspect_err(|e| eprintln!("error: {e}"))?;
+    let out = compile(&LocalFs, &options).map_err(|diags| {
+        report::diagnostics(&diags, args.json);
+        format!(
+            "compilation failed with {} diagnostic(s) (printed by the dev server)",
+            diags.len()
+        )
+    })?;
     report::diagnostics(&out.warnings, args.json);
-    let snapshot = Snapshot::from_bytes(&out.artifact).map_err(|e| eprintln!("error: {e}"))?;
-    Ok((out, snapshot))
+    Snapshot::from_bytes_with(&out.artifact, load).map_err(|e| {
+        eprintln!("error: {e}");
+        e.to_string()
+    })
 }
 
 /// Directories to watch: those of every spec and of the manifest (referenced files usually
@@ -36,7 +49,16 @@ fn watch_dirs(args: &SpecArgs) -> Vec<PathBuf> {
 }
 
 pub fn run(args: DevArgs) -> i32 {
-    let Ok((out, snapshot)) = build(&args.spec) else {
+    let admin_config = match super::admin::config(&args.admin) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    configure_module_cache(&args.options.cache);
+    let load = LoadOptions {
+        plugin_pool: plugin_pool(&args.options),
+        ..LoadOptions::default()
+    };
+    let Ok(snapshot) = build(&args.spec, &load) else {
         return EXIT_DIAGNOSTICS;
     };
     let rt = match runtime(args.options.workers) {
@@ -48,7 +70,11 @@ pub fn run(args: DevArgs) -> i32 {
     };
     let config = serve_config(&args.options, true);
     rt.block_on(async move {
+        let hash = snapshot.header().artifact_hash.clone();
         let gateway = Gateway::new(snapshot, config);
+        let spec = args.spec.clone();
+        let loader: Loader = Arc::new(move || build(&spec, &load));
+        let reloader = Reloader::with_loader(Arc::clone(&gateway), loader);
         let listening = match gateway.bind().await {
             Ok(l) => l,
             Err(e) => {
@@ -56,7 +82,12 @@ pub fn run(args: DevArgs) -> i32 {
                 return exit_code::BIND_FAILED;
             }
         };
-        tracing::info!(addr = %listening.local_addr(), artifact_hash = %out.header.artifact_hash, "dev server ready; watching for changes");
+        let (_admin, admin_listening) =
+            match super::admin::bind(admin_config, Arc::clone(&reloader)).await {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+        tracing::info!(addr = %listening.local_addr(), admin = %admin_listening.local_addr(), artifact_hash = %hash, "dev server ready; watching for changes");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok_and(|e| !e.kind.is_access()) {
@@ -74,35 +105,32 @@ pub fn run(args: DevArgs) -> i32 {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory");
             }
         }
-        tokio::spawn(rebuild_loop(Arc::clone(&gateway), args.spec.clone(), rx));
-        listening.serve(shutdown_signal()).await;
+        tokio::spawn(rebuild_loop(reloader, rx));
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let admin_task = tokio::spawn(admin_listening.serve(async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }));
+        listening
+            .serve(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = admin_task.await;
         drop(watcher);
         0
     })
 }
 
-async fn rebuild_loop(
-    gateway: Arc<Gateway>,
-    args: SpecArgs,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<()>,
-) {
-    let mut current = gateway.snapshot().header().artifact_hash.clone();
+/// Recompiles on every (debounced) change. A failed build leaves the last good version
+/// serving and shows in `/_admin/provenance` as `last_reload_error`.
+async fn rebuild_loop(reloader: Arc<Reloader>, mut rx: tokio::sync::mpsc::UnboundedReceiver<()>) {
     while rx.recv().await.is_some() {
         // Debounce: editors write several events per save.
         tokio::time::sleep(Duration::from_millis(150)).await;
         while rx.try_recv().is_ok() {}
-        let spec = args.clone();
-        let Ok(result) = tokio::task::spawn_blocking(move || build(&spec)).await else {
-            continue;
-        };
-        match result {
-            Ok((out, snapshot)) if out.header.artifact_hash != current => {
-                current = out.header.artifact_hash.clone();
-                gateway.swap(snapshot);
-                tracing::info!(artifact_hash = %current, routes = out.config.operations.len(), "reloaded");
-            }
-            Ok(_) => {}
-            Err(()) => tracing::warn!("compilation failed; still serving the last good version"),
+        if reloader.reload().await.is_err() {
+            tracing::warn!("compilation failed; still serving the last good version");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod admin;
 pub mod compile;
 pub mod dev;
 pub mod inspect;
@@ -11,7 +12,7 @@ use barbacane_compiler::CompileOptions;
 use barbacane_proxy::{Limits, ServeConfig};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{ServeOptions, SpecArgs};
+use crate::cli::{ModuleCacheArgs, ServeOptions, SpecArgs};
 
 /// Exit code when the compiler reports errors.
 pub const EXIT_DIAGNOSTICS: i32 = 1;
@@ -65,6 +66,27 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         idle_timeout: Duration::from_secs(options.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(options.shutdown_grace),
     }
+}
+
+/// The bounds of each plugin configuration's instance pool.
+fn plugin_pool(options: &ServeOptions) -> barbacane_wasm::PoolOptions {
+    barbacane_wasm::PoolOptions {
+        max_instances: options.plugin_instances,
+        wait: Duration::from_millis(options.plugin_wait_ms),
+    }
+}
+
+/// Turns the compiled-module cache on (default directory, or `--module-cache`) or off
+/// (`--no-module-cache`). Must run before any plugin is compiled.
+fn configure_module_cache(args: &ModuleCacheArgs) {
+    let dir = if args.no_module_cache {
+        None
+    } else {
+        args.module_cache
+            .clone()
+            .or_else(barbacane_wasm::Runtime::default_module_cache)
+    };
+    barbacane_wasm::Runtime::set_module_cache(dir);
 }
 
 fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {

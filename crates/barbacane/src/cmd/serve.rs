@@ -1,15 +1,14 @@
 //! `barbacane serve`: load, verify, serve traffic and the admin API; reload on SIGHUP,
 //! `POST /_admin/reload` or (with `--watch`) when the artifact file changes.
 
-use barbacane_posture::{Allowlist, TokenSource};
-use barbacane_proxy::admin::{Admin, AdminConfig};
+use barbacane_proxy::admin::Admin;
 use barbacane_proxy::reload::{ArtifactSource, Reloader};
 use barbacane_proxy::{Gateway, LoadOptions, Snapshot, exit_code};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::{runtime, serve_config, shutdown_signal};
+use super::{configure_module_cache, plugin_pool, runtime, serve_config, shutdown_signal};
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> i32 {
@@ -20,18 +19,17 @@ pub fn run(args: ServeArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
-    let allowlist = match Allowlist::parse(args.admin.admin_allow.iter().map(String::as_str)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: --admin-allow {e}");
-            return exit_code::USAGE;
-        }
+    let admin_config = match super::admin::config(&args.admin) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    configure_module_cache(&args.options.cache);
     let source = ArtifactSource {
         path: args.artifact.clone(),
         options: LoadOptions {
             trusted_keys,
             require_signature: args.require_signature,
+            plugin_pool: plugin_pool(&args.options),
         },
     };
     let snapshot = match Snapshot::load_file(&source.path, &source.options) {
@@ -49,27 +47,12 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let config = serve_config(&args.options, args.dev);
-    let admin_config = AdminConfig {
-        listen: args.admin.admin_listen,
-        tokens: TokenSource {
-            primary_env: args.admin.admin_token_env.clone(),
-            secondary_env: args.admin.admin_secondary_tokens_env.clone(),
-        },
-        allowlist,
-    };
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();
         let signature = snapshot.signature().as_str();
         let routes = snapshot.route_count();
         let gateway = Gateway::new(snapshot, config);
         let reloader = Reloader::new(Arc::clone(&gateway), source);
-        let admin = match Admin::new(admin_config, Arc::clone(&reloader)) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit_code::POSTURE_REFUSED;
-            }
-        };
         let listening = match gateway.bind().await {
             Ok(l) => l,
             Err(e) => {
@@ -77,16 +60,11 @@ pub fn run(args: ServeArgs) -> i32 {
                 return exit_code::BIND_FAILED;
             }
         };
-        let admin_listening = match admin.bind().await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!(
-                    "error: cannot listen on {} (admin): {e}",
-                    args.admin.admin_listen
-                );
-                return exit_code::BIND_FAILED;
-            }
-        };
+        let (admin, admin_listening) =
+            match super::admin::bind(admin_config, Arc::clone(&reloader)).await {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
         tracing::info!(
             addr = %listening.local_addr(), admin = %admin_listening.local_addr(),
             artifact_hash = %hash, signature, routes, dev = args.dev, "serving"

@@ -150,3 +150,74 @@ fn dev_on_a_busy_port_exits_14() {
     assert!(out.stderr.contains("cannot listen on"), "{}", out.stderr);
     drop(holder);
 }
+
+#[test]
+fn dev_has_the_admin_listener_with_the_serve_posture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("api.yaml");
+    let original = std::fs::read_to_string(fixture("valid/minimal.yaml")).expect("read minimal");
+    std::fs::write(&spec, &original).expect("write spec");
+    let env = "BBC_TEST_DEV_ADMIN_TOKEN";
+    let token = "dev-admin-token-71aa";
+    let server = crate::support::Server::start_with(
+        dir.path(),
+        &["dev", "--spec", "api.yaml", "--admin-token-env", env],
+        &crate::support::Launch::default().env(env, token),
+    );
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    assert_eq!(server.admin("GET", "/_admin/health", &[]).status, 200);
+    assert_eq!(server.admin("GET", "/_admin/provenance", &[]).status, 401);
+    let provenance = server.admin("GET", "/_admin/provenance", &auth);
+    assert_eq!(provenance.status, 200, "{provenance:?}");
+    let before: serde_json::Value = serde_json::from_str(&provenance.body).expect("json");
+    let hash = before["artifact_hash"]
+        .as_str()
+        .expect("artifact_hash")
+        .to_owned();
+    assert!(hash.starts_with("sha256:"), "{before}");
+
+    // A reload recompiles: the spec changed on disk, the hash follows.
+    std::fs::write(&spec, format!("{original}{ADDED}")).expect("rewrite spec");
+    let reload = server.admin("POST", "/_admin/reload", &auth);
+    assert_eq!(reload.status, 200, "{reload:?}");
+    let after: serde_json::Value =
+        serde_json::from_str(&server.admin("GET", "/_admin/provenance", &auth).body).expect("json");
+    assert_ne!(after["artifact_hash"], before["artifact_hash"], "{after}");
+    assert_eq!(server.get("/added").status, 200);
+
+    // A broken spec is refused by the admin reload too, and the good version keeps serving.
+    std::fs::write(&spec, "openapi: 3.1.0\npaths: [unclosed\n").expect("break spec");
+    let refused = server.admin("POST", "/_admin/reload", &auth);
+    assert!(refused.status >= 400, "{refused:?}");
+    assert_eq!(server.get("/added").status, 200);
+    let last = serde_json::from_str::<serde_json::Value>(
+        &server.admin("GET", "/_admin/provenance", &auth).body,
+    )
+    .expect("json");
+    assert!(
+        last["last_reload_error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("compilation failed")),
+        "{last}"
+    );
+}
+
+#[test]
+fn dev_refuses_a_non_loopback_admin_bind_without_a_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(fixture("valid/minimal.yaml"), dir.path().join("api.yaml")).expect("copy");
+    let admin = format!("0.0.0.0:{}", crate::support::free_port());
+    let out = run(barbacane().current_dir(dir.path()).args([
+        "dev",
+        "--spec",
+        "api.yaml",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        &admin,
+        "--admin-token-env",
+        "BBC_TEST_DEV_UNSET_TOKEN",
+    ]));
+    out.assert_code(15);
+}

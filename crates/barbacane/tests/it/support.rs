@@ -367,7 +367,10 @@ impl Server {
                 command.args(["--log-level", launch.log_level.as_str()]);
             } else {
                 // Tests run in parallel: never contend for the default admin port.
-                if args.first().is_some_and(|a| a.as_ref() == "serve") {
+                if args
+                    .first()
+                    .is_some_and(|a| a.as_ref() == "serve" || a.as_ref() == "dev")
+                {
                     command.args(["--admin-listen", "127.0.0.1:0"]);
                 }
                 command.args(["--log-level", "info"]);

@@ -44,9 +44,9 @@
 //! The same code runs natively against [`testing::FakeHost`], so plugin logic is
 //! unit-tested with `cargo test` and no gateway.
 //!
-//! On `wasm32` the SDK installs a bump allocator: an instance lives for one request, so
-//! freeing memory is pointless, and growing the linear memory in large steps avoids one
-//! `memory.grow` (a host round trip) per allocation.
+//! An instance serves many requests one after the other (unless its `plugin.toml` says
+//! `isolation = "request"`), so the plugin struct, and anything it keeps, lives across
+//! requests, and memory is freed as in any Rust program (the standard allocator).
 #![deny(missing_docs)]
 
 mod action;

@@ -6,6 +6,7 @@
 //! header in a static on the way in, and report whatever the static held before in the
 //! `x-previous-secret` response header (proves that no state survives between requests), and
 //! what it stored in `x-remembered` (proves one instance serves both hooks of a request).
+//! `when_header` (optional): misbehave only on requests that carry this header.
 
 use barbacane_plugin_sdk::prelude::*;
 use serde::Deserialize;
@@ -45,6 +46,11 @@ pub struct Chaos {
     on: Hook,
     #[serde(default)]
     remember: bool,
+    #[serde(default)]
+    when_header: Option<String>,
+    /// Whether this request misbehaves (`when_header`).
+    #[serde(skip)]
+    armed: bool,
     /// What the static held when this request arrived.
     #[serde(skip)]
     previous: String,
@@ -88,7 +94,11 @@ impl Middleware for Chaos {
             let secret = request.header("x-secret").unwrap_or_default();
             self.previous = REMEMBERED.with_borrow_mut(|r| std::mem::replace(r, secret));
         }
-        if self.on == Hook::Request {
+        self.armed = match &self.when_header {
+            Some(name) => request.header(name).is_some(),
+            None => true,
+        };
+        if self.on == Hook::Request && self.armed {
             misbehave(self.fail);
         }
         Action::Continue
@@ -100,7 +110,7 @@ impl Middleware for Chaos {
             let _ = response.set_header("x-remembered", &remembered);
             let _ = response.set_header("x-previous-secret", &self.previous);
         }
-        if self.on == Hook::Response {
+        if self.on == Hook::Response && self.armed {
             // Change the response first: the gateway must drop this change.
             let _ = response.set_status(299);
             misbehave(self.fail);

@@ -1,7 +1,7 @@
 //! The sandbox holds: a trapping, looping or memory-hungry middleware fails its request
 //! with a 500 and no details, the gateway keeps serving, a failure on the way back leaves
-//! the response as it was, a refused configuration stops the load, and nothing a plugin
-//! stores survives its request.
+//! the response as it was, a refused configuration stops the load; an instance's memory
+//! outlives a request only when the plugin's isolation allows it.
 
 use barbacane_proxy::Snapshot;
 use barbacane_test::{TestGateway, compile_project};
@@ -28,6 +28,33 @@ paths:
 fn artifact(chaos: &str) -> Vec<u8> {
     let bundle = barbacane_plugins::test_plugin("chaos").expect("chaos is built");
     compile_project(&[("api.yaml", &spec(chaos))], &[bundle]).unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+/// The same plugin whose `plugin.toml` asks for a fresh instance per request.
+fn artifact_isolated(chaos: &str) -> Vec<u8> {
+    let bundle = barbacane_plugins::test_plugin("chaos").expect("chaos is built");
+    let manifest = format!("{}isolation = \"request\"\n", bundle.manifest);
+    let isolated = barbacane_plugins::Bundle {
+        manifest: Box::leak(manifest.into_boxed_str()),
+        ..*bundle
+    };
+    compile_project(&[("api.yaml", &spec(chaos))], &[&isolated])
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+/// Sends `GET /a` with `x-secret`; returns (`x-previous-secret`, `x-remembered`).
+async fn remember(gw: &TestGateway, secret: &str) -> (String, String) {
+    let r = gw
+        .send(
+            gw.request("GET", "/a")
+                .header("x-secret", secret)
+                .body(Full::<Bytes>::default())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let header = |name| r.header(name).unwrap_or("(none)").to_owned();
+    (header("x-previous-secret"), header("x-remembered"))
 }
 
 async fn gateway(chaos: &str) -> TestGateway {
@@ -79,27 +106,56 @@ async fn a_refused_configuration_stops_the_load() {
 }
 
 #[tokio::test]
-async fn nothing_survives_a_request_but_one_instance_serves_both_hooks() {
+async fn an_instance_keeps_its_memory_from_request_to_request() {
     let gw = gateway("{remember: true}").await;
+    let mut previous = String::new();
     for secret in ["first", "second", "third"] {
+        let (seen, remembered) = remember(&gw, secret).await;
+        assert_eq!(
+            seen, previous,
+            "the reused instance remembers the last request"
+        );
+        assert_eq!(remembered, secret, "on_response sees on_request's state");
+        previous = secret.to_owned();
+    }
+}
+
+#[tokio::test]
+async fn with_isolation_request_nothing_survives_a_request() {
+    let artifact = artifact_isolated("{remember: true}");
+    let gw = TestGateway::from_artifact(&artifact, Default::default()).await;
+    for secret in ["first", "second", "third"] {
+        let (seen, remembered) = remember(&gw, secret).await;
+        assert_eq!(seen, "", "a fresh instance per request");
+        assert_eq!(remembered, secret, "one instance still serves both hooks");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_instance_is_replaced_by_a_fresh_one() {
+    for fail in ["trap", "loop", "hog"] {
+        let gw = gateway(&format!(
+            "{{fail: {fail}, remember: true, when_header: x-fail}}"
+        ))
+        .await;
+        assert_eq!(remember(&gw, "first").await.0, "", "{fail}");
+        assert_eq!(remember(&gw, "second").await.0, "first", "{fail}: reused");
+        // Stores "third", then fails: 500, and that instance is discarded.
         let r = gw
             .send(
                 gw.request("GET", "/a")
-                    .header("x-secret", secret)
+                    .header("x-secret", "third")
+                    .header("x-fail", "1")
                     .body(Full::<Bytes>::default())
                     .unwrap(),
             )
             .await;
-        assert_eq!(r.status(), 200);
+        assert_problem(&r, 500, "plugin-failed");
+        let (seen, remembered) = remember(&gw, "fourth").await;
         assert_eq!(
-            r.header("x-previous-secret"),
-            Some(""),
-            "a fresh instance per request"
+            seen, "",
+            "{fail}: the next request runs on a fresh instance"
         );
-        assert_eq!(
-            r.header("x-remembered"),
-            Some(secret),
-            "on_response sees on_request's state"
-        );
+        assert_eq!(remembered, "fourth");
     }
 }

@@ -4,6 +4,7 @@
 
 mod config;
 mod faults;
+mod overload;
 mod proxy;
 mod servers;
 mod streaming;

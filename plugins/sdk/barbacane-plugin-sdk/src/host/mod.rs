@@ -3,8 +3,6 @@
 //! [`crate::testing`], so the same plugin code is unit-testable.
 
 #[cfg(target_arch = "wasm32")]
-mod arena;
-#[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use wasm::*;

@@ -1,5 +1,5 @@
 //! The gateway's imports (ABI v1, `docs/plugin-abi.md`) and safe wrappers around them. This
-//! file and `arena.rs` hold all of the SDK's unsafe code.
+//! file holds all of the SDK's unsafe code.
 #![allow(unsafe_code)]
 
 use super::Side;
@@ -131,8 +131,8 @@ pub(crate) fn config_bytes(ptr: i32, n: i32) -> &'static [u8] {
     match (usize::try_from(ptr), usize::try_from(n)) {
         (Ok(p), Ok(n)) if p != 0 && n != 0 => {
             // SAFETY: the host wrote `n` bytes at `ptr`, a block of at least `n` bytes it
-            // obtained from `barbacane_alloc`; the block is never freed (the arena frees
-            // nothing), so the slice stays valid.
+            // obtained from `barbacane_alloc`; the block is leaked (never freed; `init`
+            // runs once per instance), so the slice stays valid.
             unsafe { std::slice::from_raw_parts(p as *const u8, n) }
         }
         _ => &[],
