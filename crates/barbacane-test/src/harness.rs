@@ -167,7 +167,8 @@ impl PluginHarness {
         self.prepared.plugin().is_constant_dispatcher()
     }
 
-    /// Runs `init` and `on_request` on a fresh instance.
+    /// Runs `on_request` on an instance checked out of the plugin's pool (as the gateway
+    /// does: reused across runs unless the plugin asks for `isolation = "request"`).
     pub async fn on_request(
         &self,
         request: impl Into<ExchangeState>,
@@ -181,7 +182,8 @@ impl PluginHarness {
         Ok(RequestRun { action, call })
     }
 
-    /// Runs `init` and `dispatch` on a fresh instance; returns the response it set.
+    /// Runs `dispatch` on an instance checked out of the plugin's pool; returns the
+    /// response it set.
     pub async fn dispatch(
         &self,
         request: impl Into<ExchangeState>,

@@ -1,11 +1,13 @@
-//! Per-request cost of WASM plugins:
-//! - `wasm/noop_middleware_request_and_response`: a no-op written in WAT (instantiate + init
-//!   + on_request + on_response): the sandbox's floor;
+//! Per-request cost of WASM plugins (an instance checked out of its pool, the hooks, the
+//! instance given back):
+//! - `wasm/noop_middleware_request_and_response`: a no-op written in WAT (on_request +
+//!   on_response on a reused instance): the sandbox's floor;
+//! - `wasm/noop_fresh_instance_per_request`: the same with `isolation = "request"`
+//!   (instantiate + init every time: the cost of the earlier instance model);
 //! - `wasm/header_middleware`: WAT, reads a header and sets another;
-//! - `wasm/sdk/*`: official plugins written with the Rust SDK (JSON config parsed by serde in
-//!   `init` on every instance): `correlation-id` generating an id, `cors` on an allowed
-//!   cross-origin request, and `mock` run per request (the data plane runs it once at load
-//!   instead, as a constant dispatcher).
+//! - `wasm/sdk/*`: official plugins written with the Rust SDK: `correlation-id` generating
+//!   an id, `cors` on an allowed cross-origin request, and `mock` run per request (the data
+//!   plane runs it once at load instead, as a constant dispatcher).
 
 use barbacane_plugin_abi::PluginManifest;
 use barbacane_wasm::{ExchangeState, Runtime};
@@ -35,12 +37,18 @@ const HEADERS: &str = r#"(module
 
 fn bench(c: &mut Criterion) {
     let runtime = Runtime::global().unwrap();
-    let manifest = |caps: &str| {
+    let manifest_isolated = |caps: &str, isolation: &str| {
         PluginManifest::parse(&format!(
-            "name = \"b\"\nversion = \"1.0.0\"\ntype = \"middleware\"\ncapabilities = [{caps}]\nwasm = \"b.wasm\"\n"
+            "name = \"b\"\nversion = \"1.0.0\"\ntype = \"middleware\"\ncapabilities = [{caps}]\nwasm = \"b.wasm\"\nisolation = \"{isolation}\"\n"
         ))
         .unwrap()
     };
+    let manifest = |caps: &str| manifest_isolated(caps, "instance");
+    let fresh = runtime
+        .load(manifest_isolated("", "request"), NOOP.as_bytes())
+        .unwrap()
+        .prepare(&serde_json::json!({}))
+        .unwrap();
     let noop = runtime
         .load(manifest(""), NOOP.as_bytes())
         .unwrap()
@@ -56,6 +64,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("wasm/noop_middleware_request_and_response", |b| {
         b.iter(|| {
             let mut call = noop.start(exchange.clone()).unwrap();
+            call.on_request().unwrap();
+            call.on_response().unwrap();
+            call.into_exchange()
+        })
+    });
+    c.bench_function("wasm/noop_fresh_instance_per_request", |b| {
+        b.iter(|| {
+            let mut call = fresh.start(exchange.clone()).unwrap();
             call.on_request().unwrap();
             call.on_response().unwrap();
             call.into_exchange()

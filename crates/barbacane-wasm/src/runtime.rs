@@ -61,9 +61,13 @@ pub struct Runtime {
     pools: Mutex<Vec<Weak<Pool>>>,
     /// Requests refused because a pool or the engine had no instance to give.
     overloads: AtomicU64,
-    /// Where compiled modules are cached on disk, if anywhere.
-    module_cache: Option<PathBuf>,
+    /// Where compiled modules are cached on disk, if anywhere, and the cache (for its hit
+    /// and miss counts).
+    module_cache: Option<(PathBuf, wasmtime::Cache)>,
 }
+
+/// The process-wide runtime, once created.
+static GLOBAL: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
 
 /// Where the process's runtime caches compiled modules; set before the first
 /// [`Runtime::global`] (see [`Runtime::set_module_cache`]).
@@ -76,7 +80,6 @@ impl Runtime {
     /// The process-wide runtime (created on first use). One engine per process keeps the
     /// pooling allocator's address-space reservation bounded.
     pub fn global() -> Result<Arc<Runtime>, WasmError> {
-        static GLOBAL: OnceLock<Result<Arc<Runtime>, String>> = OnceLock::new();
         GLOBAL
             .get_or_init(|| {
                 let cache = MODULE_CACHE.get().cloned().flatten();
@@ -84,6 +87,11 @@ impl Runtime {
             })
             .clone()
             .map_err(WasmError::Engine)
+    }
+
+    /// The process-wide runtime if something created it already (never creates it).
+    pub fn started() -> Option<Arc<Runtime>> {
+        GLOBAL.get()?.as_ref().ok().cloned()
     }
 
     /// Caches compiled modules in `dir` (wasmtime's compilation cache: entries are keyed by
@@ -130,8 +138,8 @@ impl Runtime {
             .memory_init_cow(true);
         let module_cache = module_cache.and_then(|dir| match open_cache(&dir) {
             Ok(cache) => {
-                config.cache(Some(cache));
-                Some(dir)
+                config.cache(Some(cache.clone()));
+                Some((dir, cache))
             }
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "the compiled-module cache cannot be used; plugins are compiled at every start");
@@ -152,7 +160,15 @@ impl Runtime {
 
     /// The directory compiled modules are cached in, if the cache is on.
     pub fn module_cache(&self) -> Option<&std::path::Path> {
-        self.module_cache.as_deref()
+        self.module_cache.as_ref().map(|(dir, _)| dir.as_path())
+    }
+
+    /// Modules read from the on-disk cache and modules compiled (and written to it) so far;
+    /// `None` when the cache is off.
+    pub fn module_cache_counts(&self) -> Option<(usize, usize)> {
+        self.module_cache
+            .as_ref()
+            .map(|(_, cache)| (cache.cache_hits(), cache.cache_misses()))
     }
 
     /// Requests refused so far because a plugin had no instance to give (pool at its bound

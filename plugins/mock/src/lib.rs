@@ -43,7 +43,7 @@ impl Dispatcher for Mock {
     fn dispatch(&mut self, _request: &mut Request) -> OutgoingResponse {
         let mut response = OutgoingResponse::new(self.status)
             .header("content-type", self.content_type.as_str())
-            .body(std::mem::take(&mut self.body));
+            .body(self.body.clone());
         for (name, value) in &self.headers {
             response = response.header(name.as_str(), value.as_str());
         }

@@ -85,8 +85,9 @@ async fn refused_configuration_is_an_init_error() {
 }
 
 #[tokio::test]
-async fn no_state_survives_between_requests() {
+async fn an_instance_serves_request_after_request() {
     let plugin = chaos(json!({"remember": true}));
+    let mut previous = "";
     for secret in ["first-secret", "second-secret"] {
         let run = plugin
             .on_request(exchange("GET", "/").header("x-secret", secret))
@@ -95,8 +96,9 @@ async fn no_state_survives_between_requests() {
         let r = run.on_response(response(200, &[], "")).await.unwrap();
         // The same instance served both hooks of this request...
         assert_eq!(one(&r.headers, "x-remembered"), secret);
-        // ...and a fresh one: the previous request's secret is gone.
-        assert_eq!(one(&r.headers, "x-previous-secret"), "");
+        // ...and was given back: the next request runs on it, memory included.
+        assert_eq!(one(&r.headers, "x-previous-secret"), previous);
+        previous = secret;
     }
 }
 
@@ -105,7 +107,7 @@ async fn a_failed_call_leaves_the_plugin_usable() {
     // After traps, the pooled slots are reused cleanly by the next requests.
     let trap = chaos(json!({"fail": "trap"}));
     let fine = chaos(json!({"remember": true}));
-    for _ in 0..3 {
+    for round in 0..3 {
         assert!(matches!(
             trap.on_request(exchange("GET", "/")).await,
             Err(WasmError::Trap { .. })
@@ -116,6 +118,7 @@ async fn a_failed_call_leaves_the_plugin_usable() {
             .unwrap();
         let r = run.on_response(response(204, &[], "")).await.unwrap();
         assert_eq!(r.status, 204);
-        assert_eq!(one(&r.headers, "x-previous-secret"), "");
+        let previous = if round == 0 { "" } else { "s" };
+        assert_eq!(one(&r.headers, "x-previous-secret"), previous);
     }
 }

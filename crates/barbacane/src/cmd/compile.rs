@@ -61,9 +61,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Compiles the bundled plugin modules into the module cache, so the first `serve` of this
 /// artifact on this machine starts without compiling. Skipped when the cache is off.
 fn warm_module_cache(artifact: &[u8]) {
-    let cache_on = barbacane_wasm::Runtime::global()
-        .ok()
-        .is_some_and(|r| r.module_cache().is_some());
+    // Only an artifact with plugins needs the engine.
+    let has_plugins = barbacane_artifact::Artifact::from_bytes(artifact)
+        .is_ok_and(|a| a.member_names().any(|m| m.ends_with(".wasm")));
+    let cache_on =
+        has_plugins && barbacane_wasm::Runtime::global().is_ok_and(|r| r.module_cache().is_some());
     if !cache_on {
         return;
     }

@@ -87,7 +87,8 @@ pub fn run(args: DevArgs) -> i32 {
                 Ok(a) => a,
                 Err(code) => return code,
             };
-        tracing::info!(addr = %listening.local_addr(), admin = %admin_listening.local_addr(), artifact_hash = %hash, "dev server ready; watching for changes");
+        let (modules_cached, modules_compiled) = super::module_cache_counts();
+        tracing::info!(addr = %listening.local_addr(), admin = %admin_listening.local_addr(), artifact_hash = %hash, modules_cached = %modules_cached, modules_compiled = %modules_compiled, "dev server ready; watching for changes");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok_and(|e| !e.kind.is_access()) {

@@ -89,6 +89,15 @@ fn configure_module_cache(args: &ModuleCacheArgs) {
     barbacane_wasm::Runtime::set_module_cache(dir);
 }
 
+/// For the startup log: plugin modules read from the module cache and modules compiled,
+/// as `-` when the cache is off.
+fn module_cache_counts() -> (String, String) {
+    match barbacane_wasm::Runtime::started().and_then(|r| r.module_cache_counts()) {
+        Some((hits, misses)) => (hits.to_string(), misses.to_string()),
+        None => ("-".into(), "-".into()),
+    }
+}
+
 fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = workers {

@@ -65,9 +65,11 @@ pub fn run(args: ServeArgs) -> i32 {
                 Ok(a) => a,
                 Err(code) => return code,
             };
+        let (modules_cached, modules_compiled) = super::module_cache_counts();
         tracing::info!(
             addr = %listening.local_addr(), admin = %admin_listening.local_addr(),
-            artifact_hash = %hash, signature, routes, dev = args.dev, "serving"
+            artifact_hash = %hash, signature, routes, dev = args.dev,
+            modules_cached = %modules_cached, modules_compiled = %modules_compiled, "serving"
         );
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -5,6 +5,7 @@ mod compile;
 mod dev;
 mod help;
 mod inspect;
+mod module_cache;
 mod posture;
 mod reload;
 mod reproducible;

@@ -47,6 +47,8 @@ pub fn barbacane() -> Command {
         // Admin tokens only ever come from what a test sets explicitly.
         .env_remove("BARBACANE_ADMIN_TOKEN")
         .env_remove("BARBACANE_ADMIN_TOKENS_SECONDARY")
+        // The default module cache lives under the target directory, not the user's home.
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .stdin(Stdio::null());
     cmd
 }
