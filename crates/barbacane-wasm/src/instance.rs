@@ -31,6 +31,8 @@ struct Shared {
     name: Arc<str>,
     /// How long a request waits for an instance when the pool is at its bound.
     wait: Duration,
+    /// An instance whose linear memory grew past this is not reused.
+    recycle_above: usize,
     exports: Arc<ExportIndex>,
     is_async: bool,
     pool: Arc<Pool>,
@@ -102,6 +104,7 @@ impl Prepared {
             shared: Arc::new(Shared {
                 name: plugin.manifest.name.as_str().into(),
                 wait: options.wait,
+                recycle_above: runtime.limits().memory_bytes / 4 * 3,
                 exports: Arc::clone(&plugin.exports),
                 is_async: plugin.is_async,
                 pool,
@@ -153,6 +156,11 @@ impl Prepared {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store
+    }
+
+    /// A new store for the exchange of `old`.
+    fn restore(&self, mut old: Store<HostState>) -> Store<HostState> {
+        self.store(std::mem::take(&mut old.data_mut().exchange))
     }
 
     fn failed(&self, error: WasmError, exchange: ExchangeState) -> Box<StartError> {
@@ -261,10 +269,14 @@ impl Prepared {
         let mut store = self.store(exchange);
         let instance = match self.plugin.pre.instantiate(&mut store) {
             Ok(i) => i,
-            Err(e) if self.made_room(&e) => match self.plugin.pre.instantiate(&mut store) {
-                Ok(i) => i,
-                Err(e) => return Err(self.instantiate_failed(store, e)),
-            },
+            Err(e) if self.made_room(&e) => {
+                // A store counts failed instantiations too: retry in a new one.
+                store = self.restore(store);
+                match self.plugin.pre.instantiate(&mut store) {
+                    Ok(i) => i,
+                    Err(e) => return Err(self.instantiate_failed(store, e)),
+                }
+            }
             Err(e) => return Err(self.instantiate_failed(store, e)),
         };
         let mut call = self.call(store, instance, permit);
@@ -289,6 +301,7 @@ impl Prepared {
         let instance = match self.plugin.pre.instantiate_async(&mut store).await {
             Ok(i) => i,
             Err(e) if self.made_room(&e) => {
+                store = self.restore(store);
                 match self.plugin.pre.instantiate_async(&mut store).await {
                     Ok(i) => i,
                     Err(e) => return Err(self.instantiate_failed(store, e)),
@@ -489,7 +502,14 @@ impl Call {
             _permit,
             reusable,
         } = self;
-        if reusable {
+        // An instance whose memory grew to most of its limit would soon fail a request
+        // (a leak, an unbounded cache): replace it now, between requests, instead.
+        let grown = live
+            .store
+            .data()
+            .memory
+            .is_some_and(|m| m.data_size(&live.store) > shared.recycle_above);
+        if reusable && !grown {
             shared.pool.give_back(live);
         }
         // The permit is released after the instance is idle again, so a request woken by

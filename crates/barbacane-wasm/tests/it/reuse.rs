@@ -207,3 +207,31 @@ fn a_waiting_request_gets_the_instance_given_back() {
     drop(held.into_exchange());
     assert!(rt.block_on(waiter).unwrap().is_ok());
 }
+
+#[test]
+fn an_instance_whose_memory_grew_past_three_quarters_of_its_limit_is_replaced() {
+    // Each request grows memory by 64 pages (4 MiB) and reports how many requests this
+    // instance has served. The limit is 16 MiB: after the third request memory is past
+    // 12 MiB, so that instance is not reused.
+    let wat = middleware(
+        r#"(import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "x-count") (global $count (mut i32) (i32.const 48))"#,
+        r#"(drop (memory.grow (i32.const 64)))
+           (global.set $count (i32.add (global.get $count) (i32.const 1)))
+           (i32.store8 (i32.const 100) (global.get $count))
+           (drop (call $set (i32.const 0) (i32.const 7) (i32.const 100) (i32.const 1))) (i32.const 0)"#,
+        "(i32.const 0)",
+    );
+    let manifest = PluginManifest::parse(
+        "name = \"grow\"\nversion = \"1.0.0\"\ntype = \"middleware\"\ncapabilities = [\"request\"]\nwasm = \"g.wasm\"\n",
+    )
+    .unwrap();
+    let p = Runtime::global()
+        .unwrap()
+        .load(manifest, wat.as_bytes())
+        .unwrap()
+        .prepare(&json!({}))
+        .unwrap();
+    let counts: Vec<String> = (0..4).map(|_| count(&p)).collect();
+    assert_eq!(counts, ["1", "2", "3", "1"]);
+}
