@@ -184,7 +184,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
     /// Admin listener address. A non-loopback address requires a token (exit 15 otherwise).
-    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    #[arg(long, default_value = crate::cmd::ADMIN_DEFAULT_LISTEN, value_name = "ADDR")]
     pub admin_listen: SocketAddr,
     /// Environment variable holding the admin bearer token.
     #[arg(long, default_value = "BARBACANE_ADMIN_TOKEN", value_name = "NAME")]

@@ -25,20 +25,30 @@ pub fn config(args: &AdminArgs) -> Result<AdminConfig, i32> {
     })
 }
 
-/// Applies the posture rules and binds the admin listener, or returns the exit code after
-/// printing why not.
+/// Why the admin listener did not start.
+pub struct NotStarted {
+    /// The process exit code for it.
+    pub code: i32,
+    /// What to tell the operator.
+    pub message: String,
+}
+
+/// Applies the posture rules and binds the admin listener.
 pub async fn bind(
     config: AdminConfig,
     reloader: Arc<Reloader>,
-) -> Result<(Arc<Admin>, AdminListening), i32> {
+) -> Result<(Arc<Admin>, AdminListening), NotStarted> {
     let listen = config.listen;
-    let admin = Admin::new(config, reloader).map_err(|e| {
-        eprintln!("error: {e}");
-        exit_code::POSTURE_REFUSED
+    let admin = Admin::new(config, reloader).map_err(|e| NotStarted {
+        code: exit_code::POSTURE_REFUSED,
+        message: e.to_string(),
     })?;
-    let listening = admin.bind().await.map_err(|e| {
-        eprintln!("error: cannot listen on {listen} (admin): {e}");
-        exit_code::BIND_FAILED
+    let listening = admin.bind().await.map_err(|e| NotStarted {
+        code: exit_code::BIND_FAILED,
+        message: format!("cannot listen on {listen} (admin): {e}"),
     })?;
     Ok((admin, listening))
 }
+
+/// `--admin-listen`'s default (a `dev` server whose default admin port is taken still starts).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8081";

@@ -82,13 +82,27 @@ pub fn run(args: DevArgs) -> i32 {
                 return exit_code::BIND_FAILED;
             }
         };
-        let (_admin, admin_listening) =
+        let default_admin = admin_config.listen.to_string() == super::ADMIN_DEFAULT_LISTEN;
+        let admin_listening =
             match super::admin::bind(admin_config, Arc::clone(&reloader)).await {
-                Ok(a) => a,
-                Err(code) => return code,
+                Ok((_admin, listening)) => Some(listening),
+                // A development server is still useful without its admin API when the
+                // default port is taken by something else; an address asked for explicitly
+                // must be honoured.
+                Err(e) if e.code == exit_code::BIND_FAILED && default_admin => {
+                    tracing::warn!("{}; serving without the admin listener (choose another address with --admin-listen)", e.message);
+                    None
+                }
+                Err(e) => {
+                    eprintln!("error: {}", e.message);
+                    return e.code;
+                }
             };
+        let admin_addr = admin_listening
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |l| l.local_addr().to_string());
         let (modules_cached, modules_compiled) = super::module_cache_counts();
-        tracing::info!(addr = %listening.local_addr(), admin = %admin_listening.local_addr(), artifact_hash = %hash, modules_cached = %modules_cached, modules_compiled = %modules_compiled, "dev server ready; watching for changes");
+        tracing::info!(addr = %listening.local_addr(), admin = %admin_addr, artifact_hash = %hash, modules_cached = %modules_cached, modules_compiled = %modules_compiled, "dev server ready; watching for changes");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut watcher = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if event.is_ok_and(|e| !e.kind.is_access()) {
@@ -108,16 +122,20 @@ pub fn run(args: DevArgs) -> i32 {
         }
         tokio::spawn(rebuild_loop(reloader, rx));
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let admin_task = tokio::spawn(admin_listening.serve(async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        }));
+        let admin_task = admin_listening.map(|admin| {
+            tokio::spawn(admin.serve(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            }))
+        });
         listening
             .serve(async move {
                 shutdown_signal().await;
                 let _ = stop_tx.send(true);
             })
             .await;
-        let _ = admin_task.await;
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         drop(watcher);
         0
     })

@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod admin;
+pub use admin::DEFAULT_LISTEN as ADMIN_DEFAULT_LISTEN;
 pub mod compile;
 pub mod dev;
 pub mod inspect;

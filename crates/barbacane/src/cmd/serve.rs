@@ -63,7 +63,10 @@ pub fn run(args: ServeArgs) -> i32 {
         let (admin, admin_listening) =
             match super::admin::bind(admin_config, Arc::clone(&reloader)).await {
                 Ok(a) => a,
-                Err(code) => return code,
+                Err(e) => {
+                    eprintln!("error: {}", e.message);
+                    return e.code;
+                }
             };
         let (modules_cached, modules_compiled) = super::module_cache_counts();
         tracing::info!(

@@ -221,3 +221,44 @@ fn dev_refuses_a_non_loopback_admin_bind_without_a_token() {
     ]));
     out.assert_code(15);
 }
+
+#[test]
+fn dev_serves_without_its_admin_listener_when_the_default_port_is_taken() {
+    // Hold the default admin port (or find it already held by something else: either way it
+    // is taken for the child).
+    let _holder = TcpListener::bind(ADMIN_DEFAULT);
+    let port = crate::support::free_port();
+    let mut child = barbacane()
+        .args(["dev", "--spec"])
+        .arg(fixture("valid/minimal.yaml"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-level",
+            "info",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let served = eventually(200, EVERY, || {
+        crate::support::get(port, "/hello").is_ok_and(|r| r.status == 200)
+    });
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(served, "dev did not serve\n{log}");
+    assert!(log.contains("serving without the admin listener"), "{log}");
+
+    // Asked for explicitly, a busy admin address is an error, as with `serve`.
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let out = run(barbacane()
+        .args(["dev", "--spec"])
+        .arg(fixture("valid/minimal.yaml"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen"])
+        .arg(busy.local_addr().expect("addr").to_string()));
+    out.assert_code(14);
+    assert!(out.stderr.contains("(admin)"), "{}", out.stderr);
+}
+
+const ADMIN_DEFAULT: &str = "127.0.0.1:8081";

@@ -1,8 +1,9 @@
 //! Write Barbacane plugins in Rust.
 //!
-//! A plugin is a struct holding its configuration plus one trait implementation. The
-//! gateway creates a fresh instance for every request, deserializes the configuration of
-//! that use into the struct (serde, from JSON) and calls the hooks:
+//! A plugin is a struct holding its configuration plus one trait implementation. For each
+//! instance the gateway creates, it deserializes the configuration of that use into the
+//! struct (serde, from JSON) once; the instance then serves request after request, calling
+//! the hooks:
 //!
 //! ```
 //! use barbacane_plugin_sdk::prelude::*;
