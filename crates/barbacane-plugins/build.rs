@@ -171,11 +171,13 @@ fn ensure_target() {
     if let Some(t) = &toolchain {
         rustup.args(["--toolchain", t]);
     }
-    println!(
-        "cargo:warning=the official plugins are WebAssembly: adding the {TARGET} target with `rustup target add {TARGET}`"
-    );
     match rustup.status() {
-        Ok(status) if status.success() => {}
+        Ok(status) if status.success() => {
+            // Cargo repeats a build script's warnings on later builds: say what happened once.
+            println!(
+                "cargo:warning=the {TARGET} target was missing (the official plugins are WebAssembly); it was added with `rustup target add {TARGET}`"
+            );
+        }
         Ok(status) => panic!(
             "`rustup target add {TARGET}` failed ({status}); the official plugins need the {TARGET} standard library: install it for the toolchain in use and build again"
         ),

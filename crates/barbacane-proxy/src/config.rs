@@ -39,6 +39,20 @@ pub struct ServeConfig {
     pub idle_timeout: Duration,
     /// On SIGTERM/SIGINT, in-flight requests get this long to finish. Default 30 s.
     pub shutdown_grace: Duration,
+    /// Traffic workers: each a thread with its own single-threaded runtime and listener, so
+    /// a connection, its requests, their upstream exchanges and plugins stay on one thread.
+    /// `0` (the default): one per available core.
+    pub workers: usize,
+}
+
+impl ServeConfig {
+    /// The number of traffic workers `workers` resolves to.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for ServeConfig {
@@ -49,6 +63,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            workers: 0,
         }
     }
 }

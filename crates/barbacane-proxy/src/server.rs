@@ -1,5 +1,6 @@
 //! Accepting connections: HTTP/1.1 and HTTP/2 (prior-knowledge h2c) on one port, keep-alive
-//! with an idle timeout, graceful shutdown.
+//! with an idle timeout, graceful shutdown; per-core workers (one thread, one
+//! single-threaded runtime and one socket each).
 
 use arc_swap::{ArcSwap, Guard};
 use hyper::service::service_fn;
@@ -11,7 +12,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{oneshot, watch};
 
 use crate::{ServeConfig, Snapshot, pipeline};
 
@@ -52,22 +54,55 @@ impl Gateway {
         &self.config
     }
 
-    /// Binds the traffic listener.
+    /// Binds the traffic listener: one socket per worker sharing the address
+    /// (`SO_REUSEPORT`: the kernel spreads new connections across them) on Linux, one socket
+    /// shared by every worker elsewhere.
     pub async fn bind(self: &Arc<Self>) -> std::io::Result<Listening> {
-        let listener = TcpListener::bind(self.config.listen).await?;
+        let workers = self.config.worker_count();
+        let first = bind_socket(self.config.listen, workers > 1)?;
+        let addr = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..workers {
+            let next = if cfg!(target_os = "linux") {
+                bind_socket(addr, true)?
+            } else {
+                sockets[0].try_clone()?
+            };
+            sockets.push(next);
+        }
         Ok(Listening {
-            addr: listener.local_addr()?,
-            listener,
+            addr,
+            sockets,
             gateway: Arc::clone(self),
         })
     }
+}
+
+/// A listening socket, not yet registered with any runtime.
+fn bind_socket(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    #[cfg(target_os = "linux")]
+    if share {
+        socket.set_reuseport(true)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = share;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
 }
 
 /// A bound, not yet serving, listener.
 #[derive(Debug)]
 pub struct Listening {
     addr: SocketAddr,
-    listener: TcpListener,
+    /// One per worker.
+    sockets: Vec<std::net::TcpListener>,
     gateway: Arc<Gateway>,
 }
 
@@ -79,65 +114,130 @@ impl Listening {
 
     /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests
     /// up to the configured grace period.
+    ///
+    /// Each worker is a thread running a single-threaded tokio runtime with its own socket:
+    /// the connections it accepts, their requests, the upstream connections and the plugin
+    /// calls those make are all driven on that thread (no cross-thread wakeup on the request
+    /// path). The caller's runtime only waits for `shutdown` and for the workers to drain.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let Listening {
-            listener, gateway, ..
+            sockets, gateway, ..
         } = self;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .keep_alive(true)
-            .header_read_timeout(gateway.config.idle_timeout)
-            // Above our own limit so the limits phase, not hyper, answers with a problem;
-            // only a flood of several times the limit meets hyper's bare 431.
-            .max_headers(
-                gateway
-                    .config
-                    .limits
-                    .max_header_count
-                    .saturating_mul(2)
-                    .max(gateway.config.limits.max_header_count + 32),
-            )
-            .max_buf_size(64 * 1024 + gateway.config.limits.max_header_bytes);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(
-                u32::try_from(gateway.config.limits.max_header_bytes * 2).unwrap_or(u32::MAX),
-            )
-            .keep_alive_interval(gateway.config.idle_timeout / 2)
-            .keep_alive_timeout(Duration::from_secs(20));
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(shutdown);
-        loop {
-            let Some((stream, peer)) = next_connection(&listener, shutdown.as_mut()).await else {
-                break;
-            };
-            let _ = stream.set_nodelay(true);
-            let gw = Arc::clone(&gateway);
-            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                let gw = Arc::clone(&gw);
-                req.extensions_mut().insert(pipeline::ClientAddr(peer));
-                async move { Ok::<_, Infallible>(pipeline::handle(&gw, req).await) }
-            });
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn.into_owned());
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut finished = Vec::with_capacity(sockets.len());
+        for (index, socket) in sockets.into_iter().enumerate() {
+            let (done_tx, done_rx) = oneshot::channel::<()>();
+            let gateway = Arc::clone(&gateway);
+            let stop = stop_rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("barbacane-worker-{index}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(worker(socket, gateway, stop)),
+                        Err(e) => tracing::error!(worker = index, error = %e, "cannot start a worker runtime"),
+                    }
+                    drop(done_tx);
+                });
+            match spawned {
+                Ok(_) => finished.push(done_rx),
+                Err(e) => {
+                    tracing::error!(worker = index, error = %e, "cannot start a worker thread")
                 }
-            });
+            }
         }
-        drop(listener);
+        if finished.is_empty() {
+            tracing::error!("no traffic worker could start");
+            return;
+        }
+        shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
-        if tokio::time::timeout(gateway.config.shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(grace = ?gateway.config.shutdown_grace, "grace period over; closing remaining connections");
+        let _ = stop_tx.send(true);
+        for done in finished {
+            // Resolves (with an error) when the worker thread drops its sender.
+            let _ = done.await;
         }
     }
+}
+
+/// One worker: accepts on its socket until told to stop, then drains its connections.
+async fn worker(
+    socket: std::net::TcpListener,
+    gateway: Arc<Gateway>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match socket
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(socket))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register the listener with a worker");
+            return;
+        }
+    };
+    let builder = connection_builder(&gateway.config);
+    let graceful = GracefulShutdown::new();
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
+    loop {
+        let Some((stream, peer)) = next_connection(&listener, stopped.as_mut()).await else {
+            break;
+        };
+        let _ = stream.set_nodelay(true);
+        let gw = Arc::clone(&gateway);
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let gw = Arc::clone(&gw);
+            req.extensions_mut().insert(pipeline::ClientAddr(peer));
+            async move { Ok::<_, Infallible>(pipeline::handle(&gw, req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let grace = gateway.config.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?grace, "grace period over; closing remaining connections");
+    }
+}
+
+/// HTTP/1.1 and HTTP/2 settings of every traffic connection.
+fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(config.idle_timeout)
+        // Above our own limit so the limits phase, not hyper, answers with a problem;
+        // only a flood of several times the limit meets hyper's bare 431.
+        .max_headers(
+            config
+                .limits
+                .max_header_count
+                .saturating_mul(2)
+                .max(config.limits.max_header_count + 32),
+        )
+        .max_buf_size(64 * 1024 + config.limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.limits.max_header_bytes * 2).unwrap_or(u32::MAX))
+        .keep_alive_interval(config.idle_timeout / 2)
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
 }
 
 /// The next accepted connection, or `None` once `shutdown` completes. Accept errors (out of

@@ -143,8 +143,9 @@ pub struct ServeOptions {
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_grace: u64,
-    /// Worker threads (default: one per CPU).
-    #[arg(long, value_name = "N")]
+    /// Traffic workers, each a thread with its own runtime and listener (default: one per CPU).
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub workers: Option<usize>,
     /// Instances of one plugin configuration alive at once (requests using it concurrently).
     #[arg(long, default_value_t = 1000, value_name = "N",

@@ -8,12 +8,12 @@ use barbacane_wasm::{
 use http_body_util::{BodyExt, Full, Limited};
 use std::sync::Arc;
 
-use crate::dispatch::upstream::{TlsSettings, UpstreamClient, client_for, error_chain};
+use crate::dispatch::upstream::{ClientHandle, TlsSettings, client_for, error_chain};
 
 /// The gateway's client, handed to plugins that declare `http`.
 #[derive(Debug, Clone)]
 pub(crate) struct PluginHttpClient {
-    client: UpstreamClient,
+    client: ClientHandle,
 }
 
 impl PluginHttpClient {
@@ -27,7 +27,7 @@ impl PluginHttpClient {
 
 impl HttpClient for PluginHttpClient {
     fn send(&self, request: OutboundRequest) -> OutboundFuture {
-        let client = self.client.clone();
+        let client = self.client;
         Box::pin(async move {
             let timeout = request.timeout;
             let mut builder = http::Request::builder()
@@ -46,6 +46,7 @@ impl HttpClient for PluginHttpClient {
             let exchange = async move {
                 let response = client
                     .request(outgoing)
+                    .map_err(OutboundError::Connect)?
                     .await
                     .map_err(|e| OutboundError::Connect(error_chain(&e)))?;
                 let (head, body) = response.into_parts();

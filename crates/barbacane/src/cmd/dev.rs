@@ -61,7 +61,7 @@ pub fn run(args: DevArgs) -> i32 {
     let Ok(snapshot) = build(&args.spec, &load) else {
         return EXIT_DIAGNOSTICS;
     };
-    let rt = match runtime(args.options.workers) {
+    let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -66,6 +66,7 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         },
         idle_timeout: Duration::from_secs(options.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(options.shutdown_grace),
+        workers: options.workers.unwrap_or(0),
     }
 }
 
@@ -99,12 +100,13 @@ fn module_cache_counts() -> (String, String) {
     }
 }
 
-fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers {
-        builder.worker_threads(n.max(1));
-    }
-    builder.enable_all().build()
+/// The runtime of the control tasks: signals, the admin listener, file watchers, reloads
+/// (their blocking work goes to its blocking pool). Traffic runs on the gateway's own
+/// per-core workers, not here.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

@@ -39,7 +39,7 @@ pub fn run(args: ServeArgs) -> i32 {
             return e.exit_code();
         }
     };
-    let rt = match runtime(args.options.workers) {
+    let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -1,5 +1,9 @@
-//! Pooled upstream HTTP clients, one per distinct TLS setup, shared across operations and
-//! across reloads so warm connections survive a configuration swap.
+//! Pooled upstream HTTP clients, one per distinct TLS setup and worker thread, shared across
+//! operations and across reloads so warm connections survive a configuration swap.
+//!
+//! Per worker thread because a pooled connection is driven by a task on the runtime that
+//! opened it: a connection shared by two workers would wake the other thread on every
+//! request. Each worker gets its own client (its own pool) the first time it uses a setup.
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -9,6 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,24 +36,82 @@ pub(crate) struct TlsSettings {
     pub(crate) ca: Option<PathBuf>,
 }
 
-/// Clients keyed by (digest of the TLS files, HTTP/2 only).
-type ClientCache = Mutex<HashMap<([u8; 32], bool), UpstreamClient>>;
+/// Every TLS setup seen, in registration order (the index is a [`ClientHandle`]'s id).
+#[derive(Default)]
+struct Registry {
+    ids: HashMap<([u8; 32], bool), usize>,
+    setups: Vec<(Arc<Material>, bool)>,
+}
 
-/// Returns the shared client for these settings, building it on first use.
-pub(crate) fn client_for(tls: &TlsSettings, http2_only: bool) -> Result<UpstreamClient, String> {
+fn registry() -> &'static Mutex<Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+thread_local! {
+    /// This thread's clients, by handle id.
+    static CLIENTS: RefCell<Vec<Option<UpstreamClient>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The client for one TLS setup; each thread that sends through it uses its own pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientHandle {
+    id: usize,
+}
+
+/// Returns the handle for these settings, registering them (and proving they build a client)
+/// on first use.
+pub(crate) fn client_for(tls: &TlsSettings, http2_only: bool) -> Result<ClientHandle, String> {
     let material = Material::read(tls)?;
     let key = (material.digest(), http2_only);
-    static CLIENTS: OnceLock<ClientCache> = OnceLock::new();
-    let cache = CLIENTS.get_or_init(Default::default);
-    let mut clients = cache
+    let mut registry = registry()
         .lock()
-        .map_err(|_| "client cache poisoned".to_owned())?;
-    if let Some(client) = clients.get(&key) {
-        return Ok(client.clone());
+        .map_err(|_| "client registry poisoned".to_owned())?;
+    if let Some(&id) = registry.ids.get(&key) {
+        return Ok(ClientHandle { id });
     }
-    let client = build(&material, http2_only)?;
-    clients.insert(key, client.clone());
-    Ok(client)
+    // Configuration errors surface here, at load time, not on a request.
+    build(&material, http2_only)?;
+    let id = registry.setups.len();
+    registry.setups.push((Arc::new(material), http2_only));
+    registry.ids.insert(key, id);
+    Ok(ClientHandle { id })
+}
+
+impl ClientHandle {
+    /// Sends `request` through this thread's client for the setup.
+    pub(crate) fn request(
+        self,
+        request: http::Request<OutgoingBody>,
+    ) -> Result<hyper_util::client::legacy::ResponseFuture, String> {
+        CLIENTS.with(|clients| {
+            let mut clients = clients.borrow_mut();
+            if let Some(Some(client)) = clients.get(self.id) {
+                return Ok(client.request(request));
+            }
+            let client = self.build()?;
+            let future = client.request(request);
+            if clients.len() <= self.id {
+                clients.resize(self.id + 1, None);
+            }
+            clients[self.id] = Some(client);
+            Ok(future)
+        })
+    }
+
+    fn build(self) -> Result<UpstreamClient, String> {
+        let (material, http2_only) = {
+            let registry = registry()
+                .lock()
+                .map_err(|_| "client registry poisoned".to_owned())?;
+            let (material, http2_only) = registry
+                .setups
+                .get(self.id)
+                .ok_or("unknown upstream client")?;
+            (Arc::clone(material), *http2_only)
+        };
+        build(&material, http2_only)
+    }
 }
 
 /// The bytes of the configured files: the cache key is their digest, so rotating a

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::dispatch::DispatchRequest;
 use crate::{Body, GatewayError};
 use breaker::{Admission, Breaker, Outcome};
-pub(crate) use client::{TlsSettings, UpstreamClient, client_for};
+pub(crate) use client::{ClientHandle, TlsSettings, client_for};
 
 /// Characters left alone when a path parameter is put into the upstream path (RFC 3986
 /// unreserved); everything else is percent-encoded, so a value can never add a segment.
@@ -42,7 +42,7 @@ pub(crate) struct Upstream {
     base_path: String,
     template: Option<Vec<Piece>>,
     timeout: Duration,
-    client: UpstreamClient,
+    client: ClientHandle,
     breaker: Option<Breaker>,
 }
 
@@ -200,8 +200,11 @@ impl Upstream {
         // The client picks the wire version per connection (ALPN or http2-only).
         parts.version = http::Version::HTTP_11;
         let outgoing = Request::from_parts(parts, body);
-        let response = match tokio::time::timeout(self.timeout, self.client.request(outgoing)).await
-        {
+        let sent = self
+            .client
+            .request(outgoing)
+            .map_err(GatewayError::Internal)?;
+        let response = match tokio::time::timeout(self.timeout, sent).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(classify(e, body_limit)),
             Ok(Ok(r)) => r,
