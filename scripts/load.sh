@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load test: barbacane (mock route of the example spec) next to nginx `return 200`, same run,
-# same load generator. Prints requests/s, p99 latency and server CPU time per request
+# Load test: barbacane (mock route of the example spec) next to nginx `return 200`, and
+# barbacane's `http-upstream` next to nginx's `proxy_pass` (same upstream), same run, same
+# load generator. Prints requests/s, p99 latency and server CPU time per request
 # (utime+stime from /proc/PID/stat before and after, divided by requests served; method in
 # the product brief, section 9). Needs wrk and nginx (`apt-get install wrk nginx-light`).
 #
@@ -16,7 +17,7 @@ done
 
 cargo build --release -q -p barbacane
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; for p in "$work"/nginx*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"' EXIT
 ./target/release/barbacane compile --spec examples/petstore/api.yaml --output "$work/api.bca" 2>/dev/null
 # A proxy route to the nginx started below (plaintext: loopback benchmark only).
 cat > "$work/proxy.yaml" <<SPEC
@@ -67,10 +68,29 @@ http {
 }
 CONF
 nginx -c "$work/nginx.conf"
+# nginx as a reverse proxy to the same upstream, its own process with as many workers as the
+# gateway has (one per core), upstream connections kept alive: the peer `http-upstream` is
+# compared with.
+cat > "$work/nginx-proxy.conf" <<CONF
+worker_processes $(nproc);
+pid $work/nginx-proxy.pid;
+error_log $work/nginx-proxy-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream origin { server 127.0.0.1:18096; keepalive 64; }
+  server {
+    listen 127.0.0.1:18098;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+nginx -c "$work/nginx-proxy.conf"
 for _ in $(seq 50); do
   curl -fs http://127.0.0.1:18090/__barbacane/health >/dev/null 2>&1 &&
     curl -fs http://127.0.0.1:18094/__barbacane/health >/dev/null 2>&1 &&
-    curl -fs http://127.0.0.1:18097/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] && break
+    curl -fs http://127.0.0.1:18097/__barbacane/health >/dev/null 2>&1 && [ -f "$work/nginx.pid" ] &&
+    [ -f "$work/nginx-proxy.pid" ] && break
   sleep 0.1
 done
 
@@ -103,8 +123,9 @@ echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
 measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
 measure "nginx return 200" "$(cat "$work/nginx.pid")" "http://127.0.0.1:18091$path"
 measure "barbacane -> nginx" "$proxy_pid" "http://127.0.0.1:18094$path"
-measure "barbacane (2 WASM mw)" "$mw_pid" "http://127.0.0.1:18097$path"
 timewait=$(ss -tan state time-wait '( dport = :18096 )' | tail -n +2 | wc -l)
+measure "nginx proxy -> nginx" "$(cat "$work/nginx-proxy.pid")" "http://127.0.0.1:18098$path"
+measure "barbacane (2 WASM mw)" "$mw_pid" "http://127.0.0.1:18097$path"
 echo "TIME-WAIT sockets towards the upstream after the proxy run: $timewait"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
 echo "barbacane resident memory after the run: $((rss / 1024)) MiB"
