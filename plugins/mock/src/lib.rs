@@ -93,6 +93,17 @@ mod tests {
     }
 
     #[test]
+    fn one_instance_answers_the_same_to_every_request() {
+        // Instances are reused across requests: dispatching must not consume the config.
+        let mut mock: Mock = dispatcher_from(&json!({"body": "{\"id\":1}"})).unwrap();
+        let mut host = FakeHost::new();
+        let first = host.dispatch(&mut mock);
+        let second = host.dispatch(&mut mock);
+        assert_eq!(first.body, b"{\"id\":1}");
+        assert_eq!(second.body, first.body);
+    }
+
+    #[test]
     fn bad_configurations_are_refused_with_a_reason() {
         let _host = FakeHost::new();
         let err = dispatcher_from::<Mock>(&json!({"status": 700})).unwrap_err();
