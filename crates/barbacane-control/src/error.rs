@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The peer address is not in the allowlist.
     #[error("this address may not use the control-plane API")]
     Forbidden,
+    /// An API key without the scope the operation needs.
+    #[error("this API key lacks the `{0}` scope")]
+    InsufficientScope(&'static str),
     /// A resource with this id (or name) does not exist.
     #[error("{kind} `{id}` does not exist")]
     NotFound {
@@ -96,7 +99,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -121,6 +124,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid-request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::InsufficientScope(_) => "insufficient-scope",
             ApiError::NotFound { .. } => "not-found",
             ApiError::RouteNotFound(_) => "route-not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",

@@ -46,3 +46,88 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         }
     }
 }
+
+/// Who calls a route that machines may use (`Access::AdminOrKey` in the route table): the
+/// admin (posture rules: allowlist, then token), or an API key of one project. Handlers of
+/// such routes take this extractor, so none of them can forget to authenticate.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The admin token, from an allowed address.
+    Admin,
+    /// A valid (not revoked, not expired) API key.
+    Key {
+        /// The only project it can see.
+        project_id: uuid::Uuid,
+        /// Its id.
+        key_id: uuid::Uuid,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
+}
+
+impl Caller {
+    /// Lets the admin through; a key only with `scope` (403 otherwise) and only for its own
+    /// project (anything else does not exist for it: `not_found`).
+    pub fn require(
+        &self,
+        scope: &'static str,
+        project_id: uuid::Uuid,
+        not_found: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Key {
+                project_id: own, ..
+            } if *own != project_id => Err(not_found()),
+            Caller::Key { scopes, .. } if !scopes.iter().any(|s| s == scope) => {
+                Err(ApiError::InsufficientScope(scope))
+            }
+            Caller::Key { .. } => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Caller, ApiError> {
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let authorization = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+        let key = authorization
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| k.starts_with(crate::api::api_keys::KEY_PREFIX));
+        if let Some(key) = key {
+            let hash = barbacane_artifact::sha256_hex(key.as_bytes());
+            return match crate::db::api_keys::authenticate(state.pool(), &hash).await? {
+                Some(found) => Ok(Caller::Key {
+                    project_id: found.project_id,
+                    key_id: found.id,
+                    scopes: found.scopes,
+                }),
+                None => {
+                    // Never the key itself in the logs.
+                    tracing::warn!(%peer, path = parts.uri.path(), "unknown, revoked or expired API key");
+                    Err(ApiError::Unauthorized)
+                }
+            };
+        }
+        match state.posture().authorize(peer, authorization) {
+            Decision::Allow => Ok(Caller::Admin),
+            Decision::Unauthorized => {
+                tracing::warn!(%peer, path = parts.uri.path(), "unauthorized request");
+                Err(ApiError::Unauthorized)
+            }
+            Decision::Forbidden => {
+                tracing::warn!(%peer, path = parts.uri.path(), "request from a forbidden address");
+                Err(ApiError::Forbidden)
+            }
+        }
+    }
+}

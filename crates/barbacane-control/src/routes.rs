@@ -6,7 +6,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{self, artifacts, compilations, health, plugins, projects, specs};
+use crate::api::{self, api_keys, artifacts, compilations, health, plugins, projects, specs};
 use crate::state::AppState;
 use crate::{posture, version};
 
@@ -17,17 +17,29 @@ pub struct Route {
     pub method: Method,
     /// Path template, axum syntax (`/specs/{id}`), the same as OpenAPI's.
     pub path: &'static str,
-    /// Open without a token (only health).
-    pub public: bool,
+    /// Who may call it.
+    pub access: Access,
     /// The handler.
     pub handler: MethodRouter<AppState>,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (only health).
+    Public,
+    /// The admin: allowlist and token (`posture::authorize`).
+    Admin,
+    /// The admin, or an API key with the route's scope for the resource's project; the
+    /// handler authenticates through the `posture::Caller` extractor.
+    AdminOrKey,
 }
 
 fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
     Route {
         method,
         path,
-        public: false,
+        access: Access::Admin,
         handler,
     }
 }
@@ -36,7 +48,7 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 pub fn table() -> Vec<Route> {
     vec![
         Route {
-            public: true,
+            access: Access::Public,
             ..route(Method::GET, "/health", get(health::health))
         },
         route(Method::POST, "/projects", post(projects::create)),
@@ -44,6 +56,17 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/projects/{id}", get(projects::get)),
         route(Method::DELETE, "/projects/{id}", delete(projects::delete)),
         route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
+        route(
+            Method::POST,
+            "/projects/{id}/api-keys",
+            post(api_keys::create),
+        ),
+        route(Method::GET, "/projects/{id}/api-keys", get(api_keys::list)),
+        route(
+            Method::DELETE,
+            "/projects/{id}/api-keys/{keyId}",
+            delete(api_keys::revoke),
+        ),
         route(
             Method::POST,
             "/projects/{id}/compile",
@@ -63,11 +86,14 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/artifacts", get(artifacts::list)),
         route(Method::GET, "/artifacts/{id}", get(artifacts::get)),
         route(Method::DELETE, "/artifacts/{id}", delete(artifacts::delete)),
-        route(
-            Method::GET,
-            "/artifacts/{id}/download",
-            get(artifacts::download),
-        ),
+        Route {
+            access: Access::AdminOrKey,
+            ..route(
+                Method::GET,
+                "/artifacts/{id}/download",
+                get(artifacts::download),
+            )
+        },
         route(Method::POST, "/plugins", post(plugins::register)),
         route(Method::GET, "/plugins", get(plugins::list)),
         route(Method::GET, "/plugins/{name}", get(plugins::versions)),
@@ -85,13 +111,15 @@ pub fn table() -> Vec<Route> {
 pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut private = Router::new();
+    let mut machine = Router::new();
     for r in table() {
-        if r.public {
-            public = public.route(r.path, r.handler);
-        } else {
-            private = private.route(r.path, r.handler);
+        match r.access {
+            Access::Public => public = public.route(r.path, r.handler),
+            Access::Admin => private = private.route(r.path, r.handler),
+            Access::AdminOrKey => machine = machine.route(r.path, r.handler),
         }
     }
+    let machine = machine.route_layer(middleware::from_fn(version::negotiate_version));
     let private = private
         .route_layer(middleware::from_fn(version::negotiate_version))
         .route_layer(middleware::from_fn_with_state(
@@ -100,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         ));
     public
         .merge(private)
+        .merge(machine)
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_upload_bytes()))

@@ -6,10 +6,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::api_keys::SCOPE_ARTIFACT_READ;
 use super::extract::{QueryParams, parse_id};
 use super::specs::ProjectFilter;
 use crate::db::artifacts::{self, Artifact};
 use crate::error::{ApiError, is_foreign_key_violation};
+use crate::posture::Caller;
 use crate::state::AppState;
 
 /// `GET /artifacts[?project_id=]`, newest first.
@@ -40,8 +42,10 @@ pub async fn get(
     Ok(Json(body))
 }
 
-/// `GET /artifacts/{id}/download`: the `.bca` bytes.
+/// `GET /artifacts/{id}/download`: the `.bca` bytes, for the admin or an API key of the
+/// artifact's project with `artifact:read`.
 pub async fn download(
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -49,6 +53,9 @@ pub async fn download(
     let (artifact, _) = artifacts::get(state.pool(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found("artifact", &id))?;
+    caller.require(SCOPE_ARTIFACT_READ, artifact.project_id, || {
+        ApiError::not_found("artifact", &id)
+    })?;
     let bytes = state.store().get(uuid).await?.ok_or_else(|| {
         ApiError::Internal(format!(
             "artifact {uuid} has metadata but no bytes in the store"

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, plus the extractors they share.
 
+pub mod api_keys;
 pub mod artifacts;
 pub mod compilations;
 pub mod extract;

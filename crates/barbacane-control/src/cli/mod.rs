@@ -1,6 +1,7 @@
 //! The `barbacane-control` command line: `serve`, and client subcommands that talk to a
 //! running control plane's API (`--server`, token from `BARBACANE_CONTROL_ADMIN_TOKEN`).
 
+mod api_key;
 mod artifact;
 mod client;
 mod compile;
@@ -72,6 +73,15 @@ pub enum Command {
         #[command(subcommand)]
         cmd: project::ProjectCmd,
     },
+    /// API keys of a project (for data planes).
+    ApiKey {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: api_key::ApiKeyCmd,
+    },
     /// Specs and their revisions.
     Spec {
         /// Client options.
@@ -122,6 +132,7 @@ pub fn run(cli: Cli) -> i32 {
     let (client_args, command) = match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Project { client, cmd } => (client, ClientCommand::Project(cmd)),
+        Command::ApiKey { client, cmd } => (client, ClientCommand::ApiKey(cmd)),
         Command::Spec { client, cmd } => (client, ClientCommand::Spec(cmd)),
         Command::Compile { client, args } => (client, ClientCommand::Compile(args)),
         Command::Artifact { client, cmd } => (client, ClientCommand::Artifact(cmd)),
@@ -144,6 +155,7 @@ pub fn run(cli: Cli) -> i32 {
     let result = runtime.block_on(async {
         match command {
             ClientCommand::Project(cmd) => project::run(&ctx, cmd).await,
+            ClientCommand::ApiKey(cmd) => api_key::run(&ctx, cmd).await,
             ClientCommand::Spec(cmd) => spec::run(&ctx, cmd).await,
             ClientCommand::Compile(args) => compile::run(&ctx, args).await,
             ClientCommand::Artifact(cmd) => artifact::run(&ctx, cmd).await,
@@ -166,6 +178,7 @@ pub fn run(cli: Cli) -> i32 {
 /// A client subcommand, separated from its shared options.
 enum ClientCommand {
     Project(project::ProjectCmd),
+    ApiKey(api_key::ApiKeyCmd),
     Spec(spec::SpecCmd),
     Compile(compile::CompileArgs),
     Artifact(artifact::ArtifactCmd),

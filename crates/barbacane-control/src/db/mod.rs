@@ -2,6 +2,7 @@
 //! family. Queries are checked by the tests against a real database (no compile-time
 //! `query!`, so building needs no database).
 
+pub mod api_keys;
 pub mod artifacts;
 pub mod compilations;
 pub mod plugins;

@@ -228,6 +228,79 @@ async fn client_commands_against_the_real_binary() {
 }
 
 #[tokio::test]
+async fn api_key_commands_against_the_real_binary() {
+    let db = TestDb::new().await;
+    let server = serve(&db).await;
+    let url = server.url.as_str();
+    let t = Some(TOKEN);
+    let project = stdout(&ok(cli(url, t, &["project", "create", "keys"]).await));
+    let key = stdout(&ok(cli(
+        url,
+        t,
+        &[
+            "api-key",
+            "create",
+            "--project",
+            &project,
+            "--name",
+            "edge",
+            "--scope",
+            "artifact:read",
+        ],
+    )
+    .await));
+    assert!(key.starts_with("bbk_") && key.len() == 68, "{key}");
+    let listed = stdout(&ok(cli(
+        url,
+        t,
+        &["api-key", "list", "--project", &project],
+    )
+    .await));
+    assert!(
+        listed.contains("edge") && listed.contains(&key[..12]),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("artifact:read") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key[12..]), "the secret is never listed");
+    let json = ok(cli(
+        url,
+        t,
+        &["api-key", "list", "--project", &project, "--json"],
+    )
+    .await);
+    let keys: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let id = keys[0]["id"].as_str().unwrap().to_owned();
+    ok(cli(url, t, &["api-key", "revoke", "--project", &project, &id]).await);
+    let listed = stdout(&ok(cli(
+        url,
+        t,
+        &["api-key", "list", "--project", &project],
+    )
+    .await));
+    assert!(listed.contains("revoked"), "{listed}");
+    let bad = cli(
+        url,
+        t,
+        &[
+            "api-key",
+            "create",
+            "--project",
+            &project,
+            "--name",
+            "x",
+            "--scope",
+            "root",
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scope"));
+}
+
+#[tokio::test]
 async fn plugin_commands_against_the_real_binary() {
     let db = TestDb::new().await;
     let server = serve(&db).await;

@@ -1,6 +1,7 @@
 //! Integration tests of the control plane, against the real Postgres of the machine (one
 //! database per test).
 
+mod api_keys;
 mod artifacts;
 mod cli;
 mod compile;
