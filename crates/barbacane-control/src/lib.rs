@@ -20,6 +20,7 @@ pub mod cli;
 pub mod compile;
 pub mod db;
 pub mod error;
+pub mod hub;
 pub mod plugin;
 pub mod posture;
 pub mod routes;

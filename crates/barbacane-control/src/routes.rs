@@ -6,7 +6,9 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{self, api_keys, artifacts, compilations, health, plugins, projects, specs};
+use crate::api::{
+    self, api_keys, artifacts, compilations, data_planes, health, plugins, projects, specs,
+};
 use crate::state::AppState;
 use crate::{posture, version};
 
@@ -55,6 +57,25 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/projects", get(projects::list)),
         route(Method::GET, "/projects/{id}", get(projects::get)),
         route(Method::DELETE, "/projects/{id}", delete(projects::delete)),
+        route(
+            Method::GET,
+            "/projects/{id}/data-planes",
+            get(data_planes::list),
+        ),
+        route(
+            Method::GET,
+            "/projects/{id}/data-planes/{dpId}",
+            get(data_planes::get),
+        ),
+        route(
+            Method::DELETE,
+            "/projects/{id}/data-planes/{dpId}",
+            delete(data_planes::delete),
+        ),
+        Route {
+            access: Access::AdminOrKey,
+            ..route(Method::GET, "/ws/data-plane", get(data_planes::connect))
+        },
         route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
         route(
             Method::POST,

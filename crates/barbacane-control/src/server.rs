@@ -34,6 +34,8 @@ pub struct ServeConfig {
     pub allow: Vec<String>,
     /// Pool settings.
     pub pool: PoolConfig,
+    /// Heartbeat interval of connected data planes.
+    pub heartbeat: std::time::Duration,
 }
 
 /// Why the server did not start.
@@ -126,6 +128,16 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
             "recovered compilations left running by a previous process"
         );
     }
+    // Nodes connected to a previous process are gone with it; they reconnect.
+    let stale = db::data_planes::all_offline(&pool)
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
+    if stale > 0 {
+        tracing::info!(
+            nodes = stale,
+            "data planes of the previous process marked offline until they reconnect"
+        );
+    }
     let store = Arc::new(PgArtifactStore::new(pool.clone()));
     let wake = Arc::new(Notify::new());
     let state = AppState::new(
@@ -134,6 +146,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         StateConfig {
             posture: Posture { tokens, allowlist },
             max_upload_bytes: config.max_upload_bytes,
+            heartbeat: config.heartbeat,
         },
         wake.clone(),
     );

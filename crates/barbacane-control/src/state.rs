@@ -21,6 +21,7 @@ struct Inner {
     posture: ArcSwap<Posture>,
     max_upload_bytes: usize,
     wake: Arc<Notify>,
+    hub: Arc<crate::hub::Hub>,
 }
 
 /// Settings of the HTTP layer.
@@ -30,6 +31,8 @@ pub struct StateConfig {
     pub posture: Posture,
     /// Largest request body (413 beyond).
     pub max_upload_bytes: usize,
+    /// How often connected data planes send a heartbeat.
+    pub heartbeat: std::time::Duration,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
                 posture: ArcSwap::from_pointee(config.posture),
                 max_upload_bytes: config.max_upload_bytes,
                 wake,
+                hub: Arc::new(crate::hub::Hub::new(config.heartbeat)),
             }),
         }
     }
@@ -59,6 +63,11 @@ impl AppState {
     /// The artifact store.
     pub fn store(&self) -> &dyn ArtifactStore {
         self.inner.store.as_ref()
+    }
+
+    /// The connected data planes.
+    pub fn hub(&self) -> &crate::hub::Hub {
+        &self.inner.hub
     }
 
     /// The admin posture now.

@@ -167,6 +167,7 @@ pub async fn revoke(
     if !api_keys::revoke(state.pool(), project_id, key).await? {
         return Err(ApiError::not_found("api key", key_id));
     }
-    tracing::info!(project = %project_id, key = %key, "API key revoked");
+    let closed = state.hub().disconnect_key(key);
+    tracing::info!(project = %project_id, key = %key, disconnected = closed, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

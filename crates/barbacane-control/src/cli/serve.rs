@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// Most database connections.
     #[arg(long, default_value_t = 16)]
     pub max_db_connections: u32,
+    /// Seconds between the heartbeats of connected data planes (told to each node); a node
+    /// silent for three of them is marked offline.
+    #[arg(long, default_value_t = 30,
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+    pub heartbeat_seconds: u64,
     /// Log filter (default `info`, or RUST_LOG).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -52,6 +57,7 @@ pub fn run(args: ServeArgs) -> i32 {
         workers: args.workers,
         max_upload_bytes: args.max_upload_bytes,
         allow: args.allow,
+        heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds),
         pool: PoolConfig {
             max_connections: args.max_db_connections.max(2),
             ..PoolConfig::default()

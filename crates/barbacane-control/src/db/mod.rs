@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod artifacts;
 pub mod compilations;
+pub mod data_planes;
 pub mod plugins;
 pub mod projects;
 pub mod specs;

@@ -257,6 +257,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         max_upload_bytes: 1024,
         allow: vec![],
         pool: Default::default(),
+        heartbeat: std::time::Duration::from_secs(30),
     })
     .await
     .unwrap();

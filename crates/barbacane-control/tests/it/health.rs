@@ -82,6 +82,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         max_upload_bytes: 1024,
         allow: vec![],
         pool: PoolConfig::default(),
+        heartbeat: std::time::Duration::from_secs(30),
     }
 }
 

@@ -5,6 +5,7 @@ mod api_keys;
 mod artifacts;
 mod cli;
 mod compile;
+mod data_planes;
 mod faults;
 mod health;
 mod openapi;

@@ -59,6 +59,7 @@ async fn every_documented_operation_reaches_a_handler() {
         let concrete = path
             .replace("{id}", &id)
             .replace("{keyId}", &id)
+            .replace("{dpId}", &id)
             .replace("{name}", "some-plugin")
             .replace("{version}", "1.0.0");
         let method = Method::from_bytes(method.as_bytes()).unwrap();

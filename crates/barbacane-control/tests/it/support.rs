@@ -108,6 +108,7 @@ pub struct AppOptions {
     pub peer: SocketAddr,
     pub max_upload_bytes: usize,
     pub workers: usize,
+    pub heartbeat: std::time::Duration,
 }
 
 impl Default for AppOptions {
@@ -118,6 +119,7 @@ impl Default for AppOptions {
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
             max_upload_bytes: 1024 * 1024,
             workers: 2,
+            heartbeat: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -157,6 +159,7 @@ impl TestApp {
                     allowlist: Allowlist::parse(options.allow.iter().copied()).unwrap(),
                 },
                 max_upload_bytes: options.max_upload_bytes,
+                heartbeat: options.heartbeat,
             },
             wake.clone(),
         );

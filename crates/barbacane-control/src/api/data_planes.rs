@@ -1,0 +1,177 @@
+//! `/ws/data-plane` (nodes connect) and `/projects/{id}/data-planes` (what is connected).
+
+use axum::Json;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+
+use super::api_keys::SCOPE_CONNECT;
+use super::extract::parse_id;
+use crate::db::data_planes::{self, DataPlane};
+use crate::error::ApiError;
+use crate::hub::protocol::MAX_MESSAGE_BYTES;
+use crate::hub::session::{self, Peer};
+use crate::posture::Caller;
+use crate::state::AppState;
+
+/// `GET /ws/data-plane`: a data plane connects with an API key holding `data-plane:connect`.
+pub async fn connect(
+    caller: Caller,
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let (project_id, key_id) = match caller {
+        Caller::Key {
+            project_id,
+            key_id,
+            scopes,
+        } => {
+            if !scopes.iter().any(|s| s == SCOPE_CONNECT) {
+                return Err(ApiError::InsufficientScope(SCOPE_CONNECT));
+            }
+            (project_id, key_id)
+        }
+        Caller::Admin => {
+            return Err(ApiError::InvalidRequest(
+                "data planes connect with a project API key, not the admin token".into(),
+            ));
+        }
+    };
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::InvalidRequest(format!("this endpoint takes a WebSocket upgrade: {e}"))
+    })?;
+    let peer = Peer {
+        project_id,
+        key_id,
+        addr: addr.ip(),
+    };
+    Ok(upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session::run(socket, state, peer)))
+}
+
+/// `?status=online|offline|deploying` and repeatable `?label=key=value` (all must match).
+fn filters(query: Option<&str>) -> Result<(Option<String>, Value), ApiError> {
+    let mut status = None;
+    let mut labels = Map::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v)?;
+        match k {
+            "status" if matches!(v.as_str(), "online" | "offline" | "deploying") => {
+                status = Some(v);
+            }
+            "status" => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "status `{v}` is not online, offline or deploying"
+                )));
+            }
+            "label" => {
+                let (lk, lv) = v.split_once('=').ok_or_else(|| {
+                    ApiError::InvalidRequest(format!("label `{v}` is not key=value"))
+                })?;
+                labels.insert(lk.to_owned(), Value::String(lv.to_owned()));
+            }
+            other => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "unknown query parameter `{other}`"
+                )));
+            }
+        }
+    }
+    Ok((status, Value::Object(labels)))
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::InvalidRequest("bad percent-encoding".into()))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ApiError::InvalidRequest("query is not UTF-8".into()))
+}
+
+/// `GET /projects/{id}/data-planes`.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<DataPlane>>, ApiError> {
+    let project_id = parse_id("project", &id)?;
+    let (status, labels) = filters(query.as_deref())?;
+    if crate::db::projects::get(state.pool(), project_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("project", id));
+    }
+    Ok(Json(
+        data_planes::list(state.pool(), project_id, status.as_deref(), &labels).await?,
+    ))
+}
+
+/// `GET /projects/{id}/data-planes/{dpId}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path((id, dp)): Path<(String, String)>,
+) -> Result<Json<DataPlane>, ApiError> {
+    let project_id = parse_id("project", &id)?;
+    let dp_id = parse_id("data plane", &dp)?;
+    data_planes::get(state.pool(), project_id, dp_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("data plane", dp))
+}
+
+/// `DELETE /projects/{id}/data-planes/{dpId}` → 204: closes its connection and forgets it
+/// (a node whose key is still valid registers again when it reconnects; revoke the key to
+/// keep it out).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((id, dp)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project_id = parse_id("project", &id)?;
+    let dp_id = parse_id("data plane", &dp)?;
+    if !data_planes::delete(state.pool(), project_id, dp_id).await? {
+        return Err(ApiError::not_found("data plane", dp));
+    }
+    state.hub().disconnect(dp_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse() {
+        let (status, labels) =
+            filters(Some("status=online&label=region%3Deu&label=tier=edge")).unwrap();
+        assert_eq!(status.as_deref(), Some("online"));
+        assert_eq!(labels, serde_json::json!({"region": "eu", "tier": "edge"}));
+        assert!(filters(Some("status=gone")).is_err());
+        assert!(filters(Some("label=novalue")).is_err());
+        assert!(filters(Some("colour=red")).is_err());
+        assert_eq!(filters(None).unwrap(), (None, serde_json::json!({})));
+    }
+}

@@ -1,0 +1,157 @@
+//! `data_planes`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+/// A data plane as listed.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct DataPlane {
+    /// Its id.
+    pub id: Uuid,
+    /// Its project.
+    pub project_id: Uuid,
+    /// Its name (unique in the project).
+    pub name: String,
+    /// `{"key": "value"}`.
+    pub labels: Value,
+    /// `online`, `offline` or `deploying`.
+    pub status: String,
+    /// The `artifact_hash` it last reported.
+    pub artifact_hash: Option<String>,
+    /// Gateway version, hostname, reported provenance.
+    pub metadata: Value,
+    /// When its current (or last) connection opened.
+    pub connected_at: Option<DateTime<Utc>>,
+    /// When it was last heard from.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// When it first registered.
+    pub created_at: DateTime<Utc>,
+}
+
+macro_rules! columns {
+    () => {
+        "id, project_id, name, labels, status, artifact_hash, metadata, connected_at, last_seen, created_at"
+    };
+}
+
+/// What a node says when it connects.
+#[derive(Debug)]
+pub struct Registration<'a> {
+    /// The key's project.
+    pub project_id: Uuid,
+    /// The node's name.
+    pub name: &'a str,
+    /// Its labels.
+    pub labels: &'a Value,
+    /// The hash it serves, if any.
+    pub artifact_hash: Option<&'a str>,
+    /// Version, hostname, provenance.
+    pub metadata: &'a Value,
+    /// The key it connected with.
+    pub api_key_id: Uuid,
+}
+
+/// Registers (or re-registers) a node as online; returns its row.
+pub async fn register(pool: &PgPool, r: &Registration<'_>) -> Result<DataPlane, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO data_planes (id, project_id, name, labels, status, artifact_hash, metadata, ",
+        "api_key_id, connected_at, last_seen) VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, now(), now()) ",
+        "ON CONFLICT (project_id, name) DO UPDATE SET labels = EXCLUDED.labels, status = 'online', ",
+        "artifact_hash = EXCLUDED.artifact_hash, metadata = EXCLUDED.metadata, ",
+        "api_key_id = EXCLUDED.api_key_id, connected_at = now(), last_seen = now() RETURNING ",
+        columns!()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(r.project_id)
+    .bind(r.name)
+    .bind(r.labels)
+    .bind(r.artifact_hash)
+    .bind(r.metadata)
+    .bind(r.api_key_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// A heartbeat: the node is alive and serves `artifact_hash`.
+pub async fn heartbeat(
+    pool: &PgPool,
+    id: Uuid,
+    artifact_hash: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE data_planes SET last_seen = now(), status = CASE WHEN status = 'offline' \
+         THEN 'online' ELSE status END, artifact_hash = COALESCE($2, artifact_hash) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(artifact_hash)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// Marks a node offline (its connection ended).
+pub async fn offline(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE data_planes SET status = 'offline' WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// At start: no node is connected to this process yet.
+pub async fn all_offline(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE data_planes SET status = 'offline' WHERE status <> 'offline'")
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// A project's nodes by name, optionally with one status and labels that all match.
+pub async fn list(
+    pool: &PgPool,
+    project_id: Uuid,
+    status: Option<&str>,
+    labels: &Value,
+) -> Result<Vec<DataPlane>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM data_planes WHERE project_id = $1 AND ($2::text IS NULL OR status = $2) ",
+        "AND labels @> $3 ORDER BY name"
+    ))
+    .bind(project_id)
+    .bind(status)
+    .bind(labels)
+    .fetch_all(pool)
+    .await
+}
+
+/// One node of the project.
+pub async fn get(
+    pool: &PgPool,
+    project_id: Uuid,
+    id: Uuid,
+) -> Result<Option<DataPlane>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM data_planes WHERE project_id = $1 AND id = $2"
+    ))
+    .bind(project_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Forgets a node of the project; false when there is none.
+pub async fn delete(pool: &PgPool, project_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM data_planes WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}

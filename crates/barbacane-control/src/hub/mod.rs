@@ -1,0 +1,124 @@
+//! The data-plane hub: one session per connected node, keyed by the node's id, so that the
+//! API can disconnect a node (`DELETE .../data-planes/{id}`) or every node of a revoked key.
+//! The protocol is in `protocol.rs`, one connection's life in `session.rs`.
+
+pub mod protocol;
+pub mod session;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// The connected nodes of this process.
+#[derive(Debug)]
+pub struct Hub {
+    sessions: Mutex<HashMap<Uuid, Session>>,
+    heartbeat: Duration,
+}
+
+#[derive(Debug)]
+struct Session {
+    /// Distinguishes this connection from a later one of the same node.
+    serial: u64,
+    key_id: Uuid,
+    close: watch::Sender<bool>,
+}
+
+/// A registered connection; dropping it does not unregister (see [`Hub::leave`]).
+#[derive(Debug)]
+pub struct Ticket {
+    /// The node's id.
+    pub data_plane_id: Uuid,
+    serial: u64,
+    /// Becomes true when the hub wants this connection closed.
+    pub closed: watch::Receiver<bool>,
+}
+
+impl Hub {
+    /// A hub whose nodes heartbeat every `heartbeat`.
+    pub fn new(heartbeat: Duration) -> Hub {
+        Hub {
+            sessions: Mutex::new(HashMap::new()),
+            heartbeat,
+        }
+    }
+
+    /// How often nodes send a heartbeat.
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
+    }
+
+    /// Registers a connection of node `id`; an earlier connection of the same node is told
+    /// to close (the newest one wins).
+    pub fn join(&self, id: Uuid, key_id: Uuid) -> Ticket {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (close, closed) = watch::channel(false);
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(old) = sessions.insert(
+                id,
+                Session {
+                    serial,
+                    key_id,
+                    close,
+                },
+            )
+        {
+            let _ = old.close.send(true);
+        }
+        Ticket {
+            data_plane_id: id,
+            serial,
+            closed,
+        }
+    }
+
+    /// Unregisters `ticket`'s connection; true if it was still the node's current one.
+    pub fn leave(&self, ticket: &Ticket) -> bool {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return false;
+        };
+        match sessions.get(&ticket.data_plane_id) {
+            Some(s) if s.serial == ticket.serial => {
+                sessions.remove(&ticket.data_plane_id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes node `id`'s connection, if it has one.
+    pub fn disconnect(&self, id: Uuid) -> bool {
+        self.sessions
+            .lock()
+            .ok()
+            .and_then(|mut s| s.remove(&id))
+            .map(|s| s.close.send(true))
+            .is_some()
+    }
+
+    /// Closes every connection made with `key_id`; returns how many.
+    pub fn disconnect_key(&self, key_id: Uuid) -> usize {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return 0;
+        };
+        let ids: Vec<Uuid> = sessions
+            .iter()
+            .filter(|(_, s)| s.key_id == key_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            if let Some(s) = sessions.remove(id) {
+                let _ = s.close.send(true);
+            }
+        }
+        ids.len()
+    }
+
+    /// Nodes connected to this process now.
+    pub fn connected(&self) -> usize {
+        self.sessions.lock().map_or(0, |s| s.len())
+    }
+}
