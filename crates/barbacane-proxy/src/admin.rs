@@ -47,6 +47,7 @@ pub struct Admin {
     reloader: Arc<Reloader>,
     instance_id: String,
     hostname: String,
+    control_plane: std::sync::OnceLock<Arc<crate::connected::Status>>,
 }
 
 impl Admin {
@@ -64,6 +65,7 @@ impl Admin {
             reloader,
             instance_id: uuid::Uuid::new_v4().to_string(),
             hostname: hostname(),
+            control_plane: std::sync::OnceLock::new(),
             config,
         }))
     }
@@ -89,6 +91,11 @@ impl Admin {
     pub async fn reload(&self) -> Result<crate::reload::ReloadOutcome, String> {
         self.reload_tokens();
         self.reloader.reload().await
+    }
+
+    /// Shows the connected-mode connection in `/_admin/provenance` (`control_plane`).
+    pub fn set_control_plane(&self, status: Arc<crate::connected::Status>) {
+        let _ = self.control_plane.set(status);
     }
 
     /// The provenance document served at `/_admin/provenance`.
@@ -119,6 +126,7 @@ impl Admin {
                 hostname: self.hostname.clone(),
             },
             last_reload_error: self.reloader.last_error(),
+            control_plane: self.control_plane.get().map(|s| s.get()),
         }
     }
 
@@ -243,6 +251,9 @@ pub struct Provenance {
     pub data_plane: DataPlane,
     /// The last failed reload, if the latest attempt failed.
     pub last_reload_error: Option<ReloadFailure>,
+    /// Connected mode: the control plane connection (absent in standalone mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<crate::connected::ControlPlaneStatus>,
 }
 
 /// Signature part of the provenance document.
@@ -265,7 +276,8 @@ pub struct DataPlane {
     pub hostname: String,
 }
 
-fn hostname() -> String {
+/// This machine's host name.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())

@@ -178,7 +178,35 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
     #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
     pub options: ServeOptions,
+}
+
+/// Connected mode: register with a control plane (`docs/connected-mode.md`).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// The control plane (`http://HOST:PORT`, or its `ws://.../ws/data-plane` URL). Without
+    /// it the gateway runs standalone.
+    #[arg(long, value_name = "URL")]
+    pub control_plane: Option<String>,
+    /// The project the API key belongs to (checked by the control plane).
+    #[arg(long, value_name = "ID", requires = "control_plane")]
+    pub project_id: Option<String>,
+    /// A project API key with `data-plane:connect` (never logged).
+    #[arg(
+        long,
+        env = "BARBACANE_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    /// This node's name in the project [default: the host name].
+    #[arg(long, value_name = "NAME", requires = "control_plane")]
+    pub data_plane_name: Option<String>,
+    /// A label of this node (`key=value`); repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "control_plane")]
+    pub labels: Vec<(String, String)>,
 }
 
 /// The admin listener (`/_admin/*`), separate from traffic.

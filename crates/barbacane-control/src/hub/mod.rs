@@ -89,32 +89,27 @@ impl Hub {
         }
     }
 
-    /// Closes node `id`'s connection, if it has one.
+    /// Tells node `id`'s connection to close, if it has one. The session unregisters itself
+    /// (and marks the node offline) as it ends.
     pub fn disconnect(&self, id: Uuid) -> bool {
         self.sessions
             .lock()
             .ok()
-            .and_then(|mut s| s.remove(&id))
-            .map(|s| s.close.send(true))
+            .and_then(|s| s.get(&id).map(|s| s.close.send(true)))
             .is_some()
     }
 
-    /// Closes every connection made with `key_id`; returns how many.
+    /// Tells every connection made with `key_id` to close; returns how many.
     pub fn disconnect_key(&self, key_id: Uuid) -> usize {
-        let Ok(mut sessions) = self.sessions.lock() else {
+        let Ok(sessions) = self.sessions.lock() else {
             return 0;
         };
-        let ids: Vec<Uuid> = sessions
-            .iter()
-            .filter(|(_, s)| s.key_id == key_id)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &ids {
-            if let Some(s) = sessions.remove(id) {
-                let _ = s.close.send(true);
-            }
+        let mut told = 0;
+        for session in sessions.values().filter(|s| s.key_id == key_id) {
+            let _ = session.close.send(true);
+            told += 1;
         }
-        ids.len()
+        told
     }
 
     /// Nodes connected to this process now.

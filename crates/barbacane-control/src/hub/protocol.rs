@@ -32,6 +32,9 @@ pub enum NodeMessage {
 pub struct Hello {
     /// The protocol version the node speaks.
     pub protocol: u32,
+    /// The project the node believes it belongs to; when given, it must be the key's.
+    #[serde(default)]
+    pub project_id: Option<String>,
     /// Its name, unique in the project (1-128 characters).
     pub name: String,
     /// Its labels.

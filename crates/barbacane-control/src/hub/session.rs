@@ -49,6 +49,16 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
     if let Err(reason) = check(&hello) {
         return refuse(socket, close::POLICY, &reason).await;
     }
+    if let Some(claimed) = &hello.project_id
+        && *claimed != peer.project_id.to_string()
+    {
+        return refuse(
+            socket,
+            close::POLICY,
+            "the API key belongs to another project than --project-id",
+        )
+        .await;
+    }
     let labels = json!(hello.labels);
     let metadata = json!({
         "version": hello.version,

@@ -246,3 +246,105 @@ async fn a_connection_ends_on_protocol_errors_revocation_deletion_and_silence() 
     );
     assert_eq!(open(addr, &k).await.unwrap_err(), 401);
 }
+
+/// A real data plane (in process) serving a small artifact.
+async fn gateway() -> barbacane_test::TestGateway {
+    let artifact =
+        barbacane_test::compile_yaml(&[("api.yaml", &crate::support::mini_spec("/hello", "{}"))])
+            .unwrap();
+    barbacane_test::TestGateway::from_artifact(&artifact, Default::default()).await
+}
+
+fn connect_config(
+    addr: SocketAddr,
+    key: &str,
+    project: Option<&str>,
+) -> barbacane_proxy::connected::ConnectConfig {
+    barbacane_proxy::connected::ConnectConfig {
+        url: format!("http://{addr}"),
+        project_id: project.map(str::to_owned),
+        api_key: key.to_owned(),
+        name: "edge-7".into(),
+        labels: [("zone".to_owned(), "b".to_owned())].into(),
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_registers_reports_what_it_serves_and_serves_on_when_refused() {
+    let app = TestApp::new().await;
+    let addr = listen(&app).await;
+    let project = app.project("fleet").await;
+    let (k, key_id) = key(&app, &project, json!(["data-plane:connect"])).await;
+    let gw = gateway().await;
+    let serving = gw.gateway().snapshot().header().artifact_hash.clone();
+    let status = barbacane_proxy::connected::spawn(
+        connect_config(addr, &k, Some(&project)),
+        gw.gateway().clone(),
+    )
+    .unwrap();
+    assert!(
+        eventually(async || status.get().state == "connected").await,
+        "{:?}",
+        status.get()
+    );
+    let id = status.get().data_plane_id.unwrap();
+    let n = node(&app, &project, &id).await;
+    assert_eq!(n["status"], "online", "{n}");
+    assert_eq!(n["name"], "edge-7");
+    assert_eq!(n["labels"], json!({"zone": "b"}));
+    assert_eq!(n["artifact_hash"], serving.as_str());
+    assert_eq!(
+        n["metadata"]["provenance"]["artifact_hash"],
+        serving.as_str()
+    );
+    assert!(status.get().last_connected_at.is_some());
+
+    // Revoked: disconnected, refused on reconnection, and the gateway serves on.
+    app.delete(&format!("/projects/{project}/api-keys/{key_id}"))
+        .await;
+    assert!(eventually(async || status.get().state != "connected").await);
+    assert!(eventually(async || node(&app, &project, &id).await["status"] == "offline").await);
+    for _ in 0..100 {
+        if status.get().last_error.is_some_and(|e| e.contains("401")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        status.get().last_error.is_some_and(|e| e.contains("401")),
+        "{:?}",
+        status.get()
+    );
+    assert_eq!(gw.get("/hello").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_gateway_naming_another_project_is_refused() {
+    let app = TestApp::new().await;
+    let addr = listen(&app).await;
+    let project = app.project("fleet").await;
+    let other = app.project("other").await;
+    let (k, _) = key(&app, &project, json!(["data-plane:connect"])).await;
+    let gw = gateway().await;
+    let status = barbacane_proxy::connected::spawn(
+        connect_config(addr, &k, Some(&other)),
+        gw.gateway().clone(),
+    )
+    .unwrap();
+    assert!(
+        eventually(async || status
+            .get()
+            .last_error
+            .is_some_and(|e| e.contains("another project")))
+        .await,
+        "{:?}",
+        status.get()
+    );
+    assert_eq!(status.get().state, "disconnected");
+    assert_eq!(
+        app.get(&format!("/projects/{project}/data-planes"))
+            .await
+            .json(),
+        json!([])
+    );
+}

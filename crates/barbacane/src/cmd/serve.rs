@@ -47,6 +47,13 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let config = serve_config(&args.options, args.dev);
+    let connect = match connect_config(&args.connect) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();
         let signature = snapshot.signature().as_str();
@@ -68,6 +75,15 @@ pub fn run(args: ServeArgs) -> i32 {
                     return e.code;
                 }
             };
+        if let Some(connect) = connect {
+            match barbacane_proxy::connected::spawn(connect, Arc::clone(&gateway)) {
+                Ok(status) => admin.set_control_plane(status),
+                Err(e) => {
+                    eprintln!("error: --control-plane {e}");
+                    return exit_code::USAGE;
+                }
+            }
+        }
         let (modules_cached, modules_compiled) = super::module_cache_counts();
         tracing::info!(
             addr = %listening.local_addr(), admin = %admin_listening.local_addr(),
@@ -164,4 +180,30 @@ fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
             let _ = admin.reload().await;
         }
     });
+}
+
+/// The connected-mode settings, if `--control-plane` is given.
+fn connect_config(
+    args: &crate::cli::ConnectArgs,
+) -> Result<Option<barbacane_proxy::connected::ConnectConfig>, String> {
+    let Some(url) = &args.control_plane else {
+        return Ok(None);
+    };
+    barbacane_proxy::connected::websocket_url(url).map_err(|e| format!("--control-plane {e}"))?;
+    let api_key = args
+        .api_key
+        .clone()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or("--control-plane needs an API key: --api-key or BARBACANE_API_KEY")?;
+    let name = args
+        .data_plane_name
+        .clone()
+        .unwrap_or_else(barbacane_proxy::admin::hostname);
+    Ok(Some(barbacane_proxy::connected::ConnectConfig {
+        url: url.clone(),
+        project_id: args.project_id.clone(),
+        api_key: api_key.trim().to_owned(),
+        name,
+        labels: args.labels.iter().cloned().collect(),
+    }))
 }

@@ -198,3 +198,36 @@ paths:
         out.stderr
     );
 }
+
+#[test]
+fn connected_mode_flags_are_checked_before_serving() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = crate::support::compile_petstore(dir.path());
+    let serve = |extra: &[&str]| {
+        let mut cmd = crate::support::barbacane();
+        cmd.env_remove("BARBACANE_API_KEY")
+            .arg("serve")
+            .arg("--artifact")
+            .arg(&artifact)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(extra);
+        crate::support::run(&mut cmd)
+    };
+    let no_key = serve(&["--control-plane", "http://127.0.0.1:9"]);
+    no_key.assert_code(10);
+    assert!(
+        no_key.stderr.contains("BARBACANE_API_KEY"),
+        "{}",
+        no_key.stderr
+    );
+    let tls = serve(&[
+        "--control-plane",
+        "https://cp.example",
+        "--api-key",
+        "bbk_x",
+    ]);
+    tls.assert_code(10);
+    assert!(tls.stderr.contains("not supported yet"), "{}", tls.stderr);
+    // Connected-mode details without a control plane are a usage error.
+    serve(&["--project-id", "p"]).assert_code(2);
+}

@@ -1,0 +1,350 @@
+//! Connected mode, the data plane's side: keep a WebSocket to the control plane open, say
+//! `hello` with what this node serves, heartbeat, and reconnect with backoff when the
+//! connection drops. While disconnected the node keeps serving what it has (graceful
+//! degradation). The protocol is `docs/connected-mode.md`.
+//!
+//! Status: registration and heartbeats. Deployments (the control plane telling the node to
+//! pull an artifact) are not implemented yet.
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+use crate::Gateway;
+
+/// The protocol version this data plane speaks.
+pub const PROTOCOL: u32 = 1;
+
+/// Shortest and longest wait between two connection attempts (full jitter in between).
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// How long the control plane has to answer `hello`.
+const WELCOME_WITHIN: Duration = Duration::from_secs(10);
+
+/// How the node connects.
+#[derive(Clone)]
+pub struct ConnectConfig {
+    /// The control plane's base URL (`http://host:9090`) or its WebSocket URL
+    /// (`ws://host:9090/ws/data-plane`).
+    pub url: String,
+    /// The project the key belongs to, if the operator named it (checked by the control
+    /// plane, which refuses a key of another project).
+    pub project_id: Option<String>,
+    /// The API key (`bbk_...`). Never logged.
+    pub api_key: String,
+    /// This node's name in the project.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ConnectConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectConfig")
+            .field("url", &self.url)
+            .field("project_id", &self.project_id)
+            .field("api_key", &"<redacted>")
+            .field("name", &self.name)
+            .field("labels", &self.labels)
+            .finish()
+    }
+}
+
+/// The connection's state, for `/_admin/provenance`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlPlaneStatus {
+    /// The WebSocket URL.
+    pub url: String,
+    /// `connecting`, `connected` or `disconnected`.
+    pub state: &'static str,
+    /// When the node last completed a `hello` (RFC 3339 UTC).
+    pub last_connected_at: Option<String>,
+    /// The id the control plane gave this node.
+    pub data_plane_id: Option<String>,
+    /// Why the last attempt or connection ended.
+    pub last_error: Option<String>,
+}
+
+/// Shared, updated by the connection task.
+#[derive(Debug)]
+pub struct Status(Mutex<ControlPlaneStatus>);
+
+impl Status {
+    /// The state now.
+    pub fn get(&self) -> ControlPlaneStatus {
+        self.0
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ControlPlaneStatus)) {
+        if let Ok(mut s) = self.0.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+/// The WebSocket URL for `url`: `http(s)://base` becomes `ws(s)://base/ws/data-plane`; a
+/// `ws(s)://` URL is used as given.
+pub fn websocket_url(url: &str) -> Result<String, String> {
+    let url = url.trim_end_matches('/');
+    if url.starts_with("ws://") {
+        return Ok(url.to_owned());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        return Ok(format!("ws://{rest}/ws/data-plane"));
+    }
+    if url.starts_with("https://") || url.starts_with("wss://") {
+        return Err(format!(
+            "`{url}`: TLS to the control plane (https/wss) is not supported yet; use http:// on a trusted network or a TLS-terminating tunnel"
+        ));
+    }
+    Err(format!(
+        "`{url}` is not an http:// or ws:// URL of the control plane"
+    ))
+}
+
+/// Starts the connection task on the current runtime; returns its status handle.
+pub fn spawn(config: ConnectConfig, gateway: Arc<Gateway>) -> Result<Arc<Status>, String> {
+    let url = websocket_url(&config.url)?;
+    let status = Arc::new(Status(Mutex::new(ControlPlaneStatus {
+        url: url.clone(),
+        state: "connecting",
+        last_connected_at: None,
+        data_plane_id: None,
+        last_error: None,
+    })));
+    let task_status = Arc::clone(&status);
+    tokio::spawn(async move {
+        let mut failures: u32 = 0;
+        loop {
+            task_status.update(|s| s.state = "connecting");
+            let mut welcomed = false;
+            let reason = match session(&url, &config, &gateway, &task_status, &mut welcomed).await {
+                Ok(()) => "connection closed".to_owned(),
+                Err(e) => e,
+            };
+            task_status.update(|s| {
+                s.state = "disconnected";
+                s.last_error = Some(reason.clone());
+            });
+            // A connection that was welcomed starts the backoff over.
+            failures = if welcomed {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
+            let wait = backoff(failures);
+            tracing::warn!(%url, error = %reason, retry_in = ?wait, "control plane connection ended; serving on, reconnecting");
+            tokio::time::sleep(wait).await;
+        }
+    });
+    Ok(status)
+}
+
+/// Full jitter: a uniformly random wait between 0 and min(60 s, 1 s x 2^failures), at least
+/// [`BACKOFF_MIN`] / 2 so a flapping control plane is not hammered.
+fn backoff(failures: u32) -> Duration {
+    let cap = BACKOFF_MIN
+        .saturating_mul(1u32 << failures.min(6))
+        .min(BACKOFF_MAX);
+    cap.mul_f64(jitter()).max(BACKOFF_MIN / 2)
+}
+
+/// A fraction in [0, 1] that differs between nodes and attempts. The clock's nanoseconds,
+/// scrambled, are enough to spread reconnections; there is no cryptographic need here.
+fn jitter() -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos.wrapping_mul(2_654_435_761)) / f64::from(u32::MAX)
+}
+
+/// One connection: handshake, `hello`, `welcome`, heartbeats until it ends.
+async fn session(
+    url: &str,
+    config: &ConnectConfig,
+    gateway: &Gateway,
+    status: &Status,
+    welcomed: &mut bool,
+) -> Result<(), String> {
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| format!("bad control plane URL: {e}"))?;
+    let bearer = format!("Bearer {}", config.api_key)
+        .parse()
+        .map_err(|_| "the API key is not a valid header value".to_owned())?;
+    request.headers_mut().insert("authorization", bearer);
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .ok_or("the control plane URL has no host")?;
+    let address = if host.contains(':') {
+        host
+    } else {
+        format!("{host}:80")
+    };
+    let stream = TcpStream::connect(&address)
+        .await
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut ws, _) = client_async(request, stream).await.map_err(|e| match e {
+        tungstenite::Error::Http(r) if r.status() == 401 => {
+            "the control plane refused the API key (401: unknown, revoked or expired)".to_owned()
+        }
+        tungstenite::Error::Http(r) if r.status() == 403 => {
+            "the API key lacks the data-plane:connect scope (403)".to_owned()
+        }
+        tungstenite::Error::Http(r) => format!("the control plane answered {}", r.status()),
+        other => format!("WebSocket handshake failed: {other}"),
+    })?;
+    send(&mut ws, &hello(config, gateway)).await?;
+    let welcome = match tokio::time::timeout(WELCOME_WITHIN, next(&mut ws)).await {
+        Err(_) => return Err("no welcome from the control plane".into()),
+        Ok(message) => message?,
+    };
+    if welcome.get("type").and_then(Value::as_str) != Some("welcome") {
+        return Err(format!("expected welcome, got {welcome}"));
+    }
+    let id = welcome
+        .get("data_plane_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let every = welcome
+        .get("heartbeat_seconds")
+        .and_then(Value::as_u64)
+        .map_or(Duration::from_secs(30), |s| Duration::from_secs(s.max(1)));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    *welcomed = true;
+    status.update(|s| {
+        s.state = "connected";
+        s.data_plane_id = Some(id.clone());
+        s.last_connected_at = Some(barbacane_artifact::rfc3339(now));
+        s.last_error = None;
+    });
+    tracing::info!(data_plane = %id, %url, "connected to the control plane");
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let hash = gateway.snapshot().header().artifact_hash.clone();
+                send(&mut ws, &json!({"type": "heartbeat", "artifact_hash": hash})).await?;
+            }
+            message = next(&mut ws) => {
+                let message = message?;
+                // Nothing else is defined in protocol 1; later messages are ignored.
+                tracing::debug!(kind = ?message.get("type"), "control plane message ignored");
+            }
+        }
+    }
+}
+
+fn hello(config: &ConnectConfig, gateway: &Gateway) -> Value {
+    let snapshot = gateway.snapshot();
+    let header = snapshot.header();
+    json!({
+        "type": "hello",
+        "protocol": PROTOCOL,
+        "project_id": config.project_id,
+        "name": config.name,
+        "labels": config.labels,
+        "version": env!("CARGO_PKG_VERSION"),
+        "hostname": crate::admin::hostname(),
+        "artifact_hash": header.artifact_hash,
+        "provenance": {
+            "artifact_hash": header.artifact_hash,
+            "build_timestamp": header.build_timestamp,
+            "compiler_version": header.compiler_version,
+            "provenance_commit": header.provenance_commit,
+            "provenance_source": header.provenance_source,
+            "signature": snapshot.signature().as_str(),
+        },
+    })
+}
+
+async fn send(ws: &mut WebSocketStream<TcpStream>, message: &Value) -> Result<(), String> {
+    ws.send(Message::Text(message.to_string().into()))
+        .await
+        .map_err(|e| format!("sending to the control plane failed: {e}"))
+}
+
+/// The next JSON message; an error when the connection ends.
+async fn next(ws: &mut WebSocketStream<TcpStream>) -> Result<Value, String> {
+    loop {
+        match ws.next().await {
+            None => return Err("the control plane closed the connection".into()),
+            Some(Err(e)) => return Err(format!("connection to the control plane failed: {e}")),
+            Some(Ok(Message::Close(frame))) => {
+                return Err(match frame {
+                    Some(f) => format!(
+                        "the control plane closed the connection ({}: {})",
+                        u16::from(f.code),
+                        f.reason
+                    ),
+                    None => "the control plane closed the connection".into(),
+                });
+            }
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text)
+                    .map_err(|e| format!("the control plane sent malformed JSON: {e}"));
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            websocket_url("http://cp:9090/").unwrap(),
+            "ws://cp:9090/ws/data-plane"
+        );
+        assert_eq!(
+            websocket_url("ws://cp:9090/ws/data-plane").unwrap(),
+            "ws://cp:9090/ws/data-plane"
+        );
+        assert!(websocket_url("https://cp").is_err());
+        assert!(websocket_url("cp:9090").is_err());
+    }
+
+    #[test]
+    fn backoff_stays_within_bounds() {
+        for failures in 0..20 {
+            let wait = backoff(failures);
+            assert!(
+                wait >= BACKOFF_MIN / 2 && wait <= BACKOFF_MAX,
+                "{failures}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_key_is_never_in_debug_output() {
+        let config = ConnectConfig {
+            url: "http://cp".into(),
+            project_id: None,
+            api_key: "bbk_secret".into(),
+            name: "n".into(),
+            labels: BTreeMap::new(),
+        };
+        assert!(!format!("{config:?}").contains("bbk_secret"));
+    }
+}
