@@ -7,7 +7,8 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Router, middleware};
 
 use crate::api::{
-    self, api_keys, artifacts, compilations, data_planes, health, plugins, projects, specs,
+    self, api_keys, artifacts, compilations, data_planes, deployments, health, plugins, projects,
+    specs,
 };
 use crate::state::AppState;
 use crate::{posture, version};
@@ -76,6 +77,17 @@ pub fn table() -> Vec<Route> {
             access: Access::AdminOrKey,
             ..route(Method::GET, "/ws/data-plane", get(data_planes::connect))
         },
+        route(
+            Method::POST,
+            "/projects/{id}/deploy",
+            post(deployments::deploy),
+        ),
+        route(
+            Method::GET,
+            "/projects/{id}/deployments",
+            get(deployments::list),
+        ),
+        route(Method::GET, "/deployments/{id}", get(deployments::get)),
         route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
         route(
             Method::POST,

@@ -73,3 +73,11 @@ impl http_body::Body for Body {
 /// A request body on its way to an upstream: the buffered body when validation read it,
 /// otherwise the client's body streamed through (bounded by the body limit).
 pub type OutgoingBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// An empty request body for the upstream client.
+pub(crate) fn empty_outgoing() -> OutgoingBody {
+    use http_body_util::BodyExt;
+    http_body_util::Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}

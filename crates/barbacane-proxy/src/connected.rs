@@ -3,8 +3,10 @@
 //! connection drops. While disconnected the node keeps serving what it has (graceful
 //! degradation). The protocol is `docs/connected-mode.md`.
 //!
-//! Status: registration and heartbeats. Deployments (the control plane telling the node to
-//! pull an artifact) are not implemented yet.
+//! Deployments are pulled: on `deploy` the node downloads the artifact with its own key,
+//! verifies it exactly as at start (integrity, signature rules, plugins load) and that its
+//! `artifact_hash` is the announced one, swaps it in, and reports `applied`; on any failure it
+//! keeps serving what it had and reports `rejected` with the reason.
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -17,7 +19,29 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{WebSocketStream, client_async};
 
-use crate::Gateway;
+use crate::dispatch::upstream::{TlsSettings, client_for};
+use crate::{Gateway, LoadOptions, Snapshot};
+
+/// Largest artifact a node downloads.
+const MAX_ARTIFACT_BYTES: usize = 256 << 20;
+
+/// The artifact bytes the control plane deployed last, so that a reload (SIGHUP,
+/// `POST /_admin/reload`) re-verifies what runs instead of going back to `--artifact`.
+#[derive(Debug, Default)]
+pub struct AppliedArtifact(Mutex<Option<Arc<[u8]>>>);
+
+impl AppliedArtifact {
+    /// The deployed bytes, if a deployment was applied.
+    pub fn get(&self) -> Option<Arc<[u8]>> {
+        self.0.lock().ok().and_then(|a| a.clone())
+    }
+
+    fn set(&self, bytes: Arc<[u8]>) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = Some(bytes);
+        }
+    }
+}
 
 /// The protocol version this data plane speaks.
 pub const PROTOCOL: u32 = 1;
@@ -44,6 +68,8 @@ pub struct ConnectConfig {
     pub name: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// How deployed artifacts are checked (the same rules as `--artifact`).
+    pub load: LoadOptions,
 }
 
 impl std::fmt::Debug for ConnectConfig {
@@ -113,8 +139,13 @@ pub fn websocket_url(url: &str) -> Result<String, String> {
     ))
 }
 
-/// Starts the connection task on the current runtime; returns its status handle.
-pub fn spawn(config: ConnectConfig, gateway: Arc<Gateway>) -> Result<Arc<Status>, String> {
+/// Starts the connection task on the current runtime; returns its status handle. Deployed
+/// artifacts are recorded in `applied`.
+pub fn spawn(
+    config: ConnectConfig,
+    gateway: Arc<Gateway>,
+    applied: Arc<AppliedArtifact>,
+) -> Result<Arc<Status>, String> {
     let url = websocket_url(&config.url)?;
     let status = Arc::new(Status(Mutex::new(ControlPlaneStatus {
         url: url.clone(),
@@ -129,7 +160,13 @@ pub fn spawn(config: ConnectConfig, gateway: Arc<Gateway>) -> Result<Arc<Status>
         loop {
             task_status.update(|s| s.state = "connecting");
             let mut welcomed = false;
-            let reason = match session(&url, &config, &gateway, &task_status, &mut welcomed).await {
+            let link = Link {
+                url: &url,
+                config: &config,
+                gateway: &gateway,
+                applied: &applied,
+            };
+            let reason = match session(&link, &task_status, &mut welcomed).await {
                 Ok(()) => "connection closed".to_owned(),
                 Err(e) => e,
             };
@@ -169,14 +206,22 @@ fn jitter() -> f64 {
     f64::from(nanos.wrapping_mul(2_654_435_761)) / f64::from(u32::MAX)
 }
 
+/// What a connection works with.
+struct Link<'a> {
+    url: &'a str,
+    config: &'a ConnectConfig,
+    gateway: &'a Arc<Gateway>,
+    applied: &'a AppliedArtifact,
+}
+
 /// One connection: handshake, `hello`, `welcome`, heartbeats until it ends.
-async fn session(
-    url: &str,
-    config: &ConnectConfig,
-    gateway: &Gateway,
-    status: &Status,
-    welcomed: &mut bool,
-) -> Result<(), String> {
+async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Result<(), String> {
+    let Link {
+        url,
+        config,
+        gateway,
+        ..
+    } = *link;
     let mut request = url
         .into_client_request()
         .map_err(|e| format!("bad control plane URL: {e}"))?;
@@ -246,11 +291,101 @@ async fn session(
             }
             message = next(&mut ws) => {
                 let message = message?;
-                // Nothing else is defined in protocol 1; later messages are ignored.
-                tracing::debug!(kind = ?message.get("type"), "control plane message ignored");
+                if message.get("type").and_then(Value::as_str) == Some("deploy") {
+                    let result = deploy(link, &message).await;
+                    send(&mut ws, &result).await?;
+                } else {
+                    // Unknown types are ignored (a newer control plane may send more).
+                    tracing::debug!(kind = ?message.get("type"), "control plane message ignored");
+                }
             }
         }
     }
+}
+
+/// Applies a `deploy` message; returns the `deployment_result` to send.
+async fn deploy(link: &Link<'_>, message: &Value) -> Value {
+    let deployment_id = message.get("deployment_id").cloned().unwrap_or(Value::Null);
+    let announced = message
+        .get("artifact_hash")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let outcome = apply(link, message, &announced).await;
+    let serving = link.gateway.snapshot().header().artifact_hash.clone();
+    match outcome {
+        Ok(()) => {
+            tracing::info!(deployment = %deployment_id, artifact_hash = %serving, "deployment applied");
+            json!({"type": "deployment_result", "deployment_id": deployment_id,
+                   "outcome": "applied", "artifact_hash": serving})
+        }
+        Err(reason) => {
+            tracing::warn!(deployment = %deployment_id, %reason, "deployment rejected; serving on with the current artifact");
+            json!({"type": "deployment_result", "deployment_id": deployment_id,
+                   "outcome": "rejected", "artifact_hash": serving, "reason": reason})
+        }
+    }
+}
+
+async fn apply(link: &Link<'_>, message: &Value, announced: &str) -> Result<(), String> {
+    if link.gateway.snapshot().header().artifact_hash == announced {
+        // Already running: nothing to download.
+        return Ok(());
+    }
+    let path = message
+        .get("download")
+        .and_then(Value::as_str)
+        .filter(|p| p.starts_with('/'))
+        .ok_or("the deploy message has no download path")?;
+    let bytes = download(link, path).await?;
+    let options = link.config.load.clone();
+    let verify_bytes = Arc::clone(&bytes);
+    let snapshot =
+        tokio::task::spawn_blocking(move || Snapshot::from_bytes_with(&verify_bytes, &options))
+            .await
+            .map_err(|e| format!("verification task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+    let got = snapshot.header().artifact_hash.clone();
+    if got != announced {
+        return Err(format!(
+            "the downloaded artifact is {got}, not the announced {announced}"
+        ));
+    }
+    link.gateway.swap(snapshot);
+    link.applied.set(bytes);
+    Ok(())
+}
+
+/// `GET` of `path` on the control plane with the node's key.
+async fn download(link: &Link<'_>, path: &str) -> Result<Arc<[u8]>, String> {
+    use http_body_util::BodyExt;
+    let base = link
+        .url
+        .strip_suffix("/ws/data-plane")
+        .unwrap_or(link.url)
+        .replacen("ws://", "http://", 1);
+    let request = http::Request::get(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {}", link.config.api_key))
+        .body(crate::body::empty_outgoing())
+        .map_err(|e| format!("bad download request: {e}"))?;
+    let client = client_for(&TlsSettings::default(), false)?;
+    let response = client.request(request)?.await.map_err(|e| {
+        format!(
+            "download failed: {}",
+            crate::dispatch::upstream::error_chain(&e)
+        )
+    })?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "download failed: the control plane answered {}",
+            response.status()
+        ));
+    }
+    let body = http_body_util::Limited::new(response.into_body(), MAX_ARTIFACT_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("download failed: {e}"))?;
+    Ok(body.to_bytes().to_vec().into())
 }
 
 fn hello(config: &ConnectConfig, gateway: &Gateway) -> Value {
@@ -344,6 +479,7 @@ mod tests {
             api_key: "bbk_secret".into(),
             name: "n".into(),
             labels: BTreeMap::new(),
+            load: LoadOptions::default(),
         };
         assert!(!format!("{config:?}").contains("bbk_secret"));
     }

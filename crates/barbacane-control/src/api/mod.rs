@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod artifacts;
 pub mod compilations;
 pub mod data_planes;
+pub mod deployments;
 pub mod extract;
 pub mod health;
 pub mod plugins;

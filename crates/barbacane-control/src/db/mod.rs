@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod artifacts;
 pub mod compilations;
 pub mod data_planes;
+pub mod deployments;
 pub mod plugins;
 pub mod projects;
 pub mod specs;

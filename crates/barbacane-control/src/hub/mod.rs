@@ -8,8 +8,13 @@ pub mod session;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
+
+use protocol::ControlMessage;
+
+/// Messages queued for one node before it is considered stuck (its connection is closed).
+const OUTBOX: usize = 64;
 
 /// The connected nodes of this process.
 #[derive(Debug)]
@@ -23,7 +28,9 @@ struct Session {
     /// Distinguishes this connection from a later one of the same node.
     serial: u64,
     key_id: Uuid,
+    project_id: Uuid,
     close: watch::Sender<bool>,
+    outbox: mpsc::Sender<ControlMessage>,
 }
 
 /// A registered connection; dropping it does not unregister (see [`Hub::leave`]).
@@ -34,6 +41,8 @@ pub struct Ticket {
     serial: u64,
     /// Becomes true when the hub wants this connection closed.
     pub closed: watch::Receiver<bool>,
+    /// Messages for the node.
+    pub inbox: mpsc::Receiver<ControlMessage>,
 }
 
 impl Hub {
@@ -52,17 +61,20 @@ impl Hub {
 
     /// Registers a connection of node `id`; an earlier connection of the same node is told
     /// to close (the newest one wins).
-    pub fn join(&self, id: Uuid, key_id: Uuid) -> Ticket {
+    pub fn join(&self, id: Uuid, key_id: Uuid, project_id: Uuid) -> Ticket {
         static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (close, closed) = watch::channel(false);
+        let (outbox, inbox) = mpsc::channel(OUTBOX);
         if let Ok(mut sessions) = self.sessions.lock()
             && let Some(old) = sessions.insert(
                 id,
                 Session {
                     serial,
                     key_id,
+                    project_id,
                     close,
+                    outbox,
                 },
             )
         {
@@ -72,6 +84,7 @@ impl Hub {
             data_plane_id: id,
             serial,
             closed,
+            inbox,
         }
     }
 
@@ -110,6 +123,37 @@ impl Hub {
             told += 1;
         }
         told
+    }
+
+    /// Queues `message` for node `id`; false when it is not connected here. A node whose
+    /// queue is full is disconnected (it will get the current state when it reconnects).
+    pub fn send(&self, id: Uuid, message: ControlMessage) -> bool {
+        let Ok(sessions) = self.sessions.lock() else {
+            return false;
+        };
+        match sessions.get(&id) {
+            Some(session) => match session.outbox.try_send(message) {
+                Ok(()) => true,
+                Err(_) => {
+                    let _ = session.close.send(true);
+                    false
+                }
+            },
+            None => false,
+        }
+    }
+
+    /// The nodes of `project_id` connected to this process.
+    pub fn connected_in(&self, project_id: Uuid) -> Vec<Uuid> {
+        self.sessions.lock().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                s.iter()
+                    .filter(|(_, s)| s.project_id == project_id)
+                    .map(|(id, _)| *id)
+                    .collect()
+            },
+        )
     }
 
     /// Nodes connected to this process now.

@@ -25,6 +25,29 @@ pub enum NodeMessage {
         #[serde(default)]
         artifact_hash: Option<String>,
     },
+    /// The outcome of a `deploy` (xDS's ACK / NACK).
+    DeploymentResult {
+        /// The deployment.
+        deployment_id: Uuid,
+        /// `applied` or `rejected`.
+        outcome: Outcome,
+        /// What the node serves now.
+        #[serde(default)]
+        artifact_hash: Option<String>,
+        /// Why it was rejected.
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+/// A node's answer to a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It serves the announced artifact.
+    Applied,
+    /// It kept what it served.
+    Rejected,
 }
 
 /// A node's registration.
@@ -67,6 +90,17 @@ pub enum ControlMessage {
         /// How often the node must send a heartbeat; 3 missed ones mark it offline.
         heartbeat_seconds: u64,
     },
+    /// Run this artifact: download it (with the node's key), verify it, swap it in, report.
+    Deploy {
+        /// The deployment.
+        deployment_id: Uuid,
+        /// The artifact.
+        artifact_id: Uuid,
+        /// Its `artifact_hash`: what the download must contain.
+        artifact_hash: String,
+        /// Where to download it, relative to the control plane's base URL.
+        download: String,
+    },
 }
 
 /// Parses a node's message: `Ok(None)` for a well-formed message of a type this version does
@@ -78,7 +112,7 @@ pub fn parse(text: &str) -> Result<Option<NodeMessage>, String> {
         .and_then(Value::as_str)
         .ok_or("a message needs a string `type`")?
         .to_owned();
-    if !matches!(kind.as_str(), "hello" | "heartbeat") {
+    if !matches!(kind.as_str(), "hello" | "heartbeat" | "deployment_result") {
         return Ok(None);
     }
     serde_json::from_value(value)

@@ -7,8 +7,9 @@ use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
 
-use super::protocol::{self, ControlMessage, Hello, NodeMessage, PROTOCOL};
+use super::protocol::{self, ControlMessage, Hello, NodeMessage, Outcome, PROTOCOL};
 use crate::db::data_planes::{self, Registration};
+use crate::db::deployments;
 use crate::state::AppState;
 
 /// How long a node has to say `hello`.
@@ -91,7 +92,7 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
         }
     };
     let hub = state.hub();
-    let mut ticket = hub.join(node.id, peer.key_id);
+    let mut ticket = hub.join(node.id, peer.key_id, peer.project_id);
     tracing::info!(data_plane = %node.id, name = %hello.name, project = %peer.project_id, address = %peer.addr, "data plane connected");
     let welcome = ControlMessage::Welcome {
         protocol: PROTOCOL,
@@ -99,7 +100,9 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
         heartbeat_seconds: hub.heartbeat().as_secs().max(1),
     };
     let mut reason = "connection closed";
-    if send(&mut socket, &welcome).await {
+    if send(&mut socket, &welcome).await
+        && catch_up(&mut socket, &state, &node, hello.artifact_hash.as_deref()).await
+    {
         let silence = hub.heartbeat() * 3;
         loop {
             tokio::select! {
@@ -114,6 +117,9 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
                         }
                         Ok(Some(NodeMessage::Hello(_))) => {
                             tracing::debug!(data_plane = %node.id, "repeated hello ignored");
+                        }
+                        Ok(Some(NodeMessage::DeploymentResult { deployment_id, outcome, artifact_hash, reason })) => {
+                            record_result(&state, node.id, deployment_id, outcome, artifact_hash, reason).await;
                         }
                         Ok(None) => tracing::debug!(data_plane = %node.id, "unknown message type ignored"),
                         Err(e) => {
@@ -131,6 +137,12 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
                     }
                     Ok(Some(Ok(_))) => {}
                 },
+                Some(message) = ticket.inbox.recv() => {
+                    if !send(&mut socket, &message).await {
+                        reason = "sending to the node failed";
+                        break;
+                    }
+                }
                 () = closed(&mut ticket.closed) => {
                     close_with(&mut socket, close::POLICY, "disconnected by the control plane").await;
                     reason = "disconnected by the control plane";
@@ -145,6 +157,93 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
         tracing::warn!(data_plane = %node.id, error = %e, "cannot mark a data plane offline");
     }
     tracing::info!(data_plane = %node.id, reason, "data plane disconnected");
+}
+
+/// Tells a node that just registered what it should run, if that is not what it runs: the
+/// newest deployment of its project whose labels it has. Returns false if the socket failed.
+async fn catch_up(
+    socket: &mut WebSocket,
+    state: &AppState,
+    node: &data_planes::DataPlane,
+    serving: Option<&str>,
+) -> bool {
+    let desired = deployments::desired_for(state.pool(), node.project_id, &node.labels).await;
+    let Ok(Some(desired)) = desired else {
+        return true;
+    };
+    let Some(hash) = desired.artifact_hash.clone() else {
+        return true;
+    };
+    if serving == Some(hash.as_str()) {
+        let _ = deployments::set_state(
+            state.pool(),
+            desired.id,
+            node.id,
+            "applied",
+            None,
+            Some(&hash),
+        )
+        .await;
+        return true;
+    }
+    let _ = deployments::set_state(state.pool(), desired.id, node.id, "pending", None, None).await;
+    send(socket, &deploy_message(&desired)).await
+}
+
+/// The `deploy` message of a deployment.
+pub fn deploy_message(d: &deployments::Deployment) -> ControlMessage {
+    ControlMessage::Deploy {
+        deployment_id: d.id,
+        artifact_id: d.artifact_id,
+        artifact_hash: d.artifact_hash.clone().unwrap_or_default(),
+        download: format!("/artifacts/{}/download", d.artifact_id),
+    }
+}
+
+/// Stores a node's report; an `applied` whose hash is not the announced one is flagged.
+async fn record_result(
+    state: &AppState,
+    node: Uuid,
+    deployment_id: Uuid,
+    outcome: Outcome,
+    reported: Option<String>,
+    reason: Option<String>,
+) {
+    let announced = match deployments::get(state.pool(), deployment_id).await {
+        Ok(Some(d)) => d.artifact_hash,
+        _ => {
+            tracing::warn!(data_plane = %node, %deployment_id, "result for an unknown deployment ignored");
+            return;
+        }
+    };
+    let (state_name, reason) = match outcome {
+        Outcome::Applied if reported.is_some() && reported != announced => (
+            "rejected",
+            Some(format!(
+                "the node reports {} instead of the announced {}",
+                reported.as_deref().unwrap_or("-"),
+                announced.as_deref().unwrap_or("-")
+            )),
+        ),
+        Outcome::Applied => ("applied", None),
+        Outcome::Rejected => ("rejected", reason.or(Some("no reason given".into()))),
+    };
+    if let Err(e) = deployments::set_state(
+        state.pool(),
+        deployment_id,
+        node,
+        state_name,
+        reason.as_deref(),
+        reported.as_deref(),
+    )
+    .await
+    {
+        tracing::warn!(data_plane = %node, %deployment_id, error = %e, "cannot record a deployment result");
+    }
+    if let Some(hash) = &reported {
+        let _ = data_planes::heartbeat(state.pool(), node, Some(hash)).await;
+    }
+    tracing::info!(data_plane = %node, %deployment_id, outcome = state_name, reason = reason.as_deref().unwrap_or(""), "deployment result");
 }
 
 /// A node's `hello` within bounds: the protocol it speaks, a usable name, sane labels.

@@ -266,6 +266,7 @@ fn connect_config(
         api_key: key.to_owned(),
         name: "edge-7".into(),
         labels: [("zone".to_owned(), "b".to_owned())].into(),
+        load: Default::default(),
     }
 }
 
@@ -280,6 +281,7 @@ async fn a_gateway_registers_reports_what_it_serves_and_serves_on_when_refused()
     let status = barbacane_proxy::connected::spawn(
         connect_config(addr, &k, Some(&project)),
         gw.gateway().clone(),
+        Default::default(),
     )
     .unwrap();
     assert!(
@@ -329,6 +331,7 @@ async fn a_gateway_naming_another_project_is_refused() {
     let status = barbacane_proxy::connected::spawn(
         connect_config(addr, &k, Some(&other)),
         gw.gateway().clone(),
+        Default::default(),
     )
     .unwrap();
     assert!(

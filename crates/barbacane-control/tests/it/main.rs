@@ -6,6 +6,7 @@ mod artifacts;
 mod cli;
 mod compile;
 mod data_planes;
+mod deployments;
 mod faults;
 mod health;
 mod openapi;

@@ -47,7 +47,7 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let config = serve_config(&args.options, args.dev);
-    let connect = match connect_config(&args.connect) {
+    let connect = match connect_config(&args.connect, &source.options) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -59,7 +59,19 @@ pub fn run(args: ServeArgs) -> i32 {
         let signature = snapshot.signature().as_str();
         let routes = snapshot.route_count();
         let gateway = Gateway::new(snapshot, config);
-        let reloader = Reloader::new(Arc::clone(&gateway), source);
+        // A reload re-reads `--artifact`, or in connected mode the artifact deployed last.
+        let applied = Arc::new(barbacane_proxy::connected::AppliedArtifact::default());
+        let loader: barbacane_proxy::reload::Loader = {
+            let applied = Arc::clone(&applied);
+            Arc::new(move || {
+                match applied.get() {
+                    Some(bytes) => Snapshot::from_bytes_with(&bytes, &source.options),
+                    None => Snapshot::load_file(&source.path, &source.options),
+                }
+                .map_err(|e| e.to_string())
+            })
+        };
+        let reloader = Reloader::with_loader(Arc::clone(&gateway), loader);
         let listening = match gateway.bind().await {
             Ok(l) => l,
             Err(e) => {
@@ -76,7 +88,7 @@ pub fn run(args: ServeArgs) -> i32 {
                 }
             };
         if let Some(connect) = connect {
-            match barbacane_proxy::connected::spawn(connect, Arc::clone(&gateway)) {
+            match barbacane_proxy::connected::spawn(connect, Arc::clone(&gateway), applied) {
                 Ok(status) => admin.set_control_plane(status),
                 Err(e) => {
                     eprintln!("error: --control-plane {e}");
@@ -185,6 +197,7 @@ fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
 /// The connected-mode settings, if `--control-plane` is given.
 fn connect_config(
     args: &crate::cli::ConnectArgs,
+    load: &LoadOptions,
 ) -> Result<Option<barbacane_proxy::connected::ConnectConfig>, String> {
     let Some(url) = &args.control_plane else {
         return Ok(None);
@@ -205,5 +218,6 @@ fn connect_config(
         api_key: api_key.trim().to_owned(),
         name,
         labels: args.labels.iter().cloned().collect(),
+        load: load.clone(),
     }))
 }
