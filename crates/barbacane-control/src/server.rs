@@ -88,9 +88,14 @@ impl Running {
         self.state.set_tokens(tokens);
     }
 
-    /// Stops accepting, lets in-flight requests and compilations finish, then returns.
+    /// Stops accepting, closes the data planes' connections (they reconnect to the next
+    /// process), lets in-flight requests and compilations finish, then returns.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
+        let closed = self.state.hub().disconnect_all();
+        if closed > 0 {
+            tracing::info!(nodes = closed, "data plane connections closed for shutdown");
+        }
         for w in self.workers {
             let _ = w.await;
         }

@@ -112,6 +112,17 @@ impl Hub {
             .is_some()
     }
 
+    /// Tells every connection to close (shutdown); returns how many.
+    pub fn disconnect_all(&self) -> usize {
+        let Ok(sessions) = self.sessions.lock() else {
+            return 0;
+        };
+        for session in sessions.values() {
+            let _ = session.close.send(true);
+        }
+        sessions.len()
+    }
+
     /// Tells every connection made with `key_id` to close; returns how many.
     pub fn disconnect_key(&self, key_id: Uuid) -> usize {
         let Ok(sessions) = self.sessions.lock() else {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod compile;
+mod connected;
 mod dev;
 mod help;
 mod inspect;
