@@ -194,6 +194,15 @@ impl Admin {
             }
         }
         match (path, request.method()) {
+            ("/_admin/provenance", &Method::GET)
+                if self.reloader.gateway().snapshot().is_placeholder() =>
+            {
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no-artifact",
+                    "No artifact is loaded yet: this node waits for a deployment from its control plane.",
+                )
+            }
             ("/_admin/provenance", &Method::GET) => json(StatusCode::OK, &self.provenance()),
             ("/_admin/reload", &Method::POST) => match self.reload().await {
                 Ok(outcome) => json(StatusCode::OK, &outcome),

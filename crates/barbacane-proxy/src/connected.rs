@@ -27,19 +27,39 @@ const MAX_ARTIFACT_BYTES: usize = 256 << 20;
 
 /// The artifact bytes the control plane deployed last, so that a reload (SIGHUP,
 /// `POST /_admin/reload`) re-verifies what runs instead of going back to `--artifact`.
-#[derive(Debug, Default)]
-pub struct AppliedArtifact(Mutex<Option<Arc<[u8]>>>);
+#[derive(Debug)]
+pub struct AppliedArtifact {
+    bytes: Mutex<Option<Arc<[u8]>>>,
+    applied: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for AppliedArtifact {
+    fn default() -> Self {
+        AppliedArtifact {
+            bytes: Mutex::new(None),
+            applied: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
 
 impl AppliedArtifact {
     /// The deployed bytes, if a deployment was applied.
     pub fn get(&self) -> Option<Arc<[u8]>> {
-        self.0.lock().ok().and_then(|a| a.clone())
+        self.bytes.lock().ok().and_then(|a| a.clone())
+    }
+
+    /// Resolves once a deployment has been applied (a node started without `--artifact`
+    /// opens its traffic listener then).
+    pub async fn wait(&self) {
+        let mut rx = self.applied.subscribe();
+        let _ = rx.wait_for(|a| *a).await;
     }
 
     fn set(&self, bytes: Arc<[u8]>) {
-        if let Ok(mut a) = self.0.lock() {
+        if let Ok(mut a) = self.bytes.lock() {
             *a = Some(bytes);
         }
+        self.applied.send_replace(true);
     }
 }
 
@@ -286,7 +306,8 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let hash = gateway.snapshot().header().artifact_hash.clone();
+                let snapshot = gateway.snapshot();
+                let hash = (!snapshot.is_placeholder()).then(|| snapshot.header().artifact_hash.clone());
                 send(&mut ws, &json!({"type": "heartbeat", "artifact_hash": hash})).await?;
             }
             message = next(&mut ws) => {
@@ -312,7 +333,9 @@ async fn deploy(link: &Link<'_>, message: &Value) -> Value {
         .unwrap_or_default()
         .to_owned();
     let outcome = apply(link, message, &announced).await;
-    let serving = link.gateway.snapshot().header().artifact_hash.clone();
+    let snapshot = link.gateway.snapshot();
+    let serving = (!snapshot.is_placeholder()).then(|| snapshot.header().artifact_hash.clone());
+    let serving = serving.map_or(Value::Null, Value::String);
     match outcome {
         Ok(()) => {
             tracing::info!(deployment = %deployment_id, artifact_hash = %serving, "deployment applied");
@@ -399,15 +422,15 @@ fn hello(config: &ConnectConfig, gateway: &Gateway) -> Value {
         "labels": config.labels,
         "version": env!("CARGO_PKG_VERSION"),
         "hostname": crate::admin::hostname(),
-        "artifact_hash": header.artifact_hash,
-        "provenance": {
+        "artifact_hash": (!snapshot.is_placeholder()).then(|| header.artifact_hash.clone()),
+        "provenance": if snapshot.is_placeholder() { Value::Null } else { json!({
             "artifact_hash": header.artifact_hash,
             "build_timestamp": header.build_timestamp,
             "compiler_version": header.compiler_version,
             "provenance_commit": header.provenance_commit,
             "provenance_source": header.provenance_source,
             "signature": snapshot.signature().as_str(),
-        },
+        })},
     })
 }
 

@@ -149,6 +149,34 @@ impl Snapshot {
         })
     }
 
+    /// No artifact yet: a connected node started without `--artifact` serves this (no
+    /// routes; its traffic listener stays closed) until a deployment is applied. Its header
+    /// is blank: `artifact_hash` is empty.
+    pub fn placeholder() -> Snapshot {
+        Snapshot {
+            header: Header {
+                format_version: 0,
+                artifact_hash: String::new(),
+                build_timestamp: String::new(),
+                compiler_version: String::new(),
+                inputs: Vec::new(),
+                provenance_commit: None,
+                provenance_source: None,
+                metadata: Default::default(),
+                members: Vec::new(),
+                signature: None,
+            },
+            router: RouterBuilder::new().build(),
+            loaded_at: SystemTime::now(),
+            signature: SignatureStatus::Unsigned,
+        }
+    }
+
+    /// Whether this is the [`Snapshot::placeholder`] (nothing loaded yet).
+    pub fn is_placeholder(&self) -> bool {
+        self.header.artifact_hash.is_empty()
+    }
+
     /// The artifact's provenance header.
     pub fn header(&self) -> &Header {
         &self.header

@@ -160,9 +160,10 @@ pub struct ServeOptions {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The artifact to serve.
-    #[arg(long, value_name = "FILE")]
-    pub artifact: PathBuf,
+    /// The artifact to serve. Optional in connected mode (`--control-plane`): the node then
+    /// waits for a deployment before opening its traffic listener.
+    #[arg(long, value_name = "FILE", required_unless_present = "control_plane")]
+    pub artifact: Option<PathBuf>,
     /// Development mode: problem responses include field-level details.
     #[arg(long)]
     pub dev: bool,

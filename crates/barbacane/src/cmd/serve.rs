@@ -24,20 +24,25 @@ pub fn run(args: ServeArgs) -> i32 {
         Err(code) => return code,
     };
     configure_module_cache(&args.options.cache);
-    let source = ArtifactSource {
-        path: args.artifact.clone(),
-        options: LoadOptions {
-            trusted_keys,
-            require_signature: args.require_signature,
-            plugin_pool: plugin_pool(&args.options),
-        },
+    let options = LoadOptions {
+        trusted_keys,
+        require_signature: args.require_signature,
+        plugin_pool: plugin_pool(&args.options),
     };
-    let snapshot = match Snapshot::load_file(&source.path, &source.options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
+    let source = args.artifact.clone().map(|path| ArtifactSource {
+        path,
+        options: options.clone(),
+    });
+    let snapshot = match &source {
+        Some(source) => match Snapshot::load_file(&source.path, &source.options) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        },
+        // Connected mode without --artifact: nothing to serve until a deployment arrives.
+        None => Snapshot::placeholder(),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -47,7 +52,7 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let config = serve_config(&args.options, args.dev);
-    let connect = match connect_config(&args.connect, &source.options) {
+    let connect = match connect_config(&args.connect, &options) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -55,30 +60,32 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     rt.block_on(async move {
-        let hash = snapshot.header().artifact_hash.clone();
-        let signature = snapshot.signature().as_str();
-        let routes = snapshot.route_count();
+        let waiting = snapshot.is_placeholder();
         let gateway = Gateway::new(snapshot, config);
         // A reload re-reads `--artifact`, or in connected mode the artifact deployed last.
         let applied = Arc::new(barbacane_proxy::connected::AppliedArtifact::default());
         let loader: barbacane_proxy::reload::Loader = {
             let applied = Arc::clone(&applied);
-            Arc::new(move || {
-                match applied.get() {
-                    Some(bytes) => Snapshot::from_bytes_with(&bytes, &source.options),
-                    None => Snapshot::load_file(&source.path, &source.options),
+            Arc::new(move || match (applied.get(), &source) {
+                (Some(bytes), _) => {
+                    Snapshot::from_bytes_with(&bytes, &options).map_err(|e| e.to_string())
                 }
-                .map_err(|e| e.to_string())
+                (None, Some(source)) => Snapshot::load_file(&source.path, &source.options)
+                    .map_err(|e| e.to_string()),
+                (None, None) => Err("no artifact yet: waiting for a deployment".to_owned()),
             })
         };
         let reloader = Reloader::with_loader(Arc::clone(&gateway), loader);
-        let listening = match gateway.bind().await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", gateway.config().listen);
-                return exit_code::BIND_FAILED;
+        let mut listening = None;
+        if !waiting {
+            match gateway.bind().await {
+                Ok(l) => listening = Some(l),
+                Err(e) => {
+                    eprintln!("error: cannot listen on {}: {e}", gateway.config().listen);
+                    return exit_code::BIND_FAILED;
+                }
             }
-        };
+        }
         let (admin, admin_listening) =
             match super::admin::bind(admin_config, Arc::clone(&reloader)).await {
                 Ok(a) => a,
@@ -88,7 +95,11 @@ pub fn run(args: ServeArgs) -> i32 {
                 }
             };
         if let Some(connect) = connect {
-            match barbacane_proxy::connected::spawn(connect, Arc::clone(&gateway), applied) {
+            match barbacane_proxy::connected::spawn(
+                connect,
+                Arc::clone(&gateway),
+                Arc::clone(&applied),
+            ) {
                 Ok(status) => admin.set_control_plane(status),
                 Err(e) => {
                     eprintln!("error: --control-plane {e}");
@@ -96,12 +107,6 @@ pub fn run(args: ServeArgs) -> i32 {
                 }
             }
         }
-        let (modules_cached, modules_compiled) = super::module_cache_counts();
-        tracing::info!(
-            addr = %listening.local_addr(), admin = %admin_listening.local_addr(),
-            artifact_hash = %hash, signature, routes, dev = args.dev,
-            modules_cached = %modules_cached, modules_compiled = %modules_compiled, "serving"
-        );
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -109,10 +114,41 @@ pub fn run(args: ServeArgs) -> i32 {
         // The SIGHUP handler is installed before either listener answers, so a SIGHUP sent
         // as soon as the gateway is reachable reloads rather than kills the process.
         tokio::spawn(reload_on_sighup(sighup_stream(), Arc::clone(&admin)));
+        let admin_addr = admin_listening.local_addr();
         let admin_task = tokio::spawn(admin_listening.serve(stopped(stop_rx.clone())));
-        if args.watch {
-            spawn_watch(&args.artifact, Arc::clone(&admin));
+        if let (true, Some(path)) = (args.watch, &args.artifact) {
+            spawn_watch(path, Arc::clone(&admin));
         }
+        let listening = match listening {
+            Some(l) => l,
+            None => {
+                tracing::info!(admin = %admin_addr, "no --artifact: waiting for the control plane to deploy one");
+                tokio::select! {
+                    () = applied.wait() => {}
+                    () = shutdown_signal() => {
+                        let _ = stop_tx.send(true);
+                        let _ = admin_task.await;
+                        return 0;
+                    }
+                }
+                match gateway.bind().await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("error: cannot listen on {}: {e}", gateway.config().listen);
+                        return exit_code::BIND_FAILED;
+                    }
+                }
+            }
+        };
+        let snapshot = gateway.snapshot();
+        let (modules_cached, modules_compiled) = super::module_cache_counts();
+        tracing::info!(
+            addr = %listening.local_addr(), admin = %admin_addr,
+            artifact_hash = %snapshot.header().artifact_hash, signature = snapshot.signature().as_str(),
+            routes = snapshot.route_count(), dev = args.dev,
+            modules_cached = %modules_cached, modules_compiled = %modules_compiled, "serving"
+        );
+        drop(snapshot);
         listening
             .serve(async move {
                 shutdown_signal().await;

@@ -220,6 +220,26 @@ fn two_gateways_register_apply_a_deployment_and_ride_out_the_control_plane() {
         nodes(cp, &project)
     );
 
+    // A node started without --artifact registers, is given the desired artifact, and only
+    // then opens its traffic listener (start_with waits for it to answer).
+    let c = Server::start_with(
+        dir.path(),
+        &[
+            "serve",
+            "--control-plane",
+            &format!("http://{cp}"),
+            "--data-plane-name",
+            "edge-c",
+        ],
+        &Launch::default().env("BARBACANE_API_KEY", &key),
+    );
+    assert_eq!(c.get("/hello").body, "{\"v\":1}", "{}", c.stderr());
+    assert!(
+        c.stderr().contains("waiting for the control plane"),
+        "{}",
+        c.stderr()
+    );
+
     // Revoking the key disconnects them; they keep serving and report why.
     let (_, keys) = call(cp, "GET", &format!("/projects/{project}/api-keys"), None);
     let key_id = keys[0]["id"].as_str().expect("key id");
@@ -231,7 +251,8 @@ fn two_gateways_register_apply_a_deployment_and_ride_out_the_control_plane() {
     );
     assert_eq!(status, 204);
     assert!(eventually(200, Duration::from_millis(50), || {
-        nodes(cp, &project).iter().all(|n| n["status"] == "offline")
+        let n = nodes(cp, &project);
+        n.len() == 3 && n.iter().all(|n| n["status"] == "offline")
     }));
     assert!(
         eventually(400, Duration::from_millis(50), || {
