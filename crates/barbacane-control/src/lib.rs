@@ -27,5 +27,6 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod tls;
 pub mod version;
 pub mod worker;

@@ -36,6 +36,17 @@ pub struct ServeConfig {
     pub pool: PoolConfig,
     /// Heartbeat interval of connected data planes.
     pub heartbeat: std::time::Duration,
+    /// Serve HTTPS (and `wss://`) with this PEM certificate chain and key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// `--tls-cert` and `--tls-key`.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: std::path::PathBuf,
+    /// PEM private key.
+    pub key: std::path::PathBuf,
 }
 
 /// Why the server did not start.
@@ -118,6 +129,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     check_bind(config.listen, &tokens, TOKEN_ENV)?;
     let allowlist = Allowlist::parse(config.allow.iter().map(String::as_str))
         .map_err(|e| StartError::Config(e.to_string()))?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| crate::tls::server_config(&t.cert, &t.key))
+        .transpose()
+        .map_err(StartError::Config)?;
     let pool = db::pool(&config.database_url, &config.pool)
         .map_err(|e| StartError::Config(format!("DATABASE_URL: {e}")))?;
     db::migrate(&pool)
@@ -167,16 +184,29 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     })?;
     let (shutdown, rx) = watch::channel(false);
     let workers = Workers { pool, store, wake }.spawn(config.workers, rx.clone());
-    let app = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = rx;
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+    let router = routes::router(state.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let http = match tls {
+        None => {
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        }
+        Some(tls) => tokio::spawn(async move {
+            serve_tls(listener, router, tls, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
-            .await
-    });
-    tracing::info!(%addr, workers = config.workers, "control plane listening");
+            .await;
+            Ok(())
+        }),
+    };
+    tracing::info!(%addr, scheme, workers = config.workers, "control plane listening");
     Ok(Running {
         addr,
         state,
@@ -184,4 +214,65 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         http,
         workers,
     })
+}
+
+/// The API over TLS: a handshake per connection (a failed one closes that connection only,
+/// so plaintext on the TLS port gets a closed connection, never a hang), then HTTP/1.1 with
+/// upgrades (the data planes' WebSockets). Stops accepting on `shutdown` and lets open
+/// requests finish.
+async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use tower::ServiceExt;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(request)
+                },
+            );
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -90,6 +90,8 @@ pub struct ConnectConfig {
     pub labels: BTreeMap<String, String>,
     /// How deployed artifacts are checked (the same rules as `--artifact`).
     pub load: LoadOptions,
+    /// For `https://` / `wss://`: trust only this CA (PEM) instead of the system's roots.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ConnectConfig {
@@ -100,6 +102,7 @@ impl std::fmt::Debug for ConnectConfig {
             .field("api_key", &"<redacted>")
             .field("name", &self.name)
             .field("labels", &self.labels)
+            .field("ca", &self.ca)
             .finish()
     }
 }
@@ -143,20 +146,56 @@ impl Status {
 /// `ws(s)://` URL is used as given.
 pub fn websocket_url(url: &str) -> Result<String, String> {
     let url = url.trim_end_matches('/');
-    if url.starts_with("ws://") {
+    if url.starts_with("ws://") || url.starts_with("wss://") {
         return Ok(url.to_owned());
     }
     if let Some(rest) = url.strip_prefix("http://") {
         return Ok(format!("ws://{rest}/ws/data-plane"));
     }
-    if url.starts_with("https://") || url.starts_with("wss://") {
-        return Err(format!(
-            "`{url}`: TLS to the control plane (https/wss) is not supported yet; use http:// on a trusted network or a TLS-terminating tunnel"
-        ));
+    if let Some(rest) = url.strip_prefix("https://") {
+        return Ok(format!("wss://{rest}/ws/data-plane"));
     }
     Err(format!(
-        "`{url}` is not an http:// or ws:// URL of the control plane"
+        "`{url}` is not an http(s):// or ws(s):// URL of the control plane"
     ))
+}
+
+/// Anything a WebSocket can run over (a TCP stream, or TLS over one).
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// TCP, then TLS for `wss://` (rustls, ring; the control plane's certificate must name the
+/// host of the URL and chain to `ca` or, without it, to a system root).
+async fn transport(
+    tls: bool,
+    host: &str,
+    port: u16,
+    ca: Option<&std::path::Path>,
+) -> Result<Box<dyn Io>, String> {
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("cannot reach {host}:{port}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    if !tls {
+        return Ok(Box::new(stream));
+    }
+    let roots = crate::dispatch::upstream::roots(ca)?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS setup failed: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("`{host}` is not a valid TLS server name: {e}"))?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("TLS with the control plane failed: {e}"))?;
+    Ok(Box::new(tls))
 }
 
 /// Starts the connection task on the current runtime; returns its status handle. Deployed
@@ -249,20 +288,19 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
         .parse()
         .map_err(|_| "the API key is not a valid header value".to_owned())?;
     request.headers_mut().insert("authorization", bearer);
+    let tls = request.uri().scheme_str() == Some("wss");
     let host = request
         .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .ok_or("the control plane URL has no host")?;
-    let address = if host.contains(':') {
-        host
-    } else {
-        format!("{host}:80")
-    };
-    let stream = TcpStream::connect(&address)
-        .await
-        .map_err(|e| format!("cannot reach {address}: {e}"))?;
-    let _ = stream.set_nodelay(true);
+        .host()
+        .ok_or("the control plane URL has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = request
+        .uri()
+        .port_u16()
+        .unwrap_or(if tls { 443 } else { 80 });
+    let stream = transport(tls, &host, port, config.ca.as_deref()).await?;
     let (mut ws, _) = client_async(request, stream).await.map_err(|e| match e {
         tungstenite::Error::Http(r) if r.status() == 401 => {
             "the control plane refused the API key (401: unknown, revoked or expired)".to_owned()
@@ -382,16 +420,22 @@ async fn apply(link: &Link<'_>, message: &Value, announced: &str) -> Result<(), 
 /// `GET` of `path` on the control plane with the node's key.
 async fn download(link: &Link<'_>, path: &str) -> Result<Arc<[u8]>, String> {
     use http_body_util::BodyExt;
-    let base = link
-        .url
-        .strip_suffix("/ws/data-plane")
-        .unwrap_or(link.url)
-        .replacen("ws://", "http://", 1);
+    let base = link.url.strip_suffix("/ws/data-plane").unwrap_or(link.url);
+    let base = match base.strip_prefix("wss://") {
+        Some(rest) => format!("https://{rest}"),
+        None => base.replacen("ws://", "http://", 1),
+    };
     let request = http::Request::get(format!("{base}{path}"))
         .header("authorization", format!("Bearer {}", link.config.api_key))
         .body(crate::body::empty_outgoing())
         .map_err(|e| format!("bad download request: {e}"))?;
-    let client = client_for(&TlsSettings::default(), false)?;
+    let client = client_for(
+        &TlsSettings {
+            ca: link.config.ca.clone(),
+            ..TlsSettings::default()
+        },
+        false,
+    )?;
     let response = client.request(request)?.await.map_err(|e| {
         format!(
             "download failed: {}",
@@ -434,14 +478,14 @@ fn hello(config: &ConnectConfig, gateway: &Gateway) -> Value {
     })
 }
 
-async fn send(ws: &mut WebSocketStream<TcpStream>, message: &Value) -> Result<(), String> {
+async fn send(ws: &mut Socket, message: &Value) -> Result<(), String> {
     ws.send(Message::Text(message.to_string().into()))
         .await
         .map_err(|e| format!("sending to the control plane failed: {e}"))
 }
 
 /// The next JSON message; an error when the connection ends.
-async fn next(ws: &mut WebSocketStream<TcpStream>) -> Result<Value, String> {
+async fn next(ws: &mut Socket) -> Result<Value, String> {
     loop {
         match ws.next().await {
             None => return Err("the control plane closed the connection".into()),
@@ -479,7 +523,10 @@ mod tests {
             websocket_url("ws://cp:9090/ws/data-plane").unwrap(),
             "ws://cp:9090/ws/data-plane"
         );
-        assert!(websocket_url("https://cp").is_err());
+        assert_eq!(
+            websocket_url("https://cp:9443").unwrap(),
+            "wss://cp:9443/ws/data-plane"
+        );
         assert!(websocket_url("cp:9090").is_err());
     }
 
@@ -503,6 +550,7 @@ mod tests {
             name: "n".into(),
             labels: BTreeMap::new(),
             load: LoadOptions::default(),
+            ca: None,
         };
         assert!(!format!("{config:?}").contains("bbk_secret"));
     }

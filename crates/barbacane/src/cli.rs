@@ -205,6 +205,9 @@ pub struct ConnectArgs {
     /// This node's name in the project [default: the host name].
     #[arg(long, value_name = "NAME", requires = "control_plane")]
     pub data_plane_name: Option<String>,
+    /// For an https:// control plane: trust only this CA (PEM) [default: the system's roots].
+    #[arg(long, value_name = "FILE", requires = "control_plane")]
+    pub control_plane_ca: Option<PathBuf>,
     /// A label of this node (`key=value`); repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "control_plane")]
     pub labels: Vec<(String, String)>,

@@ -1,5 +1,5 @@
-//! A small HTTP client for the API (plain HTTP through hyper-util; put a TLS-terminating
-//! proxy in front of a remote control plane).
+//! A small HTTP client for the API: hyper-util, with rustls for `https://` servers (system
+//! roots, or only the CA of `--ca-cert`).
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
@@ -63,19 +63,26 @@ impl Reply {
 pub struct Client {
     server: String,
     token: Option<String>,
-    http: Hyper<HttpConnector, Full<Bytes>>,
+    http: Hyper<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Client {
-    /// A client for `server` (`http://host:port`), with the token from the environment.
-    pub fn new(server: &str) -> Client {
-        Client {
+    /// A client for `server` (`http://` or `https://host:port`), with the token from the
+    /// environment; `ca` replaces the system's roots for `https://`.
+    pub fn new(server: &str, ca: Option<&std::path::Path>) -> Result<Client, CliError> {
+        let tls = crate::tls::client_config(ca).map_err(CliError::Usage)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Client {
             server: server.trim_end_matches('/').to_owned(),
             token: std::env::var(TOKEN_ENV)
                 .ok()
                 .filter(|t| !t.trim().is_empty()),
-            http: Hyper::builder(TokioExecutor::new()).build_http(),
-        }
+            http: Hyper::builder(TokioExecutor::new()).build(connector),
+        })
     }
 
     /// Sends a request; a non-2xx answer becomes [`CliError::Api`].

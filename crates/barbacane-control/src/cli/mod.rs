@@ -54,6 +54,9 @@ pub struct ClientArgs {
         default_value = "http://127.0.0.1:9090"
     )]
     pub server: String,
+    /// For an https:// server: trust only this CA (PEM) [default: the system's roots].
+    #[arg(long, global = true, env = "BARBACANE_CONTROL_CA", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -148,8 +151,15 @@ pub fn run(cli: Cli) -> i32 {
             return exit::CONFIG;
         }
     };
+    let client = match Client::new(&client_args.server, client_args.ca_cert.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
     let ctx = Ctx {
-        client: Client::new(&client_args.server),
+        client,
         json: client_args.json,
     };
     let result = runtime.block_on(async {

@@ -33,6 +33,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30,
           value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
     pub heartbeat_seconds: u64,
+    /// Serve HTTPS (and `wss://` to data planes) with this PEM certificate chain.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Log filter (default `info`, or RUST_LOG).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -58,6 +64,10 @@ pub fn run(args: ServeArgs) -> i32 {
         max_upload_bytes: args.max_upload_bytes,
         allow: args.allow,
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds),
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::TlsFiles { cert, key }),
+            _ => None,
+        },
         pool: PoolConfig {
             max_connections: args.max_db_connections.max(2),
             ..PoolConfig::default()

@@ -258,6 +258,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         allow: vec![],
         pool: Default::default(),
         heartbeat: std::time::Duration::from_secs(30),
+        tls: None,
     })
     .await
     .unwrap();

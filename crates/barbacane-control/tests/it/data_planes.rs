@@ -267,6 +267,7 @@ fn connect_config(
         name: "edge-7".into(),
         labels: [("zone".to_owned(), "b".to_owned())].into(),
         load: Default::default(),
+        ca: None,
     }
 }
 

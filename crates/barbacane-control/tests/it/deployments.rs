@@ -38,6 +38,7 @@ async fn node(
             name: name.to_owned(),
             labels: Default::default(),
             load: Default::default(),
+            ca: None,
         },
         gw.gateway().clone(),
         Default::default(),

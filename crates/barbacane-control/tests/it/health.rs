@@ -83,6 +83,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         allow: vec![],
         pool: PoolConfig::default(),
         heartbeat: std::time::Duration::from_secs(30),
+        tls: None,
     }
 }
 

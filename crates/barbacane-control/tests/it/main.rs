@@ -14,4 +14,5 @@ mod plugins;
 mod projects;
 mod specs;
 mod support;
+mod tls;
 mod versioning;

@@ -255,5 +255,6 @@ fn connect_config(
         name,
         labels: args.labels.iter().cloned().collect(),
         load: load.clone(),
+        ca: args.control_plane_ca.clone(),
     }))
 }

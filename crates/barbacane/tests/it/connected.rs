@@ -40,6 +40,7 @@ fn config(url: &str, listen: SocketAddr) -> ServeConfig {
         allow: vec![],
         pool: PoolConfig::default(),
         heartbeat: Duration::from_secs(1),
+        tls: None,
     }
 }
 

@@ -170,21 +170,36 @@ fn system_roots() -> Arc<RootCertStore> {
         .clone()
 }
 
+/// A root store holding exactly the certificates of a PEM bundle.
+fn pem_roots(pem: &[u8], what: &str) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("{what} is not PEM certificates: {e}"))?;
+        store
+            .add(cert)
+            .map_err(|e| format!("{what} holds an unusable certificate: {e}"))?;
+    }
+    if store.is_empty() {
+        return Err(format!("{what} holds no certificate"));
+    }
+    Ok(store)
+}
+
+/// Roots to verify a server with: the CA bundle at `ca`, or the system's roots.
+pub(crate) fn roots(ca: Option<&std::path::Path>) -> Result<Arc<RootCertStore>, String> {
+    match ca {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file `{}`: {e}", path.display()))?;
+            Ok(Arc::new(pem_roots(&pem, &format!("`{}`", path.display()))?))
+        }
+        None => Ok(system_roots()),
+    }
+}
+
 fn build(material: &Material, http2_only: bool) -> Result<UpstreamClient, String> {
     let roots = match &material.ca {
-        Some(pem) => {
-            let mut store = RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("tls.ca is not PEM certificates: {e}"))?;
-                store
-                    .add(cert)
-                    .map_err(|e| format!("tls.ca holds an unusable certificate: {e}"))?;
-            }
-            if store.is_empty() {
-                return Err("tls.ca holds no certificate".into());
-            }
-            Arc::new(store)
-        }
+        Some(pem) => Arc::new(pem_roots(pem, "tls.ca")?),
         None => system_roots(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());

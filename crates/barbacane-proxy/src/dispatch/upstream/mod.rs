@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::dispatch::DispatchRequest;
 use crate::{Body, GatewayError};
 use breaker::{Admission, Breaker, Outcome};
-pub(crate) use client::{ClientHandle, TlsSettings, client_for};
+pub(crate) use client::{ClientHandle, TlsSettings, client_for, roots};
 
 /// Characters left alone when a path parameter is put into the upstream path (RFC 3986
 /// unreserved); everything else is percent-encoded, so a value can never add a segment.

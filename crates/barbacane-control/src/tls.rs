@@ -1,0 +1,83 @@
+//! TLS for the API listener (`serve --tls-cert/--tls-key`) and for the CLI client
+//! (`https://` servers, `--ca-cert`): rustls with the ring provider, TLS 1.2 and 1.3 only.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} `{}`: {e}", path.display()))
+}
+
+/// The listener's TLS settings from a PEM certificate chain and a PEM private key. ALPN
+/// offers HTTP/1.1 only: the data planes' WebSocket upgrade is an HTTP/1.1 exchange.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let chain = CertificateDer::pem_slice_iter(&read(cert, "--tls-cert")?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            format!(
+                "--tls-cert `{}` is not PEM certificates: {e}",
+                cert.display()
+            )
+        })?;
+    if chain.is_empty() {
+        return Err(format!(
+            "--tls-cert `{}` holds no certificate",
+            cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&read(key, "--tls-key")?).map_err(|e| {
+        format!(
+            "--tls-key `{}` is not a PEM private key: {e}",
+            key.display()
+        )
+    })?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("--tls-cert and --tls-key do not make a usable pair: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Roots for talking to a control plane: only the CA in `ca` when given (a private PKI),
+/// else the system's roots.
+pub fn roots(ca: Option<&Path>) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            for cert in CertificateDer::pem_slice_iter(&read(path, "the CA file")?) {
+                let cert =
+                    cert.map_err(|e| format!("`{}` is not PEM certificates: {e}", path.display()))?;
+                store.add(cert).map_err(|e| {
+                    format!("`{}` holds an unusable certificate: {e}", path.display())
+                })?;
+            }
+            if store.is_empty() {
+                return Err(format!("`{}` holds no certificate", path.display()));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            store.add_parsable_certificates(found.certs);
+        }
+    }
+    Ok(store)
+}
+
+/// The CLI client's TLS settings.
+pub fn client_config(ca: Option<&Path>) -> Result<ClientConfig, String> {
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots(ca)?)
+        .with_no_client_auth())
+}
