@@ -59,6 +59,7 @@ pub async fn deploy(
     for node in nodes.iter().filter(|n| connected.contains(n)) {
         if state.hub().send(*node, message.clone()) {
             notified += 1;
+            crate::db::data_planes::set_status(state.pool(), *node, "deploying").await?;
         }
     }
     tracing::info!(project = %project_id, deployment = %deployment.id, artifact = %artifact_id, nodes = nodes.len(), notified, "deployment created");

@@ -92,6 +92,17 @@ pub async fn heartbeat(
     .map(drop)
 }
 
+/// Sets a connected node's status: `deploying` while a deployment it was told about is
+/// pending, `online` again once it reported (an offline node stays offline).
+pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE data_planes SET status = $2 WHERE id = $1 AND status <> 'offline'")
+        .bind(id)
+        .bind(status)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
 /// Marks a node offline (its connection ended).
 pub async fn offline(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE data_planes SET status = 'offline' WHERE id = $1")

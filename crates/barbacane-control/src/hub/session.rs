@@ -187,6 +187,7 @@ async fn catch_up(
         return true;
     }
     let _ = deployments::set_state(state.pool(), desired.id, node.id, "pending", None, None).await;
+    let _ = data_planes::set_status(state.pool(), node.id, "deploying").await;
     send(socket, &deploy_message(&desired)).await
 }
 
@@ -243,6 +244,7 @@ async fn record_result(
     if let Some(hash) = &reported {
         let _ = data_planes::heartbeat(state.pool(), node, Some(hash)).await;
     }
+    let _ = data_planes::set_status(state.pool(), node, "online").await;
     tracing::info!(data_plane = %node, %deployment_id, outcome = state_name, reason = reason.as_deref().unwrap_or(""), "deployment result");
 }
 

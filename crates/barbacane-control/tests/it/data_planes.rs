@@ -206,6 +206,14 @@ async fn a_connection_ends_on_protocol_errors_revocation_deletion_and_silence() 
     assert_eq!(next(&mut bad).await.unwrap_err(), Some(CloseCode::Invalid));
     assert!(eventually(async || node(&app, &project, &bad_id).await["status"] == "offline").await);
 
+    // An oversized message (over 64 KiB) closes that connection only.
+    let mut big = open(addr, &k).await.unwrap();
+    hello(&mut big, "big").await;
+    let huge = json!({"type": "heartbeat", "padding": "x".repeat(70 * 1024)});
+    let _ = big.send(Message::Text(huge.to_string().into())).await;
+    assert!(next(&mut big).await.is_err());
+    send(&mut good, json!({"type": "heartbeat"})).await;
+
     // Silence: three missed heartbeats (1 s each) close the connection.
     send(&mut good, json!({"type": "heartbeat"})).await;
     let started = tokio::time::Instant::now();

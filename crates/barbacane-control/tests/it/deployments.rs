@@ -109,8 +109,22 @@ async fn a_deployment_is_pulled_verified_applied_and_refused_when_tampered() {
     assert_eq!(hello(&first).await, "{\"v\":0}");
 
     // Deploy v1: the node pulls it, swaps it in, reports applied.
+    let started = std::time::Instant::now();
     let d1 = deploy(&app, &project, &v1).await;
     let state = settled(&app, &d1).await;
+    // A figure for the closing note, never an assertion.
+    eprintln!(
+        "POST /deploy -> applied: {} ms",
+        started.elapsed().as_millis()
+    );
+    let node_row = app
+        .get(&format!("/projects/{project}/data-planes"))
+        .await
+        .json();
+    assert_eq!(
+        node_row[0]["status"], "online",
+        "back from deploying: {node_row}"
+    );
     assert_eq!(state["nodes"][0]["state"], "applied", "{state}");
     assert_eq!(state["nodes"][0]["name"], "edge-1");
     assert_eq!(hello(&first).await, "{\"v\":1}");
