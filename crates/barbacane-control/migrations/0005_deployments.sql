@@ -5,6 +5,9 @@ ALTER TABLE deployments ADD COLUMN labels JSONB NOT NULL DEFAULT '{}';
 ALTER TABLE deployments ADD COLUMN artifact_hash TEXT;
 CREATE INDEX deployments_project ON deployments (project_id, created_at DESC);
 
+-- The artifact a node last applied from a deployment (no foreign key: observed state).
+ALTER TABLE data_planes ADD COLUMN artifact_id UUID;
+
 CREATE TABLE deployment_nodes (
     deployment_id  UUID NOT NULL REFERENCES deployments (id) ON DELETE CASCADE,
     data_plane_id  UUID NOT NULL REFERENCES data_planes (id) ON DELETE CASCADE,

@@ -21,6 +21,8 @@ pub struct DataPlane {
     pub status: String,
     /// The `artifact_hash` it last reported.
     pub artifact_hash: Option<String>,
+    /// The artifact it last applied from a deployment.
+    pub artifact_id: Option<Uuid>,
     /// Gateway version, hostname, reported provenance.
     pub metadata: Value,
     /// When its current (or last) connection opened.
@@ -33,7 +35,7 @@ pub struct DataPlane {
 
 macro_rules! columns {
     () => {
-        "id, project_id, name, labels, status, artifact_hash, metadata, connected_at, last_seen, created_at"
+        "id, project_id, name, labels, status, artifact_hash, artifact_id, metadata, connected_at, last_seen, created_at"
     };
 }
 
@@ -98,6 +100,16 @@ pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> Result<(), sql
     sqlx::query("UPDATE data_planes SET status = $2 WHERE id = $1 AND status <> 'offline'")
         .bind(id)
         .bind(status)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Records the artifact a node applied.
+pub async fn applied(pool: &PgPool, id: Uuid, artifact_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE data_planes SET artifact_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(artifact_id)
         .execute(pool)
         .await
         .map(drop)

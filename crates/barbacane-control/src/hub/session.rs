@@ -210,8 +210,8 @@ async fn record_result(
     reported: Option<String>,
     reason: Option<String>,
 ) {
-    let announced = match deployments::get(state.pool(), deployment_id).await {
-        Ok(Some(d)) => d.artifact_hash,
+    let (announced, artifact_id) = match deployments::get(state.pool(), deployment_id).await {
+        Ok(Some(d)) => (d.artifact_hash, d.artifact_id),
         _ => {
             tracing::warn!(data_plane = %node, %deployment_id, "result for an unknown deployment ignored");
             return;
@@ -243,6 +243,9 @@ async fn record_result(
     }
     if let Some(hash) = &reported {
         let _ = data_planes::heartbeat(state.pool(), node, Some(hash)).await;
+    }
+    if state_name == "applied" {
+        let _ = data_planes::applied(state.pool(), node, artifact_id).await;
     }
     let _ = data_planes::set_status(state.pool(), node, "online").await;
     tracing::info!(data_plane = %node, %deployment_id, outcome = state_name, reason = reason.as_deref().unwrap_or(""), "deployment result");

@@ -125,6 +125,7 @@ async fn a_deployment_is_pulled_verified_applied_and_refused_when_tampered() {
         node_row[0]["status"], "online",
         "back from deploying: {node_row}"
     );
+    assert_eq!(node_row[0]["artifact_id"], v1.as_str(), "{node_row}");
     assert_eq!(state["nodes"][0]["state"], "applied", "{state}");
     assert_eq!(state["nodes"][0]["name"], "edge-1");
     assert_eq!(hello(&first).await, "{\"v\":1}");
