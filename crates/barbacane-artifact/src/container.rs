@@ -26,6 +26,7 @@ pub const MAX_HEADER_LEN: u32 = 16 * 1024 * 1024;
 pub struct Artifact {
     header: Header,
     members: BTreeMap<String, Vec<u8>>,
+    content_hash: String,
 }
 
 impl Artifact {
@@ -77,7 +78,26 @@ impl Artifact {
             return Err(ArtifactError::TrailingBytes { count: extra });
         }
         check_inputs(&header)?;
-        Ok(Artifact { header, members })
+        // Recomputed from the verified member list, never taken from the header.
+        let content_hash = crate::content_hash(&header.members);
+        if let Some(stored) = &header.content_hash
+            && *stored != content_hash
+        {
+            return Err(ArtifactError::ContentHashMismatch {
+                stored: stored.clone(),
+                actual: content_hash,
+            });
+        }
+        Ok(Artifact {
+            header,
+            members,
+            content_hash,
+        })
+    }
+
+    /// The content hash, as computed from the verified members.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
     }
 
     /// The provenance header.
@@ -252,7 +272,7 @@ impl ArtifactBuilder {
 
     /// The header this builder would write (unsigned).
     pub fn header(&self) -> Header {
-        Header {
+        let mut header = Header {
             format_version: FORMAT_VERSION,
             artifact_hash: self.artifact_hash.clone(),
             build_timestamp: self.build_timestamp.clone(),
@@ -270,8 +290,11 @@ impl ArtifactBuilder {
                     sha256: sha256_hex(bytes),
                 })
                 .collect(),
+            content_hash: None,
             signature: None,
-        }
+        };
+        header.content_hash = Some(crate::content_hash(&header.members));
+        header
     }
 
     /// Encodes the artifact, unsigned.

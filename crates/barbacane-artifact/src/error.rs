@@ -47,6 +47,14 @@ pub enum ArtifactError {
         /// Checksum of the bytes found.
         actual: String,
     },
+    /// The stored `content_hash` is not the one of the members.
+    #[error("artifact content hash {stored} does not match its members ({actual})")]
+    ContentHashMismatch {
+        /// In the header.
+        stored: String,
+        /// Computed.
+        actual: String,
+    },
     /// Bytes follow the last member.
     #[error("artifact has {count} unexpected trailing bytes")]
     TrailingBytes {

@@ -81,6 +81,33 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
+/// First line of the canonical member list hashed into `content_hash`.
+pub const CONTENT_DOMAIN: &str = "barbacane-content-v1";
+
+/// `content_hash` (`sha256:<hex>`): SHA-256 over `barbacane-content-v1\n` and one
+/// `name\tsize\tsha256\n` line per member, sorted by name. It binds the compiled output
+/// (every member's bytes, through their checksums) and nothing else: the same inputs and
+/// compiler give the same value whatever the build time or provenance flags.
+pub fn content_hash(members: &[crate::Member]) -> String {
+    let mut lines: Vec<String> = members
+        .iter()
+        .map(|m| {
+            format!(
+                "{}\t{}\t{}\n",
+                m.name,
+                m.size,
+                m.sha256.to_ascii_lowercase()
+            )
+        })
+        .collect();
+    lines.sort();
+    let mut canonical = format!("{CONTENT_DOMAIN}\n");
+    for line in lines {
+        canonical.push_str(&line);
+    }
+    format!("sha256:{}", sha256_hex(canonical.as_bytes()))
+}
+
 /// Computes `artifact_hash` (`sha256:<hex>`) over `inputs` and returns them in canonical order.
 ///
 /// Fails on a name that could make the canonical form ambiguous (empty, containing a tab, a

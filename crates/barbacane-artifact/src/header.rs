@@ -30,6 +30,11 @@ pub struct Header {
     pub metadata: BTreeMap<String, String>,
     /// Checksums of every member, in the order their bytes follow the header.
     pub members: Vec<Member>,
+    /// `sha256:<hex>` over the canonical member list (see [`crate::content_hash`]): what was
+    /// compiled, independent of the build time. Recomputed by every reader, which refuses an
+    /// artifact whose stored value differs; absent in artifacts written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
     /// Ed25519 signature over the rest of the header (absent when unsigned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,

@@ -28,7 +28,9 @@ pub use config::{
 };
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;
-pub use fingerprint::{FINGERPRINT_DOMAIN, Input, InputKind, fingerprint, sha256_hex};
+pub use fingerprint::{
+    CONTENT_DOMAIN, FINGERPRINT_DOMAIN, Input, InputKind, content_hash, fingerprint, sha256_hex,
+};
 pub use header::{FORMAT_VERSION, Header, Member, Signature};
 pub use signing::{
     KeyError, PrivateKey, PublicKey, SIGNATURE_DOMAIN, SignatureStatus, generate_key, key_id,

@@ -109,6 +109,7 @@ impl Admin {
         Provenance {
             format_version: header.format_version,
             artifact_hash: header.artifact_hash.clone(),
+            content_hash: snapshot.content_hash().to_owned(),
             build_timestamp: header.build_timestamp.clone(),
             compiler_version: header.compiler_version.clone(),
             inputs: header.inputs.clone(),
@@ -240,6 +241,8 @@ pub struct Provenance {
     pub format_version: u32,
     /// The input fingerprint.
     pub artifact_hash: String,
+    /// The hash of the loaded members (recomputed at load).
+    pub content_hash: String,
     /// Build time.
     pub build_timestamp: String,
     /// Compiler version.

@@ -345,8 +345,10 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
         tokio::select! {
             _ = ticker.tick() => {
                 let snapshot = gateway.snapshot();
-                let hash = (!snapshot.is_placeholder()).then(|| snapshot.header().artifact_hash.clone());
-                send(&mut ws, &json!({"type": "heartbeat", "artifact_hash": hash})).await?;
+                let loaded = !snapshot.is_placeholder();
+                let hash = loaded.then(|| snapshot.header().artifact_hash.clone());
+                let content = loaded.then(|| snapshot.content_hash().to_owned());
+                send(&mut ws, &json!({"type": "heartbeat", "artifact_hash": hash, "content_hash": content})).await?;
             }
             message = next(&mut ws) => {
                 let message = message?;
@@ -467,8 +469,10 @@ fn hello(config: &ConnectConfig, gateway: &Gateway) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "hostname": crate::admin::hostname(),
         "artifact_hash": (!snapshot.is_placeholder()).then(|| header.artifact_hash.clone()),
+        "content_hash": (!snapshot.is_placeholder()).then(|| snapshot.content_hash().to_owned()),
         "provenance": if snapshot.is_placeholder() { Value::Null } else { json!({
             "artifact_hash": header.artifact_hash,
+            "content_hash": snapshot.content_hash(),
             "build_timestamp": header.build_timestamp,
             "compiler_version": header.compiler_version,
             "provenance_commit": header.provenance_commit,

@@ -82,6 +82,8 @@ pub(crate) struct RouteEntry {
 #[derive(Debug)]
 pub struct Snapshot {
     header: Header,
+    /// Recomputed from the verified members (`Artifact::content_hash`).
+    content_hash: String,
     pub(crate) router: Router<RouteEntry>,
     loaded_at: SystemTime,
     signature: SignatureStatus,
@@ -143,6 +145,7 @@ impl Snapshot {
         }
         Ok(Snapshot {
             header: artifact.header().clone(),
+            content_hash: artifact.content_hash().to_owned(),
             router: builder.build(),
             loaded_at: SystemTime::now(),
             signature,
@@ -164,8 +167,10 @@ impl Snapshot {
                 provenance_source: None,
                 metadata: Default::default(),
                 members: Vec::new(),
+                content_hash: None,
                 signature: None,
             },
+            content_hash: String::new(),
             router: RouterBuilder::new().build(),
             loaded_at: SystemTime::now(),
             signature: SignatureStatus::Unsigned,
@@ -175,6 +180,11 @@ impl Snapshot {
     /// Whether this is the [`Snapshot::placeholder`] (nothing loaded yet).
     pub fn is_placeholder(&self) -> bool {
         self.header.artifact_hash.is_empty()
+    }
+
+    /// The content hash of the loaded members, as computed at load (never the stored one).
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
     }
 
     /// The artifact's provenance header.

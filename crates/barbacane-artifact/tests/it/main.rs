@@ -166,3 +166,100 @@ proptest! {
         }
     }
 }
+
+mod content_hash {
+    use barbacane_artifact::{Artifact, ArtifactBuilder, ArtifactError, sha256_hex};
+
+    fn builder(timestamp: &str, body: &[u8]) -> ArtifactBuilder {
+        let mut b = super::sample();
+        b.build_timestamp = timestamp.into();
+        b.add_member("config.json", body.to_vec()).unwrap();
+        b
+    }
+
+    #[test]
+    fn binds_the_members_not_the_build_time() {
+        let a = Artifact::from_bytes(&builder("2024-01-01T00:00:00Z", b"{}").encode().unwrap())
+            .unwrap();
+        let b = Artifact::from_bytes(&builder("2026-12-06T00:00:00Z", b"{}").encode().unwrap())
+            .unwrap();
+        let c = Artifact::from_bytes(
+            &builder("2024-01-01T00:00:00Z", b"{\"x\":1}")
+                .encode()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_ne!(a.content_hash(), c.content_hash());
+        assert_eq!(a.header().content_hash.as_deref(), Some(a.content_hash()));
+        assert_eq!(
+            a.header().artifact_hash,
+            c.header().artifact_hash,
+            "same inputs"
+        );
+    }
+
+    /// Re-encodes an artifact with a new header (what an attacker with write access can do).
+    fn reseal(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + len]).unwrap();
+        edit(&mut header);
+        let new = serde_json::to_vec(&header).unwrap();
+        let mut out = bytes[..8].to_vec();
+        out.extend((new.len() as u32).to_le_bytes());
+        out.extend(new);
+        out.extend(&bytes[12 + len..]);
+        out
+    }
+
+    #[test]
+    fn a_stored_value_that_is_not_the_members_is_refused() {
+        let bytes = builder("2024-01-01T00:00:00Z", b"{}").encode().unwrap();
+        let forged = reseal(&bytes, |h| h["content_hash"] = "sha256:00".into());
+        assert!(matches!(
+            Artifact::from_bytes(&forged),
+            Err(ArtifactError::ContentHashMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_resealed_artifact_keeps_its_artifact_hash_but_not_its_content_hash() {
+        let original = builder("2024-01-01T00:00:00Z", b"{}").encode().unwrap();
+        let honest = Artifact::from_bytes(&original).unwrap();
+        // Replace config.json (last member) and fix its size and checksum in the header,
+        // and the stored content hash: the file loads, with the approved artifact_hash...
+        let evil = b"{\"evil\":1}";
+        let len = u32::from_le_bytes(original[8..12].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&original[12..12 + len]).unwrap();
+        let members = header["members"].as_array().unwrap().clone();
+        let mut body = Vec::new();
+        let mut offset = 12 + len;
+        let mut new_members = Vec::new();
+        for m in &members {
+            let size = m["size"].as_u64().unwrap() as usize;
+            let mut bytes = original[offset..offset + size].to_vec();
+            offset += size;
+            let mut m = m.clone();
+            if m["name"] == "config.json" {
+                bytes = evil.to_vec();
+                m["size"] = bytes.len().into();
+                m["sha256"] = sha256_hex(&bytes).into();
+            }
+            body.extend(bytes);
+            new_members.push(m);
+        }
+        let parsed: Vec<barbacane_artifact::Member> =
+            serde_json::from_value(serde_json::Value::Array(new_members.clone())).unwrap();
+        let recomputed = barbacane_artifact::content_hash(&parsed);
+        let mut forged = reseal(&original[..12 + len], |h| {
+            h["members"] = serde_json::Value::Array(new_members);
+            h["content_hash"] = recomputed.clone().into();
+        });
+        forged.extend(body);
+        let loaded = Artifact::from_bytes(&forged).expect("a consistent re-seal loads");
+        assert_eq!(loaded.header().artifact_hash, honest.header().artifact_hash);
+        // ...but its content hash is not the approved one: that is what drift compares.
+        assert_ne!(loaded.content_hash(), honest.content_hash());
+        assert_eq!(loaded.member("config.json"), Some(&evil[..]));
+    }
+}

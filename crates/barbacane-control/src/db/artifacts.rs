@@ -22,6 +22,8 @@ pub struct Artifact {
     pub size: i64,
     /// Compiler version that built it.
     pub compiler_version: String,
+    /// The hash of its members (`sha256:<hex>`).
+    pub content_hash: Option<String>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
 }
@@ -58,7 +60,8 @@ pub struct NewArtifact {
     pub built_from: Vec<BuiltFrom>,
 }
 
-const COLUMNS: &str = "id, project_id, artifact_hash, sha256, size, compiler_version, created_at";
+const COLUMNS: &str =
+    "id, project_id, artifact_hash, sha256, size, compiler_version, content_hash, created_at";
 
 /// Records an artifact and marks its compilation succeeded (with its diagnostics and the
 /// plugin versions used), atomically.
@@ -72,7 +75,7 @@ pub async fn record_build(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO artifacts (id, project_id, artifact_hash, sha256, size, compiler_version, \
-         header) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         header, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(artifact.id)
     .bind(artifact.project_id)
@@ -81,6 +84,7 @@ pub async fn record_build(
     .bind(artifact.size)
     .bind(&artifact.compiler_version)
     .bind(&artifact.header)
+    .bind(artifact.header.get("content_hash").and_then(Value::as_str))
     .execute(&mut *tx)
     .await?;
     for from in &artifact.built_from {

@@ -21,6 +21,8 @@ pub struct DataPlane {
     pub status: String,
     /// The `artifact_hash` it last reported.
     pub artifact_hash: Option<String>,
+    /// The `content_hash` it last reported.
+    pub content_hash: Option<String>,
     /// The artifact it last applied from a deployment.
     pub artifact_id: Option<Uuid>,
     /// Gateway version, hostname, reported provenance.
@@ -35,7 +37,7 @@ pub struct DataPlane {
 
 macro_rules! columns {
     () => {
-        "id, project_id, name, labels, status, artifact_hash, artifact_id, metadata, connected_at, last_seen, created_at"
+        "id, project_id, name, labels, status, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, created_at"
     };
 }
 
@@ -50,6 +52,8 @@ pub struct Registration<'a> {
     pub labels: &'a Value,
     /// The hash it serves, if any.
     pub artifact_hash: Option<&'a str>,
+    /// The content hash it serves, if it reported one.
+    pub content_hash: Option<&'a str>,
     /// Version, hostname, provenance.
     pub metadata: &'a Value,
     /// The key it connected with.
@@ -60,9 +64,11 @@ pub struct Registration<'a> {
 pub async fn register(pool: &PgPool, r: &Registration<'_>) -> Result<DataPlane, sqlx::Error> {
     sqlx::query_as(concat!(
         "INSERT INTO data_planes (id, project_id, name, labels, status, artifact_hash, metadata, ",
-        "api_key_id, connected_at, last_seen) VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, now(), now()) ",
+        "api_key_id, connected_at, last_seen, content_hash) ",
+        "VALUES ($1, $2, $3, $4, 'online', $5, $6, $7, now(), now(), $8) ",
         "ON CONFLICT (project_id, name) DO UPDATE SET labels = EXCLUDED.labels, status = 'online', ",
-        "artifact_hash = EXCLUDED.artifact_hash, metadata = EXCLUDED.metadata, ",
+        "artifact_hash = EXCLUDED.artifact_hash, content_hash = EXCLUDED.content_hash, ",
+        "metadata = EXCLUDED.metadata, ",
         "api_key_id = EXCLUDED.api_key_id, connected_at = now(), last_seen = now() RETURNING ",
         columns!()
     ))
@@ -73,6 +79,7 @@ pub async fn register(pool: &PgPool, r: &Registration<'_>) -> Result<DataPlane, 
     .bind(r.artifact_hash)
     .bind(r.metadata)
     .bind(r.api_key_id)
+    .bind(r.content_hash)
     .fetch_one(pool)
     .await
 }
@@ -82,13 +89,16 @@ pub async fn heartbeat(
     pool: &PgPool,
     id: Uuid,
     artifact_hash: Option<&str>,
+    content_hash: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE data_planes SET last_seen = now(), status = CASE WHEN status = 'offline' \
-         THEN 'online' ELSE status END, artifact_hash = COALESCE($2, artifact_hash) WHERE id = $1",
+         THEN 'online' ELSE status END, artifact_hash = COALESCE($2, artifact_hash), \
+         content_hash = COALESCE($3, content_hash) WHERE id = $1",
     )
     .bind(id)
     .bind(artifact_hash)
+    .bind(content_hash)
     .execute(pool)
     .await
     .map(drop)

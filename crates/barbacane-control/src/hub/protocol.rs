@@ -24,6 +24,9 @@ pub enum NodeMessage {
         /// The hash it serves now.
         #[serde(default)]
         artifact_hash: Option<String>,
+        /// The content hash of what it serves now.
+        #[serde(default)]
+        content_hash: Option<String>,
     },
     /// The outcome of a `deploy` (xDS's ACK / NACK).
     DeploymentResult {
@@ -72,6 +75,9 @@ pub struct Hello {
     /// The `artifact_hash` it serves, if it serves one.
     #[serde(default)]
     pub artifact_hash: Option<String>,
+    /// The `content_hash` of what it serves (recomputed by the node from the members).
+    #[serde(default)]
+    pub content_hash: Option<String>,
     /// The loaded artifact's provenance (`/_admin/provenance`), if any.
     #[serde(default)]
     pub provenance: Option<Value>,
@@ -141,7 +147,8 @@ mod tests {
         assert_eq!(
             parse(r#"{"type":"heartbeat","artifact_hash":"sha256:ab"}"#).unwrap(),
             Some(NodeMessage::Heartbeat {
-                artifact_hash: Some("sha256:ab".into())
+                artifact_hash: Some("sha256:ab".into()),
+                content_hash: None,
             })
         );
         assert_eq!(parse(r#"{"type":"telemetry","x":1}"#).unwrap(), None);

@@ -74,6 +74,7 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
             name: &hello.name,
             labels: &labels,
             artifact_hash: hello.artifact_hash.as_deref(),
+            content_hash: hello.content_hash.as_deref(),
             metadata: &metadata,
             api_key_id: peer.key_id,
         },
@@ -110,8 +111,8 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
                     Err(_) => { reason = "three heartbeats missed"; break; }
                     Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
                     Ok(Some(Ok(Message::Text(text)))) => match protocol::parse(&text) {
-                        Ok(Some(NodeMessage::Heartbeat { artifact_hash })) => {
-                            if let Err(e) = data_planes::heartbeat(state.pool(), node.id, artifact_hash.as_deref()).await {
+                        Ok(Some(NodeMessage::Heartbeat { artifact_hash, content_hash })) => {
+                            if let Err(e) = data_planes::heartbeat(state.pool(), node.id, artifact_hash.as_deref(), content_hash.as_deref()).await {
                                 tracing::warn!(data_plane = %node.id, error = %e, "cannot record a heartbeat");
                             }
                         }
@@ -242,7 +243,7 @@ async fn record_result(
         tracing::warn!(data_plane = %node, %deployment_id, error = %e, "cannot record a deployment result");
     }
     if let Some(hash) = &reported {
-        let _ = data_planes::heartbeat(state.pool(), node, Some(hash)).await;
+        let _ = data_planes::heartbeat(state.pool(), node, Some(hash), None).await;
     }
     if state_name == "applied" {
         let _ = data_planes::applied(state.pool(), node, artifact_id).await;

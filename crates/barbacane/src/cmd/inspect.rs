@@ -46,7 +46,11 @@ pub fn run(args: InspectArgs) -> i32 {
     let header = artifact.header();
     let mut out = String::new();
     if args.json {
-        match serde_json::to_string_pretty(header) {
+        // The content hash as recomputed from the members (artifacts older than the field
+        // do not store it).
+        let mut shown = header.clone();
+        shown.content_hash = Some(artifact.content_hash().to_owned());
+        match serde_json::to_string_pretty(&shown) {
             Ok(s) => put!(out, "{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -65,6 +69,7 @@ pub fn run(args: InspectArgs) -> i32 {
     put!(out, "artifact:          {}", args.artifact.display());
     put!(out, "format_version:    {}", header.format_version);
     put!(out, "artifact_hash:     {}", header.artifact_hash);
+    put!(out, "content_hash:      {}", artifact.content_hash());
     put!(out, "build_timestamp:   {}", header.build_timestamp);
     put!(out, "compiler_version:  {}", header.compiler_version);
     put!(

@@ -88,7 +88,7 @@ fn provenance_matches_inspect_and_identifies_the_process() {
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.header("content-type"), Some("application/json"));
     let doc: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
-    let fields = "format_version artifact_hash build_timestamp compiler_version inputs \
+    let fields = "format_version artifact_hash content_hash build_timestamp compiler_version inputs \
         provenance_commit provenance_source metadata";
     for field in fields.split_whitespace() {
         assert!(!doc[field].is_null(), "{field} missing: {doc}");

@@ -36,9 +36,15 @@ fn json_has_exactly_the_documented_fields() {
         "provenance_source",
         "metadata",
         "members",
+        "content_hash",
     ];
     expected.sort_unstable();
     assert_eq!(keys, expected);
+    let content = header["content_hash"].as_str().expect("content_hash");
+    assert!(
+        content.starts_with("sha256:") && content.len() == 71,
+        "{content}"
+    );
 
     assert_eq!(header["format_version"], 1);
     assert_eq!(header["build_timestamp"], EPOCH_RFC3339);
