@@ -341,6 +341,12 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
     tracing::info!(data_plane = %id, %url, "connected to the control plane");
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
+    // A deployment being applied runs next to the heartbeats (a large download must not
+    // make the node look dead); one at a time, and a newer one waiting replaces an older.
+    let mut applying: Option<
+        std::pin::Pin<Box<dyn std::future::Future<Output = Value> + Send + '_>>,
+    > = None;
+    let mut queued: Option<Value> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -350,11 +356,23 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
                 let content = loaded.then(|| snapshot.content_hash().to_owned());
                 send(&mut ws, &json!({"type": "heartbeat", "artifact_hash": hash, "content_hash": content})).await?;
             }
+            result = async {
+                match applying.as_mut() {
+                    Some(running) => running.await,
+                    None => std::future::pending().await,
+                }
+            }, if applying.is_some() => {
+                applying = queued.take().map(|next| start_deploy(link, next));
+                send(&mut ws, &result).await?;
+            }
             message = next(&mut ws) => {
                 let message = message?;
                 if message.get("type").and_then(Value::as_str) == Some("deploy") {
-                    let result = deploy(link, &message).await;
-                    send(&mut ws, &result).await?;
+                    if applying.is_some() {
+                        queued = Some(message);
+                    } else {
+                        applying = Some(start_deploy(link, message));
+                    }
                 } else {
                     // Unknown types are ignored (a newer control plane may send more).
                     tracing::debug!(kind = ?message.get("type"), "control plane message ignored");
@@ -362,6 +380,14 @@ async fn session(link: &Link<'_>, status: &Status, welcomed: &mut bool) -> Resul
             }
         }
     }
+}
+
+/// The future applying one `deploy` message.
+fn start_deploy<'a>(
+    link: &'a Link<'a>,
+    message: Value,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + Send + 'a>> {
+    Box::pin(async move { deploy(link, &message).await })
 }
 
 /// Applies a `deploy` message; returns the `deployment_result` to send.
