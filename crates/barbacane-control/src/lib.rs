@@ -19,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod compile;
 pub mod db;
+pub mod drift;
 pub mod error;
 pub mod hub;
 pub mod plugin;

@@ -7,8 +7,8 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Router, middleware};
 
 use crate::api::{
-    self, api_keys, artifacts, compilations, data_planes, deployments, health, plugins, projects,
-    specs,
+    self, api_keys, artifacts, compilations, data_planes, deployments, drift, health, plugins,
+    projects, specs,
 };
 use crate::state::AppState;
 use crate::{posture, version};
@@ -88,6 +88,7 @@ pub fn table() -> Vec<Route> {
             get(deployments::list),
         ),
         route(Method::GET, "/deployments/{id}", get(deployments::get)),
+        route(Method::GET, "/drift/findings", get(drift::findings)),
         route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
         route(
             Method::POST,

@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub heartbeat: std::time::Duration,
     /// Serve HTTPS (and `wss://`) with this PEM certificate chain and key.
     pub tls: Option<TlsFiles>,
+    /// How often the drift engine assesses every node.
+    pub drift_interval: std::time::Duration,
 }
 
 /// `--tls-cert` and `--tls-key`.
@@ -183,7 +185,17 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         source,
     })?;
     let (shutdown, rx) = watch::channel(false);
-    let workers = Workers { pool, store, wake }.spawn(config.workers, rx.clone());
+    let mut workers = Workers {
+        pool: pool.clone(),
+        store,
+        wake,
+    }
+    .spawn(config.workers, rx.clone());
+    workers.push(tokio::spawn(crate::drift::run(
+        pool,
+        config.drift_interval,
+        rx.clone(),
+    )));
     let mut stop = rx;
     let router = routes::router(state.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -400,18 +400,24 @@ async fn deploy(link: &Link<'_>, message: &Value) -> Value {
         .to_owned();
     let outcome = apply(link, message, &announced).await;
     let snapshot = link.gateway.snapshot();
-    let serving = (!snapshot.is_placeholder()).then(|| snapshot.header().artifact_hash.clone());
-    let serving = serving.map_or(Value::Null, Value::String);
+    let loaded = !snapshot.is_placeholder();
+    let serving = loaded
+        .then(|| snapshot.header().artifact_hash.clone())
+        .map_or(Value::Null, Value::String);
+    let content = loaded
+        .then(|| snapshot.content_hash().to_owned())
+        .map_or(Value::Null, Value::String);
     match outcome {
         Ok(()) => {
             tracing::info!(deployment = %deployment_id, artifact_hash = %serving, "deployment applied");
             json!({"type": "deployment_result", "deployment_id": deployment_id,
-                   "outcome": "applied", "artifact_hash": serving})
+                   "outcome": "applied", "artifact_hash": serving, "content_hash": content})
         }
         Err(reason) => {
             tracing::warn!(deployment = %deployment_id, %reason, "deployment rejected; serving on with the current artifact");
             json!({"type": "deployment_result", "deployment_id": deployment_id,
-                   "outcome": "rejected", "artifact_hash": serving, "reason": reason})
+                   "outcome": "rejected", "artifact_hash": serving, "content_hash": content,
+                   "reason": reason})
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod compilations;
 pub mod data_planes;
 pub mod deployments;
+pub mod drift;
 pub mod extract;
 pub mod health;
 pub mod plugins;

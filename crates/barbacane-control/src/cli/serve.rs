@@ -33,6 +33,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30,
           value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
     pub heartbeat_seconds: u64,
+    /// Seconds between two drift passes over every node.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
+    pub drift_interval: u64,
     /// Serve HTTPS (and `wss://` to data planes) with this PEM certificate chain.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -64,6 +68,7 @@ pub fn run(args: ServeArgs) -> i32 {
         max_upload_bytes: args.max_upload_bytes,
         allow: args.allow,
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds),
+        drift_interval: std::time::Duration::from_secs(args.drift_interval),
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::TlsFiles { cert, key }),
             _ => None,

@@ -19,6 +19,10 @@ pub struct DataPlane {
     pub labels: Value,
     /// `online`, `offline` or `deploying`.
     pub status: String,
+    /// Drift's sync axis (`Synced`, `OutOfSync`, `Unknown`), from the latest pass.
+    pub sync: String,
+    /// Drift's health axis (`Healthy`, `Degraded`, `Unreachable`, `Unknown`).
+    pub health: String,
     /// The `artifact_hash` it last reported.
     pub artifact_hash: Option<String>,
     /// The `content_hash` it last reported.
@@ -37,7 +41,7 @@ pub struct DataPlane {
 
 macro_rules! columns {
     () => {
-        "id, project_id, name, labels, status, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, created_at"
+        "id, project_id, name, labels, status, sync, health, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, created_at"
     };
 }
 

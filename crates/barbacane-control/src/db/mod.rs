@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod compilations;
 pub mod data_planes;
 pub mod deployments;
+pub mod drift;
 pub mod plugins;
 pub mod projects;
 pub mod specs;

@@ -37,6 +37,9 @@ pub enum NodeMessage {
         /// What the node serves now.
         #[serde(default)]
         artifact_hash: Option<String>,
+        /// The content hash of what it serves now.
+        #[serde(default)]
+        content_hash: Option<String>,
         /// Why it was rejected.
         #[serde(default)]
         reason: Option<String>,

@@ -119,8 +119,8 @@ pub async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
                         Ok(Some(NodeMessage::Hello(_))) => {
                             tracing::debug!(data_plane = %node.id, "repeated hello ignored");
                         }
-                        Ok(Some(NodeMessage::DeploymentResult { deployment_id, outcome, artifact_hash, reason })) => {
-                            record_result(&state, node.id, deployment_id, outcome, artifact_hash, reason).await;
+                        Ok(Some(NodeMessage::DeploymentResult { deployment_id, outcome, artifact_hash, content_hash, reason })) => {
+                            record_result(&state, node.id, deployment_id, outcome, (artifact_hash, content_hash), reason).await;
                         }
                         Ok(None) => tracing::debug!(data_plane = %node.id, "unknown message type ignored"),
                         Err(e) => {
@@ -208,7 +208,7 @@ async fn record_result(
     node: Uuid,
     deployment_id: Uuid,
     outcome: Outcome,
-    reported: Option<String>,
+    (reported, content): (Option<String>, Option<String>),
     reason: Option<String>,
 ) {
     let (announced, artifact_id) = match deployments::get(state.pool(), deployment_id).await {
@@ -243,7 +243,7 @@ async fn record_result(
         tracing::warn!(data_plane = %node, %deployment_id, error = %e, "cannot record a deployment result");
     }
     if let Some(hash) = &reported {
-        let _ = data_planes::heartbeat(state.pool(), node, Some(hash), None).await;
+        let _ = data_planes::heartbeat(state.pool(), node, Some(hash), content.as_deref()).await;
     }
     if state_name == "applied" {
         let _ = data_planes::applied(state.pool(), node, artifact_id).await;

@@ -259,6 +259,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         pool: Default::default(),
         heartbeat: std::time::Duration::from_secs(30),
         tls: None,
+        drift_interval: std::time::Duration::from_secs(30),
     })
     .await
     .unwrap();

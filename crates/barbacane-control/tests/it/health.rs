@@ -84,6 +84,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         pool: PoolConfig::default(),
         heartbeat: std::time::Duration::from_secs(30),
         tls: None,
+        drift_interval: std::time::Duration::from_secs(30),
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod compile;
 mod data_planes;
 mod deployments;
+mod drift;
 mod faults;
 mod health;
 mod openapi;

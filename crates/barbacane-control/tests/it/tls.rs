@@ -66,6 +66,7 @@ async fn the_api_and_the_data_plane_channel_over_tls() {
         pool: Default::default(),
         heartbeat: Duration::from_secs(30),
         tls: Some(TlsFiles { cert, key }),
+        drift_interval: std::time::Duration::from_secs(30),
     })
     .await
     .unwrap();

@@ -41,6 +41,7 @@ fn config(url: &str, listen: SocketAddr) -> ServeConfig {
         pool: PoolConfig::default(),
         heartbeat: Duration::from_secs(1),
         tls: None,
+        drift_interval: std::time::Duration::from_secs(30),
     }
 }
 

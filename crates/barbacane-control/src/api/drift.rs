@@ -1,0 +1,48 @@
+//! `GET /drift/findings`: findings with their history, as they stood at any time.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use chrono::{DateTime, Utc};
+
+use crate::db::drift::{self, Filter, FindingRow};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `?project=&node=&kind=&open=true&at=<RFC 3339>`.
+pub async fn findings(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<FindingRow>>, ApiError> {
+    let mut filter = Filter::default();
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |what: &str| ApiError::InvalidRequest(format!("`{k}={v}`: {what}"));
+        match k {
+            "project" => filter.project = Some(v.parse().map_err(|_| bad("not a UUID"))?),
+            "node" => filter.node = Some(v.parse().map_err(|_| bad("not a UUID"))?),
+            "kind" => filter.kind = Some(v.to_owned()),
+            "open" => filter.open = v == "true",
+            "at" => {
+                let decoded = v
+                    .replace("%3A", ":")
+                    .replace("%2B", "+")
+                    .replace("%3a", ":");
+                let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&decoded)
+                    .map_err(|_| bad("not an RFC 3339 time"))?
+                    .with_timezone(&Utc);
+                filter.at = Some(at);
+            }
+            _ => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "unknown query parameter `{k}`"
+                )));
+            }
+        }
+    }
+    Ok(Json(drift::findings(state.pool(), &filter).await?))
+}

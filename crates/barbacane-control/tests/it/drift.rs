@@ -1,0 +1,174 @@
+//! The drift pass over connected nodes: level-triggered, append-only history, the right
+//! findings opened and resolved, and `GET /drift/findings` at any point in time.
+
+use barbacane_control::drift::pass;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::support::{TestApp, mini_spec};
+
+async fn listen(app: &TestApp) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+fn kinds(findings: &Value) -> Vec<String> {
+    let mut k: Vec<String> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect();
+    k.sort();
+    k
+}
+
+async fn open_findings(app: &TestApp, project: &str) -> Value {
+    app.get(&format!("/drift/findings?project={project}&open=true"))
+        .await
+        .json()
+}
+
+#[tokio::test]
+async fn findings_open_resolve_and_stay_in_history() {
+    let app = TestApp::new().await;
+    let addr = listen(&app).await;
+    let project = app.project("fleet").await;
+    let key = app
+        .post_json(
+            &format!("/projects/{project}/api-keys"),
+            json!({"name": "n"}),
+        )
+        .await
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A node serving an artifact built outside the control plane, nothing deployed yet.
+    let local =
+        barbacane_test::compile_yaml(&[("api.yaml", &mini_spec("/hello", "{\"v\":0}"))]).unwrap();
+    let gw = barbacane_test::TestGateway::from_artifact(&local, Default::default()).await;
+    let status = barbacane_proxy::connected::spawn(
+        barbacane_proxy::connected::ConnectConfig {
+            url: format!("http://{addr}"),
+            project_id: None,
+            api_key: key,
+            name: "edge".into(),
+            labels: Default::default(),
+            load: Default::default(),
+            ca: None,
+        },
+        gw.gateway().clone(),
+        Default::default(),
+    )
+    .unwrap();
+    for _ in 0..200 {
+        if status.get().state == "connected" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let interval = Duration::from_secs(30);
+    let report = pass(&app.pool, interval).await.unwrap();
+    assert_eq!(report.assessed, 1);
+    let open = open_findings(&app, &project).await;
+    assert_eq!(
+        kinds(&open),
+        ["no-desired-state", "unknown-artifact"],
+        "{open}"
+    );
+    // Level-triggered: a second pass opens nothing twice and counts the observation.
+    let again = pass(&app.pool, interval).await.unwrap();
+    assert_eq!((again.opened, again.resolved), (0, 0));
+    let open = open_findings(&app, &project).await;
+    assert_eq!(open[0]["observations"], 2, "{open}");
+    let node = app
+        .get(&format!("/projects/{project}/data-planes"))
+        .await
+        .json()[0]
+        .clone();
+    assert_eq!(node["sync"], "Unknown", "{node}");
+    let before_deploy = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Deploy an artifact built by the control plane: both findings resolve, Synced/Healthy.
+    let spec = app
+        .spec(&project, "api.yaml", &mini_spec("/hello", "{\"v\":1}"))
+        .await;
+    let artifact = app.compile(&spec).await["artifact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = app
+        .post_json(
+            &format!("/projects/{project}/deploy"),
+            json!({"artifact_id": artifact}),
+        )
+        .await
+        .json();
+    let deployment = d["deployment_id"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        let s = app.get(&format!("/deployments/{deployment}")).await.json();
+        if s["nodes"][0]["state"] == "applied" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let report = pass(&app.pool, interval).await.unwrap();
+    assert_eq!(report.resolved, 2, "{report:?}");
+    assert_eq!(open_findings(&app, &project).await, json!([]));
+    let node = app
+        .get(&format!("/projects/{project}/data-planes"))
+        .await
+        .json()[0]
+        .clone();
+    assert_eq!(
+        (node["sync"].as_str(), node["health"].as_str()),
+        (Some("Synced"), Some("Healthy")),
+        "{node}"
+    );
+
+    // History: what was open just before the deployment.
+    let at = before_deploy.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let then = app
+        .get(&format!(
+            "/drift/findings?project={project}&open=true&at={at}"
+        ))
+        .await
+        .json();
+    assert_eq!(
+        kinds(&then),
+        ["no-desired-state", "unknown-artifact"],
+        "{then}"
+    );
+
+    // The node reports the approved artifact_hash with other content (a re-seal): the
+    // highest-severity finding. (The report is what its heartbeat would carry.)
+    sqlx::query("UPDATE data_planes SET content_hash = 'sha256:resealed'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    pass(&app.pool, interval).await.unwrap();
+    let open = open_findings(&app, &project).await;
+    assert_eq!(kinds(&open), ["content-mismatch"], "{open}");
+    assert_eq!(open[0]["desired_hash"], open[0]["observed_hash"]);
+
+    // The node goes away: unreachable only once it has been silent for a whole interval.
+    drop(gw);
+    status.get();
+    sqlx::query("UPDATE data_planes SET status = 'offline'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    pass(&app.pool, interval).await.unwrap();
+    assert!(!kinds(&open_findings(&app, &project).await).contains(&"unreachable".to_owned()));
+    pass(&app.pool, Duration::ZERO).await.unwrap();
+    assert!(kinds(&open_findings(&app, &project).await).contains(&"unreachable".to_owned()));
+    let bad = app.get("/drift/findings?at=yesterday").await;
+    bad.assert_problem(400, "invalid-request");
+}
