@@ -39,6 +39,9 @@ pub enum CliError {
     /// A compilation ended in failure.
     #[error("compilation failed")]
     CompilationFailed,
+    /// `drift status --exit-code` found drift.
+    #[error("drift is present")]
+    DriftPresent,
 }
 
 /// A response with its body.

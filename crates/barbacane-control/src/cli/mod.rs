@@ -5,6 +5,7 @@ mod api_key;
 mod artifact;
 mod client;
 mod compile;
+mod drift;
 mod output;
 mod plugin;
 mod project;
@@ -32,6 +33,8 @@ pub mod exit {
     pub const DATABASE: i32 = 20;
     /// The server cannot be reached (client commands).
     pub const UNREACHABLE: i32 = 21;
+    /// `drift status --exit-code`: drift is present.
+    pub const DRIFT: i32 = 2;
 }
 
 /// The control plane: REST API, compile workers and plugin registry, and a client for them.
@@ -85,6 +88,15 @@ pub enum Command {
         #[command(subcommand)]
         cmd: api_key::ApiKeyCmd,
     },
+    /// Drift: each node's sync and health, findings and their history.
+    Drift {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: drift::DriftCmd,
+    },
     /// Specs and their revisions.
     Spec {
         /// Client options.
@@ -136,6 +148,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(args) => return serve::run(args),
         Command::Project { client, cmd } => (client, ClientCommand::Project(cmd)),
         Command::ApiKey { client, cmd } => (client, ClientCommand::ApiKey(cmd)),
+        Command::Drift { client, cmd } => (client, ClientCommand::Drift(cmd)),
         Command::Spec { client, cmd } => (client, ClientCommand::Spec(cmd)),
         Command::Compile { client, args } => (client, ClientCommand::Compile(args)),
         Command::Artifact { client, cmd } => (client, ClientCommand::Artifact(cmd)),
@@ -162,10 +175,19 @@ pub fn run(cli: Cli) -> i32 {
         client,
         json: client_args.json,
     };
+    // `drift status --exit-code` speaks terraform's dialect: 0, 2 for drift, 1 for any error.
+    let detailed = matches!(
+        command,
+        ClientCommand::Drift(drift::DriftCmd::Status {
+            exit_code: true,
+            ..
+        })
+    );
     let result = runtime.block_on(async {
         match command {
             ClientCommand::Project(cmd) => project::run(&ctx, cmd).await,
             ClientCommand::ApiKey(cmd) => api_key::run(&ctx, cmd).await,
+            ClientCommand::Drift(cmd) => drift::run(&ctx, cmd).await,
             ClientCommand::Spec(cmd) => spec::run(&ctx, cmd).await,
             ClientCommand::Compile(args) => compile::run(&ctx, args).await,
             ClientCommand::Artifact(cmd) => artifact::run(&ctx, cmd).await,
@@ -174,12 +196,18 @@ pub fn run(cli: Cli) -> i32 {
     });
     match result {
         Ok(()) => exit::OK,
+        Err(CliError::DriftPresent) => exit::DRIFT,
+        Err(e) if detailed => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
         Err(e) => {
             eprintln!("error: {e}");
             match e {
                 CliError::Unreachable { .. } => exit::UNREACHABLE,
                 CliError::Usage(_) => exit::CONFIG,
                 CliError::Api { .. } | CliError::CompilationFailed => exit::FAILED,
+                CliError::DriftPresent => exit::DRIFT,
             }
         }
     }
@@ -189,6 +217,7 @@ pub fn run(cli: Cli) -> i32 {
 enum ClientCommand {
     Project(project::ProjectCmd),
     ApiKey(api_key::ApiKeyCmd),
+    Drift(drift::DriftCmd),
     Spec(spec::SpecCmd),
     Compile(compile::CompileArgs),
     Artifact(artifact::ArtifactCmd),

@@ -28,6 +28,32 @@ fn kinds(findings: &Value) -> Vec<String> {
     k
 }
 
+/// `barbacane-control drift status --exit-code` against `addr`: (exit code, stdout).
+async fn drift_status(addr: &str, project: &str) -> (Option<i32>, String) {
+    let (addr, project) = (addr.to_owned(), project.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_barbacane-control"))
+            .args([
+                "drift",
+                "status",
+                "--exit-code",
+                "--project",
+                &project,
+                "--server",
+                &addr,
+            ])
+            .env_remove("BARBACANE_CONTROL_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
 async fn open_findings(app: &TestApp, project: &str) -> Value {
     app.get(&format!("/drift/findings?project={project}&open=true"))
         .await
@@ -93,6 +119,13 @@ async fn findings_open_resolve_and_stay_in_history() {
         .json()[0]
         .clone();
     assert_eq!(node["sync"], "Unknown", "{node}");
+    let server = format!("http://{addr}");
+    let (code, table) = drift_status(&server, &project).await;
+    assert_eq!(code, Some(2), "{table}");
+    assert!(
+        table.contains("edge") && table.contains("no-desired-state"),
+        "{table}"
+    );
     let before_deploy = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
 
@@ -131,6 +164,11 @@ async fn findings_open_resolve_and_stay_in_history() {
         (node["sync"].as_str(), node["health"].as_str()),
         (Some("Synced"), Some("Healthy")),
         "{node}"
+    );
+    assert_eq!(drift_status(&server, &project).await.0, Some(0));
+    assert_eq!(
+        drift_status("http://127.0.0.1:1", &project).await.0,
+        Some(1)
     );
 
     // History: what was open just before the deployment.

@@ -1,0 +1,168 @@
+//! `barbacane-control drift status|findings`.
+
+use clap::Subcommand;
+use serde_json::Value;
+
+use super::Ctx;
+use super::client::CliError;
+use super::output::{field, json, table};
+
+/// Drift commands.
+#[derive(Debug, Subcommand)]
+pub enum DriftCmd {
+    /// Each node's sync and health axes and open findings. With `--exit-code`: 0 when every
+    /// node is Synced with no open finding, 2 when drift is present, 1 on error (like
+    /// `terraform plan -detailed-exitcode`).
+    Status {
+        /// Only this project (default: every project).
+        #[arg(long)]
+        project: Option<String>,
+        /// Exit 2 when drift is present.
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Findings, newest first.
+    Findings {
+        /// Only this project.
+        #[arg(long)]
+        project: Option<String>,
+        /// Only findings open (at `--at`).
+        #[arg(long)]
+        open: bool,
+        /// As they stood at this time (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+/// Runs a drift command.
+pub async fn run(ctx: &Ctx, cmd: DriftCmd) -> Result<(), CliError> {
+    match cmd {
+        DriftCmd::Status { project, exit_code } => {
+            let projects: Vec<String> = match project {
+                Some(p) => vec![p],
+                None => ctx
+                    .client
+                    .get("/projects")
+                    .await?
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| field(p, "id"))
+                    .collect(),
+            };
+            let mut nodes = Vec::new();
+            let mut open = Vec::new();
+            for p in &projects {
+                let list = ctx
+                    .client
+                    .get(&format!("/projects/{p}/data-planes"))
+                    .await?;
+                nodes.extend(list.as_array().cloned().unwrap_or_default());
+                let findings = ctx
+                    .client
+                    .get(&format!("/drift/findings?project={p}&open=true"))
+                    .await?;
+                open.extend(findings.as_array().cloned().unwrap_or_default());
+            }
+            let drifted = !open.is_empty() || nodes.iter().any(|n| n["sync"] != "Synced");
+            if ctx.json {
+                json(&serde_json::json!({"drift": drifted, "nodes": nodes, "open_findings": open}));
+            } else {
+                let rows: Vec<Vec<String>> = nodes
+                    .iter()
+                    .map(|n| {
+                        let id = n["id"].clone();
+                        let kinds: Vec<String> = open
+                            .iter()
+                            .filter(|f| f["data_plane_id"] == id)
+                            .map(|f| field(f, "kind"))
+                            .collect();
+                        vec![
+                            field(n, "name"),
+                            field(n, "status"),
+                            field(n, "sync"),
+                            field(n, "health"),
+                            short(&n["artifact_hash"]),
+                            if kinds.is_empty() {
+                                "-".into()
+                            } else {
+                                kinds.join(",")
+                            },
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        "NODE",
+                        "STATUS",
+                        "SYNC",
+                        "HEALTH",
+                        "ARTIFACT",
+                        "OPEN FINDINGS",
+                    ],
+                    &rows,
+                );
+            }
+            if exit_code && drifted {
+                return Err(CliError::DriftPresent);
+            }
+        }
+        DriftCmd::Findings { project, open, at } => {
+            let mut query = Vec::new();
+            if let Some(p) = project {
+                query.push(format!("project={p}"));
+            }
+            if open {
+                query.push("open=true".into());
+            }
+            if let Some(at) = at {
+                query.push(format!("at={}", at.replace(':', "%3A").replace('+', "%2B")));
+            }
+            let list = ctx
+                .client
+                .get(&format!("/drift/findings?{}", query.join("&")))
+                .await?;
+            if ctx.json {
+                json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        vec![
+                            field(f, "data_plane"),
+                            field(f, "kind"),
+                            short(&f["desired_hash"]),
+                            short(&f["observed_hash"]),
+                            field(f, "first_seen"),
+                            field(f, "resolved_at"),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        "NODE",
+                        "KIND",
+                        "DESIRED",
+                        "OBSERVED",
+                        "FIRST SEEN",
+                        "RESOLVED",
+                    ],
+                    &rows,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `sha256:0123456789ab…` for tables.
+fn short(hash: &Value) -> String {
+    match hash.as_str() {
+        Some(h) if h.len() > 19 => format!("{}…", &h[..19]),
+        Some(h) => h.to_owned(),
+        None => "-".into(),
+    }
+}
