@@ -28,10 +28,7 @@ pub async fn findings(
             "kind" => filter.kind = Some(v.to_owned()),
             "open" => filter.open = v == "true",
             "at" => {
-                let decoded = v
-                    .replace("%3A", ":")
-                    .replace("%2B", "+")
-                    .replace("%3a", ":");
+                let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
                 let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&decoded)
                     .map_err(|_| bad("not an RFC 3339 time"))?
                     .with_timezone(&Utc);

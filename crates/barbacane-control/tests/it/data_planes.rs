@@ -15,17 +15,6 @@ use crate::support::{AppOptions, TestApp};
 
 type Ws = WebSocketStream<TcpStream>;
 
-/// The app's router on a real loopback listener (the API is still called in process).
-async fn listen(app: &TestApp) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
-
 /// Opens `/ws/data-plane` with `bearer`; the handshake's HTTP status on refusal.
 async fn open(addr: SocketAddr, bearer: &str) -> Result<Ws, u16> {
     let mut request = format!("ws://{addr}/ws/data-plane")
@@ -108,7 +97,7 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
 #[tokio::test]
 async fn a_node_registers_heartbeats_and_is_listed() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let (k, _) = key(&app, &project, json!(["data-plane:connect"])).await;
     let mut ws = open(addr, &k).await.expect("connects");
@@ -162,7 +151,7 @@ async fn a_node_registers_heartbeats_and_is_listed() {
 #[tokio::test]
 async fn who_may_connect() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let (read_only, _) = key(&app, &project, json!(["artifact:read"])).await;
     assert_eq!(open(addr, &read_only).await.unwrap_err(), 403);
@@ -178,7 +167,7 @@ async fn a_connection_ends_on_protocol_errors_revocation_deletion_and_silence() 
         ..Default::default()
     })
     .await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let (k, key_id) = key(&app, &project, json!(["data-plane:connect"])).await;
 
@@ -282,7 +271,7 @@ fn connect_config(
 #[tokio::test]
 async fn a_gateway_registers_reports_what_it_serves_and_serves_on_when_refused() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let (k, key_id) = key(&app, &project, json!(["data-plane:connect"])).await;
     let gw = gateway().await;
@@ -332,7 +321,7 @@ async fn a_gateway_registers_reports_what_it_serves_and_serves_on_when_refused()
 #[tokio::test]
 async fn a_gateway_naming_another_project_is_refused() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let other = app.project("other").await;
     let (k, _) = key(&app, &project, json!(["data-plane:connect"])).await;

@@ -4,54 +4,7 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::support::{TestApp, mini_spec};
-
-async fn listen(app: &TestApp) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
-
-/// A gateway serving a locally compiled artifact whose `/hello` answers `body`, connected to
-/// the control plane at `addr` as `name`.
-async fn node(
-    addr: std::net::SocketAddr,
-    key: &str,
-    name: &str,
-    body: &str,
-) -> (
-    barbacane_test::TestGateway,
-    std::sync::Arc<barbacane_proxy::connected::Status>,
-) {
-    let artifact =
-        barbacane_test::compile_yaml(&[("api.yaml", &mini_spec("/hello", body))]).unwrap();
-    let gw = barbacane_test::TestGateway::from_artifact(&artifact, Default::default()).await;
-    let status = barbacane_proxy::connected::spawn(
-        barbacane_proxy::connected::ConnectConfig {
-            url: format!("http://{addr}"),
-            project_id: None,
-            api_key: key.to_owned(),
-            name: name.to_owned(),
-            labels: Default::default(),
-            load: Default::default(),
-            ca: None,
-        },
-        gw.gateway().clone(),
-        Default::default(),
-    )
-    .unwrap();
-    for _ in 0..200 {
-        if status.get().state == "connected" {
-            return (gw, status);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{name} never connected: {:?}", status.get());
-}
+use crate::support::{TestApp, connected_gateway as node, mini_spec};
 
 async fn artifact(app: &TestApp, project: &str, file: &str, body: &str) -> String {
     let spec = app.spec(project, file, &mini_spec("/hello", body)).await;
@@ -91,7 +44,7 @@ async fn hello(gw: &barbacane_test::TestGateway) -> String {
 #[tokio::test]
 async fn a_deployment_is_pulled_verified_applied_and_refused_when_tampered() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let key = app
         .post_json(

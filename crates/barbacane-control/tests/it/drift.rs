@@ -5,17 +5,7 @@ use barbacane_control::drift::pass;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::support::{TestApp, mini_spec};
-
-async fn listen(app: &TestApp) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
+use crate::support::{TestApp, connected_gateway, mini_spec};
 
 fn kinds(findings: &Value) -> Vec<String> {
     let mut k: Vec<String> = findings
@@ -63,7 +53,7 @@ async fn open_findings(app: &TestApp, project: &str) -> Value {
 #[tokio::test]
 async fn findings_open_resolve_and_stay_in_history() {
     let app = TestApp::new().await;
-    let addr = listen(&app).await;
+    let addr = app.listen().await;
     let project = app.project("fleet").await;
     let key = app
         .post_json(
@@ -76,29 +66,7 @@ async fn findings_open_resolve_and_stay_in_history() {
         .unwrap()
         .to_owned();
     // A node serving an artifact built outside the control plane, nothing deployed yet.
-    let local =
-        barbacane_test::compile_yaml(&[("api.yaml", &mini_spec("/hello", "{\"v\":0}"))]).unwrap();
-    let gw = barbacane_test::TestGateway::from_artifact(&local, Default::default()).await;
-    let status = barbacane_proxy::connected::spawn(
-        barbacane_proxy::connected::ConnectConfig {
-            url: format!("http://{addr}"),
-            project_id: None,
-            api_key: key,
-            name: "edge".into(),
-            labels: Default::default(),
-            load: Default::default(),
-            ca: None,
-        },
-        gw.gateway().clone(),
-        Default::default(),
-    )
-    .unwrap();
-    for _ in 0..200 {
-        if status.get().state == "connected" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let (gw, status) = connected_gateway(addr, &key, "edge", "{\"v\":0}").await;
     let interval = Duration::from_secs(30);
     let report = pass(&app.pool, interval).await.unwrap();
     assert_eq!(report.assessed, 1);

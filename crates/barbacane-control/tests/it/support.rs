@@ -185,6 +185,18 @@ impl TestApp {
         }
     }
 
+    /// Serves the router on a real loopback socket (for WebSocket clients and the CLI); the
+    /// API is still reachable in process.
+    pub async fn listen(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        addr
+    }
+
     pub async fn stop_workers(&mut self) {
         let _ = self.shutdown.send(true);
         for w in self.workers.drain(..) {
@@ -350,4 +362,41 @@ pub fn mini_spec(path: &str, body: &str) -> String {
          x-barbacane-dispatch: {{name: mock, config: {{status: 200, body: '{body}'}}}}\n      \
          responses: {{'200': {{description: ok}}}}\n"
     )
+}
+
+/// A gateway serving a locally compiled artifact whose `/hello` answers `body`, connected to
+/// the control plane at `addr` as `name`.
+pub async fn connected_gateway(
+    addr: std::net::SocketAddr,
+    key: &str,
+    name: &str,
+    body: &str,
+) -> (
+    barbacane_test::TestGateway,
+    std::sync::Arc<barbacane_proxy::connected::Status>,
+) {
+    let artifact =
+        barbacane_test::compile_yaml(&[("api.yaml", &mini_spec("/hello", body))]).unwrap();
+    let gw = barbacane_test::TestGateway::from_artifact(&artifact, Default::default()).await;
+    let status = barbacane_proxy::connected::spawn(
+        barbacane_proxy::connected::ConnectConfig {
+            url: format!("http://{addr}"),
+            project_id: None,
+            api_key: key.to_owned(),
+            name: name.to_owned(),
+            labels: Default::default(),
+            load: Default::default(),
+            ca: None,
+        },
+        gw.gateway().clone(),
+        Default::default(),
+    )
+    .unwrap();
+    for _ in 0..200 {
+        if status.get().state == "connected" {
+            return (gw, status);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{name} never connected: {:?}", status.get());
 }
