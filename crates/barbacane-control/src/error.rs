@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The resource is still referenced (deployments, spec revisions...).
     #[error("{0}")]
     InUse(String),
+    /// The operation does not apply to the resource's current state (a resolved finding, a
+    /// remediation already decided).
+    #[error("{0}")]
+    Conflict(String),
     /// `If-Match` does not match the current revision.
     #[error("the spec changed: current ETag is {current}")]
     PreconditionFailed {
@@ -103,7 +107,9 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::AlreadyExists(_) | ApiError::InUse(_) => StatusCode::CONFLICT,
+            ApiError::AlreadyExists(_) | ApiError::InUse(_) | ApiError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -131,6 +137,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::AlreadyExists(_) => "already-exists",
             ApiError::InUse(_) => "in-use",
+            ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",

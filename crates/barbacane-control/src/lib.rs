@@ -25,6 +25,7 @@ pub mod hub;
 pub mod plugin;
 pub mod posture;
 pub mod routes;
+pub mod secret_ref;
 pub mod server;
 pub mod state;
 pub mod storage;

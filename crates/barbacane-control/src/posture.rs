@@ -131,3 +131,18 @@ impl FromRequestParts<AppState> for Caller {
         }
     }
 }
+
+/// Who made an admin request, as recorded next to human decisions: the first 16 hex digits
+/// of SHA-256 of the bearer token (identifies which token of a rotation was used without
+/// storing anything that could be replayed).
+pub fn token_fingerprint(headers: &axum::http::HeaderMap) -> Option<String> {
+    let token = headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
+    let mut hex = barbacane_artifact::sha256_hex(token.as_bytes());
+    hex.truncate(16);
+    Some(hex)
+}

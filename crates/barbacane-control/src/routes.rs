@@ -7,8 +7,8 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Router, middleware};
 
 use crate::api::{
-    self, api_keys, artifacts, compilations, data_planes, deployments, drift, health, plugins,
-    projects, specs,
+    self, api_keys, artifacts, compilations, data_planes, deployments, drift, health, known_good,
+    plugins, projects, remediations, specs, webhooks,
 };
 use crate::state::AppState;
 use crate::{posture, version};
@@ -64,6 +64,11 @@ pub fn table() -> Vec<Route> {
             get(data_planes::list),
         ),
         route(
+            Method::POST,
+            "/projects/{id}/data-planes",
+            post(data_planes::register),
+        ),
+        route(
             Method::GET,
             "/projects/{id}/data-planes/{dpId}",
             get(data_planes::get),
@@ -89,6 +94,48 @@ pub fn table() -> Vec<Route> {
         ),
         route(Method::GET, "/deployments/{id}", get(deployments::get)),
         route(Method::GET, "/drift/findings", get(drift::findings)),
+        route(Method::GET, "/drift/findings/{id}", get(drift::finding)),
+        route(
+            Method::POST,
+            "/drift/findings/{id}/remediations",
+            post(remediations::propose),
+        ),
+        route(
+            Method::GET,
+            "/drift/findings/{id}/remediations",
+            get(remediations::for_finding),
+        ),
+        route(Method::GET, "/remediations/{id}", get(remediations::get)),
+        route(
+            Method::POST,
+            "/remediations/{id}/approve",
+            post(remediations::approve),
+        ),
+        route(
+            Method::POST,
+            "/remediations/{id}/reject",
+            post(remediations::reject),
+        ),
+        route(
+            Method::POST,
+            "/projects/{id}/known-good",
+            post(known_good::create),
+        ),
+        route(
+            Method::GET,
+            "/projects/{id}/known-good",
+            get(known_good::list),
+        ),
+        route(Method::POST, "/webhooks", post(webhooks::create)),
+        route(Method::GET, "/webhooks", get(webhooks::list)),
+        route(Method::GET, "/webhooks/{id}", get(webhooks::get)),
+        route(Method::DELETE, "/webhooks/{id}", delete(webhooks::delete)),
+        route(
+            Method::GET,
+            "/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        ),
+        route(Method::GET, "/metrics", get(drift::metrics)),
         route(Method::POST, "/projects/{id}/specs", post(specs::upload)),
         route(
             Method::POST,

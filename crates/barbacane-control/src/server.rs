@@ -171,6 +171,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
             posture: Posture { tokens, allowlist },
             max_upload_bytes: config.max_upload_bytes,
             heartbeat: config.heartbeat,
+            scheme: if tls.is_some() { "https" } else { "http" },
         },
         wake.clone(),
     );
@@ -192,8 +193,14 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     .spawn(config.workers, rx.clone());
     workers.push(tokio::spawn(crate::drift::run(
-        pool,
+        pool.clone(),
         config.drift_interval,
+        state.metrics().clone(),
+        rx.clone(),
+    )));
+    workers.push(tokio::spawn(crate::drift::webhook::run(
+        pool,
+        state.metrics().clone(),
         rx.clone(),
     )));
     let mut stop = rx;

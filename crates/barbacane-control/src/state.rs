@@ -22,6 +22,8 @@ struct Inner {
     max_upload_bytes: usize,
     wake: Arc<Notify>,
     hub: Arc<crate::hub::Hub>,
+    metrics: Arc<crate::drift::metrics::Metrics>,
+    scheme: &'static str,
 }
 
 /// Settings of the HTTP layer.
@@ -33,6 +35,8 @@ pub struct StateConfig {
     pub max_upload_bytes: usize,
     /// How often connected data planes send a heartbeat.
     pub heartbeat: std::time::Duration,
+    /// `https` when the listener serves TLS, else `http` (for URLs the API writes out).
+    pub scheme: &'static str,
 }
 
 impl AppState {
@@ -51,6 +55,8 @@ impl AppState {
                 max_upload_bytes: config.max_upload_bytes,
                 wake,
                 hub: Arc::new(crate::hub::Hub::new(config.heartbeat)),
+                metrics: Arc::default(),
+                scheme: config.scheme,
             }),
         }
     }
@@ -68,6 +74,16 @@ impl AppState {
     /// The connected data planes.
     pub fn hub(&self) -> &crate::hub::Hub {
         &self.inner.hub
+    }
+
+    /// The drift engine's counters.
+    pub fn metrics(&self) -> &Arc<crate::drift::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        self.inner.scheme
     }
 
     /// The admin posture now.

@@ -20,6 +20,7 @@ const PRODUCED: &[&str] = &[
     "application/json",
     "application/problem+json",
     "application/octet-stream",
+    "text/plain",
 ];
 
 /// What an `Accept` header asks for.

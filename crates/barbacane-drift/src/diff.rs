@@ -85,15 +85,27 @@ pub fn diff(
     }
 }
 
-/// Which finding kinds open and which resolve, from those open before this pass and those
-/// that hold now. A kind open before and still holding stays open (its observation count
-/// grows elsewhere); it is never opened twice.
+/// Which finding kinds open and which resolve, from those open before this pass, those that
+/// hold now, and the observation they were derived from. A kind open before and still
+/// holding stays open (its observation count grows elsewhere); it is never opened twice.
+///
+/// Only evidence resolves a finding: when the node could not be observed (unreachable, or an
+/// unusable answer), nothing is known about what it serves, so findings about its content
+/// stay open; only `unreachable` itself can resolve (a node that answers garbage is no
+/// longer silent). Otherwise a tampered node could clear its own findings by answering
+/// garbage.
 pub fn transitions(
     open: &BTreeSet<FindingKind>,
     now: &[Finding],
+    observed: &Observed,
 ) -> (Vec<FindingKind>, Vec<FindingKind>) {
+    let usable = matches!(observed, Observed::Serving { .. });
     let holding: BTreeSet<FindingKind> = now.iter().map(|f| f.kind).collect();
     let opened = holding.difference(open).copied().collect();
-    let resolved = open.difference(&holding).copied().collect();
+    let resolved = open
+        .difference(&holding)
+        .copied()
+        .filter(|k| usable || *k == FindingKind::Unreachable)
+        .collect();
     (opened, resolved)
 }

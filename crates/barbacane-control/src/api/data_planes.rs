@@ -10,12 +10,13 @@ use serde_json::{Map, Value};
 use std::net::SocketAddr;
 
 use super::api_keys::SCOPE_CONNECT;
-use super::extract::parse_id;
+use super::extract::{JsonBody, parse_id};
 use crate::db::data_planes::{self, DataPlane};
 use crate::error::ApiError;
 use crate::hub::protocol::MAX_MESSAGE_BYTES;
 use crate::hub::session::{self, Peer};
 use crate::posture::Caller;
+use crate::secret_ref::SecretRef;
 use crate::state::AppState;
 
 /// `GET /ws/data-plane`: a data plane connects with an API key holding `data-plane:connect`.
@@ -116,6 +117,94 @@ pub async fn list(
     }
     Ok(Json(
         data_planes::list(state.pool(), project_id, status.as_deref(), &labels).await?,
+    ))
+}
+
+/// `POST /projects/{id}/data-planes` body: a standalone node to observe.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStandalone {
+    /// Unique in the project.
+    pub name: String,
+    /// Its admin listener, `http(s)://host:port`.
+    pub admin_url: String,
+    /// `env://VAR` or `file:///path`: resolved at each poll, never stored in clear.
+    pub admin_token: String,
+    /// Labels (for listings; deployments go to connected nodes only).
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+}
+
+/// `POST /projects/{id}/data-planes` → 201: registers a standalone node; the drift engine
+/// polls its `GET /_admin/provenance` from the next interval on.
+pub async fn register(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewStandalone>,
+) -> Result<
+    (
+        StatusCode,
+        [(axum::http::HeaderName, String); 1],
+        Json<DataPlane>,
+    ),
+    ApiError,
+> {
+    let project_id = parse_id("project", &id)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(
+            "`name` must be 1 to 128 printable characters".into(),
+        ));
+    }
+    let url = body.admin_url.trim_end_matches('/');
+    let parsed: axum::http::Uri = url
+        .parse()
+        .map_err(|_| ApiError::InvalidRequest(format!("`admin_url` `{url}` is not a URL")))?;
+    if !matches!(parsed.scheme_str(), Some("http" | "https"))
+        || parsed.host().is_none()
+        || parsed
+            .path_and_query()
+            .is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty())
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`admin_url` must be http(s)://host[:port] with no path, not `{url}`"
+        )));
+    }
+    let token = SecretRef::parse(&body.admin_token)
+        .map_err(|e| ApiError::InvalidRequest(format!("`admin_token`: {e}")))?;
+    if body.labels.values().any(|v| !v.is_string()) {
+        return Err(ApiError::InvalidRequest(
+            "`labels` values must be strings".into(),
+        ));
+    }
+    if crate::db::projects::get(state.pool(), project_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("project", id));
+    }
+    let node = data_planes::register_standalone(
+        state.pool(),
+        project_id,
+        name,
+        &Value::Object(body.labels),
+        url,
+        &token.to_string(),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::AlreadyExists(format!(
+            "a data plane named `{name}` exists in this project"
+        ))
+    })?;
+    tracing::info!(project = %project_id, node = %node.id, name, admin_url = url, "standalone data plane registered");
+    Ok((
+        StatusCode::CREATED,
+        [(
+            axum::http::header::LOCATION,
+            format!("/projects/{project_id}/data-planes/{}", node.id),
+        )],
+        Json(node),
     ))
 }
 

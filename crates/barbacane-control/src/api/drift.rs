@@ -1,9 +1,13 @@
-//! `GET /drift/findings`: findings with their history, as they stood at any time.
+//! `GET /drift/findings`: findings with their history, as they stood at any time;
+//! `GET /metrics`: the engine's Prometheus metrics.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
+use super::extract::parse_id;
 use crate::db::drift::{self, Filter, FindingRow};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -42,4 +46,29 @@ pub async fn findings(
         }
     }
     Ok(Json(drift::findings(state.pool(), &filter).await?))
+}
+
+/// `GET /drift/findings/{id}`.
+pub async fn finding(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<FindingRow>, ApiError> {
+    let uuid = parse_id("finding", &id)?;
+    drift::finding(state.pool(), uuid)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("finding", id))
+}
+
+/// `GET /metrics`: Prometheus text exposition format 0.0.4.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let body = state.metrics().render(state.pool()).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
 }

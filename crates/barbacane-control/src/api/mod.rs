@@ -8,10 +8,13 @@ pub mod deployments;
 pub mod drift;
 pub mod extract;
 pub mod health;
+pub mod known_good;
 pub mod plugins;
 pub mod projects;
+pub mod remediations;
 pub mod specs;
 pub mod upload;
+pub mod webhooks;
 
 use crate::error::ApiError;
 

@@ -175,7 +175,19 @@ impl Client {
         .await
     }
 
-    /// GET returning JSON.
+    /// `POST path` with a JSON body, answered JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.send(
+            Method::POST,
+            path,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await?
+        .json()
+    }
+
+    /// `GET path`, answered JSON.
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
         self.send(Method::GET, path, None, Vec::new()).await?.json()
     }

@@ -1,10 +1,10 @@
-//! `barbacane-control drift status|findings`.
+//! `barbacane-control drift status|findings|propose|approve|reject`.
 
 use clap::Subcommand;
 use serde_json::Value;
 
 use super::Ctx;
-use super::client::CliError;
+use super::client::{CliError, encode};
 use super::output::{field, json, table};
 
 /// Drift commands.
@@ -32,6 +32,38 @@ pub enum DriftCmd {
         /// As they stood at this time (RFC 3339).
         #[arg(long)]
         at: Option<String>,
+    },
+    /// Propose a remediation for an open finding; prints its dry run (what would change).
+    /// Nothing changes until someone approves it.
+    Propose {
+        /// The finding's id.
+        finding: String,
+        /// Who proposes.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Approve a remediation: recorded with your name, then a connected node is sent the
+    /// desired artifact (a standalone node gets the exact manual commands).
+    Approve {
+        /// The remediation's id.
+        remediation: String,
+        /// Who approves (recorded).
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a remediation (recorded; nothing changes).
+    Reject {
+        /// The remediation's id.
+        remediation: String,
+        /// Who rejects (recorded).
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        comment: String,
     },
 }
 
@@ -154,8 +186,105 @@ pub async fn run(ctx: &Ctx, cmd: DriftCmd) -> Result<(), CliError> {
                 );
             }
         }
+        DriftCmd::Propose { finding, by } => {
+            let body = match by {
+                Some(by) => serde_json::json!({"proposed_by": by}),
+                None => serde_json::json!({}),
+            };
+            let r = ctx
+                .client
+                .post_json(
+                    &format!("/drift/findings/{}/remediations", encode(&finding)),
+                    &body,
+                )
+                .await?;
+            remediation(ctx, &r);
+        }
+        DriftCmd::Approve {
+            remediation: id,
+            by,
+            comment,
+        } => {
+            let body = serde_json::json!({"approved_by": by, "comment": comment});
+            let r = ctx
+                .client
+                .post_json(&format!("/remediations/{}/approve", encode(&id)), &body)
+                .await?;
+            remediation(ctx, &r);
+        }
+        DriftCmd::Reject {
+            remediation: id,
+            by,
+            comment,
+        } => {
+            let body = serde_json::json!({"rejected_by": by, "comment": comment});
+            let r = ctx
+                .client
+                .post_json(&format!("/remediations/{}/reject", encode(&id)), &body)
+                .await?;
+            remediation(ctx, &r);
+        }
     }
     Ok(())
+}
+
+/// Prints a remediation: its dry run, and what its decision did.
+fn remediation(ctx: &Ctx, r: &Value) {
+    if ctx.json {
+        json(r);
+        return;
+    }
+    let d = &r["dry_run"];
+    println!("remediation {} ({})", field(r, "id"), field(r, "state"));
+    println!(
+        "  node      {} ({})",
+        field(&d["node"], "name"),
+        field(&d["node"], "mode")
+    );
+    println!("  finding   {}", field(&d["finding"], "kind"));
+    println!("  from      {}", field(&d["from"], "artifact_hash"));
+    println!("  to        {}", field(&d["to"], "artifact_hash"));
+    println!("  action    {}", field(d, "action"));
+    let changes = &d["changes"];
+    if let Some(why) = changes["unknown"].as_str() {
+        println!("  changes   unknown: {why}");
+    } else {
+        for what in ["routes", "plugins"] {
+            for how in ["added", "removed", "changed"] {
+                for item in changes[what][how].as_array().into_iter().flatten() {
+                    println!("  {what:<9} {how:<8} {}", item.as_str().unwrap_or_default());
+                }
+            }
+        }
+    }
+    if let Some(outcome) = r["outcome"].as_object() {
+        println!(
+            "  decided   {} by {}",
+            field(r, "state"),
+            field(r, "decided_by")
+        );
+        match outcome.get("action").and_then(Value::as_str) {
+            Some("deployed") => println!(
+                "  deployed  deployment {}",
+                outcome
+                    .get("deployment_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+            ),
+            Some("manual_action_required") => {
+                println!("  manual action required:");
+                for c in outcome
+                    .get("commands")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("    {}", c.as_str().unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `sha256:0123456789ab…` for tables.

@@ -6,6 +6,7 @@ mod artifact;
 mod client;
 mod compile;
 mod drift;
+mod fleet;
 mod output;
 mod plugin;
 mod project;
@@ -97,6 +98,33 @@ pub enum Command {
         #[command(subcommand)]
         cmd: drift::DriftCmd,
     },
+    /// Data planes: register standalone nodes for the drift engine to observe; list nodes.
+    DataPlane {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: fleet::DataPlaneCmd,
+    },
+    /// Known-good: bless what a project's nodes should run.
+    KnownGood {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: fleet::KnownGoodCmd,
+    },
+    /// Webhooks: signed deliveries of drift and remediation events.
+    Webhook {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: fleet::WebhookCmd,
+    },
     /// Specs and their revisions.
     Spec {
         /// Client options.
@@ -149,6 +177,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Project { client, cmd } => (client, ClientCommand::Project(cmd)),
         Command::ApiKey { client, cmd } => (client, ClientCommand::ApiKey(cmd)),
         Command::Drift { client, cmd } => (client, ClientCommand::Drift(cmd)),
+        Command::DataPlane { client, cmd } => (client, ClientCommand::DataPlane(cmd)),
+        Command::KnownGood { client, cmd } => (client, ClientCommand::KnownGood(cmd)),
+        Command::Webhook { client, cmd } => (client, ClientCommand::Webhook(cmd)),
         Command::Spec { client, cmd } => (client, ClientCommand::Spec(cmd)),
         Command::Compile { client, args } => (client, ClientCommand::Compile(args)),
         Command::Artifact { client, cmd } => (client, ClientCommand::Artifact(cmd)),
@@ -188,6 +219,9 @@ pub fn run(cli: Cli) -> i32 {
             ClientCommand::Project(cmd) => project::run(&ctx, cmd).await,
             ClientCommand::ApiKey(cmd) => api_key::run(&ctx, cmd).await,
             ClientCommand::Drift(cmd) => drift::run(&ctx, cmd).await,
+            ClientCommand::DataPlane(cmd) => fleet::data_plane(&ctx, cmd).await,
+            ClientCommand::KnownGood(cmd) => fleet::known_good(&ctx, cmd).await,
+            ClientCommand::Webhook(cmd) => fleet::webhook(&ctx, cmd).await,
             ClientCommand::Spec(cmd) => spec::run(&ctx, cmd).await,
             ClientCommand::Compile(args) => compile::run(&ctx, args).await,
             ClientCommand::Artifact(cmd) => artifact::run(&ctx, cmd).await,
@@ -218,6 +252,9 @@ enum ClientCommand {
     Project(project::ProjectCmd),
     ApiKey(api_key::ApiKeyCmd),
     Drift(drift::DriftCmd),
+    DataPlane(fleet::DataPlaneCmd),
+    KnownGood(fleet::KnownGoodCmd),
+    Webhook(fleet::WebhookCmd),
     Spec(spec::SpecCmd),
     Compile(compile::CompileArgs),
     Artifact(artifact::ArtifactCmd),

@@ -173,3 +173,19 @@ pub async fn deploy(pool: &PgPool, artifact_id: Uuid, target: &str) -> Result<Uu
     .fetch_one(pool)
     .await
 }
+
+/// The newest artifact of the project with this `artifact_hash`, with its content hash.
+pub async fn by_hash(
+    pool: &PgPool,
+    project_id: Uuid,
+    artifact_hash: &str,
+) -> Result<Option<(Uuid, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, content_hash FROM artifacts WHERE project_id = $1 AND artifact_hash = $2 \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(artifact_hash)
+    .fetch_optional(pool)
+    .await
+}

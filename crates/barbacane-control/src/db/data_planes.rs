@@ -35,13 +35,23 @@ pub struct DataPlane {
     pub connected_at: Option<DateTime<Utc>>,
     /// When it was last heard from.
     pub last_seen: Option<DateTime<Utc>>,
+    /// `connected` (over the WebSocket) or `standalone` (polled).
+    pub mode: String,
+    /// A standalone node's admin listener.
+    pub admin_url: Option<String>,
+    /// The reference of its admin token (never the token).
+    pub admin_token_ref: Option<String>,
+    /// A standalone node's latest poll: `serving`, `unreachable` or `invalid`.
+    pub observation: Option<String>,
+    /// Why the latest poll was not usable.
+    pub observation_error: Option<String>,
     /// When it first registered.
     pub created_at: DateTime<Utc>,
 }
 
 macro_rules! columns {
     () => {
-        "id, project_id, name, labels, status, sync, health, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, created_at"
+        "id, project_id, name, labels, status, sync, health, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, mode, admin_url, admin_token_ref, observation, observation_error, created_at"
     };
 }
 
@@ -73,7 +83,10 @@ pub async fn register(pool: &PgPool, r: &Registration<'_>) -> Result<DataPlane, 
         "ON CONFLICT (project_id, name) DO UPDATE SET labels = EXCLUDED.labels, status = 'online', ",
         "artifact_hash = EXCLUDED.artifact_hash, content_hash = EXCLUDED.content_hash, ",
         "metadata = EXCLUDED.metadata, ",
-        "api_key_id = EXCLUDED.api_key_id, connected_at = now(), last_seen = now() RETURNING ",
+        "api_key_id = EXCLUDED.api_key_id, connected_at = now(), last_seen = now(), ",
+        // A node that connects is a connected node, even if it was registered standalone.
+        "mode = 'connected', admin_url = NULL, admin_token_ref = NULL, observation = NULL, ",
+        "observation_error = NULL RETURNING ",
         columns!()
     ))
     .bind(Uuid::new_v4())
@@ -86,6 +99,103 @@ pub async fn register(pool: &PgPool, r: &Registration<'_>) -> Result<DataPlane, 
     .bind(r.content_hash)
     .fetch_one(pool)
     .await
+}
+
+/// Registers a standalone node (polled at `admin_url`); `None` when the name is taken.
+pub async fn register_standalone(
+    pool: &PgPool,
+    project_id: Uuid,
+    name: &str,
+    labels: &Value,
+    admin_url: &str,
+    admin_token_ref: &str,
+) -> Result<Option<DataPlane>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO data_planes (id, project_id, name, labels, status, mode, admin_url, ",
+        "admin_token_ref) VALUES ($1, $2, $3, $4, 'offline', 'standalone', $5, $6) ",
+        "ON CONFLICT (project_id, name) DO NOTHING RETURNING ",
+        columns!()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(project_id)
+    .bind(name)
+    .bind(labels)
+    .bind(admin_url)
+    .bind(admin_token_ref)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A standalone node to poll.
+#[derive(Debug, Clone, FromRow)]
+pub struct Standalone {
+    /// Node id.
+    pub id: Uuid,
+    /// Its project.
+    pub project_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its admin listener's base URL.
+    pub admin_url: String,
+    /// The reference of its admin token.
+    pub admin_token_ref: String,
+}
+
+/// Every standalone node.
+pub async fn standalone(pool: &PgPool) -> Result<Vec<Standalone>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, project_id, name, admin_url, admin_token_ref FROM data_planes \
+         WHERE mode = 'standalone' AND admin_url IS NOT NULL AND admin_token_ref IS NOT NULL \
+         ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// What one poll of a standalone node found.
+#[derive(Debug, Clone)]
+pub struct Polled {
+    /// `serving`, `unreachable` or `invalid`.
+    pub observation: &'static str,
+    /// Why it is not `serving`.
+    pub error: Option<String>,
+    /// The validated provenance document (`serving` only).
+    pub provenance: Option<Value>,
+    /// Its `artifact_hash`.
+    pub artifact_hash: Option<String>,
+    /// Its `content_hash`.
+    pub content_hash: Option<String>,
+}
+
+/// Stores a poll's result on the node: status (`online` when it answered), last seen, and
+/// for a usable answer what it serves and its provenance.
+pub async fn polled(pool: &PgPool, id: Uuid, p: &Polled) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE data_planes SET observation = $2, observation_error = $3, \
+         status = CASE WHEN $2 = 'unreachable' THEN 'offline' ELSE 'online' END, \
+         last_seen = CASE WHEN $2 = 'unreachable' THEN last_seen ELSE now() END, \
+         artifact_hash = CASE WHEN $2 = 'serving' THEN $4 ELSE artifact_hash END, \
+         content_hash = CASE WHEN $2 = 'serving' THEN $5 ELSE content_hash END, \
+         metadata = CASE WHEN $2 = 'serving' THEN jsonb_build_object('provenance', $6::jsonb) \
+           ELSE metadata END WHERE id = $1 AND mode = 'standalone'",
+    )
+    .bind(id)
+    .bind(p.observation)
+    .bind(&p.error)
+    .bind(&p.artifact_hash)
+    .bind(&p.content_hash)
+    .bind(&p.provenance)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// The project a node belongs to.
+pub async fn project_of(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT project_id FROM data_planes WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// A heartbeat: the node is alive and serves `artifact_hash`.
@@ -140,7 +250,7 @@ pub async fn offline(pool: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
 
 /// At start: no node is connected to this process yet.
 pub async fn all_offline(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE data_planes SET status = 'offline' WHERE status <> 'offline'")
+    sqlx::query("UPDATE data_planes SET status = 'offline' WHERE status <> 'offline' AND mode = 'connected'")
         .execute(pool)
         .await
         .map(|r| r.rows_affected())

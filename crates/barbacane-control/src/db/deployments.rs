@@ -19,6 +19,10 @@ pub struct Deployment {
     pub artifact_hash: Option<String>,
     /// Nodes whose labels include these (`{}`: every node of the project).
     pub labels: Value,
+    /// The one node it targets (a remediation), instead of a label selector.
+    pub data_plane_id: Option<Uuid>,
+    /// The approved remediation it acts on.
+    pub remediation_id: Option<Uuid>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
 }
@@ -42,7 +46,7 @@ pub struct NodeState {
 
 macro_rules! columns {
     () => {
-        "id, project_id, artifact_id, artifact_hash, labels, created_at"
+        "id, project_id, artifact_id, artifact_hash, labels, data_plane_id, remediation_id, created_at"
     };
 }
 
@@ -70,7 +74,8 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let nodes: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM data_planes WHERE project_id = $1 AND labels @> $2 ORDER BY name",
+        "SELECT id FROM data_planes WHERE project_id = $1 AND labels @> $2 AND mode = 'connected' \
+         ORDER BY name",
     )
     .bind(project_id)
     .bind(labels)
@@ -131,21 +136,24 @@ pub async fn nodes(pool: &PgPool, id: Uuid) -> Result<Vec<NodeState>, sqlx::Erro
     .await
 }
 
-/// The deployment a node should run now: the newest of its project whose labels its labels
-/// include.
+/// The deployment a node should run now: the newest of its project that targets it, by
+/// name (a remediation) or by labels its labels include.
 pub async fn desired_for(
     pool: &PgPool,
     project_id: Uuid,
+    node: Uuid,
     node_labels: &Value,
 ) -> Result<Option<Deployment>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
-        " FROM deployments WHERE project_id = $1 AND $2 @> labels ",
+        " FROM deployments WHERE project_id = $1 AND (data_plane_id = $3 OR ",
+        "(data_plane_id IS NULL AND $2 @> labels)) ",
         "ORDER BY created_at DESC, id DESC LIMIT 1"
     ))
     .bind(project_id)
     .bind(node_labels)
+    .bind(node)
     .fetch_optional(pool)
     .await
 }

@@ -28,27 +28,38 @@ pub struct NodeRow {
     pub signature: Option<String>,
     /// Last heard from.
     pub last_seen: Option<DateTime<Utc>>,
+    /// `connected` or `standalone`.
+    pub mode: String,
+    /// A standalone node's latest poll: `serving`, `unreachable`, `invalid`.
+    pub observation: Option<String>,
+    /// Why that poll was not usable.
+    pub observation_error: Option<String>,
 }
 
 /// Every node.
 pub async fn nodes(pool: &PgPool) -> Result<Vec<NodeRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, project_id, name, labels, status, artifact_hash, content_hash, \
-         metadata->'provenance'->>'signature' AS signature, last_seen FROM data_planes ORDER BY id",
+         metadata->'provenance'->'signature'->>'status' AS signature, last_seen, mode, \
+         observation, observation_error FROM data_planes ORDER BY id",
     )
     .fetch_all(pool)
     .await
 }
 
-/// `artifact_hash` -> recorded `content_hash` of a project's artifacts.
+/// `artifact_hash` -> recorded `content_hash` of a project's artifacts, and of the hashes an
+/// operator blessed (a blessed artifact built elsewhere is known, not `unknown-artifact`).
 pub async fn known(
     pool: &PgPool,
     project: Uuid,
 ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
-    sqlx::query_as("SELECT artifact_hash, content_hash FROM artifacts WHERE project_id = $1")
-        .bind(project)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(
+        "SELECT artifact_hash, content_hash FROM known_good WHERE project_id = $1 \
+         UNION ALL SELECT artifact_hash, content_hash FROM artifacts WHERE project_id = $1",
+    )
+    .bind(project)
+    .fetch_all(pool)
+    .await
 }
 
 /// The recorded content hash of an artifact.
@@ -95,8 +106,10 @@ pub fn kind_name(kind: FindingKind) -> String {
 }
 
 /// Records one pass for a node, atomically: the observation, findings opened (with their
-/// `opened` event), `observed` events for findings still holding, `resolved` events, and the
-/// node's current axes. Returns the ids of the findings opened and resolved.
+/// `opened` event), `observed` events for findings still holding, `resolved` events, the
+/// node's current axes, and a webhook delivery per subscribed webhook for every finding
+/// opened or resolved (the outbox: an alert is never lost between the event and its
+/// delivery). Returns the ids of the findings opened.
 pub async fn record(
     pool: &PgPool,
     node: &NodeRow,
@@ -110,8 +123,8 @@ pub async fn record(
     let health = format!("{:?}", assessment.health);
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO drift_observations (data_plane_id, result, artifact_hash, content_hash, sync, health) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO drift_observations (data_plane_id, result, artifact_hash, content_hash, sync, health, error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(node.id)
     .bind(result)
@@ -119,6 +132,7 @@ pub async fn record(
     .bind(&node.content_hash)
     .bind(&sync)
     .bind(&health)
+    .bind(&node.observation_error)
     .execute(&mut *tx)
     .await?;
     let mut new = Vec::new();
@@ -141,13 +155,31 @@ pub async fn record(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let payload = finding_event(
+            "drift_detected",
+            id,
+            node,
+            &kind_name(*kind),
+            finding.and_then(|f| f.desired.as_deref()),
+            finding.and_then(|f| f.observed.as_deref()),
+        );
+        super::webhooks::enqueue(&mut tx, node.project_id, "drift_detected", &payload).await?;
         new.push(id);
     }
-    for (id, _) in resolved {
+    for (id, kind) in resolved {
         sqlx::query("INSERT INTO drift_finding_events (finding_id, event) VALUES ($1, 'resolved')")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let payload = finding_event(
+            "drift_resolved",
+            *id,
+            node,
+            kind,
+            None,
+            node.artifact_hash.as_deref(),
+        );
+        super::webhooks::enqueue(&mut tx, node.project_id, "drift_resolved", &payload).await?;
     }
     for id in still_open {
         sqlx::query("INSERT INTO drift_finding_events (finding_id, event) VALUES ($1, 'observed')")
@@ -163,6 +195,24 @@ pub async fn record(
         .await?;
     tx.commit().await?;
     Ok(new)
+}
+
+/// The body of a `drift_detected` / `drift_resolved` webhook delivery.
+fn finding_event(
+    event: &str,
+    finding: Uuid,
+    node: &NodeRow,
+    kind: &str,
+    desired: Option<&str>,
+    observed: Option<&str>,
+) -> Value {
+    serde_json::json!({
+        "event": event,
+        "at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "project_id": node.project_id,
+        "data_plane": {"id": node.id, "name": node.name, "mode": node.mode},
+        "finding": {"id": finding, "kind": kind, "desired_hash": desired, "observed_hash": observed},
+    })
 }
 
 /// A finding as of a point in time.
@@ -205,6 +255,8 @@ pub struct Filter {
     pub open: bool,
     /// The point in time (default now).
     pub at: Option<DateTime<Utc>>,
+    /// One finding.
+    pub id: Option<Uuid>,
 }
 
 /// Findings as they stood at `filter.at`, newest first.
@@ -221,16 +273,27 @@ pub async fn findings(pool: &PgPool, filter: &Filter) -> Result<Vec<FindingRow>,
          FROM drift_findings f JOIN data_planes d ON d.id = f.data_plane_id \
          WHERE f.opened_at <= $1 AND ($2::uuid IS NULL OR f.project_id = $2) \
          AND ($3::uuid IS NULL OR f.data_plane_id = $3) AND ($4::text IS NULL OR f.kind = $4) \
+         AND ($5::uuid IS NULL OR f.id = $5) \
          ORDER BY f.opened_at DESC, f.id",
     )
     .bind(filter.at.unwrap_or_else(Utc::now))
     .bind(filter.project)
     .bind(filter.node)
     .bind(&filter.kind)
+    .bind(filter.id)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
         .filter(|r| !filter.open || r.resolved_at.is_none())
         .collect())
+}
+
+/// One finding as it stands now.
+pub async fn finding(pool: &PgPool, id: Uuid) -> Result<Option<FindingRow>, sqlx::Error> {
+    let filter = Filter {
+        id: Some(id),
+        ..Filter::default()
+    };
+    Ok(findings(pool, &filter).await?.into_iter().next())
 }

@@ -8,9 +8,12 @@ pub mod compilations;
 pub mod data_planes;
 pub mod deployments;
 pub mod drift;
+pub mod known_good;
 pub mod plugins;
 pub mod projects;
+pub mod remediations;
 pub mod specs;
+pub mod webhooks;
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;

@@ -167,6 +167,11 @@ impl Hub {
         )
     }
 
+    /// Whether node `id` is connected to this process.
+    pub fn is_connected(&self, id: Uuid) -> bool {
+        self.sessions.lock().is_ok_and(|s| s.contains_key(&id))
+    }
+
     /// Nodes connected to this process now.
     pub fn connected(&self) -> usize {
         self.sessions.lock().map_or(0, |s| s.len())

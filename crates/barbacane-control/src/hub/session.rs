@@ -168,7 +168,8 @@ async fn catch_up(
     node: &data_planes::DataPlane,
     serving: Option<&str>,
 ) -> bool {
-    let desired = deployments::desired_for(state.pool(), node.project_id, &node.labels).await;
+    let desired =
+        deployments::desired_for(state.pool(), node.project_id, node.id, &node.labels).await;
     let Ok(Some(desired)) = desired else {
         return true;
     };

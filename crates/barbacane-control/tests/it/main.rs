@@ -8,6 +8,8 @@ mod compile;
 mod data_planes;
 mod deployments;
 mod drift;
+mod drift_converge;
+mod drift_standalone;
 mod faults;
 mod health;
 mod openapi;

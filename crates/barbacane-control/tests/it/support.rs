@@ -160,6 +160,7 @@ impl TestApp {
                 },
                 max_upload_bytes: options.max_upload_bytes,
                 heartbeat: options.heartbeat,
+                scheme: "http",
             },
             wake.clone(),
         );

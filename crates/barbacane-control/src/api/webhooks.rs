@@ -1,0 +1,140 @@
+//! `/webhooks`: where drift and remediation events are delivered, signed.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::extract::{JsonBody, parse_id};
+use crate::db::webhooks::{self, Delivery, Webhook};
+use crate::error::ApiError;
+use crate::secret_ref::SecretRef;
+use crate::state::AppState;
+
+/// The events a webhook may subscribe to.
+pub const EVENTS: [&str; 5] = [
+    "drift_detected",
+    "drift_resolved",
+    "remediation_proposed",
+    "remediation_approved",
+    "remediation_rejected",
+];
+
+/// `POST /webhooks` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// `http(s)://...`.
+    pub url: String,
+    /// `env://VAR` or `file:///path`: the HMAC key, resolved at each delivery.
+    pub secret: String,
+    /// Event names; `remediation_*` stands for the three remediation events.
+    pub events: Vec<String>,
+    /// Only this project's events (default: all projects).
+    pub project_id: Option<String>,
+}
+
+/// `POST /webhooks` → 201.
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewWebhook>,
+) -> Result<(StatusCode, Json<Webhook>), ApiError> {
+    let uri: axum::http::Uri = body
+        .url
+        .parse()
+        .map_err(|_| ApiError::InvalidRequest(format!("`url` `{}` is not a URL", body.url)))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(ApiError::InvalidRequest(
+            "`url` must be an absolute http(s) URL".into(),
+        ));
+    }
+    let secret = SecretRef::parse(&body.secret)
+        .map_err(|e| ApiError::InvalidRequest(format!("`secret`: {e}")))?;
+    let mut events = Vec::new();
+    for e in &body.events {
+        match e.as_str() {
+            "remediation_*" => events.extend(
+                EVENTS
+                    .iter()
+                    .filter(|n| n.starts_with("remediation_"))
+                    .map(|n| (*n).to_owned()),
+            ),
+            name if EVENTS.contains(&name) => events.push(name.to_owned()),
+            other => {
+                return Err(ApiError::InvalidRequest(format!(
+                    "unknown event `{other}`; known: {}, remediation_*",
+                    EVENTS.join(", ")
+                )));
+            }
+        }
+    }
+    events.sort();
+    events.dedup();
+    if events.is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "`events` must name at least one event".into(),
+        ));
+    }
+    let project_id = match &body.project_id {
+        Some(raw) => {
+            let id = parse_id("project", raw)?;
+            if crate::db::projects::get(state.pool(), id).await?.is_none() {
+                return Err(ApiError::not_found("project", raw));
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    let hook = webhooks::create(
+        state.pool(),
+        &body.url,
+        &secret.to_string(),
+        &events,
+        project_id,
+    )
+    .await?;
+    tracing::info!(webhook = %hook.id, url = %hook.url, "webhook added");
+    Ok((StatusCode::CREATED, Json(hook)))
+}
+
+/// `GET /webhooks`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Webhook>>, ApiError> {
+    Ok(Json(webhooks::list(state.pool()).await?))
+}
+
+/// `GET /webhooks/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Webhook>, ApiError> {
+    let uuid = parse_id("webhook", &id)?;
+    webhooks::get(state.pool(), uuid)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("webhook", id))
+}
+
+/// `DELETE /webhooks/{id}` → 204 (its pending deliveries go with it).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let uuid = parse_id("webhook", &id)?;
+    if webhooks::delete(state.pool(), uuid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook", id))
+    }
+}
+
+/// `GET /webhooks/{id}/deliveries`: the latest 100, newest first, each with its attempts.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Delivery>>, ApiError> {
+    let uuid = parse_id("webhook", &id)?;
+    if webhooks::get(state.pool(), uuid).await?.is_none() {
+        return Err(ApiError::not_found("webhook", id));
+    }
+    Ok(Json(webhooks::deliveries(state.pool(), uuid, 100).await?))
+}

@@ -1,0 +1,77 @@
+//! The drift engine, its three steps kept apart (seed 004):
+//!
+//! - [`observe`]: poll standalone nodes (connected ones report through the hub); read-only.
+//! - [`pass()`]: read desired and observed state, *diff* with `barbacane-drift` (pure), and
+//!   record append-only history, alerts included; read-only towards the nodes.
+//! - [`remediate`]: *converge*, only through a recorded human approval.
+//!
+//! [`webhook`] delivers the alerts the pass queued; [`metrics`] counts what the engine did.
+
+pub mod dry_run;
+pub mod metrics;
+pub mod observe;
+mod pass;
+pub mod remediate;
+pub mod webhook;
+
+pub use pass::{PassReport, pass};
+
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs, every `interval` until `stop`: a poll of the standalone nodes, then a [`pass()`].
+/// A failing step (Postgres down) is logged and the next interval tries again: the engine
+/// pauses and resumes by itself.
+pub async fn run(
+    pool: PgPool,
+    interval: Duration,
+    metrics: Arc<metrics::Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let poller = match observe::Poller::new(interval) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "standalone nodes cannot be polled");
+            None
+        }
+    };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut paused = false;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let polled = match &poller {
+                    Some(p) => p.poll_all(&pool).await.map(drop),
+                    None => Ok(()),
+                };
+                let result = match polled {
+                    Ok(()) => pass(&pool, interval).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(report) => {
+                        metrics.observed(&report);
+                        if paused {
+                            tracing::info!("drift engine resumed");
+                            paused = false;
+                        }
+                    }
+                    Err(e) => {
+                        if !paused {
+                            tracing::warn!(error = %e, "drift pass failed; pausing until the database answers");
+                        }
+                        paused = true;
+                    }
+                }
+            }
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
