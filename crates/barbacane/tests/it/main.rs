@@ -3,6 +3,7 @@
 mod admin;
 mod compile;
 mod connected;
+mod control;
 mod dev;
 mod help;
 mod inspect;
@@ -12,6 +13,7 @@ mod reload;
 mod reproducible;
 mod serve;
 mod signing;
+mod standalone_drift;
 mod support;
 mod swap;
 mod tamper;
