@@ -10,8 +10,6 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,59 +17,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-fn admin_url() -> String {
-    std::env::var("BARBACANE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+#[path = "support/mod.rs"]
+mod common;
 
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // Fields after the command: state is index 0, utime 11, stime 12.
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, kind: &str, body: &str) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: cp\r\nConnection: close\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.expect("read");
-    let (_, body) = raw.split_once("\r\n\r\n").expect("response");
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{cpu_ticks, http, rss_kib};
 
 #[tokio::main]
 async fn main() {
@@ -82,39 +31,9 @@ async fn main() {
     let nodes: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let heartbeat: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
 
-    let name = format!("bbc_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url()).await.expect("Postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    let url = format!("{}/{name}", admin_url().rsplit_once('/').expect("url").0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let child = Command::new(env!("CARGO_BIN_EXE_barbacane-control"))
-        .args([
-            "serve",
-            "--listen",
-            &addr.to_string(),
-            "--log-level",
-            "warn",
-        ])
-        .args(["--heartbeat-seconds", &heartbeat.to_string()])
-        .env("DATABASE_URL", &url)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start barbacane-control");
-    let cp = Stop(child);
-    let pid = cp.0.id();
-    for _ in 0..200 {
-        if TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let heartbeat_arg = heartbeat.to_string();
+    let (cp, addr) = common::control_plane(&["--heartbeat-seconds", &heartbeat_arg]).await;
+    let pid = cp.pid();
     let idle_rss = rss_kib(pid);
     let project = http(
         addr,
@@ -278,10 +197,5 @@ async fn main() {
         slowest.as_millis(),
         reply["notified"]
     );
-    drop(cp);
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
+    cp.finish().await;
 }

@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// How often the drift engine assesses every node.
     pub drift_interval: std::time::Duration,
+    /// How long drift observations are kept.
+    pub drift_retention: std::time::Duration,
 }
 
 /// `--tls-cert` and `--tls-key`.
@@ -194,7 +196,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     .spawn(config.workers, rx.clone());
     workers.push(tokio::spawn(crate::drift::run(
         pool.clone(),
-        config.drift_interval,
+        crate::drift::Schedule {
+            interval: config.drift_interval,
+            retention: config.drift_retention,
+        },
         state.metrics().clone(),
         rx.clone(),
     )));

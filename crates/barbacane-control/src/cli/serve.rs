@@ -33,10 +33,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30,
           value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
     pub heartbeat_seconds: u64,
-    /// Seconds between two drift passes over every node.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS",
-          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
-    pub drift_interval: u64,
+    /// How often the drift engine polls standalone nodes and assesses every node: a
+    /// duration such as `30s`, `2m`, `1h` (a bare number is seconds), from 1s to 24h.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_interval)]
+    pub drift_interval: std::time::Duration,
+    /// How long drift observations (and the per-pass `observed` events of findings) are
+    /// kept; findings, their opening and resolution, are kept forever. `30d`, `12h`, ...
+    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = parse_retention)]
+    pub drift_retention: std::time::Duration,
     /// Serve HTTPS (and `wss://` to data planes) with this PEM certificate chain.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -68,7 +72,8 @@ pub fn run(args: ServeArgs) -> i32 {
         max_upload_bytes: args.max_upload_bytes,
         allow: args.allow,
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds),
-        drift_interval: std::time::Duration::from_secs(args.drift_interval),
+        drift_interval: args.drift_interval,
+        drift_retention: args.drift_retention,
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::TlsFiles { cert, key }),
             _ => None,
@@ -160,4 +165,70 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+/// `30s`, `2m`, `1h`, `1500ms` or a bare number of seconds, between 1 s and 24 h.
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    parse_duration(text, 1000, 86_400_000, "1s..24h")
+}
+
+/// `30d`, `12h`, ...: how long drift observations are kept, between 1 h and 10 years.
+pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    parse_duration(text, 3_600_000, 3650 * 86_400_000, "1h..3650d")
+}
+
+/// A number with an optional unit (`ms`, `s` (default), `m`, `h`, `d`), in `min..=max` ms.
+fn parse_duration(
+    text: &str,
+    min: u64,
+    max: u64,
+    range: &str,
+) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30s, 2m, 1h or 30d"))?;
+    let millis = match unit {
+        "" | "s" => n.checked_mul(1000),
+        "ms" => Some(n),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => return Err(format!("`{text}`: the unit must be ms, s, m, h or d")),
+    }
+    .ok_or_else(|| format!("`{text}` is too long"))?;
+    if !(min..=max).contains(&millis) {
+        return Err(format!("`{text}` is outside {range}"));
+    }
+    Ok(std::time::Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod interval_tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_interval("1500ms"), Ok(Duration::from_millis(1500)));
+        for bad in [
+            "",
+            "s",
+            "10x",
+            "500ms",
+            "25h",
+            "-1s",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
 }

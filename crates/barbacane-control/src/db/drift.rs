@@ -297,3 +297,30 @@ pub async fn finding(pool: &PgPool, id: Uuid) -> Result<Option<FindingRow>, sqlx
     };
     Ok(findings(pool, &filter).await?.into_iter().next())
 }
+
+/// Deletes observations and per-pass `observed` finding events older than `retention`, in
+/// batches (a long backlog never holds one long lock); findings and their `opened` and
+/// `resolved` events stay. Returns the rows deleted.
+pub async fn prune(pool: &PgPool, retention: std::time::Duration) -> Result<u64, sqlx::Error> {
+    let seconds = retention.as_secs_f64();
+    let mut total = 0;
+    for query in [
+        "DELETE FROM drift_observations WHERE id IN (SELECT id FROM drift_observations \
+         WHERE observed_at < now() - make_interval(secs => $1) LIMIT 10000)",
+        "DELETE FROM drift_finding_events WHERE ctid IN (SELECT ctid FROM drift_finding_events \
+         WHERE event = 'observed' AND at < now() - make_interval(secs => $1) LIMIT 10000)",
+    ] {
+        loop {
+            let n = sqlx::query(query)
+                .bind(seconds)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < 10_000 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}

@@ -21,15 +21,29 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Runs, every `interval` until `stop`: a poll of the standalone nodes, then a [`pass()`].
-/// A failing step (Postgres down) is logged and the next interval tries again: the engine
-/// pauses and resumes by itself.
+/// When the engine runs and what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Between two passes.
+    pub interval: Duration,
+    /// How long observations and per-pass finding events are kept.
+    pub retention: Duration,
+}
+
+/// How often old observations are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs, every interval until `stop`: a poll of the standalone nodes, then a [`pass()`];
+/// hourly, observations older than the retention are pruned. A failing step (Postgres down)
+/// is logged and the next interval tries again: the engine pauses and resumes by itself.
 pub async fn run(
     pool: PgPool,
-    interval: Duration,
+    schedule: Schedule,
     metrics: Arc<metrics::Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let interval = schedule.interval;
+    let mut pruned_at: Option<std::time::Instant> = None;
     let poller = match observe::Poller::new(interval) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -54,6 +68,17 @@ pub async fn run(
                 match result {
                     Ok(report) => {
                         metrics.observed(&report);
+                        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                            match crate::db::drift::prune(&pool, schedule.retention).await {
+                                Ok(n) => {
+                                    pruned_at = Some(std::time::Instant::now());
+                                    if n > 0 {
+                                        tracing::info!(rows = n, "old drift observations pruned");
+                                    }
+                                }
+                                Err(e) => tracing::warn!(error = %e, "pruning drift observations failed"),
+                            }
+                        }
                         if paused {
                             tracing::info!("drift engine resumed");
                             paused = false;

@@ -260,6 +260,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         heartbeat: std::time::Duration::from_secs(30),
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
+        drift_retention: std::time::Duration::from_secs(30 * 86_400),
     })
     .await
     .unwrap();

@@ -332,3 +332,54 @@ async fn known_good_requests_are_checked() {
         .await;
     disagree.assert_problem(400, "invalid-request");
 }
+
+#[tokio::test]
+async fn retention_prunes_old_observations_but_keeps_findings() {
+    let app = TestApp::new().await;
+    let project = app.project("fleet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let n = register(
+        &app,
+        &project,
+        "edge",
+        "http://127.0.0.1:1",
+        &token_file(&dir),
+    )
+    .await;
+    let id = uuid::Uuid::parse_str(n["id"].as_str().unwrap()).unwrap();
+    // Unreachable: one observation and an open finding per pass.
+    poll_and_pass(&app).await;
+    poll_and_pass(&app).await;
+    let age = |table: &str, column: &str| {
+        sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = {column} - interval '2 hours'"
+        ))
+    };
+    sqlx::query(age("drift_observations", "observed_at"))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(age("drift_finding_events", "at"))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    poll_and_pass(&app).await;
+    let pruned = barbacane_control::db::drift::prune(&app.pool, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // Two old observations and one old `observed` event (the first pass only opened it).
+    assert_eq!(pruned, 3);
+    let observations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM drift_observations WHERE data_plane_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(observations, 1);
+    let f = app
+        .get(&format!("/drift/findings?project={project}&open=true"))
+        .await
+        .json();
+    assert_eq!(f[0]["kind"], "unreachable", "{f}");
+    assert_eq!(f[0]["observations"], 2, "{f}");
+}

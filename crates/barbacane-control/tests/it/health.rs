@@ -85,6 +85,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         heartbeat: std::time::Duration::from_secs(30),
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
+        drift_retention: std::time::Duration::from_secs(30 * 86_400),
     }
 }
 

@@ -67,6 +67,7 @@ async fn the_api_and_the_data_plane_channel_over_tls() {
         heartbeat: Duration::from_secs(30),
         tls: Some(TlsFiles { cert, key }),
         drift_interval: std::time::Duration::from_secs(30),
+        drift_retention: std::time::Duration::from_secs(30 * 86_400),
     })
     .await
     .unwrap();

@@ -40,6 +40,7 @@ pub fn config(url: &str, listen: SocketAddr) -> ServeConfig {
         heartbeat: Duration::from_secs(1),
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
+        drift_retention: std::time::Duration::from_secs(30 * 86_400),
     }
 }
 
