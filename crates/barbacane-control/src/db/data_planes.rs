@@ -45,13 +45,23 @@ pub struct DataPlane {
     pub observation: Option<String>,
     /// Why the latest poll was not usable.
     pub observation_error: Option<String>,
+    /// Findings open on it now.
+    pub open_findings: i64,
+    /// `ConfigurationDrift` while a finding is open, else `None`.
+    pub condition: Option<String>,
     /// When it first registered.
     pub created_at: DateTime<Utc>,
 }
 
 macro_rules! columns {
     () => {
-        "id, project_id, name, labels, status, sync, health, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, mode, admin_url, admin_token_ref, observation, observation_error, created_at"
+        "id, project_id, name, labels, status, sync, health, artifact_hash, content_hash, artifact_id, metadata, connected_at, last_seen, mode, admin_url, admin_token_ref, observation, observation_error, created_at, \
+         (SELECT count(*) FROM drift_findings f WHERE f.data_plane_id = data_planes.id AND NOT EXISTS \
+           (SELECT 1 FROM drift_finding_events e WHERE e.finding_id = f.id AND e.event = 'resolved')) \
+           AS open_findings, \
+         CASE WHEN EXISTS (SELECT 1 FROM drift_findings f WHERE f.data_plane_id = data_planes.id \
+           AND NOT EXISTS (SELECT 1 FROM drift_finding_events e WHERE e.finding_id = f.id \
+           AND e.event = 'resolved')) THEN 'ConfigurationDrift' END AS condition"
     };
 }
 

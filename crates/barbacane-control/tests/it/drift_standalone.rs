@@ -149,6 +149,12 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
     let mut wrong_schema = provenance(A, CA);
     wrong_schema["artifact_hash"] = json!("<script>alert(1)</script>");
+    // A node that says it belongs to (is connected to) another project's control plane.
+    let other = app.project("other").await;
+    let foreign = register(&app, &other, "theirs", "http://127.0.0.1:1", &token).await;
+    let mut elsewhere = provenance(A, CA);
+    elsewhere["control_plane"] = json!({"url": "http://cp", "state": "connected",
+        "last_connected_at": null, "data_plane_id": foreign["id"], "last_error": null});
     let cases: Vec<(Reply, &str)> = vec![
         (
             Reply::new(200, "text/html", "<html>hi</html>"),
@@ -162,6 +168,10 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
         (
             Reply::new(200, "application/json", &wrong_schema.to_string()),
             "/artifact_hash",
+        ),
+        (
+            Reply::new(200, "application/json", &elsewhere.to_string()),
+            "another project",
         ),
         (Reply::new(500, "application/json", "{}"), "HTTP 500"),
         (Reply::new(401, "application/json", "{}"), "HTTP 401"),
@@ -205,6 +215,8 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
         open_kinds(&app, &project).await,
         ["no-desired-state", "unknown-artifact"]
     );
+    assert_eq!(n["condition"], "ConfigurationDrift", "{n}");
+    assert_eq!(n["open_findings"], 2, "{n}");
 
     // Known-good by hash, unknown to the control plane: its content is pinned by the first
     // observation, after which the node is Synced.
@@ -221,6 +233,7 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
     assert_eq!(open_kinds(&app, &project).await, Vec::<String>::new());
     let n = node(&app, &project, &id).await;
     assert_eq!(n["sync"], "Synced", "{n}");
+    assert_eq!(n["condition"], Value::Null, "{n}");
     let list = app
         .get(&format!("/projects/{project}/known-good"))
         .await
