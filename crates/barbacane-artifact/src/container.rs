@@ -183,16 +183,18 @@ fn check_inputs(header: &Header) -> Result<(), ArtifactError> {
             computed: expected,
         });
     }
+    // Linear: a header listing many inputs must not cost inputs x members comparisons.
+    let bundled: std::collections::HashSet<String> = header
+        .members
+        .iter()
+        .map(|m| m.sha256.to_ascii_lowercase())
+        .collect();
     for input in header
         .inputs
         .iter()
         .filter(|i| i.kind != crate::InputKind::Option)
     {
-        if !header
-            .members
-            .iter()
-            .any(|m| m.sha256.eq_ignore_ascii_case(&input.sha256))
-        {
+        if !bundled.contains(&input.sha256.to_ascii_lowercase()) {
             return Err(ArtifactError::InputNotBundled {
                 kind: input.kind.to_string(),
                 name: input.name.clone(),

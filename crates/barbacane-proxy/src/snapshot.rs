@@ -106,26 +106,29 @@ impl Snapshot {
 
     /// Verifies (checksums, then signature per `options`) and prepares an artifact.
     pub fn from_bytes_with(bytes: &[u8], options: &LoadOptions) -> Result<Snapshot, LoadError> {
+        // The signature covers the header (member checksums included), so it is checked on the
+        // header alone, before any per-member or per-input work: with --require-signature, a
+        // hostile file costs one header parse and one signature check, nothing more.
+        let signature = verify_header(
+            &barbacane_artifact::read_header(bytes)?,
+            &options.trusted_keys,
+        );
+        if options.require_signature && !matches!(signature, SignatureStatus::Verified { .. }) {
+            let (status, reason) = match &signature {
+                SignatureStatus::Invalid { reason, .. } => ("invalid", reason.clone()),
+                _ => (
+                    "unsigned",
+                    "the artifact is not signed and --require-signature is set".to_owned(),
+                ),
+            };
+            return Err(LoadError::Signature { status, reason });
+        }
         let artifact = Artifact::from_bytes(bytes)?;
-        let signature = verify_header(artifact.header(), &options.trusted_keys);
         match &signature {
-            SignatureStatus::Verified { .. } => {}
-            SignatureStatus::Unsigned if options.require_signature => {
-                return Err(LoadError::Signature {
-                    status: "unsigned",
-                    reason: "the artifact is not signed and --require-signature is set".into(),
-                });
-            }
-            SignatureStatus::Invalid { reason, .. } if options.require_signature => {
-                return Err(LoadError::Signature {
-                    status: "invalid",
-                    reason: reason.clone(),
-                });
-            }
+            SignatureStatus::Verified { .. } | SignatureStatus::Unsigned => {}
             SignatureStatus::Invalid { reason, key_id } => {
                 tracing::warn!(key_id = key_id.as_deref().unwrap_or("-"), reason = %reason, "artifact signature does not verify");
             }
-            SignatureStatus::Unsigned => {}
         }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();

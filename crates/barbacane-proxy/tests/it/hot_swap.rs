@@ -154,3 +154,23 @@ async fn in_flight_request_keeps_the_snapshot_it_started_with() {
     assert_eq!(resp.status, 400);
     assert_eq!(resp.problem_type(), "urn:barbacane:error:validation-failed");
 }
+
+#[test]
+fn require_signature_refuses_before_reading_any_member() {
+    use barbacane_proxy::{LoadError, LoadOptions};
+    let mut bytes = compile_yaml(&[("v1.yaml", V1)]).unwrap();
+    // Corrupt the last member byte: a checksum error, if members were read first.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let options = LoadOptions {
+        require_signature: true,
+        ..LoadOptions::default()
+    };
+    match Snapshot::from_bytes_with(&bytes, &options) {
+        Err(LoadError::Signature { status, .. }) => assert_eq!(status, "unsigned"),
+        Err(e) => panic!("expected the signature refusal first, got {e}"),
+        Ok(_) => panic!("an unsigned artifact loaded with require_signature"),
+    }
+    // Without the requirement, the member check catches it.
+    assert!(Snapshot::from_bytes(&bytes).is_err());
+}
