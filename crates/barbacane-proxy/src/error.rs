@@ -20,6 +20,10 @@ pub enum GatewayError {
     /// The path could not be normalized.
     #[error("invalid request path: {0}")]
     BadPath(PathError),
+    /// An HTTP/1.1 request without a `Host` field, or any request with more than one
+    /// (RFC 9112 section 3.2).
+    #[error("the request must carry exactly one Host header field")]
+    BadHost,
     /// No route matches the path.
     #[error("no route matches the request path")]
     RouteNotFound,
@@ -88,7 +92,9 @@ impl GatewayError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            GatewayError::BadPath(_) | GatewayError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GatewayError::BadPath(_) | GatewayError::BodyRead(_) | GatewayError::BadHost => {
+                StatusCode::BAD_REQUEST
+            }
             GatewayError::RouteNotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Validation(f) if f.kind == FailureKind::UnsupportedMediaType => {
@@ -113,6 +119,7 @@ impl GatewayError {
     pub fn problem_name(&self) -> &'static str {
         match self {
             GatewayError::BadPath(_) => "invalid-path",
+            GatewayError::BadHost => "invalid-host",
             GatewayError::BodyRead(_) => "bad-request",
             GatewayError::RouteNotFound => "route-not-found",
             GatewayError::MethodNotAllowed(_) => "method-not-allowed",
@@ -149,6 +156,7 @@ impl GatewayError {
     pub fn public_detail(&self) -> &'static str {
         match self {
             GatewayError::BadPath(_) => "The request path is malformed.",
+            GatewayError::BadHost => "The request must carry exactly one Host header field.",
             GatewayError::RouteNotFound => "No route matches the request path.",
             GatewayError::MethodNotAllowed(_) => "The route does not support this method.",
             GatewayError::Validation(f) if f.kind == FailureKind::UnsupportedMediaType => {

@@ -1,6 +1,8 @@
-//! Phase 1: request limits (414, 431, early 413), before any parsing work.
+//! Phase 1: request limits (414, 431, early 413) and the Host rule (400), before any parsing
+//! work.
 
-use http::header::CONTENT_LENGTH;
+use http::Version;
+use http::header::{CONTENT_LENGTH, HOST};
 use http::request::Parts;
 
 use crate::{GatewayError, Limits};
@@ -19,6 +21,13 @@ pub(crate) fn check(parts: &Parts, limits: &Limits) -> Result<(), GatewayError> 
     }
     if bytes > limits.max_header_bytes {
         return Err(GatewayError::HeadersTooLarge);
+    }
+    // RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host; none may have two (an
+    // HTTP/2 request names its authority in `:authority` and may omit Host).
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() || (first.is_none() && parts.version == Version::HTTP_11) {
+        return Err(GatewayError::BadHost);
     }
     // A declared length over the limit is refused before a byte of the body is read.
     let declared = parts

@@ -225,3 +225,37 @@ async fn keep_alive_serves_pipelined_requests_in_order() {
     );
     assert!(conn.read_response().await.is_none());
 }
+
+#[tokio::test]
+async fn host_is_required_once_on_http_1_1() {
+    let gw = gateway().await;
+    for (request, status) in [
+        (&b"GET /hello HTTP/1.1\r\n\r\n"[..], 400),
+        (
+            &b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"[..],
+            400,
+        ),
+        (
+            &b"GET /hello HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"[..],
+            400,
+        ),
+        (&b"GET /hello HTTP/1.0\r\n\r\n"[..], 200),
+        (&b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"[..], 200),
+    ] {
+        let mut conn = RawConn::connect(gw.addr()).await;
+        conn.write(request).await;
+        let response = conn.read_response().await.expect("a response");
+        assert_eq!(
+            response.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+        if status == 400 {
+            assert_eq!(response.json()["type"], "urn:barbacane:error:invalid-host");
+        }
+    }
+    // HTTP/2 names the authority in `:authority`: no Host needed.
+    let resp = gw.send_h2(h2_request(&gw, "GET", "/hello", None, "")).await;
+    assert_ok(&resp, 200);
+}
