@@ -237,9 +237,30 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         if is_unavailable(&e) {
             ApiError::DatabaseUnavailable
+        } else if let Some(reason) = unstorable_input(&e) {
+            // A value Postgres refuses (NUL in text or JSON, out-of-range number) is the
+            // request's fault: 400, never 500. Input checks come first; this is the net.
+            ApiError::InvalidRequest(reason.into())
         } else {
             ApiError::Internal(format!("database: {e}"))
         }
+    }
+}
+
+/// Why Postgres refused a value of the request, if that is what the error is.
+fn unstorable_input(e: &sqlx::Error) -> Option<&'static str> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    match db.code().as_deref() {
+        // character_not_in_repertoire (NUL in text), untranslatable_character (\u0000 in
+        // JSON), invalid_text_representation.
+        Some("22021" | "22P05" | "22P02") => Some(
+            "the request contains a value that cannot be stored (NUL character or invalid text)",
+        ),
+        // numeric_value_out_of_range.
+        Some("22003") => Some("a number in the request is out of range"),
+        _ => None,
     }
 }
 

@@ -212,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .merge(machine)
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn(api::check_target))
         .layer(DefaultBodyLimit::max(state.max_upload_bytes()))
         .with_state(state)
 }

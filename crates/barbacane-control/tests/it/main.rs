@@ -12,6 +12,7 @@ mod drift_converge;
 mod drift_standalone;
 mod faults;
 mod health;
+mod hostile_input;
 mod openapi;
 mod plugins;
 mod projects;
