@@ -39,6 +39,15 @@ pub struct ServeConfig {
     pub idle_timeout: Duration,
     /// On SIGTERM/SIGINT, in-flight requests get this long to finish. Default 30 s.
     pub shutdown_grace: Duration,
+    /// A new connection must send its first bytes (an HTTP/1 request line, or the whole
+    /// HTTP/2 preface) within this. Default 10 s.
+    pub header_timeout: Duration,
+    /// A request body that sends nothing for this long fails (408); a steady slow upload is
+    /// fine. Default 30 s.
+    pub body_timeout: Duration,
+    /// Open traffic connections at most (spread over the workers); more are answered 503
+    /// and closed. `0` (the default): half the open-file limit.
+    pub max_connections: usize,
     /// Traffic workers: each a thread with its own single-threaded runtime and listener, so
     /// a connection, its requests, their upstream exchanges and plugins stay on one thread.
     /// `0` (the default): one per available core.
@@ -46,6 +55,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The connection cap `max_connections` resolves to.
+    pub fn connection_cap(&self) -> usize {
+        match self.max_connections {
+            0 => crate::conn::default_max_connections(),
+            n => n,
+        }
+    }
+
     /// The number of traffic workers `workers` resolves to.
     pub fn worker_count(&self) -> usize {
         match self.workers {
@@ -63,6 +80,9 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 0,
             workers: 0,
         }
     }

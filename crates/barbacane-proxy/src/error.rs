@@ -48,6 +48,9 @@ pub enum GatewayError {
     /// Reading the request body failed (client went away or sent a malformed body).
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The request body sent nothing for `--body-timeout`.
+    #[error("the request body stalled")]
+    BodyTimeout,
     /// The upstream could not be reached or broke the exchange.
     #[error("upstream failed: {0}")]
     BadGateway(String),
@@ -104,6 +107,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
+            GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) | GatewayError::PluginFailed(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -130,6 +134,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => "payload-too-large",
             GatewayError::HeadersTooLarge => "header-fields-too-large",
             GatewayError::UriTooLong => "uri-too-long",
+            GatewayError::BodyTimeout => "request-timeout",
             GatewayError::Internal(_) => "internal-error",
             GatewayError::PluginFailed(_) => "plugin-failed",
             GatewayError::PluginOverloaded(_) => "plugin-overloaded",
@@ -167,6 +172,7 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => "The request header fields are too large.",
             GatewayError::UriTooLong => "The request URI is too long.",
             GatewayError::BodyRead(_) => "The request body could not be read.",
+            GatewayError::BodyTimeout => "The request body stopped arriving.",
             GatewayError::Internal(_) => "The gateway failed to process the request.",
             GatewayError::PluginFailed(_) => "A plugin failed while processing the request.",
             GatewayError::PluginOverloaded(_) => {

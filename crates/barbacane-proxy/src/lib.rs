@@ -27,6 +27,7 @@
 pub mod admin;
 mod body;
 mod config;
+pub mod conn;
 pub mod connected;
 mod dispatch;
 mod error;

@@ -162,6 +162,7 @@ where
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(GatewayError::BodyTooLarge { limit })
         }
+        Err(e) if e.is::<crate::conn::BodyStalled>() => Err(GatewayError::BodyTimeout),
         Err(e) => Err(GatewayError::BodyRead(e.to_string())),
     }
 }

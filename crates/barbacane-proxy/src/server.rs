@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 
+use crate::conn::{Prefixed, TimedBody, first_bytes};
 use crate::{ServeConfig, Snapshot, pipeline};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The data plane's shared state: the live snapshot and the serving configuration.
 #[derive(Debug)]
@@ -163,6 +165,13 @@ impl Listening {
 }
 
 /// One worker: accepts on its socket until told to stop, then drains its connections.
+///
+/// Each connection must send its first bytes within `header_timeout`, its request bodies
+/// may not stall longer than `body_timeout`, and the worker holds at most its share of
+/// `max_connections` (more are answered 503 and closed). On stop, the listener closes and,
+/// for up to a second, every HTTP/1 response carries `Connection: close` (a client with a
+/// request already on its way gets an answer instead of a reset), then the remaining
+/// connections are shut down gracefully within the grace period.
 async fn worker(
     socket: std::net::TcpListener,
     gateway: Arc<Gateway>,
@@ -178,8 +187,17 @@ async fn worker(
             return;
         }
     };
-    let builder = connection_builder(&gateway.config);
+    let config = &gateway.config;
+    let builder = Arc::new(connection_builder(config));
+    let cap = config
+        .connection_cap()
+        .div_ceil(config.worker_count())
+        .max(1);
+    let open = Arc::new(AtomicUsize::new(0));
+    let draining = Arc::new(AtomicBool::new(false));
+    let mut refused = 0u64;
     let graceful = GracefulShutdown::new();
+    let stop_signal = stop.clone();
     let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
@@ -188,29 +206,95 @@ async fn worker(
         let Some((stream, peer)) = next_connection(&listener, stopped.as_mut()).await else {
             break;
         };
-        let _ = stream.set_nodelay(true);
-        let gw = Arc::clone(&gateway);
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            let gw = Arc::clone(&gw);
-            req.extensions_mut().insert(pipeline::ClientAddr(peer));
-            async move { Ok::<_, Infallible>(pipeline::handle(&gw, req).await) }
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+        if open.load(Ordering::Relaxed) >= cap {
+            if refused == 0 {
+                tracing::warn!(
+                    cap,
+                    "connection cap reached; refusing new connections with 503"
+                );
             }
+            refused += 1;
+            tokio::spawn(refuse(stream));
+            continue;
+        } else if refused > 0 {
+            tracing::info!(refused, "below the connection cap again");
+            refused = 0;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let (gw, builder, draining, open) = (
+            Arc::clone(&gateway),
+            Arc::clone(&builder),
+            Arc::clone(&draining),
+            Arc::clone(&open),
+        );
+        let watcher = graceful.watcher();
+        let mut stop = stop_signal.clone();
+        tokio::spawn(async move {
+            let (header_timeout, body_timeout) = (gw.config.header_timeout, gw.config.body_timeout);
+            let mut stream = stream;
+            // A connection still silent when the worker stops is simply closed.
+            let prefix = tokio::select! {
+                prefix = first_bytes(&mut stream, header_timeout) => prefix,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            if let Some(prefix) = prefix {
+                let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    let gw = Arc::clone(&gw);
+                    let draining = Arc::clone(&draining);
+                    req.extensions_mut().insert(pipeline::ClientAddr(peer));
+                    let http1 = req.version() < http::Version::HTTP_2;
+                    let req = req.map(|body| TimedBody::new(body, body_timeout));
+                    async move {
+                        let mut response = pipeline::handle(&gw, req).await;
+                        if http1 && draining.load(Ordering::Relaxed) {
+                            response.headers_mut().insert(
+                                http::header::CONNECTION,
+                                http::HeaderValue::from_static("close"),
+                            );
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let io = TokioIo::new(Prefixed::new(prefix, stream));
+                let conn = builder.serve_connection(io, service).into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            open.fetch_sub(1, Ordering::Relaxed);
         });
     }
     drop(listener);
+    draining.store(true, Ordering::Relaxed);
     let grace = gateway.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
+    let started = tokio::time::Instant::now();
+    let window = grace.min(Duration::from_secs(1));
+    while open.load(Ordering::Relaxed) > 0 && started.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rest = grace.saturating_sub(started.elapsed());
+    if tokio::time::timeout(rest, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!(?grace, "grace period over; closing remaining connections");
     }
+}
+
+/// Answers a connection over the cap with a 503 problem and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = "{\"type\":\"urn:barbacane:error:overloaded\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"The gateway has too many open connections; try again shortly.\"}";
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// HTTP/1.1 and HTTP/2 settings of every traffic connection.
@@ -241,18 +325,32 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
 }
 
 /// The next accepted connection, or `None` once `shutdown` completes. Accept errors (out of
-/// file descriptors and similar) back off briefly instead of spinning.
+/// file descriptors and similar) back off exponentially (10 ms to 1 s) instead of spinning,
+/// and are logged once per burst.
 pub(crate) async fn next_connection(
     listener: &TcpListener,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    let mut failures = 0u32;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(pair) => return Some(pair),
+                Ok(pair) => {
+                    if failures > 1 {
+                        tracing::info!(failures, "accepting again after a burst of accept errors");
+                    }
+                    return Some(pair);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "accept failed; backing off (logged once per burst)");
+                    }
+                    let wait = Duration::from_millis(10u64 << failures.min(7)).min(Duration::from_secs(1));
+                    failures = failures.saturating_add(1);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut shutdown => return None,
+                    }
                 }
             },
             () = &mut shutdown => return None,

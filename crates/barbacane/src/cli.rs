@@ -143,6 +143,20 @@ pub struct ServeOptions {
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_grace: u64,
+    /// Seconds a new connection has to send its first bytes (a request line, or the whole
+    /// HTTP/2 preface) before it is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a request body may send nothing before the request fails with 408.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
+    pub body_timeout: u64,
+    /// Open traffic connections at most; more are answered 503 and closed [default: half
+    /// the open-file limit].
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub max_connections: Option<usize>,
     /// Traffic workers, each a thread with its own runtime and listener (default: one per CPU).
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]

@@ -40,6 +40,7 @@ where
                 limit: limits.max_body_bytes,
             });
         }
+        Err(e) if e.is::<crate::conn::BodyStalled>() => return Err(GatewayError::BodyTimeout),
         Err(e) => return Err(GatewayError::BodyRead(e.to_string())),
     };
     validator

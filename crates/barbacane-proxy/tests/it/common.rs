@@ -112,6 +112,13 @@ impl RawConn {
         }
     }
 
+    pub fn from_stream(stream: TcpStream) -> RawConn {
+        RawConn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub async fn write(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
         self.stream.flush().await.expect("flush");

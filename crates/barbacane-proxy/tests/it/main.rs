@@ -5,6 +5,7 @@
 //! pipelining).
 
 mod common;
+mod front_door;
 mod hot_swap;
 mod limits;
 mod multi_spec;

@@ -66,6 +66,9 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         },
         idle_timeout: Duration::from_secs(options.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(options.shutdown_grace),
+        header_timeout: Duration::from_secs(options.header_timeout),
+        body_timeout: Duration::from_secs(options.body_timeout),
+        max_connections: options.max_connections.unwrap_or(0),
         workers: options.workers.unwrap_or(0),
     }
 }

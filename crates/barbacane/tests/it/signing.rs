@@ -354,8 +354,9 @@ fn an_edited_signed_header_never_verifies() {
     assert_eq!(doc["signature"]["status"], "invalid", "{doc}");
     drop(server);
 
-    // One character of artifact_hash: the integrity check fails first (exit 11), whatever
-    // the signature flags.
+    // One character of artifact_hash: refused either way. With --require-signature the
+    // signature is checked first, on the header alone, before any per-member work (exit 16);
+    // without it, the integrity check refuses it (exit 11).
     let hash = inspect_json(&signed)["artifact_hash"]
         .as_str()
         .expect("hash")
@@ -369,17 +370,22 @@ fn an_edited_signed_header_never_verifies() {
     let path = dir.path().join("edited-hash.bca");
     std::fs::write(&path, edit_header(&bytes, &hash, &forged_hash)).expect("write");
     let key = dir.path().join("k.pub").display().to_string();
-    for flags in [
-        &["--trusted-key", key.as_str()][..],
-        &["--trusted-key", key.as_str(), "--require-signature"][..],
-    ] {
-        let out = serve_fails(&path, flags);
-        out.assert_code(ARTIFACT_INVALID);
-        assert!(
-            out.stderr.contains("does not match its inputs"),
-            "{}",
-            out.stderr
-        );
-    }
+    let out = serve_fails(&path, &["--trusted-key", key.as_str()]);
+    out.assert_code(ARTIFACT_INVALID);
+    assert!(
+        out.stderr.contains("does not match its inputs"),
+        "{}",
+        out.stderr
+    );
+    let out = serve_fails(
+        &path,
+        &["--trusted-key", key.as_str(), "--require-signature"],
+    );
+    out.assert_code(SIGNATURE_REJECTED);
+    assert!(
+        out.stderr.contains("does not match the header"),
+        "{}",
+        out.stderr
+    );
     verify(&path, &[&dir.path().join("k.pub")]).assert_code(ARTIFACT_INVALID);
 }

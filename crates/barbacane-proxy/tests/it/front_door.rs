@@ -1,0 +1,207 @@
+//! The front door under slow and hostile clients: a silent connection or half an HTTP/2
+//! preface is closed at the header deadline, a stalled body gets 408, connections over the
+//! cap get 503 and are closed, and a drain under load leaves no request without a response.
+
+use barbacane_proxy::ServeConfig;
+use barbacane_test::{TestGateway, compile_yaml};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::RawConn;
+
+const SPEC: &str = r#"
+openapi: 3.1.0
+info: {title: Door, version: "1"}
+paths:
+  /hello:
+    get:
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+  /pets:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object}
+      x-barbacane-dispatch: {name: mock, config: {status: 201}}
+      responses: {"201": {description: created}}
+"#;
+
+async fn gateway(config: ServeConfig) -> TestGateway {
+    let artifact = compile_yaml(&[("api.yaml", SPEC)]).unwrap();
+    TestGateway::from_artifact_with(&artifact, config, &Default::default()).await
+}
+
+/// Reads until the peer closes; the bytes read. Bounded by a generous deadline so a broken
+/// server fails the test instead of hanging it (not a timing assertion).
+async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the server never closed the connection");
+    all
+}
+
+#[tokio::test]
+async fn silent_and_half_preface_connections_are_closed() {
+    let gw = gateway(ServeConfig {
+        header_timeout: Duration::from_secs(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(until_closed(&mut silent).await, b"");
+    let mut half = TcpStream::connect(gw.addr()).await.unwrap();
+    half.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    assert_eq!(until_closed(&mut half).await, b"");
+    // A request line started in time is served as usual.
+    let mut conn = RawConn::connect(gw.addr()).await;
+    conn.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(conn.read_response().await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408() {
+    let gw = gateway(ServeConfig {
+        body_timeout: Duration::from_secs(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let mut conn = RawConn::connect(gw.addr()).await;
+    conn.write(
+        b"POST /pets HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"a\":",
+    )
+    .await;
+    let response = conn.read_response().await.expect("a response");
+    assert_eq!(response.status, 408);
+    assert_eq!(
+        response.json()["type"],
+        "urn:barbacane:error:request-timeout"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_and_are_closed() {
+    let gw = gateway(ServeConfig {
+        max_connections: 2,
+        workers: 1,
+        ..ServeConfig::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = RawConn::connect(gw.addr()).await;
+        conn.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert_eq!(conn.read_response().await.unwrap().status, 200);
+        held.push(conn);
+    }
+    let mut third = TcpStream::connect(gw.addr()).await.unwrap();
+    let answer = String::from_utf8(until_closed(&mut third).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("urn:barbacane:error:overloaded"),
+        "{answer}"
+    );
+    // Room again once one closes.
+    drop(held.pop());
+    let mut ok = false;
+    for _ in 0..100 {
+        let mut conn = RawConn::connect(gw.addr()).await;
+        conn.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        if conn.read_response().await.is_some_and(|r| r.status == 200) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "a slot was never freed");
+}
+
+#[tokio::test]
+async fn draining_under_load_answers_every_request_sent() {
+    let mut gw = gateway(ServeConfig {
+        workers: 2,
+        ..ServeConfig::default()
+    })
+    .await;
+    let addr = gw.addr();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let lost = Arc::new(AtomicUsize::new(0));
+    let closed_by_server = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let (answered, lost, closed, stop) = (
+            answered.clone(),
+            lost.clone(),
+            closed_by_server.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            // Keep-alive requests back to back; reconnect when the server closes (a refused
+            // connect after the listener closed ends this client).
+            'connect: while !stop.load(Ordering::Relaxed) {
+                let Ok(stream) = TcpStream::connect(addr).await else {
+                    return;
+                };
+                let mut conn = RawConn::from_stream(stream);
+                loop {
+                    if conn
+                        .stream
+                        .write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
+                        // Not sent: nothing to answer.
+                        continue 'connect;
+                    }
+                    match conn.read_response().await {
+                        Some(r) => {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                            if r.header("connection") == Some("close") {
+                                closed.fetch_add(1, Ordering::Relaxed);
+                                continue 'connect;
+                            }
+                        }
+                        None => {
+                            // Sent, never answered: what the drain must not do.
+                            lost.fetch_add(1, Ordering::Relaxed);
+                            continue 'connect;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    while answered.load(Ordering::Relaxed) < 2000 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let server = gw.begin_shutdown().expect("server task");
+    server.await.expect("server ends");
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    assert_eq!(
+        lost.load(Ordering::Relaxed),
+        0,
+        "requests sent but never answered"
+    );
+    assert!(
+        closed_by_server.load(Ordering::Relaxed) >= 1,
+        "no response carried Connection: close during the drain"
+    );
+}
