@@ -8,7 +8,7 @@ use axum::{Router, middleware};
 
 use crate::api::{
     self, api_keys, artifacts, compilations, data_planes, deployments, drift, health, known_good,
-    plugins, projects, remediations, specs, webhooks,
+    openapi, plugins, projects, remediations, specs, webhooks,
 };
 use crate::state::AppState;
 use crate::{posture, version};
@@ -54,6 +54,8 @@ pub fn table() -> Vec<Route> {
             access: Access::Public,
             ..route(Method::GET, "/health", get(health::health))
         },
+        route(Method::GET, "/openapi.yaml", get(openapi::yaml)),
+        route(Method::GET, "/openapi.json", get(openapi::json)),
         route(Method::POST, "/projects", post(projects::create)),
         route(Method::GET, "/projects", get(projects::list)),
         route(Method::GET, "/projects/{id}", get(projects::get)),

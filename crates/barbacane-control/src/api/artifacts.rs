@@ -48,6 +48,7 @@ pub async fn download(
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    request_headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let uuid = parse_id("artifact", &id)?;
     let (artifact, _) = artifacts::get(state.pool(), uuid)
@@ -56,13 +57,32 @@ pub async fn download(
     caller.require(SCOPE_ARTIFACT_READ, artifact.project_id, || {
         ApiError::not_found("artifact", &id)
     })?;
+    let etag = format!("\"sha256:{}\"", artifact.sha256);
+    // An artifact's bytes never change: a client holding them (same ETag) gets 304 without
+    // the store being read (RFC 9110 section 13.1.2; weak comparison, `*` matches).
+    let held = request_headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag);
+    if held {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(
+                header::ETAG,
+                HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+            )],
+        )
+            .into_response());
+    }
     let bytes = state.store().get(uuid).await?.ok_or_else(|| {
         ApiError::Internal(format!(
             "artifact {uuid} has metadata but no bytes in the store"
         ))
     })?;
     let disposition = format!("attachment; filename=\"{uuid}.bca\"");
-    let etag = format!("\"sha256:{}\"", artifact.sha256);
     let headers = [
         (
             header::CONTENT_TYPE,

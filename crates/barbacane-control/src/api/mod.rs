@@ -9,6 +9,7 @@ pub mod drift;
 pub mod extract;
 pub mod health;
 pub mod known_good;
+pub mod openapi;
 pub mod plugins;
 pub mod projects;
 pub mod remediations;

@@ -28,6 +28,32 @@ async fn full_lifecycle_from_upload_to_a_served_request() {
     );
     let snapshot = Snapshot::from_bytes(&download.body).expect("the artifact loads");
     assert_eq!(snapshot.route_count(), 5);
+    // Conditional download: the same ETag gets 304 and no body; another gets the bytes.
+    let etag = download.header("etag").expect("etag").to_owned();
+    for (sent, status) in [
+        (etag.clone(), StatusCode::NOT_MODIFIED),
+        (format!("W/{etag}"), StatusCode::NOT_MODIFIED),
+        (format!("\"other\", {etag}"), StatusCode::NOT_MODIFIED),
+        ("*".to_owned(), StatusCode::NOT_MODIFIED),
+        ("\"sha256:0\"".to_owned(), StatusCode::OK),
+    ] {
+        let r = app
+            .send(
+                crate::support::req(
+                    axum::http::Method::GET,
+                    &format!("/artifacts/{artifact}/download"),
+                )
+                .header("if-none-match", &sent)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, status, "{sent}");
+        if status == StatusCode::NOT_MODIFIED {
+            assert!(r.body.is_empty());
+            assert_eq!(r.header("etag"), Some(etag.as_str()));
+        }
+    }
 
     let gateway = TestGateway::from_artifact(&download.body, ServeConfig::default()).await;
     let response = gateway

@@ -76,3 +76,16 @@ async fn every_documented_operation_reaches_a_handler() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_document_is_served_as_yaml_and_json() {
+    let app = TestApp::new().await;
+    let yaml = app.get("/openapi.yaml").await;
+    assert_eq!(yaml.status, 200);
+    assert_eq!(yaml.header("content-type"), Some("application/yaml"));
+    let from_yaml: serde_json::Value = serde_saphyr::from_str(&yaml.text()).unwrap();
+    let json = app.get("/openapi.json").await;
+    assert_eq!(json.status, 200);
+    assert_eq!(json.json(), from_yaml);
+    assert_eq!(from_yaml["openapi"], "3.1.0");
+}
