@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub drift_interval: std::time::Duration,
     /// How long drift observations are kept.
     pub drift_retention: std::time::Duration,
+    /// How long a compile claim holds without renewal (`--compile-lease`).
+    pub compile_lease: std::time::Duration,
 }
 
 /// `--tls-cert` and `--tls-key`.
@@ -151,7 +153,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         tracing::warn!(
             requeued,
             failed,
-            "recovered compilations left running by a previous process"
+            "recovered compilations whose lease had expired"
         );
     }
     // Nodes connected to a previous process are gone with it; they reconnect.
@@ -192,6 +194,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         pool: pool.clone(),
         store,
         wake,
+        owner: uuid::Uuid::new_v4(),
+        lease: config.compile_lease,
     }
     .spawn(config.workers, rx.clone());
     workers.push(tokio::spawn(crate::drift::run(

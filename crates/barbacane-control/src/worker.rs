@@ -1,9 +1,13 @@
 //! The compile worker pool: `N` tasks that claim pending compilations (`FOR UPDATE SKIP
 //! LOCKED`), compile on a blocking thread, store the artifact, and record the outcome.
 //!
-//! A worker never leaves a row `running` while the server lives: when the database fails
-//! while recording an outcome, it retries until it succeeds or the server stops; after a
-//! crash, [`crate::db::compilations::recover`] requeues what was running.
+//! Claims are leases (owner = this process's instance id), renewed every third of the lease
+//! while compiling, so that any number of control planes can share one database: only a
+//! lease that expired (its owner crashed or hung) is requeued, by whichever process notices
+//! first ([`crate::db::compilations::recover`], run at start and every half lease), and an
+//! outcome is written only by the lease's current owner (a late one is discarded, its
+//! artifact bytes deleted: no orphans). When the database fails while recording an outcome,
+//! the worker retries until it succeeds, its lease is gone, or the server stops.
 
 use barbacane_artifact::sha256_hex;
 use chrono::{DateTime, Utc};
@@ -40,18 +44,54 @@ pub struct Workers {
     pub store: Arc<dyn ArtifactStore>,
     /// Notified when a compilation is queued.
     pub wake: Arc<Notify>,
+    /// This process's identity as a lease owner.
+    pub owner: Uuid,
+    /// How long a claim holds without renewal.
+    pub lease: Duration,
 }
+
+/// Default compile lease.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 impl Workers {
     /// Starts `count` workers (at least one); they stop when `shutdown` turns true.
     pub fn spawn(&self, count: usize, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        (0..count.max(1))
+        let mut tasks: Vec<JoinHandle<()>> = (0..count.max(1))
             .map(|n| {
                 let this = self.clone();
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move { this.run(n, shutdown).await })
             })
-            .collect()
+            .collect();
+        let this = self.clone();
+        tasks.push(tokio::spawn(async move { this.reap(shutdown).await }));
+        tasks
+    }
+
+    /// Requeues compilations whose lease expired, every half lease.
+    async fn reap(self, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.lease / 2);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !*shutdown.borrow() {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    match compilations::recover(&self.pool).await {
+                        Ok((0, 0)) => {}
+                        Ok((requeued, failed)) => {
+                            tracing::warn!(requeued, failed, "compilations whose lease expired were recovered");
+                            self.wake.notify_waiters();
+                        }
+                        Err(e) => tracing::debug!(error = %e, "lease recovery failed; retrying"),
+                    }
+                    match compilations::sweep_orphan_blobs(&self.pool, self.lease * 4).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(blobs = n, "orphan artifact bytes deleted"),
+                        Err(e) => tracing::debug!(error = %e, "orphan sweep failed; retrying"),
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+        }
     }
 
     async fn run(self, n: usize, mut shutdown: watch::Receiver<bool>) {
@@ -62,7 +102,7 @@ impl Workers {
             let notified = self.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let wait = match compilations::claim(&self.pool).await {
+            let wait = match compilations::claim(&self.pool, self.owner, self.lease).await {
                 Ok(Some(c)) => {
                     backoff = BACKOFF;
                     tracing::info!(worker = n, compilation = %c.id, "compiling");
@@ -85,22 +125,74 @@ impl Workers {
     }
 
     async fn process(&self, c: Compilation, shutdown: &watch::Receiver<bool>) {
+        // Keep the lease while compiling (and recording).
+        let renewal = {
+            let (pool, owner, lease, id) = (self.pool.clone(), self.owner, self.lease, c.id);
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(lease / 3);
+                ticker.tick().await;
+                loop {
+                    ticker.tick().await;
+                    match compilations::renew(&pool, id, owner, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(compilation = %id, "compile lease lost; its outcome will be discarded");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(compilation = %id, error = %e, "cannot renew the compile lease")
+                        }
+                    }
+                }
+            })
+        };
         let (outcome, plugins) = self.build(&c, shutdown).await;
-        // Record the outcome, retrying through database outages.
+        self.finish(&c, outcome, plugins, shutdown).await;
+        renewal.abort();
+    }
+
+    /// Records the outcome, retrying through database outages; only while the lease is ours.
+    async fn finish(
+        &self,
+        c: &Compilation,
+        outcome: Result<Built, Value>,
+        plugins: Value,
+        shutdown: &watch::Receiver<bool>,
+    ) {
         let mut backoff = BACKOFF;
         loop {
             let result = match &outcome {
-                Ok(built) => self.record(&c, built, &plugins).await,
-                Err(diagnostics) => compilations::fail(&self.pool, c.id, diagnostics, &plugins)
-                    .await
-                    .map_err(RecordError::from),
+                Ok(built) => self.record(c, built, &plugins).await,
+                Err(diagnostics) => {
+                    compilations::fail(&self.pool, c.id, self.owner, diagnostics, &plugins)
+                        .await
+                        .map_err(RecordError::from)
+                        .and_then(|owned| {
+                            if owned {
+                                Ok(())
+                            } else {
+                                Err(RecordError::LeaseLost)
+                            }
+                        })
+                }
             };
             match result {
                 Ok(()) => return,
+                Err(RecordError::LeaseLost) => {
+                    tracing::warn!(compilation = %c.id, "the compile lease expired before the outcome was recorded; another process owns it now, this result is discarded");
+                    if let Ok(built) = &outcome
+                        && let Err(e) = self.store.delete(built.id).await
+                    {
+                        tracing::warn!(artifact = %built.id, error = ?e, "cannot delete the discarded artifact's bytes");
+                    }
+                    return;
+                }
                 Err(e) if !e.is_transient() => {
                     tracing::error!(compilation = %c.id, error = %e, "cannot record a compilation");
                     let reason = failure("internal-error", &format!("cannot record: {e}"));
-                    if let Err(e) = compilations::fail(&self.pool, c.id, &reason, &plugins).await {
+                    if let Err(e) =
+                        compilations::fail(&self.pool, c.id, self.owner, &reason, &plugins).await
+                    {
                         tracing::error!(compilation = %c.id, error = %e, "cannot mark it failed");
                     }
                     return;
@@ -170,8 +262,20 @@ impl Workers {
             header: built.header.clone(),
             built_from: built.built_from.clone(),
         };
-        artifacts::record_build(&self.pool, &artifact, c.id, &built.warnings, plugins).await?;
-        Ok(())
+        if artifacts::record_build(
+            &self.pool,
+            &artifact,
+            c.id,
+            self.owner,
+            &built.warnings,
+            plugins,
+        )
+        .await?
+        {
+            Ok(())
+        } else {
+            Err(RecordError::LeaseLost)
+        }
     }
 }
 
@@ -204,6 +308,8 @@ enum RecordError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    #[error("the compile lease is no longer ours")]
+    LeaseLost,
 }
 
 impl RecordError {
@@ -212,6 +318,7 @@ impl RecordError {
         match self {
             RecordError::Store(e) => matches!(e, StoreError::Unavailable(_)),
             RecordError::Db(e) => is_unavailable(e),
+            RecordError::LeaseLost => false,
         }
     }
 }

@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// kept; findings, their opening and resolution, are kept forever. `30d`, `12h`, ...
     #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = parse_retention)]
     pub drift_retention: std::time::Duration,
+    /// How long a compile claim holds without renewal (renewed every third of it while
+    /// compiling). A process that dies loses its claims after this long; any other process on
+    /// the same database then requeues them. `30s`, `2m`, ...
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_interval)]
+    pub compile_lease: std::time::Duration,
     /// Serve HTTPS (and `wss://` to data planes) with this PEM certificate chain.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -74,6 +79,7 @@ pub fn run(args: ServeArgs) -> i32 {
         heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds),
         drift_interval: args.drift_interval,
         drift_retention: args.drift_retention,
+        compile_lease: args.compile_lease,
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::TlsFiles { cert, key }),
             _ => None,

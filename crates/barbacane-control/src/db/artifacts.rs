@@ -64,14 +64,16 @@ const COLUMNS: &str =
     "id, project_id, artifact_hash, sha256, size, compiler_version, content_hash, created_at";
 
 /// Records an artifact and marks its compilation succeeded (with its diagnostics and the
-/// plugin versions used), atomically.
+/// plugin versions used), atomically, if `owner` still holds the compilation's lease; false
+/// (nothing written) when it does not.
 pub async fn record_build(
     pool: &PgPool,
     artifact: &NewArtifact,
     compilation_id: Uuid,
+    owner: Uuid,
     diagnostics: &Value,
     plugins: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO artifacts (id, project_id, artifact_hash, sha256, size, compiler_version, \
@@ -99,17 +101,28 @@ pub async fn record_build(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
+    let owned = sqlx::query(
         "UPDATE compilations SET status = 'succeeded', artifact_id = $2, diagnostics = $3, \
-         plugins = $4, finished_at = now() WHERE id = $1",
+         plugins = $4, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $1 AND lease_owner = $5 AND status = 'running'",
     )
     .bind(compilation_id)
     .bind(artifact.id)
     .bind(diagnostics)
     .bind(plugins)
+    .bind(owner)
     .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+    .await?
+    .rows_affected()
+        == 1;
+    if !owned {
+        // The lease was lost: another process owns this compilation now. Nothing of this
+        // build is kept (the transaction rolls back the artifact row).
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Artifacts, optionally of one project, newest first.

@@ -72,64 +72,72 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Compilation>, sqlx::E
 
 /// Claims the oldest pending compilation: `FOR UPDATE SKIP LOCKED` lets any number of workers
 /// (in any number of processes) claim concurrently without ever claiming the same row.
-pub async fn claim(pool: &PgPool) -> Result<Option<Compilation>, sqlx::Error> {
+pub async fn claim(
+    pool: &PgPool,
+    owner: Uuid,
+    lease: std::time::Duration,
+) -> Result<Option<Compilation>, sqlx::Error> {
     sqlx::query_as(AssertSqlSafe(format!(
         "UPDATE compilations SET status = 'running', started_at = now(), \
-         attempts = attempts + 1 \
+         attempts = attempts + 1, lease_owner = $1, \
+         lease_expires_at = now() + make_interval(secs => $2) \
          WHERE id = (SELECT id FROM compilations WHERE status = 'pending' \
                      ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) \
          RETURNING {COLUMNS}"
     )))
+    .bind(owner)
+    .bind(lease.as_secs_f64())
     .fetch_optional(pool)
     .await
 }
 
-/// Records success (see also [`crate::db::artifacts::record_build`], which does it with the
-/// artifact's rows in one transaction).
-pub async fn succeed(
+/// Extends `owner`'s lease on a running compilation; false when it is no longer its own
+/// (expired and requeued, or finished elsewhere).
+pub async fn renew(
     pool: &PgPool,
     id: Uuid,
-    artifact_id: Uuid,
-    diagnostics: &Value,
-    plugins: &Value,
-) -> Result<(), sqlx::Error> {
+    owner: Uuid,
+    lease: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
     sqlx::query(
-        "UPDATE compilations SET status = 'succeeded', artifact_id = $2, diagnostics = $3, \
-         plugins = $4, finished_at = now() WHERE id = $1",
+        "UPDATE compilations SET lease_expires_at = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(id)
-    .bind(artifact_id)
-    .bind(diagnostics)
-    .bind(plugins)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
     .execute(pool)
     .await
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
 }
 
 /// Records failure, with the plugin versions it was attempted with.
 pub async fn fail(
     pool: &PgPool,
     id: Uuid,
+    owner: Uuid,
     diagnostics: &Value,
     plugins: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     sqlx::query(
         "UPDATE compilations SET status = 'failed', diagnostics = $2, plugins = $3, \
-         finished_at = now() WHERE id = $1",
+         finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $1 AND lease_owner = $4 AND status = 'running'",
     )
     .bind(id)
     .bind(diagnostics)
     .bind(plugins)
+    .bind(owner)
     .execute(pool)
     .await
-    .map(|_| ())
+    .map(|r| r.rows_affected() == 1)
 }
 
-/// At startup: compilations a crashed server left `running` go back to `pending`, unless they
-/// were already started [`MAX_ATTEMPTS`] times (then they fail with that reason, so a spec
-/// that crashes the compiler cannot crash-loop the server). Returns (requeued, failed).
-///
-/// This assumes one control-plane process per database; see `docs/control-plane.md`.
+/// Compilations whose lease expired (their owner crashed, hung or lost the database) go
+/// back to `pending`, unless they were already started [`MAX_ATTEMPTS`] times (then they
+/// fail with that reason, so a spec that crashes the compiler cannot crash-loop the
+/// server). Live leases of other processes are never touched, so any number of control
+/// planes may share the database and run this at any time. Returns (requeued, failed).
 pub async fn recover(pool: &PgPool) -> Result<(u64, u64), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let failed = sqlx::query(
@@ -137,14 +145,17 @@ pub async fn recover(pool: &PgPool) -> Result<(u64, u64), sqlx::Error> {
          diagnostics = jsonb_build_array(jsonb_build_object( \
            'severity', 'error', 'code', 'interrupted', \
            'message', 'the server stopped during this compilation ' || attempts || ' times; given up')) \
-         WHERE status = 'running' AND attempts >= $1",
+         WHERE status = 'running' AND attempts >= $1 \
+         AND (lease_expires_at IS NULL OR lease_expires_at < now())",
     )
     .bind(MAX_ATTEMPTS)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     let requeued = sqlx::query(
-        "UPDATE compilations SET status = 'pending', started_at = NULL WHERE status = 'running'",
+        "UPDATE compilations SET status = 'pending', started_at = NULL, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE status = 'running' \
+         AND (lease_expires_at IS NULL OR lease_expires_at < now())",
     )
     .execute(&mut *tx)
     .await?
@@ -159,4 +170,21 @@ pub async fn count_by_status(pool: &PgPool, status: &str) -> Result<i64, sqlx::E
         .bind(status)
         .fetch_one(pool)
         .await
+}
+
+/// Deletes artifact bytes that no artifact row references and that were stored more than
+/// `age` ago (a process killed between storing the bytes and recording the build). Returns
+/// how many.
+pub async fn sweep_orphan_blobs(
+    pool: &PgPool,
+    age: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM artifact_blobs b WHERE b.stored_at < now() - make_interval(secs => $1) \
+         AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.id = b.artifact_id)",
+    )
+    .bind(age.as_secs_f64())
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected())
 }

@@ -57,6 +57,20 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = ticker.tick() => {
+                // One pass at a time across every control plane sharing the database: the
+                // others skip this interval (the lock goes with the connection if a holder
+                // dies).
+                let mut lock = match exclusive(&pool).await {
+                    Ok(Some(conn)) => conn,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        if !paused {
+                            tracing::warn!(error = %e, "drift pass failed; pausing until the database answers");
+                        }
+                        paused = true;
+                        continue;
+                    }
+                };
                 let polled = match &poller {
                     Some(p) => p.poll_all(&pool).await.map(drop),
                     None => Ok(()),
@@ -65,6 +79,11 @@ pub async fn run(
                     Ok(()) => pass(&pool, interval).await,
                     Err(e) => Err(e),
                 };
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(DRIFT_LOCK)
+                    .execute(&mut *lock)
+                    .await;
+                drop(lock);
                 match result {
                     Ok(report) => {
                         metrics.observed(&report);
@@ -95,6 +114,21 @@ pub async fn run(
             () = stopped(&mut stop) => return,
         }
     }
+}
+
+/// The advisory lock key of the drift pass ("bbdrift" in ASCII).
+const DRIFT_LOCK: i64 = 0x0062_6264_7269_6674;
+
+/// A connection holding the drift lock, or `None` when another process holds it.
+async fn exclusive(
+    pool: &PgPool,
+) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(DRIFT_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(locked.then_some(conn))
 }
 
 async fn stopped(stop: &mut watch::Receiver<bool>) {

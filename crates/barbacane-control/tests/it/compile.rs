@@ -213,6 +213,8 @@ async fn a_deleted_spec_fails_its_pending_compilation() {
         pool: app.pool.clone(),
         store: Arc::new(PgArtifactStore::new(app.pool.clone())),
         wake: Arc::new(Notify::new()),
+        owner: uuid::Uuid::new_v4(),
+        lease: barbacane_control::worker::DEFAULT_LEASE,
     }
     .spawn(1, rx);
     let c = app.wait_compilation(&id).await;
@@ -234,9 +236,18 @@ async fn compilations_left_running_are_recovered_at_start() {
         let r = app.post_empty(&format!("/specs/{spec}/compile")).await;
         ids.push(r.json()["id"].as_str().unwrap().to_owned());
     }
-    // Simulate a crash mid-compilation: both claimed, one on its last attempt.
-    let first = compilations::claim(&app.pool).await.unwrap().unwrap();
-    let second = compilations::claim(&app.pool).await.unwrap().unwrap();
+    // Simulate a crash mid-compilation: both claimed by a process that is gone (its leases
+    // already expired), one on its last attempt.
+    let gone = uuid::Uuid::new_v4();
+    let lease = std::time::Duration::ZERO;
+    let first = compilations::claim(&app.pool, gone, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = compilations::claim(&app.pool, gone, lease)
+        .await
+        .unwrap()
+        .unwrap();
     sqlx::query("UPDATE compilations SET attempts = $2 WHERE id = $1")
         .bind(second.id)
         .bind(compilations::MAX_ATTEMPTS)
@@ -261,6 +272,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
+        compile_lease: std::time::Duration::from_secs(30),
     })
     .await
     .unwrap();

@@ -86,6 +86,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
+        compile_lease: std::time::Duration::from_secs(30),
     }
 }
 

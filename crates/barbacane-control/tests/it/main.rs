@@ -16,6 +16,7 @@ mod hostile_input;
 mod openapi;
 mod plugins;
 mod projects;
+mod replicas;
 mod specs;
 mod support;
 mod tls;

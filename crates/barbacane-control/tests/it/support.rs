@@ -170,6 +170,8 @@ impl TestApp {
                 pool: pool.clone(),
                 store,
                 wake,
+                owner: uuid::Uuid::new_v4(),
+                lease: barbacane_control::worker::DEFAULT_LEASE,
             }
             .spawn(options.workers, rx)
         } else {

@@ -41,6 +41,7 @@ pub fn config(url: &str, listen: SocketAddr) -> ServeConfig {
         tls: None,
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
+        compile_lease: std::time::Duration::from_secs(30),
     }
 }
 
