@@ -86,6 +86,9 @@ pub enum ApiError {
     /// `PUT` without `If-Match`.
     #[error("send If-Match with the spec's current ETag (from GET), or `*` to overwrite")]
     PreconditionRequired,
+    /// Too much work queued (spec checks); retry shortly.
+    #[error("the server is busy checking other specs; retry shortly")]
+    Busy,
     /// Postgres cannot be reached or is restarting.
     #[error("the database is unavailable; retry later")]
     DatabaseUnavailable,
@@ -96,6 +99,9 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(String),
 }
+
+/// Diagnostics listed in one problem response.
+pub const MAX_LISTED: usize = 100;
 
 impl ApiError {
     /// The HTTP status.
@@ -117,7 +123,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::DatabaseUnavailable | ApiError::StorageUnavailable(_) => {
+            ApiError::DatabaseUnavailable | ApiError::StorageUnavailable(_) | ApiError::Busy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,6 +151,7 @@ impl ApiError {
             ApiError::InvalidPlugin { .. } => "invalid-plugin",
             ApiError::PreconditionRequired => "precondition-required",
             ApiError::DatabaseUnavailable => "database-unavailable",
+            ApiError::Busy => "busy",
             ApiError::StorageUnavailable(_) => "storage-unavailable",
             ApiError::Internal(_) => "internal-error",
         }
@@ -165,7 +172,15 @@ impl ApiError {
             "detail": self.to_string(),
         });
         match self {
-            ApiError::InvalidSpec { errors } => body["errors"] = Value::from(errors.clone()),
+            ApiError::InvalidSpec { errors } => {
+                // A hostile spec can produce tens of thousands of diagnostics: the first
+                // MAX_LISTED are listed, and the total says how many there were.
+                body["errors"] =
+                    Value::from(errors.iter().take(MAX_LISTED).cloned().collect::<Vec<_>>());
+                if errors.len() > MAX_LISTED {
+                    body["errors_total"] = json!(errors.len());
+                }
+            }
             ApiError::InvalidPlugin { errors } => body["errors"] = json!(errors),
             _ => {}
         }
@@ -195,6 +210,9 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
+            ApiError::Busy | ApiError::DatabaseUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             ApiError::Unauthorized => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,

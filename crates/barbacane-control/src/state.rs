@@ -24,7 +24,11 @@ struct Inner {
     hub: Arc<crate::hub::Hub>,
     metrics: Arc<crate::drift::metrics::Metrics>,
     scheme: &'static str,
+    spec_checks: tokio::sync::Semaphore,
 }
+
+/// How long an upload waits for a spec-check slot before it is answered 503.
+const SPEC_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -57,6 +61,9 @@ impl AppState {
                 hub: Arc::new(crate::hub::Hub::new(config.heartbeat)),
                 metrics: Arc::default(),
                 scheme: config.scheme,
+                spec_checks: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                ),
             }),
         }
     }
@@ -79,6 +86,17 @@ impl AppState {
     /// The drift engine's counters.
     pub fn metrics(&self) -> &Arc<crate::drift::metrics::Metrics> {
         &self.inner.metrics
+    }
+
+    /// A slot to read and check one uploaded spec (as many as cores); 503 `busy` after 30 s
+    /// of waiting.
+    pub async fn spec_check(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, crate::error::ApiError> {
+        match tokio::time::timeout(SPEC_CHECK_WAIT, self.inner.spec_checks.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(crate::error::ApiError::Busy),
+        }
     }
 
     /// `http` or `https`.

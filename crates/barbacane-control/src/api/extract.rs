@@ -107,6 +107,9 @@ pub struct Part {
     pub bytes: Bytes,
 }
 
+/// Most parts in one multipart body (a spec and its referenced files, a plugin package).
+pub const MAX_PARTS: usize = 1000;
+
 /// Reads every part of a `multipart/form-data` body (the whole body stays under the limit).
 pub async fn multipart(req: Request, state: &AppState) -> Result<Vec<Part>, ApiError> {
     let limit = state.max_upload_bytes();
@@ -122,6 +125,11 @@ pub async fn multipart(req: Request, state: &AppState) -> Result<Vec<Part>, ApiE
         let Some(field) = field else {
             return Ok(parts);
         };
+        if parts.len() == MAX_PARTS {
+            return Err(ApiError::InvalidRequest(format!(
+                "a multipart body may hold at most {MAX_PARTS} parts"
+            )));
+        }
         let name = field.name().unwrap_or_default().to_owned();
         let file_name = field.file_name().map(str::to_owned);
         let bytes = field

@@ -129,6 +129,9 @@ pub async fn upload(
     {
         return Err(ApiError::not_found("project", project));
     }
+    // Bounded work: the permit is taken before the body is read, so queued uploads hold no
+    // buffered body, and only as many spec checks run at once as there are cores.
+    let _permit = state.spec_check().await?;
     let SpecUpload { name, files } = upload::read(request, &state, query.name).await?;
     let (files, checked) = check(&state, files).await?;
     let revision = specs::create(
@@ -205,6 +208,7 @@ pub async fn replace(
         }
     };
     let name = query.name.unwrap_or_else(|| spec.name.clone());
+    let _permit = state.spec_check().await?;
     let SpecUpload { name, files } = upload::read(request, &state, Some(name)).await?;
     if name != spec.name {
         return Err(ApiError::InvalidRequest(format!(

@@ -56,3 +56,55 @@ async fn unknown_paths_need_the_token_too() {
     // Health stays public.
     assert_eq!(app.get("/health").await.status, 200);
 }
+
+#[tokio::test]
+async fn diagnostics_are_capped_and_multipart_parts_bounded() {
+    let app = TestApp::new().await;
+    let project = app.project("p").await;
+    // 150 operations dispatching to a plugin that does not exist: 150 errors.
+    let mut spec = String::from("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n");
+    for i in 0..150 {
+        spec.push_str(&format!(
+            "  /r{i}:\n    get:\n      x-barbacane-dispatch: {{name: no-such-plugin}}\n      responses: {{'200': {{description: ok}}}}\n"
+        ));
+    }
+    let reply = app.upload_yaml(&project, "big.yaml", &spec).await;
+    let problem = reply.assert_problem(422, "invalid-spec");
+    assert_eq!(
+        problem["errors"].as_array().unwrap().len(),
+        100,
+        "{problem}"
+    );
+    assert!(
+        problem["errors_total"].as_u64().unwrap() >= 150,
+        "{problem}"
+    );
+
+    let parts: Vec<(String, String)> = (0..1001)
+        .map(|i| (format!("f{i}.yaml"), "x: 1".to_owned()))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = parts
+        .iter()
+        .map(|(n, c)| ("file", n.as_str(), c.as_str()))
+        .collect();
+    let (content_type, body) = crate::specs::multipart(&refs);
+    let reply = app
+        .send(
+            req(
+                Method::POST,
+                &format!("/projects/{project}/specs?name=a.yaml"),
+            )
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap(),
+        )
+        .await;
+    let problem = reply.assert_problem(400, "invalid-request");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000 parts"),
+        "{problem}"
+    );
+}
