@@ -30,11 +30,27 @@ pub enum ArtifactCmd {
         /// Artifact id.
         id: String,
     },
+    /// Delete an artifact (refused while a deployment references it).
+    Delete {
+        /// Artifact id.
+        id: String,
+    },
 }
 
 /// Runs an artifact command.
 pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> Result<(), CliError> {
     match cmd {
+        ArtifactCmd::Delete { id } => {
+            ctx.client
+                .send(
+                    Method::DELETE,
+                    &format!("/artifacts/{}", encode(&id)),
+                    None,
+                    Vec::new(),
+                )
+                .await?;
+            eprintln!("artifact {id} deleted");
+        }
         ArtifactCmd::List { project } => {
             let path = match project {
                 Some(p) => format!("/artifacts?project_id={}", encode(&p)),

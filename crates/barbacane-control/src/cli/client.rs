@@ -42,6 +42,9 @@ pub enum CliError {
     /// `drift status --exit-code` found drift.
     #[error("drift is present")]
     DriftPresent,
+    /// `compile --wait` gave up.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 /// A response with its body.
@@ -73,6 +76,18 @@ impl Client {
     /// A client for `server` (`http://` or `https://host:port`), with the token from the
     /// environment; `ca` replaces the system's roots for `https://`.
     pub fn new(server: &str, ca: Option<&std::path::Path>) -> Result<Client, CliError> {
+        let parsed: Option<http::Uri> = server.parse().ok();
+        let valid = parsed.as_ref().is_some_and(|u| {
+            matches!(u.scheme_str(), Some("http" | "https"))
+                && u.host().is_some()
+                && u.path_and_query()
+                    .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty())
+        });
+        if !valid {
+            return Err(CliError::Usage(format!(
+                "--server `{server}` is not a URL like http://127.0.0.1:9090 or https://cp.example.com"
+            )));
+        }
         let tls = crate::tls::client_config(ca).map_err(CliError::Usage)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -130,11 +145,17 @@ impl Client {
             server: self.server.clone(),
             reason,
         };
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| unreachable(format!("{e:?}")))?;
+        let response = self.http.request(request).await.map_err(|e| {
+            // The innermost cause says what happened (refused, TLS, DNS); hyper's outer
+            // layers only say that the request failed.
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            unreachable(reason)
+        })?;
         let status = response.status();
         let body = response
             .into_body()
@@ -146,10 +167,17 @@ impl Client {
             return Ok(Reply { status, body });
         }
         let problem: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let detail = problem.get("detail").and_then(Value::as_str).map_or_else(
+        let mut detail = problem.get("detail").and_then(Value::as_str).map_or_else(
             || String::from_utf8_lossy(&body).into_owned(),
             str::to_owned,
         );
+        if status == StatusCode::UNAUTHORIZED {
+            detail.push_str(if self.token.is_some() {
+                " (the token in BARBACANE_CONTROL_ADMIN_TOKEN was refused)"
+            } else {
+                " (set BARBACANE_CONTROL_ADMIN_TOKEN to the control plane's admin token)"
+            });
+        }
         Err(CliError::Api {
             status,
             detail,

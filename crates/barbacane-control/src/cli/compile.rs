@@ -82,12 +82,50 @@ pub async fn run(ctx: &Ctx, args: CompileArgs) -> Result<(), CliError> {
             _ => {}
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(CliError::Usage(format!(
-                "compilation {id} still {status} after {}s",
+            return Err(CliError::TimedOut(format!(
+                "compilation {id} still {status} after {}s (it goes on; check it with `compilation show {id}`)",
                 args.timeout
             )));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
     }
+}
+
+/// Compilation commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum CompilationCmd {
+    /// A compilation's status, artifact and diagnostics.
+    Show {
+        /// Its id (printed by `compile`).
+        id: String,
+    },
+}
+
+/// Runs a compilation command.
+pub async fn show(ctx: &Ctx, cmd: CompilationCmd) -> Result<(), CliError> {
+    let CompilationCmd::Show { id } = cmd;
+    let c = ctx
+        .client
+        .get(&format!("/compilations/{}", encode(&id)))
+        .await?;
+    if ctx.json {
+        json(&c);
+        return Ok(());
+    }
+    println!(
+        "compilation {} {} (attempts {}){}",
+        field(&c, "id"),
+        field(&c, "status"),
+        field(&c, "attempts"),
+        match c["artifact_id"].as_str() {
+            Some(a) => format!(", artifact {a}"),
+            None => String::new(),
+        }
+    );
+    diagnostics(&c["diagnostics"]);
+    if c["status"] == "failed" {
+        return Err(CliError::CompilationFailed);
+    }
+    Ok(())
 }

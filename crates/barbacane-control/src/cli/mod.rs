@@ -50,7 +50,7 @@ pub struct Cli {
 /// Options of every client subcommand.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// The control plane's URL.
+    /// The control plane's URL. The admin token is read from BARBACANE_CONTROL_ADMIN_TOKEN.
     #[arg(
         long,
         global = true,
@@ -143,6 +143,15 @@ pub enum Command {
         #[command(flatten)]
         args: compile::CompileArgs,
     },
+    /// Compilations: status and diagnostics.
+    Compilation {
+        /// Client options.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: compile::CompilationCmd,
+    },
     /// Artifacts.
     Artifact {
         /// Client options.
@@ -182,6 +191,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Webhook { client, cmd } => (client, ClientCommand::Webhook(cmd)),
         Command::Spec { client, cmd } => (client, ClientCommand::Spec(cmd)),
         Command::Compile { client, args } => (client, ClientCommand::Compile(args)),
+        Command::Compilation { client, cmd } => (client, ClientCommand::Compilation(cmd)),
         Command::Artifact { client, cmd } => (client, ClientCommand::Artifact(cmd)),
         Command::Plugin { client, cmd } => (client, ClientCommand::Plugin(cmd)),
     };
@@ -224,6 +234,7 @@ pub fn run(cli: Cli) -> i32 {
             ClientCommand::Webhook(cmd) => fleet::webhook(&ctx, cmd).await,
             ClientCommand::Spec(cmd) => spec::run(&ctx, cmd).await,
             ClientCommand::Compile(args) => compile::run(&ctx, args).await,
+            ClientCommand::Compilation(cmd) => compile::show(&ctx, cmd).await,
             ClientCommand::Artifact(cmd) => artifact::run(&ctx, cmd).await,
             ClientCommand::Plugin(cmd) => plugin::run(&ctx, cmd).await,
         }
@@ -240,7 +251,9 @@ pub fn run(cli: Cli) -> i32 {
             match e {
                 CliError::Unreachable { .. } => exit::UNREACHABLE,
                 CliError::Usage(_) => exit::CONFIG,
-                CliError::Api { .. } | CliError::CompilationFailed => exit::FAILED,
+                CliError::Api { .. } | CliError::CompilationFailed | CliError::TimedOut(_) => {
+                    exit::FAILED
+                }
                 CliError::DriftPresent => exit::DRIFT,
             }
         }
@@ -257,6 +270,7 @@ enum ClientCommand {
     Webhook(fleet::WebhookCmd),
     Spec(spec::SpecCmd),
     Compile(compile::CompileArgs),
+    Compilation(compile::CompilationCmd),
     Artifact(artifact::ArtifactCmd),
     Plugin(plugin::PluginCmd),
 }

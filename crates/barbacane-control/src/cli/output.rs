@@ -55,7 +55,15 @@ pub fn diagnostics(list: &Value) {
         eprintln!("{severity}[{code}]: {message}");
         if let Some(file) = d.get("file").and_then(Value::as_str) {
             let pointer = d.get("json_pointer").and_then(Value::as_str).unwrap_or("");
-            eprintln!("  --> {file}#{pointer}");
+            // `line_column` is `[line, column]` when the server knows it (syntax errors).
+            match d
+                .get("line_column")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+            {
+                Some([line, column]) => eprintln!("  --> {file}:{line}:{column}#{pointer}"),
+                _ => eprintln!("  --> {file}#{pointer}"),
+            }
         }
         if let Some(hint) = d.get("hint").and_then(Value::as_str) {
             eprintln!("  = hint: {hint}");

@@ -1,11 +1,11 @@
-//! `barbacane-control project create|list`.
+//! `barbacane-control project create|list|show|delete`.
 
 use clap::Subcommand;
 use http::Method;
 use serde_json::json;
 
 use super::Ctx;
-use super::client::CliError;
+use super::client::{CliError, encode};
 use super::output::{field, json, table};
 
 /// Project commands.
@@ -18,11 +18,51 @@ pub enum ProjectCmd {
     },
     /// List projects.
     List,
+    /// Show one project.
+    Show {
+        /// Its id.
+        id: String,
+    },
+    /// Delete a project with its specs, compilations and artifacts (refused while one of
+    /// its artifacts is deployed).
+    Delete {
+        /// Its id.
+        id: String,
+    },
 }
 
 /// Runs a project command.
 pub async fn run(ctx: &Ctx, cmd: ProjectCmd) -> Result<(), CliError> {
     match cmd {
+        ProjectCmd::Show { id } => {
+            let p = ctx
+                .client
+                .get(&format!("/projects/{}", encode(&id)))
+                .await?;
+            if ctx.json {
+                json(&p);
+            } else {
+                table(
+                    &["ID", "NAME", "CREATED"],
+                    &[vec![
+                        field(&p, "id"),
+                        field(&p, "name"),
+                        field(&p, "created_at"),
+                    ]],
+                );
+            }
+        }
+        ProjectCmd::Delete { id } => {
+            ctx.client
+                .send(
+                    Method::DELETE,
+                    &format!("/projects/{}", encode(&id)),
+                    None,
+                    Vec::new(),
+                )
+                .await?;
+            eprintln!("project {id} deleted");
+        }
         ProjectCmd::Create { name } => {
             let body = json!({ "name": name }).to_string().into_bytes();
             let reply = ctx

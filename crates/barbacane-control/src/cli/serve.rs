@@ -16,11 +16,13 @@ pub struct ServeArgs {
     /// Postgres URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
-    /// Compile workers (compilations running at once).
-    #[arg(long, default_value_t = 2)]
+    /// Compile workers (compilations running at once), 1 to 256.
+    #[arg(long, default_value_t = 2,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub workers: usize,
-    /// Largest request body in bytes (413 beyond).
-    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    /// Largest request body in bytes (413 beyond), 1 KiB to 1 GiB.
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=(1 << 30)))]
     pub max_upload_bytes: usize,
     /// Only these peer addresses may use the API (CIDR, repeatable).
     #[arg(long = "allow", value_name = "CIDR")]

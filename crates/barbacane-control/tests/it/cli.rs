@@ -378,3 +378,91 @@ async fn serve_refuses_a_public_bind_without_a_token_and_clients_report_unreacha
     .await;
     assert_eq!(o.status.code(), Some(21));
 }
+
+#[tokio::test]
+async fn client_usage_errors_and_hints() {
+    let db = TestDb::new().await;
+    let server = serve(&db).await;
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // Not a URL: a usage error naming the flag, not a server answer.
+    let o = cli("notaurl", Some(TOKEN), &["project", "list"]).await;
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--server `notaurl`"), "{}", stderr(&o));
+    // No token: the 401 says which variable to set.
+    let o = cli(&server.url, None, &["project", "list"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("set BARBACANE_CONTROL_ADMIN_TOKEN"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(&server.url, Some("wrong"), &["project", "list"]).await;
+    assert!(stderr(&o).contains("was refused"), "{}", stderr(&o));
+    // Out-of-range serve flags are refused by the parser.
+    for flags in [&["--workers", "0"][..], &["--max-upload-bytes", "0"][..]] {
+        let o = tokio::task::spawn_blocking({
+            let url = db.url.clone();
+            let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+            move || {
+                Command::new(BIN)
+                    .arg("serve")
+                    .args(&flags)
+                    .env("DATABASE_URL", url)
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", stderr(&o));
+    }
+    // project show/delete, compilation show, artifact delete.
+    let id = stdout(&ok(cli(
+        &server.url,
+        Some(TOKEN),
+        &["project", "create", "p"],
+    )
+    .await));
+    let shown = stdout(&ok(cli(
+        &server.url,
+        Some(TOKEN),
+        &["project", "show", &id],
+    )
+    .await));
+    assert!(shown.contains(&id) && shown.contains('p'), "{shown}");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bad.yaml", b"openapi: 3.1.0\ninfo: [unclosed\n");
+    let o = cli(
+        &server.url,
+        Some(TOKEN),
+        &[
+            "spec",
+            "upload",
+            "--project",
+            &id,
+            dir.path().join("bad.yaml").to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    // The syntax error's line and column are printed.
+    assert!(stderr(&o).contains("bad.yaml:2:"), "{}", stderr(&o));
+    ok(cli(&server.url, Some(TOKEN), &["project", "delete", &id]).await);
+    let o = cli(&server.url, Some(TOKEN), &["project", "show", &id]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let o = cli(
+        &server.url,
+        Some(TOKEN),
+        &["compilation", "show", &uuid::Uuid::new_v4().to_string()],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    let o = cli(
+        &server.url,
+        Some(TOKEN),
+        &["artifact", "delete", &uuid::Uuid::new_v4().to_string()],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+}
