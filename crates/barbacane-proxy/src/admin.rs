@@ -346,7 +346,7 @@ impl AdminListening {
         tokio::pin!(shutdown);
         loop {
             let Some((stream, peer)) =
-                crate::server::next_connection(&listener, shutdown.as_mut()).await
+                crate::worker::next_connection(&listener, shutdown.as_mut()).await
             else {
                 break;
             };

@@ -41,6 +41,11 @@ pub async fn first_bytes<S: AsyncRead + Unpin>(
     tokio::time::timeout(deadline, read).await.ok().flatten()
 }
 
+/// Whether the first bytes were the HTTP/2 preface.
+pub fn is_h2_preface(prefix: &[u8]) -> bool {
+    prefix == PREFACE
+}
+
 /// A stream whose first reads return `prefix` (bytes already taken off the socket).
 #[derive(Debug)]
 pub struct Prefixed<S> {

@@ -38,6 +38,7 @@ mod problem;
 pub mod reload;
 mod server;
 mod snapshot;
+mod worker;
 
 pub use config::{Limits, ServeConfig};
 pub use error::GatewayError;

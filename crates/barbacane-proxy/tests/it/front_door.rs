@@ -205,3 +205,34 @@ async fn draining_under_load_answers_every_request_sent() {
         "no response carried Connection: close during the drain"
     );
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_gets_a_goaway() {
+    use http_body_util::{BodyExt, Empty};
+    let gw = gateway(ServeConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let stream = TcpStream::connect(gw.addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    // The client answers the server's pings for as long as the connection lives.
+    let driver = tokio::spawn(conn);
+    let request = http::Request::get(format!("http://{}/hello", gw.addr()))
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+    // No stream for a whole idle timeout: the server ends the connection (GOAWAY).
+    tokio::time::timeout(Duration::from_secs(30), driver)
+        .await
+        .expect("the idle HTTP/2 connection was never closed")
+        .unwrap()
+        .unwrap();
+}

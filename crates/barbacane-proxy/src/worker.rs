@@ -1,0 +1,305 @@
+//! One traffic worker: a thread with its own single-threaded runtime and listening socket.
+//! It accepts connections and drives each on this thread (requests, upstream exchanges and
+//! plugins included), guards them (first-bytes deadline, body inactivity, connection cap,
+//! HTTP/2 idle timeout) and drains them on stop without leaving a request unanswered.
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::conn::{Prefixed, TimedBody, first_bytes, is_h2_preface};
+use crate::{Gateway, ServeConfig, pipeline};
+
+/// What every connection of a worker shares.
+struct Shared {
+    gateway: Arc<Gateway>,
+    builder: auto::Builder<TokioExecutor>,
+    /// Set once the listener closed: HTTP/1 responses carry `Connection: close`.
+    draining: AtomicBool,
+    /// Connections open on this worker.
+    open: AtomicUsize,
+    /// Turns true when every connection must finish.
+    close: watch::Receiver<bool>,
+}
+
+/// Accepts on `socket` until `stop`, then drains. On stop: the connections already waiting
+/// in the kernel's accept queue are taken (closing the socket would reset them), the socket
+/// closes, for up to a second every HTTP/1 response carries `Connection: close` (a request
+/// already on its way gets an answer instead of a reset), then every connection is told to
+/// finish (HTTP/2: GOAWAY) within the rest of the grace period.
+pub(crate) async fn run(
+    socket: std::net::TcpListener,
+    gateway: Arc<Gateway>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match socket
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(socket))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register the listener with a worker");
+            return;
+        }
+    };
+    let config = gateway.config();
+    let cap = config
+        .connection_cap()
+        .div_ceil(config.worker_count())
+        .max(1);
+    let (close_tx, close_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        builder: connection_builder(config),
+        gateway: Arc::clone(&gateway),
+        draining: AtomicBool::new(false),
+        open: AtomicUsize::new(0),
+        close: close_rx,
+    });
+    let mut refused = 0u64;
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
+    while let Some((stream, peer)) = next_connection(&listener, stopped.as_mut()).await {
+        if shared.open.load(Ordering::Relaxed) >= cap {
+            if refused == 0 {
+                tracing::warn!(
+                    cap,
+                    "connection cap reached; refusing new connections with 503"
+                );
+            }
+            refused += 1;
+            tokio::spawn(refuse(stream));
+            continue;
+        } else if refused > 0 {
+            tracing::info!(refused, "below the connection cap again");
+            refused = 0;
+        }
+        spawn_connection(&shared, stream, peer);
+    }
+    // Handshakes the kernel completed but nobody accepted yet would be reset by the close.
+    while let Some(Ok((stream, peer))) = std::future::poll_fn(|cx| {
+        Poll::Ready(match listener.poll_accept(cx) {
+            Poll::Ready(accepted) => Some(accepted),
+            Poll::Pending => None,
+        })
+    })
+    .await
+    {
+        spawn_connection(&shared, stream, peer);
+    }
+    drop(listener);
+    shared.draining.store(true, Ordering::Relaxed);
+    let grace = config.shutdown_grace;
+    let started = tokio::time::Instant::now();
+    let window = grace.min(Duration::from_secs(1));
+    while shared.open.load(Ordering::Relaxed) > 0 && started.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Then every connection is told to finish (HTTP/1: close after the response in flight;
+    // HTTP/2: GOAWAY, streams in flight complete) and gets the rest of the grace period.
+    let _ = close_tx.send(true);
+    while shared.open.load(Ordering::Relaxed) > 0 {
+        if started.elapsed() >= grace {
+            tracing::warn!(?grace, "grace period over; closing remaining connections");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Serves one accepted connection on this worker.
+fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let config = shared.gateway.config();
+        let mut close = shared.close.clone();
+        // A connection accepted before the listener closed may still send its request
+        // during the drain window (and is answered with `Connection: close`); one still
+        // silent when connections are told to close is simply closed.
+        let prefix = tokio::select! {
+            biased;
+            prefix = first_bytes(&mut stream, config.header_timeout) => prefix,
+            _ = close.wait_for(|c| *c) => None,
+        };
+        if let Some(prefix) = prefix {
+            serve(&shared, stream, prefix, peer, &mut close).await;
+        }
+        shared.open.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
+/// Drives one connection until it ends, closing it when told to and, for HTTP/2, when idle.
+async fn serve(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    prefix: bytes::Bytes,
+    peer: SocketAddr,
+    close: &mut watch::Receiver<bool>,
+) {
+    let config = shared.gateway.config();
+    let (body_timeout, idle) = (config.body_timeout, config.idle_timeout);
+    let h2 = is_h2_preface(&prefix);
+    let activity = Arc::new(Activity::default());
+    let for_service = (Arc::clone(shared), Arc::clone(&activity));
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        let (shared, activity) = (Arc::clone(&for_service.0), Arc::clone(&for_service.1));
+        let in_flight = InFlight::start(activity);
+        req.extensions_mut().insert(pipeline::ClientAddr(peer));
+        let http1 = req.version() < http::Version::HTTP_2;
+        let req = req.map(|body| TimedBody::new(body, body_timeout));
+        async move {
+            let mut response = pipeline::handle(&shared.gateway, req).await;
+            drop(in_flight);
+            if http1 && shared.draining.load(Ordering::Relaxed) {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let io = TokioIo::new(Prefixed::new(prefix, stream));
+    let conn = shared.builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    // HTTP/2 has no idle timeout of its own (a client answering pings keeps a connection
+    // without streams forever): one with no request started and none in flight for a whole
+    // `idle_timeout` gets a GOAWAY. HTTP/1 idles out through hyper's header read timeout.
+    let mut ticker = h2.then(|| tokio::time::interval_at(tokio::time::Instant::now() + idle, idle));
+    let mut seen = 0u64;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = close.wait_for(|c| *c), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = async { if let Some(t) = ticker.as_mut() { t.tick().await; } }, if ticker.is_some() && !closing => {
+                let started = activity.started.load(Ordering::Relaxed);
+                if started == seen && activity.in_flight.load(Ordering::Relaxed) == 0 {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                seen = started;
+            }
+        }
+    }
+}
+
+/// What a connection's requests are doing (for the HTTP/2 idle timeout).
+#[derive(Debug, Default)]
+struct Activity {
+    started: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+/// One request in flight; ends when dropped (also when the client cancels it).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: Arc<Activity>) -> InFlight {
+        activity.started.fetch_add(1, Ordering::Relaxed);
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Answers a connection over the cap with a 503 problem and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = "{\"type\":\"urn:barbacane:error:overloaded\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"The gateway has too many open connections; try again shortly.\"}";
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// HTTP/1.1 and HTTP/2 settings of every traffic connection.
+fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(config.idle_timeout)
+        // Above our own limit so the limits phase, not hyper, answers with a problem;
+        // only a flood of several times the limit meets hyper's bare 431.
+        .max_headers(
+            config
+                .limits
+                .max_header_count
+                .saturating_mul(2)
+                .max(config.limits.max_header_count + 32),
+        )
+        .max_buf_size(64 * 1024 + config.limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.limits.max_header_bytes * 2).unwrap_or(u32::MAX))
+        .keep_alive_interval(config.idle_timeout / 2)
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// The next accepted connection, or `None` once `shutdown` completes. Accept errors (out of
+/// file descriptors and similar) back off exponentially (10 ms to 1 s) instead of spinning,
+/// and are logged once per burst.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    let mut failures = 0u32;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => {
+                    if failures > 1 {
+                        tracing::info!(failures, "accepting again after a burst of accept errors");
+                    }
+                    return Some(pair);
+                }
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "accept failed; backing off (logged once per burst)");
+                    }
+                    let wait = Duration::from_millis(10u64 << failures.min(7)).min(Duration::from_secs(1));
+                    failures = failures.saturating_add(1);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut shutdown => return None,
+                    }
+                }
+            },
+            () = &mut shutdown => return None,
+        }
+    }
+}
