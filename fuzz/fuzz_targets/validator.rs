@@ -24,14 +24,21 @@ fuzz_target!(|data: &[u8]| {
         let _ = CompiledConfig::default();
         OperationValidator::build(&op).expect("validator")
     });
+    // Five fields separated by newlines: path, query, header `h`, Content-Type, body (the
+    // body is the rest, newlines included). An empty Content-Type means application/json,
+    // so the body reaches the JSON schemas rather than stopping at the media type check.
     let text = String::from_utf8_lossy(data);
-    let mut parts = text.splitn(3, '\n');
-    let (path, query, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut parts = text.splitn(5, '\n');
+    let mut next = || parts.next().unwrap_or("");
+    let (path, query, h, content_type, body) = (next(), next(), next(), next(), next());
     let mut headers = http::HeaderMap::new();
-    if let Ok(value) = http::HeaderValue::from_str(rest) {
-        headers.insert("h", value.clone());
+    if let Ok(value) = http::HeaderValue::from_str(h) {
+        headers.insert("h", value);
+    }
+    let content_type = if content_type.is_empty() { "application/json" } else { content_type };
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
         headers.insert(http::header::CONTENT_TYPE, value);
     }
     let _ = v.validate_head(|_| Some(path), RequestParts { query: Some(query), headers: &headers });
-    let _ = v.validate_body(&headers, rest.as_bytes());
+    let _ = v.validate_body(&headers, body.as_bytes());
 });
