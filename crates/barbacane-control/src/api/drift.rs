@@ -12,6 +12,17 @@ use crate::db::drift::{self, Filter, FindingRow};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Finding kinds, as stored.
+const KINDS: [&str; 7] = [
+    "content-mismatch",
+    "signature-invalid",
+    "hash-mismatch",
+    "unknown-artifact",
+    "rejected-deploy",
+    "unreachable",
+    "no-desired-state",
+];
+
 /// `?project=&node=&kind=&open=true&at=<RFC 3339>`.
 pub async fn findings(
     State(state): State<AppState>,
@@ -29,8 +40,15 @@ pub async fn findings(
         match k {
             "project" => filter.project = Some(v.parse().map_err(|_| bad("not a UUID"))?),
             "node" => filter.node = Some(v.parse().map_err(|_| bad("not a UUID"))?),
-            "kind" => filter.kind = Some(v.to_owned()),
-            "open" => filter.open = v == "true",
+            "kind" if KINDS.contains(&v) => filter.kind = Some(v.to_owned()),
+            "kind" => return Err(bad(&format!("not one of {}", KINDS.join(", ")))),
+            "open" => {
+                filter.open = match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("not true or false")),
+                }
+            }
             "at" => {
                 let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
                 let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&decoded)
