@@ -158,7 +158,10 @@ impl Admin {
                 )
             };
         }
-        let known = matches!(path, "/_admin/provenance" | "/_admin/reload");
+        let known = matches!(
+            path,
+            "/_admin/provenance" | "/_admin/reload" | "/_admin/metrics"
+        );
         if !known {
             return problem(
                 StatusCode::NOT_FOUND,
@@ -195,6 +198,16 @@ impl Admin {
             }
         }
         match (path, request.method()) {
+            ("/_admin/metrics", &Method::GET) => {
+                let mut response = Response::new(Body::new(Bytes::from(
+                    self.reloader.gateway().render_metrics(),
+                )));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
             ("/_admin/provenance", &Method::GET)
                 if self.reloader.gateway().snapshot().is_placeholder() =>
             {

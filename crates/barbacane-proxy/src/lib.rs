@@ -31,6 +31,7 @@ pub mod conn;
 pub mod connected;
 mod dispatch;
 mod error;
+pub mod metrics;
 mod phases;
 pub mod pipeline;
 mod plugins;

@@ -27,20 +27,49 @@ where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let started = std::time::Instant::now();
     let request_id = finish::request_id(request.headers());
     let config = gateway.config();
-    let response = match run(gateway, config, request, &request_id).await {
+    // An owned handle: the request may wait on an upstream for a while, and must keep the
+    // snapshot it started with (its routes' counters included).
+    let snapshot = gateway.snapshot_arc();
+    let mut matched = Matched::Unmatched;
+    let response = match run(&snapshot, config, request, &request_id, &mut matched).await {
         Ok(response) => response,
         Err(error) => problem::respond(&error, config.dev, Some(&request_id)),
     };
+    let status = response.status().as_u16();
+    match matched {
+        Matched::Route(index) => {
+            if let Some(route) = snapshot.route_metrics().get(index) {
+                route.record(status, started.elapsed());
+            }
+        }
+        Matched::Unmatched => gateway
+            .metrics()
+            .unmatched
+            .record(status, started.elapsed()),
+        Matched::Health => {}
+    }
     finish::finish(response, request_id)
 }
 
+/// Which counters a request is recorded in.
+enum Matched {
+    /// The route at this index of the snapshot's route metrics.
+    Route(usize),
+    /// None matched (or the request failed before routing).
+    Unmatched,
+    /// The liveness endpoint: not counted.
+    Health,
+}
+
 async fn run<B>(
-    gateway: &Gateway,
+    snapshot: &std::sync::Arc<crate::Snapshot>,
     config: &ServeConfig,
     request: Request<B>,
     request_id: &http::HeaderValue,
+    matched: &mut Matched,
 ) -> Result<Response<Body>, GatewayError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -49,25 +78,24 @@ where
     let (parts, body) = request.into_parts();
     limits::check(&parts, &config.limits)?;
     if parts.uri.path() == HEALTH_PATH {
+        *matched = Matched::Health;
         return Ok(health());
     }
-    // An owned handle: the request may wait on an upstream for a while, and must keep the
-    // snapshot it started with.
-    let snapshot = gateway.snapshot_arc();
     // `Uri` clones share their bytes: this lets the parsed path outlive the move of `parts`
     // into the dispatcher.
     let uri = parts.uri.clone();
     let path = barbacane_router::normalize_path(uri.path()).map_err(GatewayError::BadPath)?;
-    let found = match route::lookup(&snapshot, &parts.method, &path) {
+    let found = match route::lookup(snapshot, &parts.method, &path) {
         Ok(found) => found,
         Err(GatewayError::MethodNotAllowed(allowed)) => {
-            return match preflight::target(&snapshot, &parts, &path) {
+            return match preflight::target(snapshot, &parts, &path) {
                 Some(target) => preflight::answer(target.value, parts, allowed).await,
                 None => Err(GatewayError::MethodNotAllowed(allowed)),
             };
         }
         Err(e) => return Err(e),
     };
+    *matched = Matched::Route(found.value.metrics);
     let validated = validate::validate(
         &found.value.validator,
         &found.params,

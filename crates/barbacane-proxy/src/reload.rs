@@ -88,6 +88,8 @@ impl Reloader {
                 let changed = self.gateway.snapshot().header() != snapshot.header();
                 let artifact_hash = snapshot.header().artifact_hash.clone();
                 self.gateway.swap(snapshot);
+                self.gateway.metrics().reloads[0]
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
                 }
@@ -99,6 +101,8 @@ impl Reloader {
             }
             Err(error) => {
                 tracing::error!(%error, "reload rejected; the current artifact keeps serving");
+                self.gateway.metrics().reloads[1]
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());

@@ -16,6 +16,7 @@ use crate::{ServeConfig, Snapshot};
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     config: ServeConfig,
+    metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Gateway {
@@ -24,7 +25,26 @@ impl Gateway {
         Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             config,
+            metrics: crate::metrics::GatewayMetrics::default(),
         })
+    }
+
+    /// Gateway-wide counters.
+    pub fn metrics(&self) -> &crate::metrics::GatewayMetrics {
+        &self.metrics
+    }
+
+    /// The Prometheus exposition of this gateway and its live snapshot.
+    pub fn render_metrics(&self) -> String {
+        let snapshot = self.snapshot();
+        crate::metrics::render(
+            &self.metrics,
+            &crate::metrics::ArtifactLabels {
+                artifact_hash: &snapshot.header().artifact_hash,
+                content_hash: snapshot.content_hash(),
+            },
+            snapshot.route_metrics().iter(),
+        )
     }
 
     /// The live snapshot. Requests hold it for their whole life, so a swap never changes the

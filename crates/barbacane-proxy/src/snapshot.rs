@@ -76,6 +76,8 @@ pub(crate) struct RouteEntry {
     pub(crate) dispatcher: Dispatcher,
     /// The middleware chain, each plugin bound to its configuration (`init` already proven).
     pub(crate) middlewares: Vec<barbacane_wasm::Prepared>,
+    /// Index of its counters in [`Snapshot::route_metrics`].
+    pub(crate) metrics: usize,
 }
 
 /// A loaded artifact: header, router, validators and dispatchers, swapped in as one unit.
@@ -85,6 +87,8 @@ pub struct Snapshot {
     /// Recomputed from the verified members (`Artifact::content_hash`).
     content_hash: String,
     pub(crate) router: Router<RouteEntry>,
+    /// Each route's counters (`RouteEntry::metrics` indexes this).
+    route_metrics: Vec<crate::metrics::RouteMetrics>,
     loaded_at: SystemTime,
     signature: SignatureStatus,
 }
@@ -132,6 +136,7 @@ impl Snapshot {
         }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();
+        let mut route_metrics = Vec::with_capacity(config.operations.len());
         let mut plugins = crate::plugins::PluginSet::new(&artifact, options.plugin_pool);
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
@@ -141,7 +146,9 @@ impl Snapshot {
             };
             let method = Method::from_bytes(op.method.as_bytes())
                 .ok_or_else(|| fail("unknown method".into()))?;
-            let entry = prepare(op, &mut plugins).map_err(fail)?;
+            let mut entry = prepare(op, &mut plugins).map_err(fail)?;
+            entry.metrics = route_metrics.len();
+            route_metrics.push(crate::metrics::RouteMetrics::new(&op.method, &op.path));
             builder
                 .insert(&op.path, method, entry)
                 .map_err(|e| fail(e.to_string()))?;
@@ -150,6 +157,7 @@ impl Snapshot {
             header: artifact.header().clone(),
             content_hash: artifact.content_hash().to_owned(),
             router: builder.build(),
+            route_metrics,
             loaded_at: SystemTime::now(),
             signature,
         })
@@ -175,9 +183,15 @@ impl Snapshot {
             },
             content_hash: String::new(),
             router: RouterBuilder::new().build(),
+            route_metrics: Vec::new(),
             loaded_at: SystemTime::now(),
             signature: SignatureStatus::Unsigned,
         }
+    }
+
+    /// Each route's counters.
+    pub fn route_metrics(&self) -> &[crate::metrics::RouteMetrics] {
+        &self.route_metrics
     }
 
     /// Whether this is the [`Snapshot::placeholder`] (nothing loaded yet).
@@ -224,5 +238,6 @@ fn prepare(
         validator: OperationValidator::build(op).map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
         middlewares,
+        metrics: 0,
     })
 }

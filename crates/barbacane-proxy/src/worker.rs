@@ -120,6 +120,9 @@ pub(crate) async fn run(
 /// Serves one accepted connection on this worker.
 fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     shared.open.fetch_add(1, Ordering::Relaxed);
+    let metrics = shared.gateway.metrics();
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    metrics.active_connections.fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
@@ -136,6 +139,11 @@ fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAdd
         if let Some(prefix) = prefix {
             serve(&shared, stream, prefix, peer, &mut close).await;
         }
+        shared
+            .gateway
+            .metrics()
+            .active_connections
+            .fetch_sub(1, Ordering::Relaxed);
         shared.open.fetch_sub(1, Ordering::Relaxed);
     });
 }

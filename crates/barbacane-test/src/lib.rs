@@ -286,3 +286,30 @@ async fn collect(response: Response<hyper::body::Incoming>) -> TestResponse {
         .unwrap_or_default();
     TestResponse { head, body }
 }
+
+/// Runs `promtool check metrics` on a Prometheus exposition and fails the test on any
+/// complaint. When promtool is not installed the check is skipped with a note (CI installs
+/// it: `.ci/run`), the caller's own assertions still run.
+pub fn promtool_check(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool is not installed; skipping its check (CI runs it)");
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes()).expect("write to promtool");
+    }
+    let out = child.wait_with_output().expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -242,7 +242,7 @@ async fn drift_is_alerted_signed_and_converged_only_by_an_approval() {
         "{text}"
     );
     assert!(text.contains("# TYPE barbacane_control_drift_observations_total counter"));
-    promtool_check(&text);
+    barbacane_test::promtool_check(&text);
 
     // A proposal states what would change, and changes nothing.
     let proposed = app
@@ -366,32 +366,4 @@ async fn drift_is_alerted_signed_and_converged_only_by_an_approval() {
     );
     let _ = stop.send(true);
     sender.await.unwrap();
-}
-
-/// `promtool check metrics` when installed (CI installs it: `.ci/run`).
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let Ok(mut child) = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    else {
-        eprintln!("promtool is not installed; skipping its check (CI runs it)");
-        return;
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

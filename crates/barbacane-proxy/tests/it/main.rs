@@ -8,6 +8,7 @@ mod common;
 mod front_door;
 mod hot_swap;
 mod limits;
+mod metrics;
 mod multi_spec;
 mod normalization;
 mod official;

@@ -178,3 +178,37 @@ fn admin_and_traffic_listeners_are_separate() {
         "route-not-found",
     );
 }
+
+#[test]
+fn metrics_are_served_on_the_admin_listener_behind_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    artifact(dir.path());
+    let server = serve(
+        dir.path(),
+        &[],
+        &Launch::default().env("BARBACANE_ADMIN_TOKEN", "metrics-token"),
+    );
+    assert_eq!(server.get("/a").status, 200);
+    let denied = server.admin_as("GET", "/_admin/metrics", None);
+    assert_eq!(denied.status, 401, "{denied:?}");
+    let r = server.admin_as("GET", "/_admin/metrics", Some(&bearer("metrics-token")));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        r.body
+            .contains("barbacane_requests_total{method=\"GET\",route=\"/a\",status=\"2xx\"} 1"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("barbacane_reloads_total{result=\"applied\"} 0"),
+        "{}",
+        r.body
+    );
+    // Not on the traffic listener.
+    assert_eq!(server.get("/_admin/metrics").status, 404);
+}

@@ -1,0 +1,260 @@
+//! The gateway's Prometheus metrics (`GET /_admin/metrics`). Recording is lock-free: each
+//! route of a snapshot owns its counters (relaxed atomic adds on the request path, two per
+//! request plus one clock read), gateway-wide counters live in [`GatewayMetrics`]; rendering
+//! walks them at scrape time. Labels are bounded by the artifact: the method and the route
+//! template (never the raw path), the status class, the artifact's hashes. Route counters
+//! start from zero with each loaded artifact (`barbacane_artifact_info` says which).
+//!
+//! Rendered by hand in the text exposition format 0.0.4: a handful of families does not
+//! justify a registry dependency on the request path.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the request duration histogram.
+pub const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The counters of one route (or of the requests that matched none).
+#[derive(Debug)]
+pub struct RouteMetrics {
+    method: String,
+    route: String,
+    /// Responses by status class: 1xx..5xx.
+    status: [AtomicU64; 5],
+    /// Non-cumulative bucket counts; the last slot is +Inf.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl RouteMetrics {
+    /// Counters for `method` `route` (a template).
+    pub fn new(method: &str, route: &str) -> RouteMetrics {
+        RouteMetrics {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status: Default::default(),
+            buckets: Default::default(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one response.
+    pub fn record(&self, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.status[class].fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Counters of the whole gateway (they survive reloads).
+#[derive(Debug)]
+pub struct GatewayMetrics {
+    /// Open traffic connections.
+    pub active_connections: AtomicI64,
+    /// Traffic connections accepted.
+    pub connections_total: AtomicU64,
+    /// Reloads by result: applied, rejected.
+    pub reloads: [AtomicU64; 2],
+    /// Requests no route matched (404, 405, bad paths, limits before routing).
+    pub unmatched: RouteMetrics,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        GatewayMetrics {
+            active_connections: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+            reloads: Default::default(),
+            unmatched: RouteMetrics::new("", "(unmatched)"),
+        }
+    }
+}
+
+/// What a scrape shows about the loaded artifact.
+#[derive(Debug)]
+pub struct ArtifactLabels<'a> {
+    /// Its `artifact_hash`.
+    pub artifact_hash: &'a str,
+    /// Its `content_hash`.
+    pub content_hash: &'a str,
+}
+
+/// The exposition: gateway counters, the artifact's info, and every route's counters.
+pub fn render<'r>(
+    gateway: &'r GatewayMetrics,
+    artifact: &ArtifactLabels<'_>,
+    routes: impl Iterator<Item = &'r RouteMetrics> + Clone,
+) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "barbacane_requests_total",
+        "Requests answered, by route and status class.",
+        "counter",
+    );
+    let all = || routes.clone().chain(std::iter::once(&gateway.unmatched));
+    for r in all() {
+        for (i, n) in r.status.iter().enumerate() {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "barbacane_requests_total{{method=\"{}\",route=\"{}\",status=\"{}xx\"}} {n}",
+                    escape(&r.method),
+                    escape(&r.route),
+                    i + 1
+                );
+            }
+        }
+    }
+    family(
+        &mut out,
+        "barbacane_request_duration_seconds",
+        "Time from the request head to the response head, by route.",
+        "histogram",
+    );
+    for r in all() {
+        let labels = format!(
+            "method=\"{}\",route=\"{}\"",
+            escape(&r.method),
+            escape(&r.route)
+        );
+        let mut cumulative = 0;
+        for (i, b) in r.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            let le = BUCKETS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+            let _ = writeln!(
+                out,
+                "barbacane_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = r.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "barbacane_request_duration_seconds_sum{{{labels}}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "barbacane_request_duration_seconds_count{{{labels}}} {cumulative}"
+        );
+    }
+    family(
+        &mut out,
+        "barbacane_active_connections",
+        "Open traffic connections.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "barbacane_active_connections {}",
+        gateway.active_connections.load(Ordering::Relaxed).max(0)
+    );
+    family(
+        &mut out,
+        "barbacane_connections_total",
+        "Traffic connections accepted.",
+        "counter",
+    );
+    let _ = writeln!(
+        out,
+        "barbacane_connections_total {}",
+        gateway.connections_total.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "barbacane_reloads_total",
+        "Artifact reloads, by result.",
+        "counter",
+    );
+    for (result, n) in ["applied", "rejected"].iter().zip(&gateway.reloads) {
+        let _ = writeln!(
+            out,
+            "barbacane_reloads_total{{result=\"{result}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+    family(
+        &mut out,
+        "barbacane_artifact_info",
+        "The artifact being served.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "barbacane_artifact_info{{artifact_hash=\"{}\",content_hash=\"{}\"}} 1",
+        escape(artifact.artifact_hash),
+        escape(artifact.content_hash)
+    );
+    out
+}
+
+fn family(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value, escaped as the text format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_by_class_and_bucket() {
+        let r = RouteMetrics::new("GET", "/pets/{id}");
+        r.record(200, Duration::from_micros(300));
+        r.record(404, Duration::from_millis(30));
+        r.record(503, Duration::from_secs(9));
+        let g = GatewayMetrics::default();
+        let text = render(
+            &g,
+            &ArtifactLabels {
+                artifact_hash: "sha256:a",
+                content_hash: "sha256:c",
+            },
+            std::iter::once(&r),
+        );
+        assert!(
+            text.contains(
+                "barbacane_requests_total{method=\"GET\",route=\"/pets/{id}\",status=\"2xx\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("status=\"4xx\"} 1") && text.contains("status=\"5xx\"} 1"));
+        assert!(
+            text.contains("route=\"/pets/{id}\",le=\"0.0005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"/pets/{id}\",le=\"0.05\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"/pets/{id}\",le=\"+Inf\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "barbacane_request_duration_seconds_count{method=\"GET\",route=\"/pets/{id}\"} 3"
+        ));
+        assert!(text.contains(
+            "barbacane_artifact_info{artifact_hash=\"sha256:a\",content_hash=\"sha256:c\"} 1"
+        ));
+    }
+}

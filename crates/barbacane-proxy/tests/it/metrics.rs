@@ -1,0 +1,74 @@
+//! Prometheus metrics: requests counted by route template and status class (a validation
+//! failure on a route counts for that route; an unknown path counts as unmatched), durations
+//! in a histogram, connections, the artifact served; `promtool check metrics` agrees.
+
+use barbacane_test::TestGateway;
+
+use crate::common::RawConn;
+
+const SPEC: &str = r#"
+openapi: 3.1.0
+info: {title: M, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+"#;
+
+#[tokio::test]
+async fn requests_are_counted_by_route_template_and_status_class() {
+    let gw = TestGateway::from_specs(&[("api.yaml", SPEC)]).await;
+    let mut conn = RawConn::connect(gw.addr()).await;
+    for path in [
+        "/pets/1",
+        "/pets/2",
+        "/pets/x",
+        "/nothing",
+        "/__barbacane/health",
+    ] {
+        conn.write(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await;
+        conn.read_response().await.expect("a response");
+    }
+    let text = gw.gateway().render_metrics();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        line("barbacane_requests_total{method=\"GET\",route=\"/pets/{id}\",status=\"2xx\"}"),
+        "2"
+    );
+    assert_eq!(
+        line("barbacane_requests_total{method=\"GET\",route=\"/pets/{id}\",status=\"4xx\"}"),
+        "1"
+    );
+    assert_eq!(
+        line("barbacane_requests_total{method=\"\",route=\"(unmatched)\",status=\"4xx\"}"),
+        "1"
+    );
+    assert_eq!(
+        line("barbacane_request_duration_seconds_count{method=\"GET\",route=\"/pets/{id}\"}"),
+        "3"
+    );
+    assert_eq!(line("barbacane_connections_total"), "1");
+    assert_eq!(line("barbacane_active_connections"), "1");
+    assert!(
+        text.contains("barbacane_artifact_info{artifact_hash=\"sha256:"),
+        "{text}"
+    );
+    // The raw path never becomes a label.
+    assert!(
+        !text.contains("/pets/1") && !text.contains("/nothing"),
+        "{text}"
+    );
+    barbacane_test::promtool_check(&text);
+}
