@@ -32,6 +32,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Development mode: problem responses carry field-level details.
     pub dev: bool,
+    /// Also serve the metrics at `/__barbacane/metrics` on the traffic listener (for
+    /// scrapers that cannot reach the admin listener; no token there).
+    pub metrics_on_traffic: bool,
     /// Request limits.
     pub limits: Limits,
     /// A keep-alive connection idle this long is closed (HTTP/1.1; also bounds how long a
@@ -77,6 +80,7 @@ impl Default for ServeConfig {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             dev: false,
+            metrics_on_traffic: false,
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),

@@ -27,9 +27,16 @@ pub struct RouteMetrics {
     /// Non-cumulative bucket counts; the last slot is +Inf.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_nanos: AtomicU64,
+    /// Requests refused by the spec's validation (400, 415).
+    validation_failures: AtomicU64,
 }
 
 impl RouteMetrics {
+    /// Counts a request the validator refused.
+    pub fn validation_failed(&self) {
+        self.validation_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counters for `method` `route` (a template).
     pub fn new(method: &str, route: &str) -> RouteMetrics {
         RouteMetrics {
@@ -38,6 +45,7 @@ impl RouteMetrics {
             status: Default::default(),
             buckets: Default::default(),
             sum_nanos: AtomicU64::new(0),
+            validation_failures: AtomicU64::new(0),
         }
     }
 
@@ -149,6 +157,23 @@ pub fn render<'r>(
             out,
             "barbacane_request_duration_seconds_count{{{labels}}} {cumulative}"
         );
+    }
+    family(
+        &mut out,
+        "barbacane_validation_failures_total",
+        "Requests the spec's validation refused, by route.",
+        "counter",
+    );
+    for r in routes.clone() {
+        let n = r.validation_failures.load(Ordering::Relaxed);
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "barbacane_validation_failures_total{{method=\"{}\",route=\"{}\"}} {n}",
+                escape(&r.method),
+                escape(&r.route)
+            );
+        }
     }
     family(
         &mut out,

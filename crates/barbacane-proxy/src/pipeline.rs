@@ -21,6 +21,19 @@ pub struct ClientAddr(pub std::net::SocketAddr);
 /// Reserved path of the liveness endpoint on the traffic listener.
 pub const HEALTH_PATH: &str = "/__barbacane/health";
 
+/// Reserved path of the metrics on the traffic listener (only with `--metrics-on-traffic`).
+pub const METRICS_PATH: &str = "/__barbacane/metrics";
+
+/// The Prometheus exposition as a response.
+fn metrics_response(gateway: &Gateway) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from(gateway.render_metrics())));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
 /// Handles one request end to end. Never fails: errors become problem responses here.
 pub async fn handle<B>(gateway: &Gateway, request: Request<B>) -> Response<Body>
 where
@@ -34,9 +47,22 @@ where
     // snapshot it started with (its routes' counters included).
     let snapshot = gateway.snapshot_arc();
     let mut matched = Matched::Unmatched;
+    if config.metrics_on_traffic
+        && request.uri().path() == METRICS_PATH
+        && request.method() == http::Method::GET
+    {
+        return finish::finish(metrics_response(gateway), request_id);
+    }
     let response = match run(&snapshot, config, request, &request_id, &mut matched).await {
         Ok(response) => response,
-        Err(error) => problem::respond(&error, config.dev, Some(&request_id)),
+        Err(error) => {
+            if let (GatewayError::Validation(_), Matched::Route(index)) = (&error, &matched)
+                && let Some(route) = snapshot.route_metrics().get(*index)
+            {
+                route.validation_failed();
+            }
+            problem::respond(&error, config.dev, Some(&request_id))
+        }
     };
     let status = response.status().as_u16();
     match matched {

@@ -157,6 +157,10 @@ pub struct ServeOptions {
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     pub max_connections: Option<usize>,
+    /// Also serve the metrics at `/__barbacane/metrics` on the traffic listener (no token
+    /// there: for scrapers that cannot reach the admin listener).
+    #[arg(long)]
+    pub metrics_on_traffic: bool,
     /// Traffic workers, each a thread with its own runtime and listener (default: one per CPU).
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]

@@ -71,4 +71,37 @@ async fn requests_are_counted_by_route_template_and_status_class() {
         "{text}"
     );
     barbacane_test::promtool_check(&text);
+    // The validation failure is counted for its route.
+    assert_eq!(
+        line("barbacane_validation_failures_total{method=\"GET\",route=\"/pets/{id}\"}"),
+        "1"
+    );
+    // Not on the traffic listener unless asked for.
+    conn.write(b"GET /__barbacane/metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    assert_eq!(conn.read_response().await.unwrap().status, 404);
+}
+
+#[tokio::test]
+async fn metrics_on_traffic_when_asked() {
+    let artifact = barbacane_test::compile_yaml(&[("api.yaml", SPEC)]).unwrap();
+    let gw = TestGateway::from_artifact_with(
+        &artifact,
+        barbacane_proxy::ServeConfig {
+            metrics_on_traffic: true,
+            ..Default::default()
+        },
+        &Default::default(),
+    )
+    .await;
+    let mut conn = RawConn::connect(gw.addr()).await;
+    conn.write(b"GET /__barbacane/metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let r = conn.read_response().await.unwrap();
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(
+        text.contains("# TYPE barbacane_requests_total counter"),
+        "{text}"
+    );
 }

@@ -69,6 +69,7 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         header_timeout: Duration::from_secs(options.header_timeout),
         body_timeout: Duration::from_secs(options.body_timeout),
         max_connections: options.max_connections.unwrap_or(0),
+        metrics_on_traffic: options.metrics_on_traffic,
         workers: options.workers.unwrap_or(0),
     }
 }
