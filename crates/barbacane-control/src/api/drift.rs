@@ -80,7 +80,10 @@ pub async fn finding(
 
 /// `GET /metrics`: Prometheus text exposition format 0.0.4.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let body = state.metrics().render(state.pool()).await?;
+    let body = state
+        .metrics()
+        .render(state.pool(), state.hub().connected())
+        .await?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -1,5 +1,5 @@
-//! The engine's Prometheus metrics (`GET /metrics`): gauges read from the database at scrape
-//! time (so every control plane sharing a database answers the same) and counters kept in
+//! The control plane's Prometheus metrics (`GET /metrics`): drift, compile queue and
+//! connected nodes. Gauges are read from the database at scrape time (so every control plane sharing a database answers the same) and counters kept in
 //! this process. Rendered by hand in the text exposition format: three families do not
 //! justify a metrics registry dependency, and the format is a few lines of spec.
 
@@ -44,7 +44,7 @@ impl Metrics {
     }
 
     /// The exposition: `text/plain; version=0.0.4`.
-    pub async fn render(&self, pool: &PgPool) -> Result<String, sqlx::Error> {
+    pub async fn render(&self, pool: &PgPool, connected: usize) -> Result<String, sqlx::Error> {
         let open: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
             "SELECT f.project_id, f.kind, count(*) FROM drift_findings f WHERE NOT EXISTS \
              (SELECT 1 FROM drift_finding_events e WHERE e.finding_id = f.id AND e.event = 'resolved') \
@@ -99,6 +99,33 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        let queue: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, count(*) FROM compilations GROUP BY status ORDER BY 1")
+                .fetch_all(pool)
+                .await?;
+        family(
+            &mut out,
+            "barbacane_control_compilations",
+            "Compilations by status (pending is the queue depth).",
+            "gauge",
+        );
+        for status in ["pending", "running", "succeeded", "failed"] {
+            let n = queue
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            let _ = writeln!(
+                out,
+                "barbacane_control_compilations{{status=\"{status}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "barbacane_control_connected_data_planes",
+            "Data planes connected to this process over the WebSocket.",
+            "gauge",
+        );
+        let _ = writeln!(out, "barbacane_control_connected_data_planes {connected}");
         family(
             &mut out,
             "barbacane_control_webhook_deliveries_total",

@@ -242,6 +242,18 @@ async fn drift_is_alerted_signed_and_converged_only_by_an_approval() {
         "{text}"
     );
     assert!(text.contains("# TYPE barbacane_control_drift_observations_total counter"));
+    assert!(
+        text.contains("barbacane_control_compilations{status=\"succeeded\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("barbacane_control_compilations{status=\"pending\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("barbacane_control_connected_data_planes 1"),
+        "{text}"
+    );
     barbacane_test::promtool_check(&text);
 
     // A proposal states what would change, and changes nothing.
