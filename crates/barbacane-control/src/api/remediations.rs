@@ -94,12 +94,13 @@ pub struct Approval {
     pub comment: String,
 }
 
-/// `POST /remediations/{id}/reject` body.
-#[derive(Debug, Deserialize)]
+/// `POST /remediations/{id}/reject` body (optional).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
-    /// Who rejects.
-    pub rejected_by: String,
+    /// Who rejects (`by` is accepted too); default: the admin token's fingerprint.
+    #[serde(alias = "by")]
+    pub rejected_by: Option<String>,
     /// Why.
     #[serde(default)]
     pub comment: String,
@@ -142,13 +143,26 @@ pub async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Rejection>,
+    Body(bytes): Body,
 ) -> Result<Json<Remediation>, ApiError> {
     let uuid = parse_id("remediation", &id)?;
-    let by = person(&body.rejected_by, "rejected_by")?;
+    let body: Rejection = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Rejection::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
+    };
+    let fingerprint = token_fingerprint(&headers);
+    let by = match &body.rejected_by {
+        Some(name) => person(name, "rejected_by")?,
+        None => match &fingerprint {
+            Some(fp) => format!("admin token {fp}"),
+            None => "admin".to_owned(),
+        },
+    };
     let actor = Actor {
         name: Some(by.clone()),
-        token_fingerprint: token_fingerprint(&headers),
+        token_fingerprint: fingerprint,
     };
     Ok(Json(
         remediate::reject(&state, uuid, &actor, &by, &body.comment).await?,

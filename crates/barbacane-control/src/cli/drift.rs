@@ -58,9 +58,9 @@ pub enum DriftCmd {
     Reject {
         /// The remediation's id.
         remediation: String,
-        /// Who rejects (recorded).
+        /// Who rejects (recorded; default: the admin token's fingerprint).
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         /// Why.
         #[arg(long, default_value = "")]
         comment: String,
@@ -217,7 +217,10 @@ pub async fn run(ctx: &Ctx, cmd: DriftCmd) -> Result<(), CliError> {
             by,
             comment,
         } => {
-            let body = serde_json::json!({"rejected_by": by, "comment": comment});
+            let mut body = serde_json::json!({"comment": comment});
+            if let Some(by) = by {
+                body["rejected_by"] = serde_json::Value::String(by);
+            }
             let r = ctx
                 .client
                 .post_json(&format!("/remediations/{}/reject", encode(&id)), &body)

@@ -328,6 +328,18 @@ async fn drift_is_alerted_signed_and_converged_only_by_an_approval() {
         .await
         .assert_problem(400, "invalid-request");
 
+    // A rejection needs no body: it is recorded under the admin (here: no token at all).
+    let r2 = app
+        .post_empty(&format!("/drift/findings/{finding_id}/remediations"))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rejected = app.post_empty(&format!("/remediations/{r2}/reject")).await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text());
+    assert_eq!(rejected.json()["decided_by"], "admin");
+
     // A new proposal, approved through the CLI: the node is sent A, the next pass resolves.
     let again = app
         .post_empty(&format!("/drift/findings/{finding_id}/remediations"))
