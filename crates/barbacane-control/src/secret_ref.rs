@@ -13,6 +13,14 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
+/// Variables of the control plane's own secrets: a reference may never name them (they would
+/// be sent to whatever URL the reference is used for).
+const OWN_SECRETS: [&str; 3] = [
+    "DATABASE_URL",
+    "BARBACANE_CONTROL_ADMIN_TOKEN",
+    "BARBACANE_CONTROL_ADMIN_TOKENS_SECONDARY",
+];
+
 /// What a reference looks like, for error messages.
 pub const FORMS: &str = "`env://VAR` or `file:///absolute/path`";
 
@@ -24,6 +32,11 @@ impl SecretRef {
             let valid = !var.is_empty()
                 && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && !var.as_bytes()[0].is_ascii_digit();
+            if OWN_SECRETS.contains(&var) {
+                return Err(format!(
+                    "`env://{var}` names the control plane's own secret; use a variable of its own"
+                ));
+            }
             return if valid {
                 Ok(SecretRef::Env(var.to_owned()))
             } else {

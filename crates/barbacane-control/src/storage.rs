@@ -73,7 +73,7 @@ impl ArtifactStore for PgArtifactStore {
         Box::pin(async move {
             sqlx::query(
                 "INSERT INTO artifact_blobs (artifact_id, bytes) VALUES ($1, $2) \
-                 ON CONFLICT (artifact_id) DO UPDATE SET bytes = EXCLUDED.bytes",
+                 ON CONFLICT (artifact_id) DO UPDATE SET bytes = EXCLUDED.bytes, stored_at = now()",
             )
             .bind(id)
             .bind(bytes)

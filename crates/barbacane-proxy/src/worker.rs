@@ -119,13 +119,10 @@ pub(crate) async fn run(
 
 /// Serves one accepted connection on this worker.
 fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
-    shared.open.fetch_add(1, Ordering::Relaxed);
-    let metrics = shared.gateway.metrics();
-    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-    metrics.active_connections.fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
-    let shared = Arc::clone(shared);
+    let open = Open::new(Arc::clone(shared));
     tokio::spawn(async move {
+        let shared = &open.0;
         let config = shared.gateway.config();
         let mut close = shared.close.clone();
         // A connection accepted before the listener closed may still send its request
@@ -137,15 +134,34 @@ fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAdd
             _ = close.wait_for(|c| *c) => None,
         };
         if let Some(prefix) = prefix {
-            serve(&shared, stream, prefix, peer, &mut close).await;
+            serve(shared, stream, prefix, peer, &mut close).await;
         }
-        shared
+    });
+}
+
+/// One open connection, counted from accept until its task ends, however it ends (a panic
+/// included: a leaked slot would eventually turn every new connection away).
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: Arc<Shared>) -> Open {
+        shared.open.fetch_add(1, Ordering::Relaxed);
+        let metrics = shared.gateway.metrics();
+        metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+        metrics.active_connections.fetch_add(1, Ordering::Relaxed);
+        Open(shared)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0
             .gateway
             .metrics()
             .active_connections
             .fetch_sub(1, Ordering::Relaxed);
-        shared.open.fetch_sub(1, Ordering::Relaxed);
-    });
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Drives one connection until it ends, closing it when told to and, for HTTP/2, when idle.

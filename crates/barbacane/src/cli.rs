@@ -137,11 +137,13 @@ pub struct ServeOptions {
     #[arg(long, default_value_t = 8_192, value_name = "BYTES",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_534))]
     pub max_uri_bytes: usize,
-    /// Seconds an idle keep-alive connection is kept open.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    /// Seconds an idle keep-alive connection is kept open, 1 to 86400.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
     pub idle_timeout: u64,
-    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT, 0 to 86400.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400))]
     pub shutdown_grace: u64,
     /// Seconds a new connection has to send its first bytes (a request line, or the whole
     /// HTTP/2 preface) before it is closed.

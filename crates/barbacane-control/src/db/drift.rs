@@ -47,6 +47,29 @@ pub async fn nodes(pool: &PgPool) -> Result<Vec<NodeRow>, sqlx::Error> {
     .await
 }
 
+/// One node, as the drift pass reads it.
+pub async fn node(pool: &PgPool, id: Uuid) -> Result<Option<NodeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, project_id, name, labels, status, artifact_hash, content_hash, \
+         metadata->'provenance'->'signature'->>'status' AS signature, last_seen, mode, \
+         observation, observation_error FROM data_planes WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whether the finding has no `resolved` event.
+pub async fn is_open(pool: &PgPool, finding: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM drift_finding_events WHERE finding_id = $1 \
+         AND event = 'resolved')",
+    )
+    .bind(finding)
+    .fetch_one(pool)
+    .await
+}
+
 /// `artifact_hash` -> recorded `content_hash` of a project's artifacts, and of the hashes an
 /// operator blessed (a blessed artifact built elsewhere is known, not `unknown-artifact`).
 pub async fn known(

@@ -175,10 +175,13 @@ pub async fn record_attempt(
         Outcome::Retry(at) => ("pending", Some(at)),
         Outcome::Failed => ("failed", None),
     };
+    // Only the attempt that follows the recorded ones moves the delivery on: a late recorder
+    // (its lease expired and another sender went ahead) never turns `delivered` back.
     sqlx::query(
         "UPDATE webhook_deliveries SET state = $2, attempts = $3, \
          next_attempt_at = COALESCE($4, next_attempt_at), \
-         delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END WHERE id = $1",
+         delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END \
+         WHERE id = $1 AND state = 'pending' AND attempts = $3 - 1",
     )
     .bind(id)
     .bind(state)

@@ -10,7 +10,7 @@
 pub mod dry_run;
 pub mod metrics;
 pub mod observe;
-mod pass;
+pub(crate) mod pass;
 pub mod remediate;
 pub mod webhook;
 
@@ -79,11 +79,17 @@ pub async fn run(
                     Ok(()) => pass(&pool, interval).await,
                     Err(e) => Err(e),
                 };
-                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
                     .bind(DRIFT_LOCK)
                     .execute(&mut *lock)
                     .await;
-                drop(lock);
+                if unlocked.is_err() {
+                    // The lock lives as long as its session: close the connection rather than
+                    // return it to the pool still holding the lock.
+                    let _ = lock.close().await;
+                } else {
+                    drop(lock);
+                }
                 match result {
                     Ok(report) => {
                         metrics.observed(&report);

@@ -93,16 +93,27 @@ impl Poller {
                 data_planes::polled(&pool, node.id, &polled).await
             });
         }
-        let mut first_error = None;
+        // One node whose result cannot be stored must not stop the others (nor the pass):
+        // it is logged, and its previous observation stands until the next interval.
+        let mut failed = 0usize;
         while let Some(done) = tasks.join_next().await {
-            if let Ok(Err(e)) = done {
-                first_error.get_or_insert(e);
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "cannot store a standalone node's observation");
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "a poll task failed");
+                }
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(count),
+        if failed == count && count > 0 {
+            // Nothing could be stored: the database is likely down; the pass would fail too.
+            return Err(sqlx::Error::PoolTimedOut);
         }
+        Ok(count)
     }
 
     /// One node.
@@ -175,6 +186,11 @@ impl Poller {
         let Ok(document) = serde_json::from_slice::<Value>(&body) else {
             return invalid("answer is not valid JSON".into());
         };
+        // Postgres cannot store NUL in text or JSON: such an answer is unusable, not a reason
+        // for the store (and the pass) to fail. JSON only carries NUL escaped.
+        if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            return invalid("answer contains a NUL character".into());
+        }
         if let Some(error) = self.schema.iter_errors(&document).next() {
             // The location only: the message could quote the untrusted value.
             return invalid(format!(

@@ -133,7 +133,7 @@ fn observation(
 /// deployment that targets it (connected nodes only: standalone ones are not sent any) and
 /// the project's latest known-good. A known-good blessed without a content hash is pinned
 /// here by the first observation of its artifact.
-async fn desired(
+pub(crate) async fn desired(
     pool: &PgPool,
     node: &drift::NodeRow,
     observed: &Observed,

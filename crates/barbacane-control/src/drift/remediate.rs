@@ -54,9 +54,11 @@ pub async fn propose(
             f.kind
         )));
     }
-    let Some(to_hash) = f.desired_hash.clone() else {
+    // What the node should run *now* (the finding recorded the desired state of when it
+    // opened; a newer deployment or known-good may have replaced it since).
+    let Some(to_hash) = current_desired(pool, f.data_plane_id).await? else {
         return Err(ApiError::Conflict(
-            "the finding has no desired artifact; deploy one or set a known-good first".into(),
+            "the node has no desired artifact; deploy one or set a known-good first".into(),
         ));
     };
     let node = data_planes::get(pool, f.project_id, f.data_plane_id)
@@ -100,6 +102,16 @@ pub async fn propose(
     tracing::info!(event = "remediation_proposed", remediation = %r.id, finding = %f.id,
         node = %node.name, action, "remediation proposed");
     Ok(r)
+}
+
+/// The `artifact_hash` node `id` should run now.
+async fn current_desired(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<String>, ApiError> {
+    let Some(row) = drift::node(pool, id).await? else {
+        return Err(ApiError::not_found("data plane", id.to_string()));
+    };
+    let (desired, _) =
+        super::pass::desired(pool, &row, &barbacane_drift::Observed::Invalid).await?;
+    Ok(desired.map(|d| d.artifact_hash))
 }
 
 /// The routes and plugins that change, when both artifacts are held here; otherwise why
@@ -150,6 +162,20 @@ pub async fn approve(
 ) -> Result<Remediation, ApiError> {
     let pool = state.pool();
     let r = pending(state, id).await?;
+    // Approving acts on the world as it is now: the finding must still hold and the node's
+    // desired artifact must still be the one proposed.
+    if !drift::is_open(pool, r.finding_id).await? {
+        return Err(ApiError::Conflict(
+            "the finding was resolved since the proposal; nothing to remediate".into(),
+        ));
+    }
+    let now = current_desired(pool, r.data_plane_id).await?;
+    if now.as_deref() != Some(r.to_hash.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "the node's desired artifact changed since the proposal (now {}); propose again",
+            now.as_deref().unwrap_or("none")
+        )));
+    }
     let connected = state.hub().is_connected(r.data_plane_id);
     let deployment_id = Uuid::new_v4();
     let outcome = match (r.mode.as_str(), r.to_artifact_id) {
@@ -183,7 +209,17 @@ pub async fn approve(
     if let (Some(artifact), "deployed") =
         (r.to_artifact_id, outcome["action"].as_str().unwrap_or(""))
     {
-        remediations::deploy(&mut tx, &r, artifact, deployment_id, connected).await?;
+        remediations::deploy(&mut tx, &r, artifact, deployment_id, connected)
+            .await
+            .map_err(|e| {
+                if crate::error::is_foreign_key_violation(&e) {
+                    ApiError::Conflict(
+                        "the desired artifact or the node was deleted meanwhile".into(),
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
     }
     let event = json!({"event": "remediation_approved", "remediation_id": id,
         "finding_id": r.finding_id, "project_id": r.project_id, "approved_by": by, "outcome": outcome});

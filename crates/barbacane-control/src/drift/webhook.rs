@@ -102,12 +102,15 @@ async fn round(pool: &PgPool, http: &Https, metrics: &Arc<Metrics>) -> Result<()
         let (pool, http, metrics) = (pool.clone(), http.clone(), metrics.clone());
         tasks.spawn(async move { attempt(&pool, &http, &metrics, d).await });
     }
+    // Every attempt is recorded before the round ends (returning early would cancel attempts
+    // that may already have been sent, and they would be sent again).
+    let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
         if let Ok(Err(e)) = done {
-            return Err(e);
+            first_error.get_or_insert(e);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 async fn attempt(

@@ -152,6 +152,8 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
     // A node that says it belongs to (is connected to) another project's control plane.
     let other = app.project("other").await;
     let foreign = register(&app, &other, "theirs", "http://127.0.0.1:1", &token).await;
+    let mut nul_hostname = provenance(A, CA);
+    nul_hostname["data_plane"]["hostname"] = json!("edge\u{0}");
     let mut elsewhere = provenance(A, CA);
     elsewhere["control_plane"] = json!({"url": "http://cp", "state": "connected",
         "last_connected_at": null, "data_plane_id": foreign["id"], "last_error": null});
@@ -172,6 +174,10 @@ async fn bad_answers_are_observation_errors_and_good_ones_are_judged() {
         (
             Reply::new(200, "application/json", &elsewhere.to_string()),
             "another project",
+        ),
+        (
+            Reply::new(200, "application/json", &nul_hostname.to_string()),
+            "NUL character",
         ),
         (Reply::new(500, "application/json", "{}"), "HTTP 500"),
         (Reply::new(401, "application/json", "{}"), "HTTP 401"),
@@ -395,4 +401,77 @@ async fn retention_prunes_old_observations_but_keeps_findings() {
         .json();
     assert_eq!(f[0]["kind"], "unreachable", "{f}");
     assert_eq!(f[0]["observations"], 2, "{f}");
+}
+
+#[tokio::test]
+async fn a_remediation_acts_on_the_desired_state_of_now_or_not_at_all() {
+    let app = TestApp::new().await;
+    let project = app.project("fleet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(&dir);
+    const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const C: &str = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    let fake = CaptureServer::start(Reply::new(
+        200,
+        "application/json",
+        &provenance(B, CB).to_string(),
+    ))
+    .await;
+    register(&app, &project, "edge", &fake.url(), &token).await;
+    let path = format!("/projects/{project}/known-good");
+    let bless = |hash: &'static str| {
+        app.post_json(&path, json!({"artifact_hash": hash, "content_hash": CA}))
+    };
+    assert_eq!(bless(A).await.status, 201);
+    poll_and_pass(&app).await;
+    let open = app
+        .get(&format!(
+            "/drift/findings?project={project}&open=true&kind=hash-mismatch"
+        ))
+        .await
+        .json();
+    let finding = open[0]["id"].as_str().unwrap().to_owned();
+    let proposal = app
+        .post_empty(&format!("/drift/findings/{finding}/remediations"))
+        .await
+        .json();
+    assert_eq!(proposal["to_hash"], A, "{proposal}");
+    assert_eq!(proposal["dry_run"]["action"], "manual");
+    let stale = proposal["id"].as_str().unwrap().to_owned();
+    // The operator blesses another artifact: the old proposal no longer applies...
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(bless(C).await.status, 201);
+    let refused = app
+        .post_json(
+            &format!("/remediations/{stale}/approve"),
+            json!({"approved_by": "ops"}),
+        )
+        .await;
+    let problem = refused.assert_problem(409, "conflict");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("changed"),
+        "{problem}"
+    );
+    // ...and a new one targets what the node should run now.
+    let fresh = app
+        .post_empty(&format!("/drift/findings/{finding}/remediations"))
+        .await
+        .json();
+    assert_eq!(fresh["to_hash"], C, "{fresh}");
+    let approved = app
+        .post_json(
+            &format!("/remediations/{}/approve", fresh["id"].as_str().unwrap()),
+            json!({"approved_by": "ops"}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        approved["outcome"]["action"], "manual_action_required",
+        "{approved}"
+    );
+    let commands = approved["outcome"]["commands"].to_string();
+    assert!(
+        commands.contains(C) && commands.contains("/_admin/reload"),
+        "{commands}"
+    );
 }
