@@ -169,3 +169,81 @@ async fn fifty_concurrent_uploads_and_compilations() {
     let artifacts = app.get("/artifacts").await.json();
     assert_eq!(artifacts.as_array().unwrap().len(), 50);
 }
+
+#[tokio::test]
+async fn the_drift_engine_pauses_through_an_outage_and_resumes() {
+    let db = TestDb::new().await;
+    let direct = db.pool().await;
+    let cut = Cut::start("127.0.0.1:5432").await;
+    let url = db
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", cut.port), 1);
+    let pool = db::pool(
+        &url,
+        &PoolConfig {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(1),
+        },
+    )
+    .unwrap();
+    let app = TestApp::on(db, pool.clone(), AppOptions::default());
+    let project = app.project("p").await;
+    // A standalone node nobody answers for: one observation and one open finding per pass.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t"), "x").unwrap();
+    let r = app
+        .post_json(
+            &format!("/projects/{project}/data-planes"),
+            serde_json::json!({"name": "gone", "admin_url": "http://127.0.0.1:1",
+                "admin_token": format!("file://{}", dir.path().join("t").display())}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let (stop, rx) = watch::channel(false);
+    let engine = tokio::spawn(barbacane_control::drift::run(
+        pool,
+        barbacane_control::drift::Schedule {
+            interval: Duration::from_millis(1000),
+            retention: Duration::from_secs(86_400),
+        },
+        app.state.metrics().clone(),
+        rx,
+    ));
+    let count = |sql: &'static str| {
+        let direct = direct.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&direct)
+                .await
+                .unwrap()
+        }
+    };
+    let observations = "SELECT count(*) FROM drift_observations";
+    let mut tries = 0;
+    while count(observations).await < 1 {
+        tries += 1;
+        assert!(tries < 600, "no pass ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cut.down();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = count(observations).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        count(observations).await,
+        during,
+        "passes ran without the database"
+    );
+    assert!(!engine.is_finished(), "the engine stopped on the outage");
+    cut.up();
+    let mut tries = 0;
+    while count(observations).await <= during {
+        tries += 1;
+        assert!(tries < 600, "the engine did not resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Level-triggered: the finding open before the outage is the one still open.
+    assert_eq!(count("SELECT count(*) FROM drift_findings").await, 1);
+    let _ = stop.send(true);
+    engine.await.unwrap();
+}
