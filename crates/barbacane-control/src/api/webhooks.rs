@@ -93,7 +93,8 @@ pub async fn create(
         project_id,
     )
     .await?;
-    tracing::info!(webhook = %hook.id, url = %hook.url, "webhook added");
+    // The host only: some receivers carry a token in the path (Slack-style URLs).
+    tracing::info!(webhook = %hook.id, host = uri.host().unwrap_or_default(), "webhook added");
     Ok((StatusCode::CREATED, Json(hook)))
 }
 
