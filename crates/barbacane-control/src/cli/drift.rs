@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::client::{CliError, encode};
-use super::output::{field, json, table};
+use super::output::{field, json, listing, table};
 
 /// Drift commands.
 #[derive(Debug, Subcommand)]
@@ -155,36 +155,28 @@ pub async fn run(ctx: &Ctx, cmd: DriftCmd) -> Result<(), CliError> {
                 .client
                 .get(&format!("/drift/findings?{}", query.join("&")))
                 .await?;
-            if ctx.json {
-                json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|f| {
-                        vec![
-                            field(f, "data_plane"),
-                            field(f, "kind"),
-                            short(&f["desired_hash"]),
-                            short(&f["observed_hash"]),
-                            field(f, "first_seen"),
-                            field(f, "resolved_at"),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &[
-                        "NODE",
-                        "KIND",
-                        "DESIRED",
-                        "OBSERVED",
-                        "FIRST SEEN",
-                        "RESOLVED",
-                    ],
-                    &rows,
-                );
-            }
+            listing(
+                ctx.json,
+                &list,
+                &[
+                    "NODE",
+                    "KIND",
+                    "DESIRED",
+                    "OBSERVED",
+                    "FIRST SEEN",
+                    "RESOLVED",
+                ],
+                |f| {
+                    vec![
+                        field(f, "data_plane"),
+                        field(f, "kind"),
+                        short(&f["desired_hash"]),
+                        short(&f["observed_hash"]),
+                        field(f, "first_seen"),
+                        field(f, "resolved_at"),
+                    ]
+                },
+            );
         }
         DriftCmd::Propose { finding, by } => {
             let body = match by {

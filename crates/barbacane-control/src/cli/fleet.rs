@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::client::{CliError, encode};
-use super::output::{field, json, table};
+use super::output::{field, fields, json, listing};
 
 /// Data plane commands.
 #[derive(Debug, Subcommand)]
@@ -135,15 +135,22 @@ pub async fn data_plane(ctx: &Ctx, cmd: DataPlaneCmd) -> Result<(), CliError> {
                 .client
                 .get(&format!("/projects/{}/data-planes", encode(&project)))
                 .await?;
-            if ctx.json {
-                json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|n| {
-                        [
+            listing(
+                ctx.json,
+                &list,
+                &[
+                    "ID",
+                    "NAME",
+                    "MODE",
+                    "STATUS",
+                    "SYNC",
+                    "HEALTH",
+                    "LAST SEEN",
+                ],
+                |n| {
+                    fields(
+                        n,
+                        &[
                             "id",
                             "name",
                             "mode",
@@ -151,25 +158,10 @@ pub async fn data_plane(ctx: &Ctx, cmd: DataPlaneCmd) -> Result<(), CliError> {
                             "sync",
                             "health",
                             "last_seen",
-                        ]
-                        .iter()
-                        .map(|k| field(n, k))
-                        .collect()
-                    })
-                    .collect();
-                table(
-                    &[
-                        "ID",
-                        "NAME",
-                        "MODE",
-                        "STATUS",
-                        "SYNC",
-                        "HEALTH",
-                        "LAST SEEN",
-                    ],
-                    &rows,
-                );
-            }
+                        ],
+                    )
+                },
+            );
         }
     }
     Ok(())
@@ -209,28 +201,23 @@ pub async fn known_good(ctx: &Ctx, cmd: KnownGoodCmd) -> Result<(), CliError> {
                 .client
                 .get(&format!("/projects/{}/known-good", encode(&project)))
                 .await?;
-            if ctx.json {
-                json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|k| {
-                        [
+            listing(
+                ctx.json,
+                &list,
+                &["SET AT", "ARTIFACT HASH", "CONTENT", "BY", "NOTE"],
+                |k| {
+                    fields(
+                        k,
+                        &[
                             "created_at",
                             "artifact_hash",
                             "content_source",
                             "created_by",
                             "note",
-                        ]
-                        .iter()
-                        .map(|f| field(k, f))
-                        .collect()
-                    })
-                    .collect();
-                table(&["SET AT", "ARTIFACT HASH", "CONTENT", "BY", "NOTE"], &rows);
-            }
+                        ],
+                    )
+                },
+            );
         }
     }
     Ok(())
@@ -256,58 +243,33 @@ pub async fn webhook(ctx: &Ctx, cmd: WebhookCmd) -> Result<(), CliError> {
         }
         WebhookCmd::List => {
             let list = ctx.client.get("/webhooks").await?;
-            if ctx.json {
-                json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|h| {
-                        let events: Vec<&str> = h["events"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .collect();
-                        vec![field(h, "id"), field(h, "url"), events.join(",")]
-                    })
-                    .collect();
-                table(&["ID", "URL", "EVENTS"], &rows);
-            }
+            listing(ctx.json, &list, &["ID", "URL", "EVENTS"], |h| {
+                fields(h, &["id", "url", "events"])
+            });
         }
         WebhookCmd::Deliveries { id } => {
             let list = ctx
                 .client
                 .get(&format!("/webhooks/{}/deliveries", encode(&id)))
                 .await?;
-            if ctx.json {
-                json(&list);
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|d| {
-                        let last = d["log"]
-                            .as_array()
-                            .and_then(|l| l.last())
-                            .map(|a| match a["status"].as_i64() {
-                                Some(s) => s.to_string(),
-                                None => field(a, "error"),
-                            })
-                            .unwrap_or_else(|| "-".into());
-                        vec![
-                            field(d, "created_at"),
-                            field(d, "event"),
-                            field(d, "state"),
-                            field(d, "attempts"),
-                            last,
-                        ]
-                    })
-                    .collect();
-                table(&["QUEUED", "EVENT", "STATE", "ATTEMPTS", "LAST"], &rows);
-            }
+            listing(
+                ctx.json,
+                &list,
+                &["QUEUED", "EVENT", "STATE", "ATTEMPTS", "LAST"],
+                |d| {
+                    let last = d["log"]
+                        .as_array()
+                        .and_then(|l| l.last())
+                        .map(|a| match a["status"].as_i64() {
+                            Some(s) => s.to_string(),
+                            None => field(a, "error"),
+                        })
+                        .unwrap_or_else(|| "-".into());
+                    let mut row = fields(d, &["created_at", "event", "state", "attempts"]);
+                    row.push(last);
+                    row
+                },
+            );
         }
     }
     Ok(())

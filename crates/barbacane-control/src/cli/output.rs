@@ -38,6 +38,11 @@ pub fn field(value: &Value, key: &str) -> String {
     }
 }
 
+/// Several fields of a JSON object as display text (see [`field`]).
+pub fn fields(value: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| field(value, k)).collect()
+}
+
 /// Prints a JSON value, pretty.
 pub fn json(value: &Value) {
     println!(
@@ -69,4 +74,14 @@ pub fn diagnostics(list: &Value) {
             eprintln!("  = hint: {hint}");
         }
     }
+}
+
+/// A list as the API returned it: JSON with `--json`, else a table with one row per item.
+pub fn listing(as_json: bool, list: &Value, headers: &[&str], row: impl Fn(&Value) -> Vec<String>) {
+    if as_json {
+        json(list);
+        return;
+    }
+    let rows: Vec<Vec<String>> = list.as_array().into_iter().flatten().map(row).collect();
+    table(headers, &rows);
 }

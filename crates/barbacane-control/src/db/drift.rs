@@ -36,27 +36,27 @@ pub struct NodeRow {
     pub observation_error: Option<String>,
 }
 
-/// Every node.
-pub async fn nodes(pool: &PgPool) -> Result<Vec<NodeRow>, sqlx::Error> {
-    sqlx::query_as(
+macro_rules! node_columns {
+    () => {
         "SELECT id, project_id, name, labels, status, artifact_hash, content_hash, \
          metadata->'provenance'->'signature'->>'status' AS signature, last_seen, mode, \
-         observation, observation_error FROM data_planes ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
+         observation, observation_error FROM data_planes"
+    };
+}
+
+/// Every node.
+pub async fn nodes(pool: &PgPool) -> Result<Vec<NodeRow>, sqlx::Error> {
+    sqlx::query_as(concat!(node_columns!(), " ORDER BY id"))
+        .fetch_all(pool)
+        .await
 }
 
 /// One node, as the drift pass reads it.
 pub async fn node(pool: &PgPool, id: Uuid) -> Result<Option<NodeRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, project_id, name, labels, status, artifact_hash, content_hash, \
-         metadata->'provenance'->'signature'->>'status' AS signature, last_seen, mode, \
-         observation, observation_error FROM data_planes WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(concat!(node_columns!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Whether the finding has no `resolved` event.

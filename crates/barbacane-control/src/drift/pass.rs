@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::db::{deployments, drift, known_good};
+use crate::db::known_good::{self, KnownGood};
+use crate::db::{deployments, drift};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct PassReport {
 pub async fn pass(pool: &PgPool, interval: Duration) -> Result<PassReport, sqlx::Error> {
     let mut report = PassReport::default();
     let mut known_by_project: BTreeMap<uuid::Uuid, Known> = BTreeMap::new();
+    // The project's latest blessing, read once per pass (not once per node).
+    let mut blessed_by_project: BTreeMap<uuid::Uuid, Option<KnownGood>> = BTreeMap::new();
     let silent_since = Utc::now()
         - chrono::Duration::from_std(interval).unwrap_or_else(|_| chrono::Duration::seconds(30));
     for node in drift::nodes(pool).await? {
@@ -50,7 +53,13 @@ pub async fn pass(pool: &PgPool, interval: Duration) -> Result<PassReport, sqlx:
                 e.insert(known).clone()
             }
         };
-        let (desired, rejected) = desired(pool, &node, &observed).await?;
+        let blessed = match blessed_by_project.entry(node.project_id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(known_good::latest(pool, node.project_id).await?)
+            }
+        };
+        let (desired, rejected) = desired(pool, &node, &observed, blessed).await?;
         let assessment = diff(desired.as_ref(), &observed, &known, rejected);
         let open = drift::open(pool, node.id).await?;
         let open_kinds: BTreeSet<_> = open
@@ -137,18 +146,21 @@ pub(crate) async fn desired(
     pool: &PgPool,
     node: &drift::NodeRow,
     observed: &Observed,
+    blessed: &mut Option<KnownGood>,
 ) -> Result<(Option<Desired>, bool), sqlx::Error> {
     let deployment = if node.mode == "connected" {
         deployments::desired_for(pool, node.project_id, node.id, &node.labels).await?
     } else {
         None
     };
-    let blessed = known_good::latest(pool, node.project_id).await?;
-    let blessed = match (&deployment, blessed) {
-        (Some(d), Some(b)) if b.created_at <= d.created_at => None,
-        (_, b) => b,
+    let newer_deployment = matches!((&deployment, &*blessed),
+        (Some(d), Some(b)) if b.created_at <= d.created_at);
+    let in_force = if newer_deployment {
+        None
+    } else {
+        blessed.as_mut()
     };
-    match (deployment, blessed) {
+    match (deployment, in_force) {
         (Some(d), None) => {
             let desired = d.artifact_hash.clone().map(|artifact_hash| Desired {
                 artifact_hash,
@@ -177,10 +189,12 @@ pub(crate) async fn desired(
                 tracing::info!(project = %node.project_id, known_good = %b.id, content_hash = %seen,
                     node = %node.name, "known-good content hash pinned by observation");
                 content_hash = Some(seen.clone());
+                // The caller's copy is pinned too: later nodes of the pass compare with it.
+                b.content_hash = content_hash.clone();
             }
             Ok((
                 Some(Desired {
-                    artifact_hash: b.artifact_hash,
+                    artifact_hash: b.artifact_hash.clone(),
                     content_hash,
                 }),
                 false,

@@ -109,8 +109,14 @@ async fn current_desired(pool: &sqlx::PgPool, id: Uuid) -> Result<Option<String>
     let Some(row) = drift::node(pool, id).await? else {
         return Err(ApiError::not_found("data plane", id.to_string()));
     };
-    let (desired, _) =
-        super::pass::desired(pool, &row, &barbacane_drift::Observed::Invalid).await?;
+    let mut blessed = crate::db::known_good::latest(pool, row.project_id).await?;
+    let (desired, _) = super::pass::desired(
+        pool,
+        &row,
+        &barbacane_drift::Observed::Invalid,
+        &mut blessed,
+    )
+    .await?;
     Ok(desired.map(|d| d.artifact_hash))
 }
 
