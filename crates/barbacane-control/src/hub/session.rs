@@ -231,6 +231,15 @@ async fn record_result(
         Outcome::Applied => ("applied", None),
         Outcome::Rejected => ("rejected", reason.or(Some("no reason given".into()))),
     };
+    // What the node serves is stored before the deployment's state: whoever sees `applied`
+    // (a drift pass, a CLI waiting on the rollout) also sees the hash the node reported.
+    if let Some(hash) = &reported {
+        let _ = data_planes::heartbeat(state.pool(), node, Some(hash), content.as_deref()).await;
+    }
+    if state_name == "applied" {
+        let _ = data_planes::applied(state.pool(), node, artifact_id).await;
+    }
+    let _ = data_planes::set_status(state.pool(), node, "online").await;
     if let Err(e) = deployments::set_state(
         state.pool(),
         deployment_id,
@@ -243,13 +252,6 @@ async fn record_result(
     {
         tracing::warn!(data_plane = %node, %deployment_id, error = %e, "cannot record a deployment result");
     }
-    if let Some(hash) = &reported {
-        let _ = data_planes::heartbeat(state.pool(), node, Some(hash), content.as_deref()).await;
-    }
-    if state_name == "applied" {
-        let _ = data_planes::applied(state.pool(), node, artifact_id).await;
-    }
-    let _ = data_planes::set_status(state.pool(), node, "online").await;
     tracing::info!(data_plane = %node, %deployment_id, outcome = state_name, reason = reason.as_deref().unwrap_or(""), "deployment result");
 }
 
