@@ -15,6 +15,9 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 echo "== fuzz targets compile"
 cargo check -q --manifest-path fuzz/Cargo.toml
+echo "== evidence checkers (CycloneDX, in-toto, DSSE: see scripts/evidence-tools.sh)"
+BARBACANE_EVIDENCE_PYTHON="$(scripts/evidence-tools.sh)"
+export BARBACANE_EVIDENCE_PYTHON
 echo "== cargo test"
 cargo test --workspace
 echo "== official plugins, natively against the SDK's fake host"

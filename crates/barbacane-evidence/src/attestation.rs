@@ -271,3 +271,23 @@ pub fn verify(
         dependencies: inputs.len(),
     })
 }
+
+/// The SHA-256 digests of an envelope's subjects, read without checking any signature (to
+/// refuse pairing an attestation with the wrong file early; [`verify`] is the real check).
+pub fn subject_digests(envelope: &[u8]) -> Result<Vec<String>, VerifyError> {
+    let envelope: Envelope = serde_json::from_slice(envelope)
+        .map_err(|e| fail(Failure::Malformed, format!("not a DSSE envelope: {e}")))?;
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&envelope.payload)
+        .map_err(|_| fail(Failure::Malformed, "the payload is not base64"))?;
+    let statement: Value = serde_json::from_slice(&payload)
+        .map_err(|e| fail(Failure::Malformed, format!("the payload is not JSON: {e}")))?;
+    Ok(statement["subject"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s["digest"]["sha256"].as_str().map(str::to_owned))
+        .collect())
+}

@@ -1,13 +1,13 @@
 //! OCI labels for a container image that bakes an artifact in, and the artifact itself as an
-//! OCI artifact in an OCI image layout (image-spec v1.1: `artifactType` on the manifest, the
-//! empty config descriptor), which `oras` and `skopeo` copy to any registry.
+//! OCI artifact in an OCI image layout (image-spec v1.1 `artifactType` on the manifest, an
+//! image config carrying the labels), which `oras` and `skopeo` copy to any registry.
 //!
 //! Layout written by [`write_layout`]:
 //!
 //! ```text
 //! DIR/oci-layout            {"imageLayoutVersion":"1.0.0"}
 //! DIR/index.json            one manifest per tag (annotation org.opencontainers.image.ref.name)
-//! DIR/blobs/sha256/<hex>    the manifest, the empty config, and the layers:
+//! DIR/blobs/sha256/<hex>    the manifest, the config (the labels), and the layers:
 //!                           the .bca (application/vnd.barbacane.bca.v1), its CycloneDX SBOM,
 //!                           and its DSSE-wrapped provenance attestation when given
 //! ```
@@ -29,7 +29,7 @@ pub const BCA_MEDIA_TYPE: &str = "application/vnd.barbacane.bca.v1";
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const TITLE: &str = "org.opencontainers.image.title";
 /// Largest manifest or index read (the distribution spec's recommended manifest limit).
@@ -130,7 +130,6 @@ pub fn write_layout(dir: &Path, contents: &LayoutContents<'_>) -> Result<Written
         json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []})
     };
 
-    let config = put_blob(dir, b"{}")?;
     let mut layers = vec![descriptor(
         BCA_MEDIA_TYPE,
         &put_blob(dir, contents.artifact)?,
@@ -151,11 +150,23 @@ pub fn write_layout(dir: &Path, contents: &LayoutContents<'_>) -> Result<Written
             "provenance.dsse.json",
         ));
     }
+    // An image config rather than the empty one of OCI 1.1 artifacts: registries that
+    // predate OCI 1.1 accept it, and `skopeo inspect` shows the labels. It is not runnable
+    // (no os or architecture; the layers are not tar archives).
+    let config = serde_json::to_vec(&json!({
+        "created": contents.header.build_timestamp,
+        "architecture": "",
+        "os": "",
+        "config": {"Labels": labels(contents.header)},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l["digest"].clone()).collect::<Vec<_>>()},
+    }))
+    .unwrap_or_default();
+    let config_digest = put_blob(dir, &config)?;
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_MEDIA_TYPE,
         "artifactType": ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": config, "size": 2, "data": "e30="},
+        "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config.len()},
         "layers": layers,
         "annotations": labels(contents.header),
     });

@@ -44,7 +44,7 @@ mod worker;
 pub use config::{Limits, ServeConfig};
 pub use error::GatewayError;
 pub use server::{Gateway, Listening};
-pub use snapshot::{LoadError, LoadOptions, Snapshot};
+pub use snapshot::{LoadError, LoadOptions, Snapshot, read_source as snapshot_source};
 
 pub use body::Body;
 

@@ -34,6 +34,14 @@ pub enum LoadError {
         /// Why.
         reason: String,
     },
+    /// `oci:DIR[:TAG]` does not name a usable OCI layout holding an artifact.
+    #[error("cannot read artifact `{reference}` from its OCI layout: {source}")]
+    Layout {
+        /// The reference as given.
+        reference: String,
+        /// Why.
+        source: barbacane_evidence::oci::LayoutError,
+    },
     /// The artifact is intact but an operation cannot be prepared.
     #[error("operation {method} {path} cannot be loaded: {reason}")]
     Operation {
@@ -50,11 +58,32 @@ impl LoadError {
     /// The documented process exit code for this failure at startup.
     pub fn exit_code(&self) -> i32 {
         match self {
-            LoadError::Read { .. } | LoadError::Artifact(_) => exit_code::ARTIFACT_INVALID,
+            LoadError::Read { .. } | LoadError::Layout { .. } | LoadError::Artifact(_) => {
+                exit_code::ARTIFACT_INVALID
+            }
             LoadError::Operation { .. } => exit_code::CONFIG_INVALID,
             LoadError::Signature { .. } => exit_code::SIGNATURE_REJECTED,
         }
     }
+}
+
+/// The bytes of the artifact `path` names: a `.bca` file, or `oci:DIR[:TAG]`, the artifact
+/// of an OCI image layout (see `barbacane_evidence::oci`), every digest checked.
+pub fn read_source(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let text = path.to_string_lossy();
+    if let Some(reference) = text.strip_prefix("oci:") {
+        let (dir, tag) = barbacane_evidence::oci::parse_reference(reference);
+        return barbacane_evidence::oci::read_layout(&dir, tag.as_deref()).map_err(|source| {
+            LoadError::Layout {
+                reference: text.into_owned(),
+                source,
+            }
+        });
+    }
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// How artifacts are checked when loaded.
@@ -96,11 +125,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads, verifies and prepares the artifact at `path`.
     pub fn load_file(path: &Path, options: &LoadOptions) -> Result<Snapshot, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Snapshot::from_bytes_with(&bytes, options)
+        Snapshot::from_bytes_with(&read_source(path)?, options)
     }
 
     /// Verifies and prepares an artifact held in memory, without signature requirements.

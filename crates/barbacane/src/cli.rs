@@ -29,8 +29,58 @@ pub enum Command {
     Dev(DevArgs),
     /// Make an Ed25519 key pair for signing artifacts.
     Keygen(KeygenArgs),
-    /// Check an artifact offline: integrity, and its signature against trusted keys.
+    /// Check an artifact offline: integrity, its signature against trusted keys, and its
+    /// provenance attestation.
     Verify(VerifyArgs),
+    /// Print an artifact's CycloneDX 1.6 bill of materials (JSON).
+    Sbom(SbomArgs),
+    /// Print the OCI labels an image carrying an artifact should have.
+    OciLabels(OciLabelsArgs),
+    /// Write an artifact, its SBOM and its attestation as an OCI artifact in an OCI image
+    /// layout, ready for `oras` or `skopeo` to push.
+    OciLayout(OciLayoutArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The artifact.
+    pub artifact: PathBuf,
+    /// Write the BOM here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelFormat {
+    /// One `--label=KEY=VALUE` argument per line, for `podman build` / `docker build`.
+    Args,
+    /// A JSON object, to merge into an image config's `config.Labels`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct OciLabelsArgs {
+    /// The artifact.
+    pub artifact: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LabelFormat::Args)]
+    pub format: LabelFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct OciLayoutArgs {
+    /// The artifact.
+    pub artifact: PathBuf,
+    /// The layout directory (created if missing; other tags in it are kept).
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The tag of the manifest (`org.opencontainers.image.ref.name`).
+    #[arg(long, default_value = "latest", value_name = "TAG")]
+    pub tag: String,
+    /// The artifact's provenance attestation (DSSE envelope from `compile --attestation`),
+    /// added as a layer; refused if it is about another file.
+    #[arg(long, value_name = "FILE")]
+    pub attestation: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +101,10 @@ pub struct VerifyArgs {
     /// must carry a valid signature by one of them.
     #[arg(long = "trusted-key", value_name = "FILE")]
     pub trusted_keys: Vec<PathBuf>,
+    /// Also check this provenance attestation (DSSE envelope): its signature by a trusted
+    /// key, its subject against the file, its dependencies against the header's inputs.
+    #[arg(long, value_name = "FILE", requires = "trusted_keys")]
+    pub attestation: Option<PathBuf>,
 }
 
 /// The inputs of a compilation.
@@ -92,6 +146,10 @@ pub struct CompileArgs {
     /// Sign the artifact header with this Ed25519 private key (PKCS#8 PEM, see `keygen`).
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Also write an in-toto / SLSA v1 provenance attestation of the artifact here, in a DSSE
+    /// envelope signed with `--signing-key`.
+    #[arg(long, value_name = "FILE", requires = "signing_key")]
+    pub attestation: Option<PathBuf>,
     #[command(flatten)]
     pub cache: ModuleCacheArgs,
 }
@@ -180,9 +238,14 @@ pub struct ServeOptions {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The artifact to serve. Optional in connected mode (`--control-plane`): the node then
-    /// waits for a deployment before opening its traffic listener.
-    #[arg(long, value_name = "FILE", required_unless_present = "control_plane")]
+    /// The artifact to serve: a `.bca` file, or `oci:DIR[:TAG]` for the artifact in an OCI
+    /// image layout (see `oci-layout`). Optional in connected mode (`--control-plane`): the
+    /// node then waits for a deployment before opening its traffic listener.
+    #[arg(
+        long,
+        value_name = "FILE|oci:DIR[:TAG]",
+        required_unless_present = "control_plane"
+    )]
     pub artifact: Option<PathBuf>,
     /// Development mode: problem responses include field-level details.
     #[arg(long)]

@@ -17,6 +17,9 @@ fn main() -> std::process::ExitCode {
         cli::Command::Dev(args) => cmd::dev::run(args),
         cli::Command::Keygen(args) => cmd::keys::keygen(args),
         cli::Command::Verify(args) => cmd::keys::verify(args),
+        cli::Command::Sbom(args) => cmd::evidence::sbom(args),
+        cli::Command::OciLabels(args) => cmd::evidence::oci_labels(args),
+        cli::Command::OciLayout(args) => cmd::evidence::oci_layout(args),
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -16,6 +16,7 @@ pub fn run(args: CompileArgs) -> i32 {
     options.provenance_commit = args.provenance_commit;
     options.provenance_source = args.provenance_source;
     options.metadata = args.provenance.into_iter().collect();
+    let started_on = attestation_time(options.build_time);
     if let Some(path) = &args.signing_key {
         match super::keys::load_private_key(path) {
             Ok(key) => options.signing_key = Some(key),
@@ -37,6 +38,21 @@ pub fn run(args: CompileArgs) -> i32 {
         eprintln!("error: cannot write {}: {e}", args.output.display());
         return EXIT_DIAGNOSTICS;
     }
+    if let (Some(path), Some(key)) = (&args.attestation, &options.signing_key) {
+        let invocation = super::evidence::Invocation {
+            output: &args.output,
+            header: &out.header,
+            base_path: options.base_path.as_deref(),
+            allow_plaintext_upstream: options.allow_plaintext_upstream,
+            started_on,
+            finished_on: attestation_time(options.build_time),
+        };
+        if let Err(e) = super::evidence::write_attestation(path, &out.artifact, &invocation, key) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_DIAGNOSTICS;
+        }
+        eprintln!("wrote the provenance attestation to {}", path.display());
+    }
     super::configure_module_cache(&args.cache);
     warm_module_cache(&out.artifact);
     eprintln!(
@@ -47,6 +63,19 @@ pub fn run(args: CompileArgs) -> i32 {
         out.header.artifact_hash
     );
     0
+}
+
+/// Now, or the build time when `SOURCE_DATE_EPOCH` fixes it (a reproducible build gives the
+/// same attestation).
+fn attestation_time(build_time: u64) -> String {
+    let secs = if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
+        build_time
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(build_time, |d| d.as_secs())
+    };
+    barbacane_artifact::rfc3339(secs)
 }
 
 /// Writes next to the target and renames, so a reader never sees a half-written artifact.

@@ -94,12 +94,15 @@ pub fn verify(args: VerifyArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
-    let artifact = match std::fs::read(&args.artifact)
+    let read = barbacane_proxy::snapshot_source(&args.artifact)
         .map_err(|e| e.to_string())
         .and_then(|b| {
-            Artifact::from_bytes(&b).map_err(|e| format!("invalid or tampered with: {e}"))
-        }) {
-        Ok(a) => a,
+            let a =
+                Artifact::from_bytes(&b).map_err(|e| format!("invalid or tampered with: {e}"))?;
+            Ok((b, a))
+        });
+    let (bytes, artifact) = match read {
+        Ok(r) => r,
         Err(e) => {
             println!("FAIL {}: {e}", args.artifact.display());
             return exit_code::ARTIFACT_INVALID;
@@ -111,7 +114,7 @@ pub fn verify(args: VerifyArgs) -> i32 {
         header.members.len(),
         header.artifact_hash
     );
-    match (verify_header(header, &trusted), trusted.is_empty()) {
+    let code = match (verify_header(header, &trusted), trusted.is_empty()) {
         (SignatureStatus::Verified { key_id }, _) => {
             println!("signature: verified (key {key_id})");
             0
@@ -138,5 +141,9 @@ pub fn verify(args: VerifyArgs) -> i32 {
             );
             exit_code::SIGNATURE_REJECTED
         }
+    };
+    match (&args.attestation, code) {
+        (Some(path), 0) => super::evidence::verify_attestation(path, &bytes, header, &trusted),
+        _ => code,
     }
 }

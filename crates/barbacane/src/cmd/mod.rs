@@ -4,6 +4,7 @@ mod admin;
 pub use admin::DEFAULT_LISTEN as ADMIN_DEFAULT_LISTEN;
 pub mod compile;
 pub mod dev;
+pub mod evidence;
 pub mod inspect;
 pub mod keys;
 pub mod serve;

@@ -192,14 +192,21 @@ async fn reload_on_sighup(hup: Hangup, admin: Arc<Admin>) {
 #[cfg(not(unix))]
 async fn reload_on_sighup(_hup: Hangup, _admin: Arc<Admin>) {}
 
-/// Watches the directory of the artifact path as given (not its symlink target: Kubernetes
+/// Watches the directory of the artifact path as given, or the layout's directory for
+/// `oci:DIR[:TAG]` (not a symlink target: Kubernetes
 /// ConfigMaps swap a `..data` symlink, which would delete a resolved directory). Any change
 /// in that directory triggers a debounced reload; a reload of an unchanged file is cheap and
 /// reports `changed: false`.
 fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
     use notify::{RecursiveMode, Watcher};
-    let dir = match artifact.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+    // An OCI layout changes when its index.json is replaced (blobs are written first).
+    let layout = artifact
+        .to_str()
+        .and_then(|s| s.strip_prefix("oci:"))
+        .map(|r| barbacane_evidence::oci::parse_reference(r).0);
+    let dir = match (layout, artifact.parent()) {
+        (Some(layout), _) => layout,
+        (None, Some(d)) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -5,6 +5,7 @@ mod compile;
 mod connected;
 mod control;
 mod dev;
+mod evidence;
 mod help;
 mod inspect;
 mod module_cache;
