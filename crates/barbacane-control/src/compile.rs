@@ -111,6 +111,8 @@ pub struct Job {
     pub provenance_source: Option<String>,
     /// Free provenance pairs.
     pub metadata: BTreeMap<String, String>,
+    /// Signs the artifact (`--signing-key`).
+    pub signing_key: Option<barbacane_artifact::PrivateKey>,
 }
 
 /// Compiles a job: lays the files and plugins out, then runs the compiler.
@@ -122,6 +124,7 @@ pub fn run(job: &Job) -> Result<CompileOutput, Vec<Diagnostic>> {
         build_time: job.build_time,
         provenance_source: job.provenance_source.clone(),
         metadata: job.metadata.clone(),
+        signing_key: job.signing_key.clone(),
         ..Default::default()
     };
     compile(&fs, &options)

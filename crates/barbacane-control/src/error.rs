@@ -32,6 +32,9 @@ pub enum ApiError {
         /// The id as given.
         id: String,
     },
+    /// The artifact exists but has no provenance attestation (built before they existed).
+    #[error("{0}")]
+    NoAttestation(String),
     /// No route matches the path.
     #[error("no route for `{0}`")]
     RouteNotFound(String),
@@ -110,7 +113,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) | ApiError::NoAttestation(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::AlreadyExists(_) | ApiError::InUse(_) | ApiError::Conflict(_) => {
@@ -139,6 +144,7 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient-scope",
             ApiError::NotFound { .. } => "not-found",
             ApiError::RouteNotFound(_) => "route-not-found",
+            ApiError::NoAttestation(_) => "no-attestation",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::AlreadyExists(_) => "already-exists",

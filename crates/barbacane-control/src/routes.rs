@@ -177,6 +177,18 @@ pub fn table() -> Vec<Route> {
                 get(artifacts::download),
             )
         },
+        Route {
+            access: Access::AdminOrKey,
+            ..route(Method::GET, "/artifacts/{id}/sbom", get(artifacts::sbom))
+        },
+        Route {
+            access: Access::AdminOrKey,
+            ..route(
+                Method::GET,
+                "/artifacts/{id}/attestation",
+                get(artifacts::attestation),
+            )
+        },
         route(Method::POST, "/plugins", post(plugins::register)),
         route(Method::GET, "/plugins", get(plugins::list)),
         route(Method::GET, "/plugins/{name}", get(plugins::versions)),

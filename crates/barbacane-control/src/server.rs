@@ -44,6 +44,8 @@ pub struct ServeConfig {
     pub drift_retention: std::time::Duration,
     /// How long a compile claim holds without renewal (`--compile-lease`).
     pub compile_lease: std::time::Duration,
+    /// Signs artifacts and attestations (`--signing-key`, PKCS#8 PEM).
+    pub signing_key: Option<std::path::PathBuf>,
 }
 
 /// `--tls-cert` and `--tls-key`.
@@ -141,6 +143,22 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         .map(|t| crate::tls::server_config(&t.cert, &t.key))
         .transpose()
         .map_err(StartError::Config)?;
+    let signing_key = config
+        .signing_key
+        .as_ref()
+        .map(|path| {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("--signing-key {}: {e}", path.display()))?;
+            barbacane_artifact::parse_private_key(&pem)
+                .map(|key| {
+                    tracing::info!(key_id = %barbacane_artifact::key_id(&key.verifying_key()),
+                        "artifacts and attestations are signed");
+                    Arc::new(key)
+                })
+                .map_err(|e| format!("--signing-key {}: {e}", path.display()))
+        })
+        .transpose()
+        .map_err(StartError::Config)?;
     let pool = db::pool(&config.database_url, &config.pool)
         .map_err(|e| StartError::Config(format!("DATABASE_URL: {e}")))?;
     db::migrate(&pool)
@@ -196,6 +214,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         wake,
         owner: uuid::Uuid::new_v4(),
         lease: config.compile_lease,
+        signing_key,
     }
     .spawn(config.workers, rx.clone());
     workers.push(tokio::spawn(crate::drift::run(

@@ -21,6 +21,8 @@ const PRODUCED: &[&str] = &[
     "application/problem+json",
     "application/octet-stream",
     "text/plain",
+    "application/vnd.cyclonedx+json",
+    "application/vnd.dsse.envelope.v1+json",
 ];
 
 /// What an `Accept` header asks for.

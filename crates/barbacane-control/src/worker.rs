@@ -48,6 +48,9 @@ pub struct Workers {
     pub owner: Uuid,
     /// How long a claim holds without renewal.
     pub lease: Duration,
+    /// Signs artifacts and their provenance attestations (`--signing-key`); unsigned
+    /// artifacts and unsigned attestation envelopes without it.
+    pub signing_key: Option<Arc<barbacane_artifact::PrivateKey>>,
 }
 
 /// Default compile lease.
@@ -242,7 +245,18 @@ impl Workers {
             .iter()
             .map(|p| (p.name.clone(), Value::String(p.version.clone())))
             .collect();
-        (run_compiler(inputs).await, Value::Object(plugins))
+        let mut inputs = inputs;
+        inputs.job.signing_key = self.signing_key.as_deref().cloned();
+        let external = json!({
+            "project_id": c.project_id,
+            "compilation_id": c.id,
+            "spec_revisions": inputs.built_from,
+            "plugins": plugins,
+        });
+        (
+            run_compiler(inputs, c.id, external).await,
+            Value::Object(plugins),
+        )
     }
 
     async fn record(
@@ -261,6 +275,8 @@ impl Workers {
             compiler_version: built.compiler_version.clone(),
             header: built.header.clone(),
             built_from: built.built_from.clone(),
+            sbom: built.sbom.clone(),
+            attestation: built.attestation.clone(),
         };
         if artifacts::record_build(
             &self.pool,
@@ -279,26 +295,63 @@ impl Workers {
     }
 }
 
-/// Runs the compiler on a blocking thread.
-async fn run_compiler(inputs: Inputs) -> Result<Built, Value> {
+/// Runs the compiler on a blocking thread, then derives the build's evidence there too: the
+/// SBOM and the provenance attestation (signed with the artifact's key when there is one).
+async fn run_compiler(inputs: Inputs, compilation: Uuid, external: Value) -> Result<Built, Value> {
     let job = inputs.job;
-    let result = tokio::task::spawn_blocking(move || compile::run(&job)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let started = Utc::now();
+        let out = compile::run(&job)?;
+        let finished = Utc::now();
+        let id = Uuid::new_v4();
+        let name = format!("{id}.bca");
+        let sha = sha256_hex(&out.artifact);
+        let sbom = barbacane_artifact::Artifact::from_bytes(&out.artifact)
+            .map(|a| barbacane_evidence::sbom::sbom(&a, &name, &sha))
+            .map(|doc| serde_json::to_vec_pretty(&doc).unwrap_or_default())
+            .unwrap_or_default();
+        let (started, finished) = (rfc3339(started), rfc3339(finished));
+        let attestation = barbacane_evidence::attestation::envelope(
+            &barbacane_evidence::attestation::Build {
+                subject_name: &name,
+                subject_sha256: &sha,
+                header: &out.header,
+                external_parameters: external,
+                builder_id: barbacane_evidence::attestation::CONTROL_PLANE_BUILDER,
+                started_on: &started,
+                finished_on: &finished,
+                invocation_id: Some(compilation.to_string()),
+            },
+            job.signing_key.as_ref(),
+        );
+        Ok((id, out, sbom, attestation))
+    })
+    .await;
     match result {
-        Ok(Ok(out)) => Ok(Built {
-            id: Uuid::new_v4(),
+        Ok(Ok((id, out, sbom, attestation))) => Ok(Built {
+            id,
             artifact: out.artifact,
             header: serde_json::to_value(&out.header).unwrap_or(Value::Null),
             artifact_hash: out.header.artifact_hash,
             compiler_version: out.header.compiler_version,
             warnings: serde_json::to_value(&out.warnings).unwrap_or(json!([])),
             built_from: inputs.built_from,
+            sbom,
+            attestation,
         }),
-        Ok(Err(diagnostics)) => Err(serde_json::to_value(&diagnostics).unwrap_or(json!([]))),
+        Ok(Err(diagnostics)) => Err(serde_json::to_value(
+            &diagnostics as &Vec<barbacane_compiler::Diagnostic>,
+        )
+        .unwrap_or(json!([]))),
         Err(e) => Err(failure(
             "compiler-crashed",
             &format!("the compiler panicked: {e}"),
         )),
     }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Why an outcome could not be recorded (retried while transient).
@@ -332,6 +385,8 @@ struct Built {
     compiler_version: String,
     warnings: Value,
     built_from: Vec<BuiltFrom>,
+    sbom: Vec<u8>,
+    attestation: Vec<u8>,
 }
 
 fn failure(code: &str, message: &str) -> Value {
@@ -401,6 +456,7 @@ async fn load(pool: &PgPool, c: &Compilation) -> Result<Inputs, LoadError> {
             build_time: build_time.map_or(0, |t| u64::try_from(t.timestamp()).unwrap_or(0)),
             provenance_source: Some(provenance_source),
             metadata,
+            signing_key: None,
         },
         built_from: revisions
             .iter()

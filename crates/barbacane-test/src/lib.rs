@@ -8,8 +8,10 @@
 //! - [`compile_project`]: like [`compile_yaml`], with plugins declared in a `barbacane.yaml`.
 //! - [`harness::PluginHarness`]: a plugin's real `.wasm` in the real sandbox, no gateway.
 //! - [`capture::CaptureServer`]: a real HTTP server that records requests.
+//! - [`evidence::evidence_check`]: the independent SBOM / attestation checkers.
 
 pub mod capture;
+pub mod evidence;
 pub mod harness;
 
 pub use barbacane_compiler::{Code, CompileOptions, Diagnostic};

@@ -100,6 +100,79 @@ pub async fn download(
     Ok((headers, bytes).into_response())
 }
 
+/// `GET /artifacts/{id}/sbom`: the CycloneDX 1.6 SBOM recorded with the build (derived from
+/// the stored bytes, identically, for artifacts built before SBOMs were recorded).
+pub async fn sbom(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (uuid, project, (sbom, _)) = evidence(&state, &id).await?;
+    caller.require(SCOPE_ARTIFACT_READ, project, || {
+        ApiError::not_found("artifact", &id)
+    })?;
+    let doc = match sbom {
+        Some(doc) => doc,
+        None => {
+            let bytes = state.store().get(uuid).await?.ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "artifact {uuid} has metadata but no bytes in the store"
+                ))
+            })?;
+            let doc = barbacane_evidence::sbom::sbom_of_bytes(&bytes, &format!("{uuid}.bca"))
+                .map_err(|e| {
+                    ApiError::Internal(format!("stored artifact {uuid} is unreadable: {e}"))
+                })?;
+            serde_json::to_vec_pretty(&doc).unwrap_or_default()
+        }
+    };
+    Ok(document(barbacane_evidence::sbom::MEDIA_TYPE, doc))
+}
+
+/// `GET /artifacts/{id}/attestation`: the DSSE envelope of the build's in-toto / SLSA v1
+/// provenance (signed when the control plane has a `--signing-key`); 404 `no-attestation`
+/// for artifacts built before attestations were recorded.
+pub async fn attestation(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (_, project, (_, attestation)) = evidence(&state, &id).await?;
+    caller.require(SCOPE_ARTIFACT_READ, project, || {
+        ApiError::not_found("artifact", &id)
+    })?;
+    let envelope = attestation.ok_or_else(|| {
+        ApiError::NoAttestation(format!(
+            "artifact `{id}` was built before provenance attestations were recorded; recompile its revisions to get one"
+        ))
+    })?;
+    Ok(document(barbacane_evidence::oci::DSSE_MEDIA_TYPE, envelope))
+}
+
+type Evidence = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+async fn evidence(
+    state: &AppState,
+    id: &str,
+) -> Result<(uuid::Uuid, uuid::Uuid, Evidence), ApiError> {
+    let uuid = parse_id("artifact", id)?;
+    let (artifact, _) = artifacts::get(state.pool(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact", id))?;
+    let evidence = artifacts::evidence(state.pool(), uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("artifact", id))?;
+    Ok((uuid, artifact.project_id, evidence))
+}
+
+fn document(media_type: &'static str, body: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
+        body,
+    )
+        .into_response()
+}
+
 /// `DELETE /artifacts/{id}` → 204; 409 while a deployment references it.
 pub async fn delete(
     State(state): State<AppState>,

@@ -1,4 +1,4 @@
-//! `barbacane-control artifact list|download|inspect`.
+//! `barbacane-control artifact list|download|inspect|sbom|attestation|delete`.
 
 use clap::Subcommand;
 use http::Method;
@@ -29,6 +29,23 @@ pub enum ArtifactCmd {
     Inspect {
         /// Artifact id.
         id: String,
+    },
+    /// The artifact's CycloneDX 1.6 SBOM (JSON), to standard output or a file.
+    Sbom {
+        /// Artifact id.
+        id: String,
+        /// Write it here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The build's provenance attestation (a DSSE envelope), to standard output or a file;
+    /// check it with `barbacane verify ARTIFACT --attestation FILE --trusted-key KEY`.
+    Attestation {
+        /// Artifact id.
+        id: String,
+        /// Write it here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Delete an artifact (refused while a deployment references it).
     Delete {
@@ -89,6 +106,17 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> Result<(), CliError> {
                 eprintln!("wrote {} ({} bytes)", out.display(), reply.body.len());
             }
         }
+        ArtifactCmd::Sbom { id, output } => {
+            document(ctx, &format!("/artifacts/{}/sbom", encode(&id)), output).await?;
+        }
+        ArtifactCmd::Attestation { id, output } => {
+            document(
+                ctx,
+                &format!("/artifacts/{}/attestation", encode(&id)),
+                output,
+            )
+            .await?;
+        }
         ArtifactCmd::Inspect { id } => {
             let a = ctx
                 .client
@@ -132,6 +160,27 @@ pub async fn run(ctx: &Ctx, cmd: ArtifactCmd) -> Result<(), CliError> {
                 .collect();
             println!();
             table(&["KIND", "INPUT", "SHA256"], &rows);
+        }
+    }
+    Ok(())
+}
+
+/// Fetches a document and writes it to `output`, or to standard output.
+async fn document(ctx: &Ctx, path: &str, output: Option<PathBuf>) -> Result<(), CliError> {
+    let reply = ctx.client.send(Method::GET, path, None, Vec::new()).await?;
+    match output {
+        Some(out) => {
+            std::fs::write(&out, &reply.body)
+                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", out.display())))?;
+            eprintln!("wrote {} ({} bytes)", out.display(), reply.body.len());
+        }
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(&reply.body);
+            if !reply.body.ends_with(b"\n") {
+                let _ = stdout.write_all(b"\n");
+            }
         }
     }
     Ok(())

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// The private key (PEM) of `--tls-cert`.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Sign every artifact this control plane compiles, and its provenance attestation,
+    /// with this Ed25519 private key (PKCS#8 PEM, from `barbacane keygen`). Without it,
+    /// artifacts are unsigned and attestations are envelopes without a signature.
+    #[arg(long, value_name = "FILE", env = "BARBACANE_CONTROL_SIGNING_KEY")]
+    pub signing_key: Option<std::path::PathBuf>,
     /// Log filter (default `info`, or RUST_LOG).
     #[arg(long)]
     pub log_level: Option<String>,
@@ -82,6 +87,7 @@ pub fn run(args: ServeArgs) -> i32 {
         drift_interval: args.drift_interval,
         drift_retention: args.drift_retention,
         compile_lease: args.compile_lease,
+        signing_key: args.signing_key,
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(crate::server::TlsFiles { cert, key }),
             _ => None,

@@ -58,6 +58,10 @@ pub struct NewArtifact {
     pub header: Value,
     /// Revisions it was built from.
     pub built_from: Vec<BuiltFrom>,
+    /// The CycloneDX SBOM (JSON bytes).
+    pub sbom: Vec<u8>,
+    /// The DSSE envelope of the provenance attestation (JSON bytes).
+    pub attestation: Vec<u8>,
 }
 
 const COLUMNS: &str =
@@ -77,7 +81,7 @@ pub async fn record_build(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO artifacts (id, project_id, artifact_hash, sha256, size, compiler_version, \
-         header, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         header, content_hash, sbom, attestation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(artifact.id)
     .bind(artifact.project_id)
@@ -87,6 +91,8 @@ pub async fn record_build(
     .bind(&artifact.compiler_version)
     .bind(&artifact.header)
     .bind(artifact.header.get("content_hash").and_then(Value::as_str))
+    .bind(&artifact.sbom)
+    .bind(&artifact.attestation)
     .execute(&mut *tx)
     .await?;
     for from in &artifact.built_from {
@@ -152,6 +158,18 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<(Artifact, Value)>, s
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| (r.artifact, r.header)))
+}
+
+/// The evidence recorded with an artifact's build: (SBOM, attestation), each `None` for
+/// artifacts built before evidence was recorded; `None` overall for an unknown artifact.
+pub async fn evidence(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<(Option<Vec<u8>>, Option<Vec<u8>>)>, sqlx::Error> {
+    sqlx::query_as("SELECT sbom, attestation FROM artifacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The revisions an artifact was built from.

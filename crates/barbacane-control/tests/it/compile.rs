@@ -215,6 +215,7 @@ async fn a_deleted_spec_fails_its_pending_compilation() {
         wake: Arc::new(Notify::new()),
         owner: uuid::Uuid::new_v4(),
         lease: barbacane_control::worker::DEFAULT_LEASE,
+        signing_key: None,
     }
     .spawn(1, rx);
     let c = app.wait_compilation(&id).await;
@@ -273,6 +274,7 @@ async fn compilations_left_running_are_recovered_at_start() {
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
         compile_lease: std::time::Duration::from_secs(30),
+        signing_key: None,
     })
     .await
     .unwrap();

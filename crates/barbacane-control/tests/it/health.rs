@@ -87,6 +87,7 @@ fn serve_config(db: &TestDb, listen: &str) -> ServeConfig {
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
         compile_lease: std::time::Duration::from_secs(30),
+        signing_key: None,
     }
 }
 

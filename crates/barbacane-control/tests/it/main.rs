@@ -10,6 +10,7 @@ mod deployments;
 mod drift;
 mod drift_converge;
 mod drift_standalone;
+mod evidence;
 mod faults;
 mod health;
 mod hostile_input;

@@ -21,6 +21,7 @@ fn config(url: &str, lease: Duration) -> barbacane_control::server::ServeConfig 
         drift_interval: Duration::from_secs(30),
         drift_retention: Duration::from_secs(30 * 86_400),
         compile_lease: lease,
+        signing_key: None,
     }
 }
 
@@ -83,6 +84,8 @@ async fn a_live_claim_is_never_requeued_and_only_its_owner_records() {
         compiler_version: "0".into(),
         header: serde_json::json!({}),
         built_from: vec![],
+        sbom: vec![],
+        attestation: vec![],
     };
     let empty = serde_json::json!({});
     let recorded = artifacts::record_build(&app.pool, &late, claimed.id, a, &empty, &empty)

@@ -109,6 +109,8 @@ pub struct AppOptions {
     pub max_upload_bytes: usize,
     pub workers: usize,
     pub heartbeat: std::time::Duration,
+    /// The compile workers' `--signing-key`.
+    pub signing_key: Option<Arc<barbacane_artifact::PrivateKey>>,
 }
 
 impl Default for AppOptions {
@@ -120,6 +122,7 @@ impl Default for AppOptions {
             max_upload_bytes: 1024 * 1024,
             workers: 2,
             heartbeat: std::time::Duration::from_secs(30),
+            signing_key: None,
         }
     }
 }
@@ -172,6 +175,7 @@ impl TestApp {
                 wake,
                 owner: uuid::Uuid::new_v4(),
                 lease: barbacane_control::worker::DEFAULT_LEASE,
+                signing_key: options.signing_key.clone(),
             }
             .spawn(options.workers, rx)
         } else {

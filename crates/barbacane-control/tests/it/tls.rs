@@ -69,6 +69,7 @@ async fn the_api_and_the_data_plane_channel_over_tls() {
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
         compile_lease: std::time::Duration::from_secs(30),
+        signing_key: None,
     })
     .await
     .unwrap();

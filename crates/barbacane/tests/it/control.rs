@@ -42,6 +42,7 @@ pub fn config(url: &str, listen: SocketAddr) -> ServeConfig {
         drift_interval: std::time::Duration::from_secs(30),
         drift_retention: std::time::Duration::from_secs(30 * 86_400),
         compile_lease: std::time::Duration::from_secs(30),
+        signing_key: None,
     }
 }
 

@@ -16,27 +16,12 @@ const TAMPERED: i32 = 22;
 const SUBJECT: i32 = 23;
 const DEPENDENCIES: i32 = 24;
 
-/// The interpreter of the evidence checkers' virtual environment.
-fn python() -> PathBuf {
-    let path = std::env::var_os("BARBACANE_EVIDENCE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::root().join("target/evidence-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/evidence-tools.sh (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
-
 /// `scripts/evidence-check.py ARGS`, which must succeed; returns what it printed.
 #[track_caller]
 fn independent_check(args: &[&Path]) -> String {
-    let out = run(Command::new(python())
-        .arg(crate::support::root().join("scripts/evidence-check.py"))
-        .args(args));
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
-    out.stdout
+    let (ok, said) = barbacane_test::evidence::evidence_check(args);
+    assert!(ok, "{said}");
+    said
 }
 
 /// Compiles the `$ref` fixture (a spec, two referenced files, the official mock plugin),
@@ -176,10 +161,13 @@ fn attestations_verify_independently_and_every_failure_has_its_code() {
         "{}",
         out.stdout
     );
-    let independent = run(Command::new(python())
-        .arg(crate::support::root().join("scripts/evidence-check.py"))
-        .args([Path::new("attestation"), &tampered, &key, &artifact]));
-    assert_eq!(independent.status.code(), Some(1), "{}", independent.stdout);
+    let (ok, said) = barbacane_test::evidence::evidence_check(&[
+        Path::new("attestation"),
+        &tampered,
+        &key,
+        &artifact,
+    ]);
+    assert!(!ok && said.contains("VerificationError"), "{said}");
 
     // Signed by another key than the trusted one (artifact signed by the trusted key).
     let resigned = dir.path().join("resigned.json");
