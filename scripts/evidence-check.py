@@ -11,7 +11,6 @@
 Prints what it checked; exits 0 when everything holds, 1 otherwise. Installed by
 scripts/evidence-tools.sh.
 """
-import base64
 import hashlib
 import json
 import sys
@@ -46,9 +45,8 @@ def check_attestation(envelope_path, key_path, artifact_path):
 
     with open(key_path, "rb") as f:
         public = serialization.load_pem_public_key(f.read())
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    keyid = hashlib.sha256(raw).hexdigest()[:16]
-    key = SSlibKey(keyid, "ed25519", "ed25519", {"public": raw.hex()})
+    # securesystemslib's own key id for this key (the default from_crypto computes).
+    key = SSlibKey.from_crypto(public)
     with open(envelope_path, encoding="utf-8") as f:
         envelope = Envelope.from_dict(json.load(f))
     verified = envelope.verify([key], 1)

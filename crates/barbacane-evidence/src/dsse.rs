@@ -2,9 +2,11 @@
 //! travel in. The signature covers the pre-authentication encoding
 //! `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body` (lengths in ASCII decimal), never the
 //! JSON of the envelope, so the payload is verified as the exact bytes that were signed.
-//! Key ids are the artifact signing key ids (see `barbacane_artifact::key_id`).
+//! The `keyid` written is the in-toto / TUF key id of the Ed25519 key ([`dsse_key_id`]), what
+//! `securesystemslib` computes for it by default; [`verify`] also accepts the artifact key id
+//! `barbacane keygen` prints (`barbacane_artifact::key_id`) and an empty `keyid`.
 
-use barbacane_artifact::{PrivateKey, PublicKey, key_id};
+use barbacane_artifact::{PrivateKey, PublicKey, key_id, sha256_hex};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer, Verifier};
@@ -35,6 +37,21 @@ pub struct EnvelopeSignature {
     pub sig: String,
 }
 
+/// The in-toto / TUF key id of an Ed25519 key: the SHA-256 of the canonical JSON
+/// `{"keytype":"ed25519","keyval":{"public":"<hex>"},"scheme":"ed25519"}`.
+pub fn dsse_key_id(key: &PublicKey) -> String {
+    let hex: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    sha256_hex(
+        format!(r#"{{"keytype":"ed25519","keyval":{{"public":"{hex}"}},"scheme":"ed25519"}}"#)
+            .as_bytes(),
+    )
+}
+
+/// Whether `keyid` names `key` (either id form; an empty keyid names any key).
+fn names(keyid: &str, key: &PublicKey) -> bool {
+    keyid.is_empty() || keyid == key_id(key) || keyid == dsse_key_id(key)
+}
+
 /// The pre-authentication encoding of DSSE v1.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
@@ -52,7 +69,7 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 pub fn seal(payload: &[u8], payload_type: &str, key: Option<&PrivateKey>) -> Envelope {
     let signatures = key
         .map(|key| EnvelopeSignature {
-            keyid: key_id(&key.verifying_key()),
+            keyid: dsse_key_id(&key.verifying_key()),
             sig: STANDARD.encode(key.sign(&pae(payload_type, payload)).to_bytes()),
         })
         .into_iter()
@@ -94,10 +111,7 @@ pub fn verify(envelope: &Envelope, trusted: &[PublicKey]) -> Result<(String, Vec
     let mut bad = None;
     for s in &envelope.signatures {
         // A signature without a usable key id is tried against every trusted key.
-        for key in trusted
-            .iter()
-            .filter(|k| s.keyid.is_empty() || key_id(k) == s.keyid)
-        {
+        for key in trusted.iter().filter(|k| names(&s.keyid, k)) {
             let ok = STANDARD
                 .decode(&s.sig)
                 .ok()

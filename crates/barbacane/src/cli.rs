@@ -95,7 +95,7 @@ pub struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The artifact.
+    /// The artifact: a `.bca` file or `oci:DIR[:TAG]`.
     pub artifact: PathBuf,
     /// A public key whose signatures are trusted; repeatable. With at least one, the artifact
     /// must carry a valid signature by one of them.
@@ -168,7 +168,7 @@ pub struct ModuleCacheArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The artifact.
+    /// The artifact: a `.bca` file or `oci:DIR[:TAG]`.
     pub artifact: PathBuf,
     /// Print the header as JSON.
     #[arg(long)]

@@ -26,10 +26,11 @@ fn emit(out: &str) -> i32 {
 }
 
 pub fn run(args: InspectArgs) -> i32 {
-    let bytes = match std::fs::read(&args.artifact) {
+    // A file, or `oci:DIR[:TAG]`.
+    let bytes = match barbacane_proxy::snapshot_source(&args.artifact) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.artifact.display());
+            eprintln!("error: {e}");
             return exit_code::ARTIFACT_INVALID;
         }
     };
