@@ -83,11 +83,14 @@ pub enum Capability {
     Http,
     /// `barbacane:secrets`: resolve secret references (`env://`, `file://`).
     Secrets,
+    /// `barbacane:ratelimit`: take from a sliding-window quota kept by the host (in process,
+    /// or shared by every gateway on one Redis).
+    Ratelimit,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -96,6 +99,7 @@ impl Capability {
         Capability::Response,
         Capability::Http,
         Capability::Secrets,
+        Capability::Ratelimit,
     ];
 
     /// The name used in `plugin.toml`.
@@ -109,6 +113,7 @@ impl Capability {
             Capability::Response => "response",
             Capability::Http => "http",
             Capability::Secrets => "secrets",
+            Capability::Ratelimit => "ratelimit",
         }
     }
 
@@ -123,6 +128,7 @@ impl Capability {
             Capability::Response => "barbacane:response",
             Capability::Http => "barbacane:http",
             Capability::Secrets => "barbacane:secrets",
+            Capability::Ratelimit => "barbacane:ratelimit",
         }
     }
 
@@ -149,6 +155,7 @@ impl Capability {
                 "set_query",
                 "set_body",
                 "set_method",
+                "client_ip",
             ],
             Capability::Response => &[
                 "status",
@@ -164,6 +171,7 @@ impl Capability {
             ],
             Capability::Http => &["call", "response_body"],
             Capability::Secrets => &["get"],
+            Capability::Ratelimit => &["take"],
         }
     }
 

@@ -5,7 +5,7 @@
 
 use barbacane_artifact::Artifact;
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
-use barbacane_wasm::{HttpClient, Plugin, PoolOptions, Prepared, Runtime};
+use barbacane_wasm::{HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,13 +17,18 @@ pub(crate) struct PluginSet<'a> {
     prepared: HashMap<(String, String), Prepared>,
     constants: HashMap<(String, String), Arc<ConstantResponse>>,
     http: Option<Arc<dyn HttpClient>>,
+    limiter: Arc<dyn RateLimiter>,
     pool: PoolOptions,
 }
 
 impl<'a> PluginSet<'a> {
     /// Starts compiling every bundled module at once; each is then bound when an operation
     /// first uses it.
-    pub(crate) fn new(artifact: &'a Artifact, pool: PoolOptions) -> PluginSet<'a> {
+    pub(crate) fn new(
+        artifact: &'a Artifact,
+        pool: PoolOptions,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> PluginSet<'a> {
         precompile(artifact);
         PluginSet {
             artifact,
@@ -31,6 +36,7 @@ impl<'a> PluginSet<'a> {
             prepared: HashMap::new(),
             constants: HashMap::new(),
             http: None,
+            limiter,
             pool,
         }
     }
@@ -131,6 +137,9 @@ impl<'a> PluginSet<'a> {
                 }
             };
             plugin = plugin.with_http_client(client);
+        }
+        if plugin.manifest().allows(Capability::Ratelimit) {
+            plugin = plugin.with_rate_limiter(Arc::clone(&self.limiter));
         }
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)

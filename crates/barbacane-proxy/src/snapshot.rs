@@ -96,6 +96,9 @@ pub struct LoadOptions {
     /// Bounds of each (plugin, configuration) pair's pool of instances
     /// (`--plugin-instances`, `--plugin-wait`).
     pub plugin_pool: barbacane_wasm::PoolOptions,
+    /// Where plugins' quotas are kept (`--state`); the process's in-memory limiter when
+    /// `None`. Either way it outlives snapshots, so counts survive reloads.
+    pub rate_limiter: Option<std::sync::Arc<dyn barbacane_wasm::RateLimiter>>,
 }
 
 /// One route's runtime state.
@@ -162,7 +165,14 @@ impl Snapshot {
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
         let mut builder = RouterBuilder::new();
         let mut route_metrics = Vec::with_capacity(config.operations.len());
-        let mut plugins = crate::plugins::PluginSet::new(&artifact, options.plugin_pool);
+        let mut plugins = crate::plugins::PluginSet::new(
+            &artifact,
+            options.plugin_pool,
+            options
+                .rate_limiter
+                .clone()
+                .unwrap_or_else(barbacane_state::local),
+        );
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
                 method: op.method.clone(),

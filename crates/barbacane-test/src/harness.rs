@@ -45,6 +45,12 @@ pub fn exchange(method: &str, target: &str) -> ExchangeBuilder {
 }
 
 impl ExchangeBuilder {
+    /// Sets the connection's peer address (`barbacane:request.client_ip`).
+    pub fn client_ip(mut self, ip: std::net::IpAddr) -> Self {
+        self.0.client_ip = Some(ip);
+        self
+    }
+
     /// Adds a request header value.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.0.headers.append(

@@ -147,6 +147,7 @@ impl Prepared {
                 .instances(1)
                 .build(),
             http: self.plugin.http.clone(),
+            limiter: self.plugin.limiter.clone(),
             http_body: None,
             memory: None,
             in_init: true,

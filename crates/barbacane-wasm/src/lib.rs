@@ -26,6 +26,7 @@
 mod error;
 mod host;
 mod instance;
+mod limiter;
 mod memory;
 mod outbound;
 mod pool;
@@ -34,6 +35,7 @@ mod state;
 
 pub use error::WasmError;
 pub use instance::{Call, PoolOptions, Prepared, StartError};
+pub use limiter::{Decision, LimitError, LimitFuture, RateLimiter};
 pub use outbound::{
     DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,
     OutboundRequest, OutboundResponse,

@@ -268,11 +268,12 @@ impl Runtime {
         let exports = Arc::new(ExportIndex::of(&module));
         Ok(Plugin {
             runtime: Arc::clone(self),
-            is_async: manifest.allows(Capability::Http),
+            is_async: manifest.allows(Capability::Http) || manifest.allows(Capability::Ratelimit),
             manifest: Arc::new(manifest),
             pre,
             exports,
             http: None,
+            limiter: None,
         })
     }
 
@@ -341,9 +342,10 @@ pub struct Plugin {
     pub(crate) pre: InstancePre<HostState>,
     /// The ABI's exports, resolved once (a lookup by name hashes the name on every call).
     pub(crate) exports: Arc<ExportIndex>,
-    /// Declares `http`: its stores need wasmtime's async entry points.
+    /// Declares `http` or `ratelimit`: its stores need wasmtime's async entry points.
     pub(crate) is_async: bool,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
+    pub(crate) limiter: Option<Arc<dyn crate::RateLimiter>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -377,6 +379,12 @@ impl Plugin {
     /// Gives the plugin the gateway's HTTP client (used only if it declares `http`).
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Plugin {
         self.http = Some(client);
+        self
+    }
+
+    /// Gives the plugin the gateway's quotas (used only if it declares `ratelimit`).
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn crate::RateLimiter>) -> Plugin {
+        self.limiter = Some(limiter);
         self
     }
 

@@ -26,6 +26,8 @@ pub struct ExchangeState {
     pub response: Option<ResponseState>,
     /// Context shared along the chain (`barbacane:context`).
     pub context: BTreeMap<String, String>,
+    /// The address of the connection's peer (`barbacane:request.client_ip`).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// A response as plugins see it.
@@ -50,6 +52,8 @@ pub(crate) struct HostState {
     pub(crate) limits: StoreLimits,
     /// The gateway's client, for plugins that declare `http`.
     pub(crate) http: Option<Arc<dyn HttpClient>>,
+    /// The gateway's quotas, for plugins that declare `ratelimit`.
+    pub(crate) limiter: Option<Arc<dyn crate::RateLimiter>>,
     /// The body of the last `barbacane:http.call` response.
     pub(crate) http_body: Option<Bytes>,
     /// The guest's exported memory (resolved once per instance, read by every host call).

@@ -221,6 +221,11 @@ pub struct ServeOptions {
     /// there: for scrapers that cannot reach the admin listener).
     #[arg(long)]
     pub metrics_on_traffic: bool,
+    /// Keep plugins' shared state (rate-limit quotas) in this Redis instead of in process, so
+    /// that every gateway pointed at it enforces one quota: `redis://[user:pass@]HOST[:PORT][/DB]`.
+    /// Unreachable Redis never stops serving: the plugins' `fail_open` decides.
+    #[arg(long, value_name = "URL", env = "BARBACANE_STATE")]
+    pub state: Option<String>,
     /// Traffic workers, each a thread with its own runtime and listener (default: one per CPU).
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]

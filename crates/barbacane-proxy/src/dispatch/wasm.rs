@@ -92,6 +92,10 @@ impl WasmDispatcher {
             body,
             response: None,
             context: request.context,
+            client_ip: parts
+                .extensions
+                .get::<crate::pipeline::ClientAddr>()
+                .map(|a| a.0.ip()),
         };
         let mut call = self
             .prepared

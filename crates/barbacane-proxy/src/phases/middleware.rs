@@ -48,6 +48,10 @@ pub(crate) async fn on_request(
         body: body.take(),
         response: None,
         context: Default::default(),
+        client_ip: parts
+            .extensions
+            .get::<crate::pipeline::ClientAddr>()
+            .map(|a| a.0.ip()),
     };
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;

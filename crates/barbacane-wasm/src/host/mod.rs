@@ -6,6 +6,7 @@ mod context;
 mod core;
 mod http_call;
 mod log;
+mod ratelimit;
 mod request;
 mod response;
 pub(crate) mod secrets;
@@ -29,6 +30,7 @@ pub(crate) fn add_to_linker(
         Capability::Response => response::add_to_linker(linker),
         Capability::Http => http_call::add_to_linker(linker),
         Capability::Secrets => secrets::add_to_linker(linker),
+        Capability::Ratelimit => ratelimit::add_to_linker(linker),
     }
 }
 

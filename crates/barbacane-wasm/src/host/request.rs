@@ -4,7 +4,8 @@
 //! `method() path() query() body() -> i32`, `header(nptr, nlen, index) -> i32`,
 //! `header_count(nptr, nlen) -> i32`, `header_names() -> i32` (distinct lowercase names
 //! joined by `\n`), `set_header(n.., v..) add_header(n.., v..)
-//! remove_header(n..) set_path(p..) set_query(p..) set_body(p..) set_method(p..) -> i32`.
+//! remove_header(n..) set_path(p..) set_query(p..) set_body(p..) set_method(p..) -> i32`,
+//! `client_ip() -> i32` (the connection's peer address as text, or -1).
 
 use http::uri::PathAndQuery;
 use wasmtime::{Caller, Linker};
@@ -49,6 +50,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(MODULE, "set_query", set_query)?;
     linker.func_wrap(MODULE, "set_body", set_body)?;
     linker.func_wrap(MODULE, "set_method", set_method)?;
+    linker.func_wrap(MODULE, "client_ip", |mut c: Caller<'_, HostState>| match c
+        .data()
+        .exchange
+        .client_ip
+    {
+        Some(ip) => c.data_mut().give(ip.to_string()),
+        None => -1,
+    })?;
     Ok(())
 }
 

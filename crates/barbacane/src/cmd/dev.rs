@@ -54,8 +54,18 @@ pub fn run(args: DevArgs) -> i32 {
         Err(code) => return code,
     };
     configure_module_cache(&args.options.cache);
+    let state = match super::state_backend(&args.options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return barbacane_proxy::exit_code::USAGE;
+        }
+    };
     let load = LoadOptions {
         plugin_pool: plugin_pool(&args.options),
+        rate_limiter: state
+            .clone()
+            .map(|s| s as std::sync::Arc<dyn barbacane_wasm::RateLimiter>),
         ..LoadOptions::default()
     };
     let Ok(snapshot) = build(&args.spec, &load) else {
@@ -68,6 +78,7 @@ pub fn run(args: DevArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
+    super::connect_state(&rt, state.as_deref());
     let config = serve_config(&args.options, true);
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();

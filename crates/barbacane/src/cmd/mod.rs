@@ -75,6 +75,33 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
     }
 }
 
+/// The `--state` backend, or `None` for the in-process one.
+fn state_backend(
+    options: &ServeOptions,
+) -> Result<Option<std::sync::Arc<barbacane_state::RedisLimiter>>, String> {
+    options
+        .state
+        .as_deref()
+        .map(|url| {
+            barbacane_state::RedisLimiter::new(url)
+                .map(std::sync::Arc::new)
+                .map_err(|e| format!("--state {e}"))
+        })
+        .transpose()
+}
+
+/// Connects the `--state` backend before serving (a Redis that is down only warns: quotas are
+/// unavailable until it is back, and the plugins' `fail_open` decides).
+fn connect_state(rt: &tokio::runtime::Runtime, state: Option<&barbacane_state::RedisLimiter>) {
+    if let Some(limiter) = state {
+        if rt.block_on(limiter.connect(Duration::from_secs(2))) {
+            tracing::info!(backend = ?limiter, "shared state connected");
+        } else {
+            tracing::warn!(backend = ?limiter, "shared state not reachable yet; reconnecting in the background");
+        }
+    }
+}
+
 /// The bounds of each plugin configuration's instance pool.
 fn plugin_pool(options: &ServeOptions) -> barbacane_wasm::PoolOptions {
     barbacane_wasm::PoolOptions {

@@ -24,10 +24,20 @@ pub fn run(args: ServeArgs) -> i32 {
         Err(code) => return code,
     };
     configure_module_cache(&args.options.cache);
+    let state = match super::state_backend(&args.options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
     let options = LoadOptions {
         trusted_keys,
         require_signature: args.require_signature,
         plugin_pool: plugin_pool(&args.options),
+        rate_limiter: state
+            .clone()
+            .map(|s| s as std::sync::Arc<dyn barbacane_wasm::RateLimiter>),
     };
     let source = args.artifact.clone().map(|path| ArtifactSource {
         path,
@@ -51,6 +61,7 @@ pub fn run(args: ServeArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
+    super::connect_state(&rt, state.as_deref());
     let config = serve_config(&args.options, args.dev);
     let connect = match connect_config(&args.connect, &options) {
         Ok(c) => c,

@@ -57,6 +57,7 @@ mod host;
 pub mod http;
 pub mod log;
 pub mod random;
+pub mod ratelimit;
 mod request;
 mod response;
 pub mod secrets;

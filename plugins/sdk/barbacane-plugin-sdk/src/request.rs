@@ -71,6 +71,39 @@ impl Request {
         host::body(Side::Request)
     }
 
+    /// The address of the peer of the client connection, as text (`203.0.113.7`,
+    /// `2001:db8::1`); `None` when the gateway does not know it. This is the socket's peer:
+    /// behind a proxy or load balancer, the proxy's address. Forwarding headers
+    /// (`X-Forwarded-For`, `Forwarded`) are not considered; they are whatever the client or
+    /// the proxies wrote, and only a plugin that knows which proxies to trust can read them.
+    ///
+    /// ```
+    /// use barbacane_plugin_sdk::prelude::*;
+    /// use barbacane_plugin_sdk::testing::FakeHost;
+    ///
+    /// /// Tells the upstream who connected.
+    /// struct Peer;
+    ///
+    /// impl Middleware for Peer {
+    ///     fn on_request(&mut self, request: &mut Request) -> Action {
+    ///         let ip = request.client_ip().unwrap_or_else(|| "unknown".into());
+    ///         request.set_header("x-peer", &ip).unwrap();
+    ///         Action::Continue
+    ///     }
+    /// }
+    ///
+    /// let mut host = FakeHost::new();
+    /// host.client_ip("203.0.113.7");
+    /// host.on_request(&mut Peer);
+    /// assert_eq!(host.request_header("x-peer").as_deref(), Some("203.0.113.7"));
+    /// host.unknown_client_ip();
+    /// host.on_request(&mut Peer);
+    /// assert_eq!(host.request_header("x-peer").as_deref(), Some("unknown"));
+    /// ```
+    pub fn client_ip(&self) -> Option<String> {
+        host::client_ip().map(text)
+    }
+
     /// Replaces every value of a header.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Refused> {
         checked(host::set_header(

@@ -2,8 +2,10 @@
 //!
 //! [`FakeHost`] plays the gateway's part: it holds one request (and optionally a
 //! response) that the SDK's accessors read and write, records logs, context and outbound
-//! calls, and answers outbound HTTP with a closure. It lives in a thread-local, so each
-//! test thread has its own; creating a `FakeHost` resets it.
+//! calls, answers outbound HTTP with a closure, and keeps the rate limiter's counters
+//! ([`crate::ratelimit`]) on its own clock. It lives in a thread-local, so each test thread
+//! has its own; creating a `FakeHost` resets it, and [`FakeHost::next_request`] starts
+//! another request on the same host (counters, clock, logs and handlers kept).
 //!
 //! ```
 //! use barbacane_plugin_sdk::prelude::*;
@@ -34,6 +36,9 @@ use std::marker::PhantomData;
 use crate::host::fake::{FakeResponse, STATE, State};
 use crate::http::{HttpError, HttpRequest, HttpResponse};
 use crate::{Action, Dispatcher, Middleware, OutgoingResponse, Request, Response};
+
+/// The peer address a fresh request comes from.
+const DEFAULT_CLIENT_IP: &str = "127.0.0.1";
 
 /// The gateway, faked for one test thread.
 #[derive(Debug)]
@@ -85,19 +90,60 @@ fn build<T: serde::de::DeserializeOwned>(
 }
 
 impl FakeHost {
-    /// A fresh host holding `GET /` with no headers, no body and no response.
+    /// A fresh host holding `GET /` from `127.0.0.1`, with no headers, no body and no
+    /// response; the clock reads `1_700_000_000_000` (ms), the rate limiter is up and empty.
     pub fn new() -> FakeHost {
         with(|s| {
             *s = State {
                 method: "GET".into(),
                 path: "/".into(),
                 now_ms: 1_700_000_000_000,
+                client_ip: Some(DEFAULT_CLIENT_IP.into()),
                 ..State::default()
             }
         });
         FakeHost {
             _not_send: PhantomData,
         }
+    }
+
+    /// Starts another request on the same host: the request, the response, the context and
+    /// the peer address are those of [`FakeHost::new`] again; the clocks, the rate limiter
+    /// (its counters and availability), the logs, secrets, the HTTP handler and the
+    /// recorded calls are kept, as they are in a gateway from one request to the next.
+    ///
+    /// ```
+    /// use barbacane_plugin_sdk::{context, ratelimit};
+    /// # let mut host = barbacane_plugin_sdk::testing::FakeHost::new();
+    /// host.header("x-tenant", "acme").context("seen", "yes");
+    /// assert_eq!(ratelimit::take("k", 2, 1_000).unwrap().remaining, 1);
+    /// host.next_request();
+    /// assert_eq!(host.request_header("x-tenant"), None);
+    /// assert_eq!(context::get("seen"), None);
+    /// assert_eq!(ratelimit::take("k", 2, 1_000).unwrap().remaining, 0);
+    /// ```
+    pub fn next_request(&mut self) -> &mut Self {
+        with(|s| {
+            let old = std::mem::take(s);
+            *s = State {
+                method: "GET".into(),
+                path: "/".into(),
+                client_ip: Some(DEFAULT_CLIENT_IP.into()),
+                // What outlives a request in a gateway.
+                logs: old.logs,
+                now_ms: old.now_ms,
+                monotonic_ns: old.monotonic_ns,
+                random_seed: old.random_seed,
+                secrets: old.secrets,
+                http: old.http,
+                http_calls: old.http_calls,
+                ratelimit_down: old.ratelimit_down,
+                buckets: old.buckets,
+                ratelimit_takes: old.ratelimit_takes,
+                ..State::default()
+            }
+        });
+        self
     }
 
     /// Sets the request method.
@@ -142,6 +188,36 @@ impl FakeHost {
     /// Sets the clock (`clock::now_ms`).
     pub fn now_ms(&mut self, now: i64) -> &mut Self {
         with(|s| s.now_ms = now);
+        self
+    }
+
+    /// Moves both clocks (`clock::now_ms`, `clock::monotonic_ns`) forward by `ms`
+    /// milliseconds (backward when negative).
+    pub fn advance_ms(&mut self, ms: i64) -> &mut Self {
+        with(|s| {
+            s.now_ms = s.now_ms.saturating_add(ms);
+            s.monotonic_ns = s.monotonic_ns.saturating_add(ms.saturating_mul(1_000_000));
+        });
+        self
+    }
+
+    /// Sets the peer address [`Request::client_ip`] reports (`127.0.0.1` by default).
+    pub fn client_ip(&mut self, ip: &str) -> &mut Self {
+        with(|s| s.client_ip = Some(ip.to_owned()));
+        self
+    }
+
+    /// Makes the peer address unknown ([`Request::client_ip`] is `None`).
+    pub fn unknown_client_ip(&mut self) -> &mut Self {
+        with(|s| s.client_ip = None);
+        self
+    }
+
+    /// Takes the rate limiter down (`false`: every take answers
+    /// [`crate::ratelimit::RateLimitError::Unavailable`] and counts nothing) or brings it back
+    /// (`true`, the default) with the counters it had.
+    pub fn ratelimit_available(&mut self, available: bool) -> &mut Self {
+        with(|s| s.ratelimit_down = !available);
         self
     }
 
@@ -288,5 +364,15 @@ impl FakeHost {
     /// The outbound requests made so far (bodies included).
     pub fn http_calls(&self) -> Vec<HttpRequest> {
         with(|s| s.http_calls.clone())
+    }
+
+    /// The rate limiter takes made so far, refused ones included: `(key, quota, window_ms)`.
+    pub fn ratelimit_takes(&self) -> Vec<(String, u64, u64)> {
+        with(|s| {
+            s.ratelimit_takes
+                .iter()
+                .map(|(k, q, w)| (k.clone(), q.unsigned_abs(), w.unsigned_abs()))
+                .collect()
+        })
     }
 }

@@ -5,3 +5,4 @@ mod chaos;
 mod cors;
 mod lambda;
 mod middlewares;
+mod rate_limit;

@@ -2,10 +2,11 @@
 //! read and write, driven by [`crate::testing::FakeHost`].
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::Side;
 use crate::http::{HttpError, HttpRequest, HttpResponse};
+use crate::ratelimit::{self, Decision};
 
 /// A message's headers: lowercase names, values in order (repeats allowed).
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
@@ -31,6 +32,14 @@ pub(crate) struct State {
     pub(crate) http: Option<HttpHandler>,
     pub(crate) http_calls: Vec<HttpRequest>,
     pub(crate) http_body: Option<Vec<u8>>,
+    /// The peer address `barbacane:request.client_ip` reports.
+    pub(crate) client_ip: Option<String>,
+    /// The rate limiter answers `unavailable`.
+    pub(crate) ratelimit_down: bool,
+    /// Per key, when each counted unit was taken (`now_ms`), oldest first.
+    pub(crate) buckets: BTreeMap<String, VecDeque<i64>>,
+    /// Every `ratelimit.take`: key, quota, window in milliseconds.
+    pub(crate) ratelimit_takes: Vec<(String, i64, i64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -224,6 +233,10 @@ pub(crate) fn set_method(method: &str) -> bool {
     ok
 }
 
+pub(crate) fn client_ip() -> Option<Vec<u8>> {
+    with(|s| s.client_ip.clone().map(String::into_bytes))
+}
+
 pub(crate) fn status() -> Option<u16> {
     with(|s| s.response.as_ref().map(|r| r.status))
 }
@@ -270,4 +283,46 @@ pub(crate) fn http_response_body() -> Option<Vec<u8>> {
 
 pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
     with(|s| s.secrets.get(reference).cloned())
+}
+
+/// The gateway's limiter, in memory: an exact sliding window (a log of the units taken) per
+/// key, on the fake clock.
+pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
+    with(|s| {
+        s.ratelimit_takes.push((key.to_owned(), quota, window_ms));
+        if key.is_empty() || key.len() > ratelimit::MAX_KEY_BYTES {
+            return ratelimit::encode_error("invalid", "the key must be 1 to 512 bytes long");
+        }
+        if quota < 1 || window_ms < 1 {
+            return ratelimit::encode_error("invalid", "the quota and the window must be >= 1");
+        }
+        if s.ratelimit_down {
+            return ratelimit::encode_error("unavailable", "the fake rate limiter is down");
+        }
+        let now = s.now_ms;
+        let log = s.buckets.entry(key.to_owned()).or_default();
+        // A unit taken at `t` counts while `now - t < window_ms`.
+        while log
+            .front()
+            .is_some_and(|&t| now.saturating_sub(t) >= window_ms)
+        {
+            log.pop_front();
+        }
+        let quota = quota.unsigned_abs();
+        let allowed = (log.len() as u64) < quota;
+        if allowed {
+            log.push_back(now);
+        }
+        let reset_ms = log.front().map_or(0, |&t| {
+            t.saturating_add(window_ms)
+                .saturating_sub(now)
+                .clamp(0, window_ms)
+        });
+        ratelimit::encode_decision(&Decision {
+            allowed,
+            limit: quota,
+            remaining: quota.saturating_sub(log.len() as u64),
+            reset_ms: reset_ms.unsigned_abs(),
+        })
+    })
 }

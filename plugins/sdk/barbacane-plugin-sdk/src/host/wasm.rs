@@ -64,6 +64,8 @@ unsafe extern "C" {
     fn req_set_body(ptr: *const u8, len: i32) -> i32;
     #[link_name = "set_method"]
     fn req_set_method(ptr: *const u8, len: i32) -> i32;
+    #[link_name = "client_ip"]
+    fn req_client_ip() -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:response")]
@@ -102,6 +104,12 @@ unsafe extern "C" {
 unsafe extern "C" {
     #[link_name = "get"]
     fn secrets_get(ptr: *const u8, len: i32) -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:ratelimit")]
+unsafe extern "C" {
+    #[link_name = "take"]
+    fn ratelimit_take_raw(kptr: *const u8, klen: i32, quota: i64, window_ms: i64) -> i32;
 }
 
 /// Lengths cross the boundary as `i32`; the SDK never passes anything near 2 GiB.
@@ -303,6 +311,11 @@ pub(crate) fn set_method(method: &str) -> bool {
     unsafe { req_set_method(method.as_ptr(), len(method.as_bytes())) == 0 }
 }
 
+pub(crate) fn client_ip() -> Option<Vec<u8>> {
+    // SAFETY: no arguments.
+    take(unsafe { req_client_ip() })
+}
+
 pub(crate) fn status() -> Option<u16> {
     // SAFETY: no arguments.
     let code = unsafe { resp_status() };
@@ -328,4 +341,10 @@ pub(crate) fn http_response_body() -> Option<Vec<u8>> {
 pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
     // SAFETY: a valid slice for the duration of the call.
     take(unsafe { secrets_get(reference.as_ptr(), len(reference.as_bytes())) })
+}
+
+pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
+    // SAFETY: a valid slice for the duration of the call.
+    take(unsafe { ratelimit_take_raw(key.as_ptr(), len(key.as_bytes()), quota, window_ms) })
+        .unwrap_or_default()
 }

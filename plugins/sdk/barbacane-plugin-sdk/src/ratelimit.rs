@@ -1,0 +1,260 @@
+//! Shared rate limiting (`ratelimit` capability): the gateway keeps the counters, so every
+//! instance of a plugin (and, with a shared backend, every gateway node) counts against the
+//! same buckets. A plugin's instance memory is per instance and cannot do that.
+//!
+//! A bucket is named by a key the plugin chooses (the gateway prefixes it with the plugin's
+//! name, so plugins never share buckets) and allows `quota` units per sliding window of
+//! `window_ms` milliseconds. [`take`] takes one unit, atomically:
+//!
+//! ```
+//! use barbacane_plugin_sdk::ratelimit::{self, Decision};
+//! # let mut host = barbacane_plugin_sdk::testing::FakeHost::new();
+//! let first = ratelimit::take("tenant:acme", 2, 60_000).unwrap();
+//! assert_eq!(first, Decision { allowed: true, limit: 2, remaining: 1, reset_ms: 60_000 });
+//! assert!(ratelimit::take("tenant:acme", 2, 60_000).unwrap().allowed);
+//! // The quota is spent: refused until the first unit leaves the window.
+//! # host.advance_ms(15_000);
+//! let third = ratelimit::take("tenant:acme", 2, 60_000).unwrap();
+//! assert!(!third.allowed);
+//! assert_eq!(third.remaining, 0);
+//! assert_eq!(third.reset_ms, 45_000);
+//! ```
+
+use serde::Deserialize;
+
+use crate::host;
+
+/// The longest key the gateway accepts, in bytes (before its plugin-name prefix).
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// The limiter's answer to a [`take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the unit was granted (the request is within the quota). A refused take
+    /// consumes nothing.
+    pub allowed: bool,
+    /// The quota: units per window.
+    pub limit: u64,
+    /// Units left in the window after this take (0 when refused).
+    pub remaining: u64,
+    /// Milliseconds until the oldest counted unit leaves the window, i.e. until at least one
+    /// unit is free again.
+    pub reset_ms: u64,
+}
+
+/// Why a [`take`] was not answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitError {
+    /// The limiter's shared state (e.g. Redis) cannot be reached; nothing was counted. The
+    /// message is the gateway's.
+    Unavailable(String),
+    /// The arguments were refused: an empty key or one over [`MAX_KEY_BYTES`], a quota or
+    /// window below 1 (or above `i64::MAX`).
+    Invalid(String),
+}
+
+impl std::fmt::Display for RateLimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateLimitError::Unavailable(m) => write!(f, "rate limiter unavailable: {m}"),
+            RateLimitError::Invalid(m) => write!(f, "invalid rate limit: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RateLimitError {}
+
+/// The result slot's JSON: a decision, or `{"error": kind, "message": ...}`.
+#[derive(Deserialize)]
+struct Wire {
+    allowed: Option<bool>,
+    #[serde(default)]
+    limit: u64,
+    #[serde(default)]
+    remaining: u64,
+    #[serde(default)]
+    reset_ms: u64,
+    error: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+/// Takes one unit from the bucket `key`, which allows `quota` units per sliding window of
+/// `window_ms` milliseconds. Keys name buckets across requests, instances and (with a shared
+/// backend) gateway nodes: put in them everything that must not share a count (e.g. the
+/// quota and window, so a changed configuration starts afresh).
+pub fn take(key: &str, quota: u64, window_ms: u64) -> Result<Decision, RateLimitError> {
+    let (Ok(quota), Ok(window_ms)) = (i64::try_from(quota), i64::try_from(window_ms)) else {
+        return Err(RateLimitError::Invalid(
+            "the quota and the window must be at most i64::MAX".into(),
+        ));
+    };
+    decode(&host::ratelimit_take(key, quota, window_ms))
+}
+
+/// Reads the gateway's answer. An answer that cannot be read counts as `Unavailable`: the
+/// limit could not be checked, which is not the caller's mistake.
+fn decode(bytes: &[u8]) -> Result<Decision, RateLimitError> {
+    let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+        RateLimitError::Unavailable(format!("unreadable answer from the gateway: {e}"))
+    })?;
+    if let Some(kind) = wire.error {
+        return Err(match kind.as_str() {
+            "invalid" => RateLimitError::Invalid(wire.message),
+            "unavailable" => RateLimitError::Unavailable(wire.message),
+            other => RateLimitError::Unavailable(format!("{other}: {}", wire.message)),
+        });
+    }
+    match wire.allowed {
+        Some(allowed) => Ok(Decision {
+            allowed,
+            limit: wire.limit,
+            remaining: wire.remaining,
+            reset_ms: wire.reset_ms,
+        }),
+        None => Err(RateLimitError::Unavailable(
+            "the gateway's answer has neither `allowed` nor `error`".into(),
+        )),
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn encode_decision(decision: &Decision) -> Vec<u8> {
+    serde_json::json!({
+        "allowed": decision.allowed,
+        "limit": decision.limit,
+        "remaining": decision.remaining,
+        "reset_ms": decision.reset_ms,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn encode_error(kind: &str, message: &str) -> Vec<u8> {
+    serde_json::json!({"error": kind, "message": message})
+        .to_string()
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeHost;
+
+    #[test]
+    fn decodes_the_gateway_answers() {
+        assert_eq!(
+            decode(br#"{"allowed":false,"limit":10,"remaining":0,"reset_ms":1234}"#),
+            Ok(Decision {
+                allowed: false,
+                limit: 10,
+                remaining: 0,
+                reset_ms: 1234
+            })
+        );
+        assert_eq!(
+            decode(br#"{"error":"unavailable","message":"redis: connection refused"}"#),
+            Err(RateLimitError::Unavailable(
+                "redis: connection refused".into()
+            ))
+        );
+        assert_eq!(
+            decode(br#"{"error":"invalid","message":"empty key"}"#),
+            Err(RateLimitError::Invalid("empty key".into()))
+        );
+        // Unknown error kinds, garbage and an empty slot: the limit could not be checked.
+        assert_eq!(
+            decode(br#"{"error":"busy","message":"try later"}"#),
+            Err(RateLimitError::Unavailable("busy: try later".into()))
+        );
+        assert!(matches!(decode(b""), Err(RateLimitError::Unavailable(_))));
+        assert!(matches!(
+            decode(br#"{"allowed":true,"remaining":-1}"#),
+            Err(RateLimitError::Unavailable(_))
+        ));
+        assert!(matches!(
+            decode(br#"{"limit":3}"#),
+            Err(RateLimitError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn the_fake_counts_a_sliding_window_per_key() {
+        let mut host = FakeHost::new();
+        for remaining in [2, 1, 0] {
+            let d = take("a", 3, 1_000).unwrap();
+            assert!(d.allowed);
+            assert_eq!(d.remaining, remaining);
+            assert_eq!(d.limit, 3);
+            host.advance_ms(100);
+        }
+        // Three units taken at +0, +100, +200; now +300: refused, and a refusal costs nothing.
+        for _ in 0..2 {
+            let d = take("a", 3, 1_000).unwrap();
+            assert_eq!(
+                d,
+                Decision {
+                    allowed: false,
+                    limit: 3,
+                    remaining: 0,
+                    reset_ms: 700
+                }
+            );
+        }
+        // Another key has its own bucket.
+        assert_eq!(take("b", 3, 1_000).unwrap().remaining, 2);
+        // At +1000 the first unit leaves the window: exactly one is free again.
+        host.advance_ms(700);
+        let d = take("a", 3, 1_000).unwrap();
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 0);
+        assert_eq!(d.reset_ms, 100);
+        assert!(!take("a", 3, 1_000).unwrap().allowed);
+        // A whole window later everything is free.
+        host.advance_ms(1_000);
+        assert_eq!(take("a", 3, 1_000).unwrap().remaining, 2);
+        assert_eq!(
+            host.ratelimit_takes().first(),
+            Some(&("a".to_owned(), 3, 1_000))
+        );
+    }
+
+    #[test]
+    fn the_fake_refuses_what_the_gateway_refuses() {
+        let mut host = FakeHost::new();
+        for (key, quota, window) in [
+            ("", 1, 1),
+            ("k", 0, 1),
+            ("k", 1, 0),
+            ("k", u64::MAX, 1),
+            ("k", 1, u64::MAX),
+        ] {
+            assert!(
+                matches!(take(key, quota, window), Err(RateLimitError::Invalid(_))),
+                "{key:?} {quota} {window}"
+            );
+        }
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        assert!(matches!(take(&long, 1, 1), Err(RateLimitError::Invalid(_))));
+        assert!(take(&long[..MAX_KEY_BYTES], 1, 1).is_ok());
+
+        host.ratelimit_available(false);
+        let err = take("k", 5, 1_000).unwrap_err();
+        assert!(matches!(err, RateLimitError::Unavailable(_)));
+        assert!(err.to_string().starts_with("rate limiter unavailable: "));
+        host.ratelimit_available(true);
+        // Nothing was counted while the limiter was away.
+        assert_eq!(take("k", 5, 1_000).unwrap().remaining, 4);
+    }
+
+    #[test]
+    fn the_fake_keeps_its_counters_across_requests_but_not_hosts() {
+        let mut host = FakeHost::new();
+        assert_eq!(take("k", 2, 1_000).unwrap().remaining, 1);
+        host.next_request();
+        assert_eq!(take("k", 2, 1_000).unwrap().remaining, 0);
+        let _host = FakeHost::new();
+        assert_eq!(take("k", 2, 1_000).unwrap().remaining, 1);
+    }
+}
