@@ -17,6 +17,7 @@ mod manifest;
 mod operations;
 mod options;
 mod plugins;
+mod ratelimit_sugar;
 mod upstream_config;
 
 pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};

@@ -26,6 +26,10 @@ pub(crate) fn compile_operations(
             .middlewares
             .as_ref()
             .map(|ext| middlewares(ext, known, diags));
+        let global_limits = spec
+            .ratelimit
+            .as_ref()
+            .map(|ext| rate_limits(ext, known, diags));
         for def in &spec.operations {
             let path = format!("{base}{}", def.path);
             let path = if path.len() > 1 {
@@ -69,10 +73,14 @@ pub(crate) fn compile_operations(
                     dummy_dispatch()
                 }
             };
-            let chain = match &def.middlewares {
+            let mut chain = match &def.ratelimit {
+                Some(ext) => rate_limits(ext, known, diags),
+                None => global_limits.clone().unwrap_or_default(),
+            };
+            chain.extend(match &def.middlewares {
                 Some(ext) => middlewares(ext, known, diags),
                 None => global.clone().unwrap_or_default(),
-            };
+            });
             let operation = Operation {
                 spec: spec.logical.clone(),
                 pointer: def.pointer.clone(),
@@ -102,6 +110,27 @@ pub(crate) fn compile_operations(
         (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str()))
     });
     out
+}
+
+/// `x-barbacane-ratelimit` as resolved `rate-limit` middlewares.
+fn rate_limits(
+    ext: &barbacane_spec::Extension,
+    known: &Known<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PluginUse> {
+    let uses = crate::ratelimit_sugar::expand(ext, diags);
+    let list = barbacane_spec::Extension {
+        value: Value::Array(
+            uses.into_iter()
+                .map(|u| serde_json::json!({"name": u.name, "config": u.config}))
+                .collect(),
+        ),
+        ..ext.clone()
+    };
+    if list.value.as_array().is_some_and(Vec::is_empty) {
+        return Vec::new();
+    }
+    middlewares(&list, known, diags)
 }
 
 fn dummy_dispatch() -> PluginUse {

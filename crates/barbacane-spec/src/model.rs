@@ -46,6 +46,8 @@ pub struct Spec {
     pub base_path: Option<Extension>,
     /// Root `x-barbacane-middlewares` (the global chain).
     pub middlewares: Option<Extension>,
+    /// Root `x-barbacane-ratelimit` (sugar for `rate-limit` middlewares).
+    pub ratelimit: Option<Extension>,
     /// Every operation, in document order of paths then methods.
     pub operations: Vec<OperationDef>,
 }
@@ -71,6 +73,8 @@ pub struct OperationDef {
     pub dispatch: Option<Extension>,
     /// `x-barbacane-middlewares` on the operation (replaces the global list).
     pub middlewares: Option<Extension>,
+    /// `x-barbacane-ratelimit` on the operation (replaces the root one).
+    pub ratelimit: Option<Extension>,
     /// `deprecated`.
     pub deprecated: bool,
 }

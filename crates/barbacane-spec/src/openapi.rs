@@ -43,6 +43,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
             .map(str::to_owned),
         base_path: extension(root, "", doc, "x-barbacane-base-path"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
+        ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
         operations: Vec::new(),
     };
     match doc.get("paths") {
@@ -210,6 +211,7 @@ fn path_item(
             body,
             dispatch: extension(item.file, &pointer, op_map, "x-barbacane-dispatch"),
             middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
+            ratelimit: extension(item.file, &pointer, op_map, "x-barbacane-ratelimit"),
             deprecated: op_map
                 .get("deprecated")
                 .and_then(Value::as_bool)

@@ -73,6 +73,16 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-middlewares",
     );
     assert_code(
+        &["invalid/e1032_ratelimit_shape.yaml"],
+        Code::E1032,
+        "/paths/~1a/get/x-barbacane-ratelimit/burst",
+    );
+    assert_code(
+        &["invalid/e1033_ratelimit_value.yaml"],
+        Code::E1033,
+        "/x-barbacane-ratelimit/quota",
+    );
+    assert_code(
         &["invalid/e1022_mock_config.yaml"],
         Code::E1022,
         "/paths/~1a/get/x-barbacane-dispatch/config/status",

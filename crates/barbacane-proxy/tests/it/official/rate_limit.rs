@@ -213,3 +213,76 @@ async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     let r = closed.get("/pets").await;
     assert_problem(&r, 503, "rate-limit-unavailable");
 }
+
+#[tokio::test]
+async fn the_x_barbacane_ratelimit_sugar_is_a_rate_limit_at_the_front_of_the_chain() {
+    let spec = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-ratelimit: {quota: 2, window: 10, policy_name: root}
+paths:
+  /pets:
+    get:
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+  /owners:
+    get:
+      x-barbacane-ratelimit:
+        - {quota: 1, window: 10, policy_name: strict}
+      x-barbacane-middlewares: [{name: correlation-id}]
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+"#;
+    let artifact = compile_yaml(&[("api.yaml", spec)]).unwrap();
+    let gw = TestGateway::from_artifact_with(
+        &artifact,
+        ServeConfig::default(),
+        &LoadOptions {
+            rate_limiter: Some(local()),
+            ..LoadOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(gw.get("/pets").await.status(), 200);
+    let r = gw.get("/pets").await;
+    assert_eq!(sf_list(&r, "ratelimit")[0].0, "root");
+    assert_problem(&gw.get("/pets").await, 429, "rate-limited");
+    // The operation's own policy replaces the root's; its chain still runs after it.
+    let r = gw.get("/owners").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sf_list(&r, "ratelimit-policy")[0].0, "strict");
+    assert_problem(&gw.get("/owners").await, 429, "rate-limited");
+}
+
+#[test]
+fn bad_sugar_values_are_diagnostics_at_their_key() {
+    let spec = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      x-barbacane-ratelimit:
+        - {quota: 5, window: 0}
+        - {quota: 5, window: 10, partition_key: "cookie:sid", policy_name: "a\"b", fail_open: "yes", trusted_proxies: ["10.0.0.0/33"]}
+        - 7
+      x-barbacane-dispatch: {name: mock}
+      responses: {"200": {description: ok}}
+"#;
+    let diags = compile_yaml(&[("api.yaml", spec)]).unwrap_err();
+    let at = |code: &str, pointer: &str| {
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.code.as_str() == code && d.json_pointer == pointer),
+            "no {code} at {pointer}: {diags:#?}"
+        );
+    };
+    let base = "/paths/~1a/get/x-barbacane-ratelimit";
+    at("E1033", &format!("{base}/0/window"));
+    at("E1033", &format!("{base}/1/partition_key"));
+    at("E1033", &format!("{base}/1/policy_name"));
+    at("E1033", &format!("{base}/1/fail_open"));
+    at("E1033", &format!("{base}/1/trusted_proxies"));
+    at("E1032", &format!("{base}/2"));
+}
