@@ -124,8 +124,11 @@ impl<'a> PluginSet<'a> {
             .map_err(|_| format!("plugin `{name}`: plugin.toml is not UTF-8"))
             .and_then(|t| PluginManifest::parse(t).map_err(|e| format!("plugin `{name}`: {e}")))?;
         let runtime = Runtime::global().map_err(|e| e.to_string())?;
+        let limiter = manifest
+            .allows(Capability::Ratelimit)
+            .then(|| Arc::clone(&self.limiter));
         let mut plugin = runtime
-            .load(manifest, member("wasm")?)
+            .load_with(manifest, member("wasm")?, limiter)
             .map_err(|e| e.to_string())?;
         if plugin.manifest().allows(Capability::Http) {
             let client = match &self.http {
@@ -137,9 +140,6 @@ impl<'a> PluginSet<'a> {
                 }
             };
             plugin = plugin.with_http_client(client);
-        }
-        if plugin.manifest().allows(Capability::Ratelimit) {
-            plugin = plugin.with_rate_limiter(Arc::clone(&self.limiter));
         }
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)

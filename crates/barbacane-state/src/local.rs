@@ -60,11 +60,10 @@ impl LocalLimiter {
         }
     }
 
-    /// Takes one unit now (see [`crate::window`]).
-    pub fn take_now(&self, key: &str, quota: u64, window: Duration) -> Decision {
-        // Monotonic milliseconds: a wall-clock step never frees or spends quota.
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.take_at(key, quota, window, now)
+    /// Milliseconds on this limiter's clock: monotonic, so a wall-clock step never frees or
+    /// spends quota.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Takes one unit at `now_ms` (milliseconds on this limiter's clock).
@@ -130,8 +129,21 @@ fn sweep(shard: &mut Shard, now_ms: u64) {
 
 impl RateLimiter for LocalLimiter {
     fn take(&self, key: &str, quota: u64, window: Duration) -> LimitFuture {
-        let decision = self.take_now(key, quota, window);
+        let decision = self.take_at(key, quota, window, self.now_ms());
         Box::pin(std::future::ready(Ok(decision)))
+    }
+
+    fn is_synchronous(&self) -> bool {
+        true
+    }
+
+    fn take_now(
+        &self,
+        key: &str,
+        quota: u64,
+        window: Duration,
+    ) -> Option<Result<Decision, barbacane_wasm::LimitError>> {
+        Some(Ok(self.take_at(key, quota, window, self.now_ms())))
     }
 }
 

@@ -35,4 +35,21 @@ pub type LimitFuture = Pin<Box<dyn Future<Output = Result<Decision, LimitError>>
 pub trait RateLimiter: Send + Sync + std::fmt::Debug + 'static {
     /// Takes one unit.
     fn take(&self, key: &str, quota: u64, window: Duration) -> LimitFuture;
+
+    /// Whether [`RateLimiter::take_now`] always decides (an in-process limiter): plugins are
+    /// then linked with a plain host call and run without a fiber.
+    fn is_synchronous(&self) -> bool {
+        false
+    }
+
+    /// Takes one unit without waiting; `None` when this limiter cannot (it must be awaited
+    /// through [`RateLimiter::take`]).
+    fn take_now(
+        &self,
+        _key: &str,
+        _quota: u64,
+        _window: Duration,
+    ) -> Option<Result<Decision, LimitError>> {
+        None
+    }
 }

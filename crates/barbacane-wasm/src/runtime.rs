@@ -226,6 +226,22 @@ impl Runtime {
         manifest: PluginManifest,
         wasm: &[u8],
     ) -> Result<Plugin, WasmError> {
+        self.load_with(manifest, wasm, None)
+    }
+
+    /// [`Runtime::load`], giving the plugin the gateway's quotas (used only if it declares
+    /// `ratelimit`). A limiter that decides without waiting ([`RateLimiter::is_synchronous`],
+    /// the in-process one) is linked as a plain host call, so the plugin runs without a fiber;
+    /// any other is awaited like `barbacane:http`.
+    ///
+    /// [`RateLimiter::is_synchronous`]: crate::RateLimiter::is_synchronous
+    pub fn load_with(
+        self: &Arc<Self>,
+        manifest: PluginManifest,
+        wasm: &[u8],
+        limiter: Option<Arc<dyn crate::RateLimiter>>,
+    ) -> Result<Plugin, WasmError> {
+        let sync_limits = limiter.as_ref().is_some_and(|l| l.is_synchronous());
         let name = manifest.name.clone();
         let module = self.compile(&name, wasm)?;
         for import in module.imports() {
@@ -254,7 +270,7 @@ impl Runtime {
         }
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
         for &capability in &manifest.capabilities {
-            host::add_to_linker(&mut linker, capability)
+            host::add_to_linker(&mut linker, capability, sync_limits)
                 .map_err(|e| WasmError::Engine(e.to_string()))?;
         }
         // An import of an unknown function inside a declared module fails here.
@@ -268,12 +284,13 @@ impl Runtime {
         let exports = Arc::new(ExportIndex::of(&module));
         Ok(Plugin {
             runtime: Arc::clone(self),
-            is_async: manifest.allows(Capability::Http) || manifest.allows(Capability::Ratelimit),
+            is_async: manifest.allows(Capability::Http)
+                || (manifest.allows(Capability::Ratelimit) && !sync_limits),
             manifest: Arc::new(manifest),
             pre,
             exports,
             http: None,
-            limiter: None,
+            limiter,
         })
     }
 
@@ -379,12 +396,6 @@ impl Plugin {
     /// Gives the plugin the gateway's HTTP client (used only if it declares `http`).
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Plugin {
         self.http = Some(client);
-        self
-    }
-
-    /// Gives the plugin the gateway's quotas (used only if it declares `ratelimit`).
-    pub fn with_rate_limiter(mut self, limiter: Arc<dyn crate::RateLimiter>) -> Plugin {
-        self.limiter = Some(limiter);
         self
     }
 

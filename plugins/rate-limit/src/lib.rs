@@ -80,9 +80,9 @@
 //! `500 urn:barbacane:error:rate-limit-failed`, logged as an error, whatever `fail_open`
 //! says: a limit that can never be applied must not be silently skipped.
 //!
-//! What `on_response` needs travels in the request context under `rate-limit:{policy_name}`
-//! (so several `rate-limit` uses in one chain do not overwrite each other's: give each its
-//! own `policy_name`).
+//! What `on_response` needs stays in the instance (it serves one request from `on_request`
+//! to `on_response`), so several `rate-limit` uses in one chain never see each other's; give
+//! each its own `policy_name` so their fields can be told apart.
 //!
 //! Capabilities: `request`, `response`, `context`, `ratelimit`, `log`.
 
@@ -97,9 +97,6 @@ use sha2::{Digest, Sha256};
 const RATELIMIT_POLICY: &str = "ratelimit-policy";
 const RATELIMIT: &str = "ratelimit";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
-/// Context value: this use adds nothing in `on_response` (it answered the request itself,
-/// or the limiter was unavailable and `fail_open` let the request through).
-const NOTHING: &str = "-";
 /// Longest `policy_name`, in characters.
 pub const MAX_POLICY_NAME: usize = 64;
 
@@ -121,6 +118,12 @@ pub struct RateLimit {
     /// Computed by `init`.
     #[serde(skip)]
     policy: Policy,
+    /// What `on_response` adds for the request in flight: (remaining, seconds to reset), or
+    /// nothing when this use answered the request itself or the limiter was unavailable. The
+    /// instance serves one request from `on_request` to `on_response`, so this needs no
+    /// round trip through the request context.
+    #[serde(skip)]
+    pending: Option<(u64, u64)>,
 }
 
 fn default_policy_name() -> String {
@@ -143,8 +146,6 @@ struct Policy {
     policy_member: String,
     /// `"{policy_name}"`, as a Structured Field string.
     name_item: String,
-    /// `rate-limit:{policy_name}`.
-    context_key: String,
     /// The 429's `detail`.
     detail: String,
 }
@@ -452,7 +453,6 @@ impl Middleware for RateLimit {
             window_ms,
             policy_member: format!("\"{name}\";q={quota};w={window}"),
             name_item: format!("\"{name}\""),
-            context_key: format!("rate-limit:{name}"),
             detail: format!(
                 "Rate limit exceeded: {quota} {requests} per {window} s (policy \"{name}\")"
             ),
@@ -462,19 +462,14 @@ impl Middleware for RateLimit {
 
     fn on_request(&mut self, request: &mut Request) -> Action {
         let key = format!("{}{}", self.policy.key_prefix, self.partition(request));
-        let context_key = self.policy.context_key.as_str();
+        self.pending = None;
         match ratelimit::take(&key, self.quota, self.policy.window_ms) {
             Ok(decision) if decision.allowed => {
-                let state = format!("{} {}", decision.remaining, seconds(decision.reset_ms));
-                context::set(context_key, &state);
+                self.pending = Some((decision.remaining, seconds(decision.reset_ms)));
                 Action::Continue
             }
-            Ok(decision) => {
-                context::set(context_key, NOTHING);
-                Action::Respond(self.too_many_requests(decision.reset_ms))
-            }
+            Ok(decision) => Action::Respond(self.too_many_requests(decision.reset_ms)),
             Err(RateLimitError::Unavailable(_)) => {
-                context::set(context_key, NOTHING);
                 if self.fail_open {
                     Action::Continue
                 } else {
@@ -482,7 +477,6 @@ impl Middleware for RateLimit {
                 }
             }
             Err(RateLimitError::Invalid(message)) => {
-                context::set(context_key, NOTHING);
                 log::error(&format!(
                     "policy \"{}\": the rate limiter refused the request's key: {message}",
                     self.policy_name
@@ -493,13 +487,7 @@ impl Middleware for RateLimit {
     }
 
     fn on_response(&mut self, response: &mut Response) {
-        let Some(state) = context::get(&self.policy.context_key) else {
-            return;
-        };
-        let Some((remaining, reset_s)) = state.split_once(' ') else {
-            return;
-        };
-        let (Ok(remaining), Ok(reset_s)) = (remaining.parse(), reset_s.parse()) else {
+        let Some((remaining, reset_s)) = self.pending.take() else {
             return;
         };
         append_member(response, RATELIMIT_POLICY, &self.policy.policy_member);

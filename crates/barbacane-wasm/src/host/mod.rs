@@ -16,10 +16,12 @@ use wasmtime::Linker;
 
 use crate::state::HostState;
 
-/// Adds the host functions of `capability` to `linker`.
+/// Adds the host functions of `capability` to `linker` (`ratelimit.take` as a plain call
+/// when `sync_limits`, else asynchronous).
 pub(crate) fn add_to_linker(
     linker: &mut Linker<HostState>,
     capability: Capability,
+    sync_limits: bool,
 ) -> wasmtime::Result<()> {
     match capability {
         Capability::Core => core::add_to_linker(linker),
@@ -30,7 +32,7 @@ pub(crate) fn add_to_linker(
         Capability::Response => response::add_to_linker(linker),
         Capability::Http => http_call::add_to_linker(linker),
         Capability::Secrets => secrets::add_to_linker(linker),
-        Capability::Ratelimit => ratelimit::add_to_linker(linker),
+        Capability::Ratelimit => ratelimit::add_to_linker(linker, sync_limits),
     }
 }
 

@@ -10,6 +10,7 @@ mod help;
 mod inspect;
 mod module_cache;
 mod posture;
+mod ratelimit;
 mod reload;
 mod reproducible;
 mod serve;

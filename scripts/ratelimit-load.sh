@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Rate limiting under load: what a `rate-limit` middleware costs per request (in process and
+# on Redis) next to the same route without it, and whether two gateways sharing one Redis
+# let exactly the quota through. Needs wrk and a Redis on 127.0.0.1:6379
+# (`apt-get install wrk redis-server`). Server CPU per request is measured as in load.sh
+# (utime+stime from /proc/PID/stat over requests served).
+#
+# Usage: scripts/ratelimit-load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+connections=${2:-64}
+command -v wrk >/dev/null || { echo "missing wrk: apt-get install wrk" >&2; exit 1; }
+redis-cli -p 6379 ping >/dev/null || { echo "no Redis on 127.0.0.1:6379" >&2; exit 1; }
+
+cargo build --release -q -p barbacane
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+run=$$-$RANDOM
+spec() { # $1 = root extensions
+  cat <<SPEC
+openapi: 3.1.0
+info: {title: rl bench, version: "1"}
+$1
+paths:
+  /pets/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      x-barbacane-dispatch: {name: mock, config: {status: 200, body: '{"id":1}'}}
+SPEC
+}
+spec "" > "$work/plain.yaml"
+# A quota no benchmark reaches: every request is counted and allowed.
+spec "x-barbacane-ratelimit: {quota: 1000000000, window: 60, policy_name: bench-$run}" > "$work/rl.yaml"
+spec "x-barbacane-ratelimit: {quota: 100, window: 10, policy_name: fleet-$run}" > "$work/fleet.yaml"
+for s in plain rl fleet; do
+  ./target/release/barbacane compile --spec "$work/$s.yaml" --output "$work/$s.bca" 2>/dev/null
+done
+serve() { # artifact port [extra flags]
+  ./target/release/barbacane serve --artifact "$work/$1.bca" --listen "127.0.0.1:$2" \
+    --admin-listen 127.0.0.1:0 --log-level warn "${@:3}" &
+}
+serve plain 18190; plain_pid=$!
+serve rl 18191; local_pid=$!
+serve rl 18192 --state redis://127.0.0.1:6379/0; redis_pid=$!
+serve fleet 18193 --state redis://127.0.0.1:6379/0; fleet_a=$!
+serve fleet 18194 --state redis://127.0.0.1:6379/0; fleet_b=$!
+for port in 18190 18191 18192 18193 18194; do
+  for _ in $(seq 50); do
+    curl -fs "http://127.0.0.1:$port/__barbacane/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() {
+  local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz
+  wrk -t1 -c"$connections" -d2s "$url" >/dev/null 2>&1 # warm-up
+  before=$(ticks "$pid")
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
+  after=$(ticks "$pid")
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
+  hz=$(getconf CLK_TCK)
+  awk -v n="$name" -v r="$rps" -v p="$p99" -v t=$((after - before)) -v q="$reqs" -v hz="$hz" -v e="$errors" \
+    'BEGIN { printf "%-26s %12s req/s   p99 %-9s  server CPU %6.2f us/request  %s\n", n, r, p, (t / hz) * 1e6 / q, e }'
+}
+
+echo "wrk: 1 thread, $connections connections, ${duration}s"
+measure "mock, no rate limit" "$plain_pid" "http://127.0.0.1:18190/pets/1"
+measure "mock + rate-limit (local)" "$local_pid" "http://127.0.0.1:18191/pets/1"
+measure "mock + rate-limit (Redis)" "$redis_pid" "http://127.0.0.1:18192/pets/1"
+
+# Fleet: quota 100 per 10 s shared by two gateways; both hammered at once for 3 s.
+count() { # url -> "total non2xx"
+  wrk -t1 -c8 -d3s "$1" | awk '/requests in/ {t=$1} /Non-2xx/ {n=$NF} END {print t+0, n+0}'
+}
+count "http://127.0.0.1:18193/pets/1" > "$work/a" & a=$!
+count "http://127.0.0.1:18194/pets/1" > "$work/b" & b=$!
+wait "$a" "$b"
+read -r ta na < "$work/a"; read -r tb nb < "$work/b"
+echo "fleet (quota 100 per 10 s, two gateways, one Redis): $((ta + tb)) requests, $((ta - na + tb - nb)) allowed ($((ta - na)) + $((tb - nb)))"
