@@ -10,7 +10,7 @@
 //! At the root it applies to every operation; on an operation it replaces the root's. Each
 //! policy becomes a `rate-limit` entry at the front of the operation's middleware chain (so a
 //! refused request costs nothing else), with the policy as its configuration. The keys are the
-//! plugin's; values are checked here with E1032 (shape) and E1033 (range), each at the
+//! plugin's; values are checked here with E1040 (shape) and E1041 (range), each at the
 //! offending key's pointer, before the plugin's own schema sees them.
 
 use barbacane_artifact::PluginUse;
@@ -40,7 +40,7 @@ pub(crate) fn expand(ext: &Extension, diags: &mut Vec<Diagnostic>) -> Vec<Plugin
             .collect(),
         _ => {
             diags.push(Diagnostic::error(
-                Code::E1032,
+                Code::E1040,
                 &ext.file,
                 &ext.pointer,
                 "`x-barbacane-ratelimit` is not a mapping or a non-empty list of mappings",
@@ -54,7 +54,7 @@ pub(crate) fn expand(ext: &Extension, diags: &mut Vec<Diagnostic>) -> Vec<Plugin
         let errors_before = diags.len();
         let Some(map) = value.as_object() else {
             diags.push(Diagnostic::error(
-                Code::E1032,
+                Code::E1040,
                 &ext.file,
                 &pointer,
                 "a rate-limit policy is not a mapping",
@@ -80,7 +80,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
     };
     for key in map.keys().filter(|k| !KEYS.contains(&k.as_str())) {
         error(
-            Code::E1032,
+            Code::E1040,
             at(key),
             format!("unknown rate-limit key `{key}`"),
             "known keys: quota, window, policy_name, partition_key, trusted_proxies, fail_open",
@@ -89,7 +89,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
     for key in ["quota", "window"] {
         match map.get(key) {
             None => error(
-                Code::E1032,
+                Code::E1040,
                 pointer.to_owned(),
                 format!("a rate-limit policy needs `{key}`"),
                 "write `{quota: 100, window: 60}` (window in seconds)",
@@ -102,7 +102,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
                 };
                 if !v.as_u64().is_some_and(|n| (1..=max).contains(&n)) {
                     error(
-                        Code::E1033,
+                        Code::E1041,
                         at(key),
                         format!(
                             "`{key}` must be a positive integer{}, not {v}",
@@ -126,7 +126,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
         });
         if !ok {
             error(
-                Code::E1033,
+                Code::E1041,
                 at("policy_name"),
                 format!(
                     "`policy_name` {v} is not 1 to 64 printable ASCII characters without `\"` or `\\`"
@@ -147,7 +147,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
         });
         if !ok {
             error(
-                Code::E1033,
+                Code::E1041,
                 at("partition_key"),
                 format!(
                     "`partition_key` {v} is not `client_ip`, `header:<name>` or `context:<key>`"
@@ -167,7 +167,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
         };
         if !bad.is_empty() {
             error(
-                Code::E1033,
+                Code::E1041,
                 at("trusted_proxies"),
                 format!(
                     "`trusted_proxies` must list CIDRs (or addresses); not {}",
@@ -179,7 +179,7 @@ fn check(ext: &Extension, pointer: &str, map: &Map<String, Value>, diags: &mut V
     }
     if let Some(v) = map.get("fail_open").filter(|v| !v.is_boolean()) {
         error(
-            Code::E1033,
+            Code::E1041,
             at("fail_open"),
             format!("`fail_open` must be true or false, not {v}"),
             "true lets requests through while the shared state is unreachable",

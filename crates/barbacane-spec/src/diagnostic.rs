@@ -44,11 +44,11 @@ pub enum Code {
     E1031,
     /// `x-barbacane-ratelimit` is malformed: not a mapping or a list of mappings, an unknown
     /// key, `quota` or `window` missing.
-    E1032,
+    E1040,
     /// A value of `x-barbacane-ratelimit` is out of range: `quota` or `window` not a positive
     /// integer (window at most 31 days), a `partition_key` that is not `client_ip`,
     /// `header:<name>` or `context:<key>`, an invalid `policy_name` or proxy CIDR.
-    E1033,
+    E1041,
 }
 
 impl Code {
@@ -73,8 +73,8 @@ impl Code {
             Code::E1023 => "E1023",
             Code::E1024 => "E1024",
             Code::E1031 => "E1031",
-            Code::E1032 => "E1032",
-            Code::E1033 => "E1033",
+            Code::E1040 => "E1040",
+            Code::E1041 => "E1041",
         }
     }
 }

@@ -73,13 +73,13 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-middlewares",
     );
     assert_code(
-        &["invalid/e1032_ratelimit_shape.yaml"],
-        Code::E1032,
+        &["invalid/e1040_ratelimit_shape.yaml"],
+        Code::E1040,
         "/paths/~1a/get/x-barbacane-ratelimit/burst",
     );
     assert_code(
-        &["invalid/e1033_ratelimit_value.yaml"],
-        Code::E1033,
+        &["invalid/e1041_ratelimit_value.yaml"],
+        Code::E1041,
         "/x-barbacane-ratelimit/quota",
     );
     assert_code(

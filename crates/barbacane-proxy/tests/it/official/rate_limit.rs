@@ -279,10 +279,10 @@ paths:
         );
     };
     let base = "/paths/~1a/get/x-barbacane-ratelimit";
-    at("E1033", &format!("{base}/0/window"));
-    at("E1033", &format!("{base}/1/partition_key"));
-    at("E1033", &format!("{base}/1/policy_name"));
-    at("E1033", &format!("{base}/1/fail_open"));
-    at("E1033", &format!("{base}/1/trusted_proxies"));
-    at("E1032", &format!("{base}/2"));
+    at("E1041", &format!("{base}/0/window"));
+    at("E1041", &format!("{base}/1/partition_key"));
+    at("E1041", &format!("{base}/1/policy_name"));
+    at("E1041", &format!("{base}/1/fail_open"));
+    at("E1041", &format!("{base}/1/trusted_proxies"));
+    at("E1040", &format!("{base}/2"));
 }
