@@ -1,15 +1,13 @@
 //! TLS for the API listener (`serve --tls-cert/--tls-key`) and for the CLI client
 //! (`https://` servers, `--ca-cert`): rustls with the ring provider, TLS 1.2 and 1.3 only.
 
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::Path;
 use std::sync::Arc;
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
+use barbacane_posture::tls::provider;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} `{}`: {e}", path.display()))
@@ -18,34 +16,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
 /// The listener's TLS settings from a PEM certificate chain and a PEM private key. ALPN
 /// offers HTTP/1.1 only: the data planes' WebSocket upgrade is an HTTP/1.1 exchange.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
-    let chain = CertificateDer::pem_slice_iter(&read(cert, "--tls-cert")?)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            format!(
-                "--tls-cert `{}` is not PEM certificates: {e}",
-                cert.display()
-            )
-        })?;
-    if chain.is_empty() {
-        return Err(format!(
-            "--tls-cert `{}` holds no certificate",
-            cert.display()
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_slice(&read(key, "--tls-key")?).map_err(|e| {
-        format!(
-            "--tls-key `{}` is not a PEM private key: {e}",
-            key.display()
-        )
-    })?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("--tls-cert and --tls-key do not make a usable pair: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    barbacane_posture::tls::server_config(cert, key, &[b"http/1.1"], None).map(Arc::new)
 }
 
 /// Roots for talking to a control plane: only the CA in `ca` when given (a private PKI),

@@ -8,12 +8,15 @@
 //!   client-supplied header);
 //! - when both are configured, both must pass ([`Posture::authorize`]);
 //! - bearer tokens are compared in constant time (SHA-256 digests compared with `subtle`, so
-//!   neither the content nor the length of a configured token leaks through timing).
+//!   neither the content nor the length of a configured token leaks through timing);
+//! - TLS listeners share one set of settings ([`tls::server_config`]).
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+
+pub mod tls;
 
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};

@@ -55,6 +55,9 @@ pub struct ServeConfig {
     /// a connection, its requests, their upstream exchanges and plugins stay on one thread.
     /// `0` (the default): one per available core.
     pub workers: usize,
+    /// Terminate TLS on the traffic listener (`--tls-cert`, `--tls-key`); plaintext when
+    /// `None`.
+    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
 }
 
 impl ServeConfig {
@@ -88,6 +91,7 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             max_connections: 0,
             workers: 0,
+            tls: None,
         }
     }
 }

@@ -41,6 +41,26 @@ pub async fn first_bytes<S: AsyncRead + Unpin>(
     tokio::time::timeout(deadline, read).await.ok().flatten()
 }
 
+/// Writes one HTTP/1.1 problem response on a raw connection (`extra_headers` are whole
+/// `name: value\r\n` lines) and closes it, within one second.
+pub(crate) async fn answer_and_close(
+    mut stream: tokio::net::TcpStream,
+    status: &str,
+    extra_headers: &str,
+    body: &str,
+) {
+    use tokio::io::AsyncWriteExt;
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/problem+json\r\n{extra_headers}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
 /// Whether the first bytes were the HTTP/2 preface.
 pub fn is_h2_preface(prefix: &[u8]) -> bool {
     prefix == PREFACE

@@ -39,6 +39,7 @@ mod problem;
 pub mod reload;
 mod server;
 mod snapshot;
+pub mod tls;
 mod worker;
 
 pub use config::{Limits, ServeConfig};

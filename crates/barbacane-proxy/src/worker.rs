@@ -125,6 +125,29 @@ fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAdd
         let shared = &open.0;
         let config = shared.gateway.config();
         let mut close = shared.close.clone();
+        if let Some(tls) = config.tls.clone() {
+            let handshake = tokio::select! {
+                biased;
+                s = accept_tls(&tls, stream, config.header_timeout) => s,
+                _ = close.wait_for(|c| *c) => None,
+            };
+            let Some((mut stream, client_cert)) = handshake else {
+                return;
+            };
+            let prefix = tokio::select! {
+                biased;
+                prefix = first_bytes(&mut stream, config.header_timeout) => prefix,
+                _ = close.wait_for(|c| *c) => None,
+            };
+            if let Some(prefix) = prefix {
+                let peer = Peer {
+                    addr: peer,
+                    client_cert,
+                };
+                serve(shared, stream, prefix, peer, &mut close).await;
+            }
+            return;
+        }
         // A connection accepted before the listener closed may still send its request
         // during the drain window (and is answered with `Connection: close`); one still
         // silent when connections are told to close is simply closed.
@@ -134,9 +157,49 @@ fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAdd
             _ = close.wait_for(|c| *c) => None,
         };
         if let Some(prefix) = prefix {
+            let peer = Peer {
+                addr: peer,
+                client_cert: None,
+            };
             serve(shared, stream, prefix, peer, &mut close).await;
         }
     });
+}
+
+/// Who is on the other end of a connection.
+struct Peer {
+    addr: SocketAddr,
+    /// SHA-256 of the verified client certificate (with `--tls-client-ca`).
+    client_cert: Option<String>,
+}
+
+/// The TLS handshake, within `deadline`; a client speaking plaintext HTTP is answered 400
+/// and closed. `None` when the handshake fails (logged at debug: scanners are common).
+async fn accept_tls(
+    tls: &crate::tls::Tls,
+    stream: TcpStream,
+    deadline: Duration,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>)> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == crate::tls::HANDSHAKE => {}
+        Ok(Ok(1)) => {
+            crate::tls::refuse_plaintext(stream).await;
+            return None;
+        }
+        _ => return None,
+    }
+    match tokio::time::timeout(deadline, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let cert = crate::tls::client_fingerprint(stream.get_ref().1);
+            Some((stream, cert))
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// One open connection, counted from accept until its task ends, however it ends (a panic
@@ -165,13 +228,19 @@ impl Drop for Open {
 }
 
 /// Drives one connection until it ends, closing it when told to and, for HTTP/2, when idle.
-async fn serve(
+async fn serve<S>(
     shared: &Arc<Shared>,
-    stream: TcpStream,
+    stream: S,
     prefix: bytes::Bytes,
-    peer: SocketAddr,
+    peer: Peer,
     close: &mut watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Peer {
+        addr: peer,
+        client_cert,
+    } = peer;
     let config = shared.gateway.config();
     let (body_timeout, idle) = (config.body_timeout, config.idle_timeout);
     let h2 = is_h2_preface(&prefix);
@@ -181,6 +250,10 @@ async fn serve(
         let (shared, activity) = (Arc::clone(&for_service.0), Arc::clone(&for_service.1));
         let in_flight = InFlight::start(activity);
         req.extensions_mut().insert(pipeline::ClientAddr(peer));
+        if let Some(cert) = &client_cert {
+            req.extensions_mut()
+                .insert(pipeline::ClientCert(cert.clone()));
+        }
         let http1 = req.version() < http::Version::HTTP_2;
         let req = req.map(|body| TimedBody::new(body, body_timeout));
         async move {
@@ -253,17 +326,14 @@ impl Drop for InFlight {
 }
 
 /// Answers a connection over the cap with a 503 problem and closes it.
-async fn refuse(mut stream: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
+async fn refuse(stream: tokio::net::TcpStream) {
     const BODY: &str = "{\"type\":\"urn:barbacane:error:overloaded\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"The gateway has too many open connections; try again shortly.\"}";
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
+    crate::conn::answer_and_close(
+        stream,
+        "503 Service Unavailable",
+        "retry-after: 1\r\n",
+        BODY,
+    )
     .await;
 }
 

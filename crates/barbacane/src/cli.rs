@@ -226,6 +226,18 @@ pub struct ServeOptions {
     /// Unreachable Redis never stops serving: the plugins' `fail_open` decides.
     #[arg(long, value_name = "URL", env = "BARBACANE_STATE")]
     pub state: Option<String>,
+    /// Terminate TLS on the traffic listener with this PEM certificate chain (leaf first):
+    /// TLS 1.2 minimum, 1.3 preferred, ALPN h2 and http/1.1. Reloaded on SIGHUP and when the
+    /// file changes; a bad new pair is refused and the old one keeps serving.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require a client certificate signed by one of these CAs (PEM); its SHA-256 reaches
+    /// plugins as `auth.client_cert.sha256` in the request context.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Traffic workers, each a thread with its own runtime and listener (default: one per CPU).
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]

@@ -47,7 +47,11 @@ pub(crate) async fn on_request(
         headers: std::mem::take(&mut parts.headers),
         body: body.take(),
         response: None,
-        context: Default::default(),
+        context: parts
+            .extensions
+            .get::<crate::pipeline::ClientCert>()
+            .map(|c| [("auth.client_cert.sha256".to_owned(), c.0.clone())].into())
+            .unwrap_or_default(),
         client_ip: parts
             .extensions
             .get::<crate::pipeline::ClientAddr>()

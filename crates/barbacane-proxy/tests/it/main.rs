@@ -18,6 +18,7 @@ mod properties;
 mod protocol;
 mod routing;
 mod shutdown;
+mod tls_listener;
 mod upstream;
 mod validation_body;
 mod validation_params;

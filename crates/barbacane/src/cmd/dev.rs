@@ -79,7 +79,14 @@ pub fn run(args: DevArgs) -> i32 {
         }
     };
     super::connect_state(&rt, state.as_deref());
-    let config = serve_config(&args.options, true);
+    let mut config = serve_config(&args.options, true);
+    config.tls = match super::tls(&args.options) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();
         let gateway = Gateway::new(snapshot, config);

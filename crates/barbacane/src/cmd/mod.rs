@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod keys;
 pub mod serve;
 pub mod validate;
+mod watch;
 
 use barbacane_compiler::CompileOptions;
 use barbacane_proxy::{Limits, ServeConfig};
@@ -72,6 +73,24 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         max_connections: options.max_connections.unwrap_or(0),
         metrics_on_traffic: options.metrics_on_traffic,
         workers: options.workers.unwrap_or(0),
+        tls: None,
+    }
+}
+
+/// The traffic listener's TLS settings (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+fn tls(
+    options: &ServeOptions,
+) -> Result<Option<std::sync::Arc<barbacane_proxy::tls::Tls>>, String> {
+    match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => {
+            barbacane_proxy::tls::Tls::load(barbacane_proxy::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: options.tls_client_ca.clone(),
+            })
+            .map(Some)
+        }
+        _ => Ok(None),
     }
 }
 

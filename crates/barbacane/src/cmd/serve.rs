@@ -3,9 +3,9 @@
 
 use barbacane_proxy::admin::Admin;
 use barbacane_proxy::reload::{ArtifactSource, Reloader};
+use barbacane_proxy::tls::Tls;
 use barbacane_proxy::{Gateway, LoadOptions, Snapshot, exit_code};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{configure_module_cache, plugin_pool, runtime, serve_config, shutdown_signal};
@@ -62,7 +62,15 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     super::connect_state(&rt, state.as_deref());
-    let config = serve_config(&args.options, args.dev);
+    let mut config = serve_config(&args.options, args.dev);
+    let tls = match super::tls(&args.options) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
+    config.tls = tls.clone();
     let connect = match connect_config(&args.connect, &options) {
         Ok(c) => c,
         Err(e) => {
@@ -124,7 +132,14 @@ pub fn run(args: ServeArgs) -> i32 {
         };
         // The SIGHUP handler is installed before either listener answers, so a SIGHUP sent
         // as soon as the gateway is reachable reloads rather than kills the process.
-        tokio::spawn(reload_on_sighup(sighup_stream(), Arc::clone(&admin)));
+        tokio::spawn(reload_on_sighup(
+            sighup_stream(),
+            Arc::clone(&admin),
+            tls.clone(),
+        ));
+        if let Some(tls) = &tls {
+            super::watch::watch_tls(Arc::clone(tls));
+        }
         let admin_addr = admin_listening.local_addr();
         let admin_task = tokio::spawn(admin_listening.serve(stopped(stop_rx.clone())));
         if let (true, Some(path)) = (args.watch, &args.artifact) {
@@ -192,24 +207,24 @@ fn sighup_stream() -> Hangup {
 }
 
 #[cfg(unix)]
-async fn reload_on_sighup(hup: Hangup, admin: Arc<Admin>) {
+async fn reload_on_sighup(hup: Hangup, admin: Arc<Admin>, tls: Option<Arc<Tls>>) {
     let Some(mut hup) = hup else { return };
     while hup.recv().await.is_some() {
-        tracing::info!("SIGHUP: reloading the artifact and the admin tokens");
+        tracing::info!("SIGHUP: reloading the artifact, the admin tokens and the TLS certificate");
+        if let Some(tls) = &tls {
+            super::watch::reload_tls(tls);
+        }
         let _ = admin.reload().await;
     }
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_hup: Hangup, _admin: Arc<Admin>) {}
+async fn reload_on_sighup(_hup: Hangup, _admin: Arc<Admin>, _tls: Option<Arc<Tls>>) {}
 
 /// Watches the directory of the artifact path as given, or the layout's directory for
-/// `oci:DIR[:TAG]` (not a symlink target: Kubernetes
-/// ConfigMaps swap a `..data` symlink, which would delete a resolved directory). Any change
-/// in that directory triggers a debounced reload; a reload of an unchanged file is cheap and
-/// reports `changed: false`.
+/// `oci:DIR[:TAG]` (see [`super::watch::watch`]); a change reloads the artifact (a reload of
+/// an unchanged file is cheap and reports `changed: false`).
 fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
-    use notify::{RecursiveMode, Watcher};
     // An OCI layout changes when its index.json is replaced (blobs are written first).
     let layout = artifact
         .to_str()
@@ -220,28 +235,9 @@ fn spawn_watch(artifact: &std::path::Path, admin: Arc<Admin>) {
         (None, Some(d)) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = tx.send(());
-        }
-    });
-    let mut watcher = match watcher {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the artifact; --watch disabled");
-            return;
-        }
-    };
-    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-        tracing::warn!(error = %e, "cannot watch the artifact's directory; --watch disabled");
-        return;
-    }
-    tokio::spawn(async move {
-        let _keep_alive = watcher;
-        while rx.recv().await.is_some() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            while rx.try_recv().is_ok() {}
+    super::watch::watch(vec![dir], "the artifact", move || {
+        let admin = Arc::clone(&admin);
+        async move {
             tracing::info!("artifact file changed: reloading");
             let _ = admin.reload().await;
         }

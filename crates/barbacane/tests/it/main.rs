@@ -19,4 +19,5 @@ mod standalone_drift;
 mod support;
 mod swap;
 mod tamper;
+mod tls;
 mod validate;

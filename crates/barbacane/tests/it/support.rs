@@ -409,7 +409,9 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(status);
             }
-            let traffic = get(self.port, "/__barbacane/health").is_ok_and(|r| r.status == 200);
+            // A TLS listener answers plaintext with 400 `tls-required`: listening too.
+            let traffic = get(self.port, "/__barbacane/health")
+                .is_ok_and(|r| r.status == 200 || r.body.contains("tls-required"));
             let admin = self.admin.is_none_or(|addr| {
                 request_at(addr, "GET", "/_admin/health", &[]).is_ok_and(|r| r.status == 200)
             });
