@@ -86,11 +86,14 @@ pub enum Capability {
     /// `barbacane:ratelimit`: take from a sliding-window quota kept by the host (in process,
     /// or shared by every gateway on one Redis).
     Ratelimit,
+    /// `barbacane:crypto`: signature verification against JWKs, HMAC, SHA-256 and
+    /// constant-time comparison, natively.
+    Crypto,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -100,6 +103,7 @@ impl Capability {
         Capability::Http,
         Capability::Secrets,
         Capability::Ratelimit,
+        Capability::Crypto,
     ];
 
     /// The name used in `plugin.toml`.
@@ -114,6 +118,7 @@ impl Capability {
             Capability::Http => "http",
             Capability::Secrets => "secrets",
             Capability::Ratelimit => "ratelimit",
+            Capability::Crypto => "crypto",
         }
     }
 
@@ -129,6 +134,7 @@ impl Capability {
             Capability::Http => "barbacane:http",
             Capability::Secrets => "barbacane:secrets",
             Capability::Ratelimit => "barbacane:ratelimit",
+            Capability::Crypto => "barbacane:crypto",
         }
     }
 
@@ -172,6 +178,7 @@ impl Capability {
             Capability::Http => &["call", "response_body"],
             Capability::Secrets => &["get"],
             Capability::Ratelimit => &["take"],
+            Capability::Crypto => &["verify", "hmac", "sha256", "constant_time_eq"],
         }
     }
 

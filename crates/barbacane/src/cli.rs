@@ -11,8 +11,21 @@ pub struct Cli {
     /// Log filter (e.g. `info`, `debug`, `barbacane_proxy=trace`); overrides RUST_LOG.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Log lines as human-readable text or as JSON objects (one per line: `timestamp`,
+    /// `level`, `target`, `message` and the event's fields), on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "BARBACANE_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

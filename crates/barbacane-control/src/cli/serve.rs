@@ -62,11 +62,15 @@ pub struct ServeArgs {
     /// Log filter (default `info`, or RUST_LOG).
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Log lines as `text` or `json` (one object per line: `timestamp`, `level`, `target`,
+    /// `message` and the event's fields).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"], env = "BARBACANE_LOG_FORMAT")]
+    pub log_format: String,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> i32 {
-    init_tracing(args.log_level.as_deref());
+    init_tracing(args.log_level.as_deref(), args.log_format == "json");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -130,16 +134,25 @@ pub fn run(args: ServeArgs) -> i32 {
     })
 }
 
-fn init_tracing(filter: Option<&str>) {
+fn init_tracing(filter: Option<&str>, json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Re-reads the tokens on every SIGHUP (rotation without restart).

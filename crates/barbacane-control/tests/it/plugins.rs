@@ -71,12 +71,12 @@ fn good(name: &str, version: &str) -> Vec<(&'static str, &'static str, Vec<u8>)>
 #[tokio::test]
 async fn register_list_show_delete() {
     let app = TestApp::new().await;
-    let r = register(&app, &good("rate-limit", "1.0.0")).await;
+    let r = register(&app, &good("acme-limit", "1.0.0")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["capabilities"], serde_json::json!(["core", "log"]));
-    assert_eq!(r.header("location"), Some("/plugins/rate-limit/1.0.0"));
+    assert_eq!(r.header("location"), Some("/plugins/acme-limit/1.0.0"));
     assert_eq!(
-        register(&app, &good("rate-limit", "1.1.0")).await.status,
+        register(&app, &good("acme-limit", "1.1.0")).await.status,
         StatusCode::CREATED
     );
     let dispatcher = vec![
@@ -94,7 +94,7 @@ async fn register_list_show_delete() {
     );
 
     // Duplicate version.
-    register(&app, &good("rate-limit", "1.0.0"))
+    register(&app, &good("acme-limit", "1.0.0"))
         .await
         .assert_problem(409, "already-exists");
 
@@ -112,42 +112,42 @@ async fn register_list_show_delete() {
         .await
         .assert_problem(400, "invalid-request");
 
-    let versions = app.get("/plugins/rate-limit").await.json();
+    let versions = app.get("/plugins/acme-limit").await.json();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     app.get("/plugins/nothing")
         .await
         .assert_problem(404, "not-found");
-    let one = app.get("/plugins/rate-limit/1.0.0").await.json();
+    let one = app.get("/plugins/acme-limit/1.0.0").await.json();
     assert_eq!(
         one["config_schema"]["properties"]["quota"]["type"],
         "integer"
     );
-    assert!(one["manifest"].as_str().unwrap().contains("rate-limit"));
-    app.get("/plugins/rate-limit/9.9.9")
+    assert!(one["manifest"].as_str().unwrap().contains("acme-limit"));
+    app.get("/plugins/acme-limit/9.9.9")
         .await
         .assert_problem(404, "not-found");
 
-    // A spec uses `rate-limit`: older versions may go, the last one may not.
+    // A spec uses `acme-limit`: older versions may go, the last one may not.
     let project = app.project("p").await;
     let spec = app.spec(&project, "a.yaml", &mini_spec("/a", "x")).await;
-    sqlx::query("UPDATE spec_revisions SET plugins = ARRAY['rate-limit'] WHERE spec_id = $1::uuid")
+    sqlx::query("UPDATE spec_revisions SET plugins = ARRAY['acme-limit'] WHERE spec_id = $1::uuid")
         .bind(&spec)
         .execute(&app.pool)
         .await
         .unwrap();
     assert_eq!(
-        app.delete("/plugins/rate-limit/1.0.0").await.status,
+        app.delete("/plugins/acme-limit/1.0.0").await.status,
         StatusCode::NO_CONTENT
     );
-    let r = app.delete("/plugins/rate-limit/1.1.0").await;
+    let r = app.delete("/plugins/acme-limit/1.1.0").await;
     let problem = r.assert_problem(409, "in-use");
     assert!(problem["detail"].as_str().unwrap().contains("a.yaml"));
     app.delete(&format!("/specs/{spec}")).await;
     assert_eq!(
-        app.delete("/plugins/rate-limit/1.1.0").await.status,
+        app.delete("/plugins/acme-limit/1.1.0").await.status,
         StatusCode::NO_CONTENT
     );
-    app.delete("/plugins/rate-limit/1.1.0")
+    app.delete("/plugins/acme-limit/1.1.0")
         .await
         .assert_problem(404, "not-found");
 }

@@ -4,6 +4,7 @@
 mod clock;
 mod context;
 mod core;
+mod crypto;
 mod http_call;
 mod log;
 mod ratelimit;
@@ -33,6 +34,7 @@ pub(crate) fn add_to_linker(
         Capability::Http => http_call::add_to_linker(linker),
         Capability::Secrets => secrets::add_to_linker(linker),
         Capability::Ratelimit => ratelimit::add_to_linker(linker, sync_limits),
+        Capability::Crypto => crypto::add_to_linker(linker),
     }
 }
 

@@ -20,16 +20,26 @@ use crate::cli::{ModuleCacheArgs, ServeOptions, SpecArgs};
 /// Exit code when the compiler reports errors.
 pub const EXIT_DIAGNOSTICS: i32 = 1;
 
-pub fn init_tracing(filter: Option<&str>) {
+pub fn init_tracing(filter: Option<&str>, format: crate::cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        crate::cli::LogFormat::Text => builder.init(),
+        // Fields at the top level next to `timestamp`, `level`, `target` and `message`, so
+        // log shippers index them without unnesting.
+        crate::cli::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// Build time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
