@@ -226,3 +226,32 @@ fn connected_mode_flags_are_checked_before_serving() {
     // Connected-mode details without a control plane are a usage error.
     serve(&["--project-id", "p"]).assert_code(2);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = crate::support::compile_petstore(dir.path());
+    let server = crate::support::Server::start_with(
+        dir.path(),
+        &["serve", "--artifact", artifact.to_str().unwrap(), "--log-format", "json"],
+        &crate::support::Launch::default(),
+    );
+    let log = server.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let serving = lines
+        .iter()
+        .find(|l| l["message"] == "serving")
+        .unwrap_or_else(|| panic!("no `serving` line in {log}"));
+    assert_eq!(serving["level"], "INFO");
+    assert!(serving["timestamp"].is_string() && serving["target"].is_string(), "{serving}");
+    assert!(
+        serving["artifact_hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "{serving}"
+    );
+}

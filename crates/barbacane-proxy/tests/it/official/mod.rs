@@ -1,6 +1,7 @@
 //! The official WASM plugins (and the `chaos` test plugin) inside a real gateway: compiled
 //! from specs that name them, served on loopback, exercised over real HTTP.
 
+mod auth;
 mod chaos;
 mod cors;
 mod lambda;
