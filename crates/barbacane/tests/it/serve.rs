@@ -233,7 +233,13 @@ fn json_logs_are_one_object_per_line() {
     let artifact = crate::support::compile_petstore(dir.path());
     let server = crate::support::Server::start_with(
         dir.path(),
-        &["serve", "--artifact", artifact.to_str().unwrap(), "--log-format", "json"],
+        &[
+            "serve",
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
         &crate::support::Launch::default(),
     );
     let log = server.stderr();
@@ -247,7 +253,10 @@ fn json_logs_are_one_object_per_line() {
         .find(|l| l["message"] == "serving")
         .unwrap_or_else(|| panic!("no `serving` line in {log}"));
     assert_eq!(serving["level"], "INFO");
-    assert!(serving["timestamp"].is_string() && serving["target"].is_string(), "{serving}");
+    assert!(
+        serving["timestamp"].is_string() && serving["target"].is_string(),
+        "{serving}"
+    );
     assert!(
         serving["artifact_hash"]
             .as_str()
