@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Rate limiting under load: what a `rate-limit` middleware costs per request (in process and
-# on Redis) next to the same route without it, and whether two gateways sharing one Redis
-# let exactly the quota through. Needs wrk and a Redis on 127.0.0.1:6379
+# Security and traffic middlewares under load: what `rate-limit` (in process and on Redis)
+# and `apikey-auth` cost per request next to the same route without them, and whether two
+# gateways sharing one Redis let exactly the quota through. Needs wrk and a Redis on 127.0.0.1:6379
 # (`apt-get install wrk redis-server`). Server CPU per request is measured as in load.sh
 # (utime+stime from /proc/PID/stat over requests served).
 #
-# Usage: scripts/ratelimit-load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
+# Usage: scripts/middleware-load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
@@ -33,7 +33,8 @@ spec "" > "$work/plain.yaml"
 # A quota no benchmark reaches: every request is counted and allowed.
 spec "x-barbacane-ratelimit: {quota: 1000000000, window: 60, policy_name: bench-$run}" > "$work/rl.yaml"
 spec "x-barbacane-ratelimit: {quota: 100, window: 10, policy_name: fleet-$run}" > "$work/fleet.yaml"
-for s in plain rl fleet; do
+spec "x-barbacane-middlewares: [{name: apikey-auth, config: {keys: [{key: \"sha256:$(printf %s bench-key | sha256sum | cut -d' ' -f1)\", id: bench}]}}]" > "$work/key.yaml"
+for s in plain rl fleet key; do
   ./target/release/barbacane compile --spec "$work/$s.yaml" --output "$work/$s.bca" 2>/dev/null
 done
 serve() { # artifact port [extra flags]
@@ -45,6 +46,7 @@ serve rl 18191; local_pid=$!
 serve rl 18192 --state redis://127.0.0.1:6379/0; redis_pid=$!
 serve fleet 18193 --state redis://127.0.0.1:6379/0; fleet_a=$!
 serve fleet 18194 --state redis://127.0.0.1:6379/0; fleet_b=$!
+serve key 18195; key_pid=$!
 for port in 18190 18191 18192 18193 18194; do
   for _ in $(seq 50); do
     curl -fs "http://127.0.0.1:$port/__barbacane/health" >/dev/null 2>&1 && break
@@ -53,11 +55,12 @@ for port in 18190 18191 18192 18193 18194; do
 done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-measure() {
+measure() { # name pid url [wrk args]
   local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz
-  wrk -t1 -c"$connections" -d2s "$url" >/dev/null 2>&1 # warm-up
+  shift 3
+  wrk -t1 -c"$connections" -d2s "$@" "$url" >/dev/null 2>&1 # warm-up
   before=$(ticks "$pid")
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url")
   after=$(ticks "$pid")
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -69,9 +72,10 @@ measure() {
 }
 
 echo "wrk: 1 thread, $connections connections, ${duration}s"
-measure "mock, no rate limit" "$plain_pid" "http://127.0.0.1:18190/pets/1"
+measure "mock, no middleware" "$plain_pid" "http://127.0.0.1:18190/pets/1"
 measure "mock + rate-limit (local)" "$local_pid" "http://127.0.0.1:18191/pets/1"
 measure "mock + rate-limit (Redis)" "$redis_pid" "http://127.0.0.1:18192/pets/1"
+measure "mock + apikey-auth" "$key_pid" "http://127.0.0.1:18195/pets/1" -H "x-api-key: bench-key"
 
 # Fleet: quota 100 per 10 s shared by two gateways; both hammered at once for 3 s.
 count() { # url -> "total non2xx"
