@@ -53,6 +53,7 @@
 mod action;
 pub mod clock;
 pub mod context;
+pub mod crypto;
 mod host;
 pub mod http;
 pub mod log;

@@ -239,6 +239,16 @@ impl FakeHost {
         self
     }
 
+    /// Answers `crypto::verify` with `verifier(alg, jwk, msg, sig)` (the gateway checks
+    /// signatures natively; a test decides what is valid, or calls a real implementation).
+    pub fn crypto_verifier(
+        &mut self,
+        verifier: impl FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String> + 'static,
+    ) -> &mut Self {
+        with(|s| s.verifier = Some(Box::new(verifier)));
+        self
+    }
+
     /// Sets the response `on_response` will see (as a dispatcher would have produced).
     pub fn response(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> &mut Self {
         with(|s| {

@@ -11,6 +11,9 @@ use crate::ratelimit::{self, Decision};
 /// A message's headers: lowercase names, values in order (repeats allowed).
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 
+/// A signature checker standing in for the gateway's `crypto.verify`.
+pub(crate) type Verifier = Box<dyn FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String>>;
+
 /// An HTTP handler standing in for the network.
 pub(crate) type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, HttpError>>;
 
@@ -40,6 +43,8 @@ pub(crate) struct State {
     pub(crate) buckets: BTreeMap<String, VecDeque<i64>>,
     /// Every `ratelimit.take`: key, quota, window in milliseconds.
     pub(crate) ratelimit_takes: Vec<(String, i64, i64)>,
+    /// What `crypto.verify` answers (none installed: an error).
+    pub(crate) verifier: Option<Verifier>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -325,4 +330,44 @@ pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
             reset_ms: reset_ms.unsigned_abs(),
         })
     })
+}
+
+pub(crate) fn crypto_verify(alg: &str, jwk: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, String> {
+    with(|s| match s.verifier.as_mut() {
+        Some(v) => v(alg, jwk, msg, sig),
+        None => Err("no verifier installed: FakeHost::crypto_verifier".into()),
+    })
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+pub(crate) fn crypto_hmac(alg: &str, key: &[u8], msg: &[u8]) -> Option<Vec<u8>> {
+    // HMAC-SHA256 (RFC 2104) for tests only, a few lines over sha2; the gateway computes
+    // every HMAC natively (ring), HS384/HS512 included.
+    if alg != "HS256" {
+        return None;
+    }
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let mut inner = pad(0x36);
+    inner.extend_from_slice(msg);
+    let mut outer = pad(0x5c);
+    outer.extend_from_slice(&sha256(&inner));
+    Some(sha256(&outer).to_vec())
+}
+
+pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
+    sha256(bytes)
+}
+
+pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a == b
 }

@@ -112,6 +112,34 @@ unsafe extern "C" {
     fn ratelimit_take_raw(kptr: *const u8, klen: i32, quota: i64, window_ms: i64) -> i32;
 }
 
+#[link(wasm_import_module = "barbacane:crypto")]
+unsafe extern "C" {
+    #[link_name = "verify"]
+    fn crypto_verify_raw(
+        aptr: *const u8,
+        alen: i32,
+        kptr: *const u8,
+        klen: i32,
+        mptr: *const u8,
+        mlen: i32,
+        sptr: *const u8,
+        slen: i32,
+    ) -> i32;
+    #[link_name = "hmac"]
+    fn crypto_hmac_raw(
+        aptr: *const u8,
+        alen: i32,
+        kptr: *const u8,
+        klen: i32,
+        mptr: *const u8,
+        mlen: i32,
+    ) -> i32;
+    #[link_name = "sha256"]
+    fn crypto_sha256_raw(ptr: *const u8, len: i32) -> i32;
+    #[link_name = "constant_time_eq"]
+    fn crypto_eq_raw(aptr: *const u8, alen: i32, bptr: *const u8, blen: i32) -> i32;
+}
+
 /// Lengths cross the boundary as `i32`; the SDK never passes anything near 2 GiB.
 fn len(bytes: &[u8]) -> i32 {
     i32::try_from(bytes.len()).unwrap_or(i32::MAX)
@@ -347,4 +375,63 @@ pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
     // SAFETY: a valid slice for the duration of the call.
     take(unsafe { ratelimit_take_raw(key.as_ptr(), len(key.as_bytes()), quota, window_ms) })
         .unwrap_or_default()
+}
+
+pub(crate) fn crypto_verify(alg: &str, jwk: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, String> {
+    // SAFETY: valid slices for the duration of the call.
+    let n = unsafe {
+        crypto_verify_raw(
+            alg.as_ptr(),
+            len(alg.as_bytes()),
+            jwk.as_ptr(),
+            len(jwk),
+            msg.as_ptr(),
+            len(msg),
+            sig.as_ptr(),
+            len(sig),
+        )
+    };
+    match n {
+        1 => Ok(true),
+        0 => Ok(false),
+        // The reason is in the result slot (its length is not returned: read up to 1 KiB).
+        _ => Err(result_text()),
+    }
+}
+
+/// The whole result slot as text (up to 1 KiB), for error reasons.
+fn result_text() -> String {
+    let mut buf = vec![0u8; 1024];
+    // SAFETY: `buf` has room for 1024 bytes; the host writes at most that many.
+    let written = unsafe { result_read(buf.as_mut_ptr(), 1024) };
+    buf.truncate(usize::try_from(written).unwrap_or(0));
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+pub(crate) fn crypto_hmac(alg: &str, key: &[u8], msg: &[u8]) -> Option<Vec<u8>> {
+    // SAFETY: valid slices for the duration of the call.
+    take(unsafe {
+        crypto_hmac_raw(
+            alg.as_ptr(),
+            len(alg.as_bytes()),
+            key.as_ptr(),
+            len(key),
+            msg.as_ptr(),
+            len(msg),
+        )
+    })
+}
+
+pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
+    // SAFETY: a valid slice for the duration of the call.
+    let digest = take(unsafe { crypto_sha256_raw(bytes.as_ptr(), len(bytes)) }).unwrap_or_default();
+    let mut out = [0u8; 32];
+    let n = digest.len().min(32);
+    out[..n].copy_from_slice(&digest[..n]);
+    out
+}
+
+pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // SAFETY: valid slices for the duration of the call.
+    unsafe { crypto_eq_raw(a.as_ptr(), len(a), b.as_ptr(), len(b)) == 1 }
 }
