@@ -18,6 +18,7 @@ mod operations;
 mod options;
 mod plugins;
 mod ratelimit_sugar;
+mod security;
 mod upstream_config;
 
 pub use barbacane_spec::{Code, Diagnostic, FileSystem, LocalFs, MemoryFs, Severity};

@@ -81,6 +81,15 @@ pub(crate) fn compile_operations(
                 Some(ext) => middlewares(ext, known, diags),
                 None => global.clone().unwrap_or_default(),
             });
+            crate::security::check(
+                def.security.as_ref(),
+                spec.security.as_ref(),
+                &spec.security_schemes,
+                &chain,
+                &|name| known.manifest_plugins.contains_key(name),
+                (&def.file, &def.pointer),
+                diags,
+            );
             let operation = Operation {
                 spec: spec.logical.clone(),
                 pointer: def.pointer.clone(),

@@ -42,6 +42,9 @@ pub enum Code {
     E1024,
     /// An upstream URL is plaintext `http://` without `--allow-plaintext-upstream`.
     E1031,
+    /// An operation requires an OpenAPI security scheme that no middleware of its chain can
+    /// satisfy (e.g. `http` `bearer` without `jwt-auth`, `oidc-auth` or `oauth2-auth`).
+    E1032,
     /// `x-barbacane-ratelimit` is malformed: not a mapping or a list of mappings, an unknown
     /// key, `quota` or `window` missing.
     E1040,
@@ -73,6 +76,7 @@ impl Code {
             Code::E1023 => "E1023",
             Code::E1024 => "E1024",
             Code::E1031 => "E1031",
+            Code::E1032 => "E1032",
             Code::E1040 => "E1040",
             Code::E1041 => "E1041",
         }

@@ -48,6 +48,11 @@ pub struct Spec {
     pub middlewares: Option<Extension>,
     /// Root `x-barbacane-ratelimit` (sugar for `rate-limit` middlewares).
     pub ratelimit: Option<Extension>,
+    /// Root `security` requirements.
+    pub security: Option<Extension>,
+    /// `components.securitySchemes`: name -> kind (`http:bearer`, `http:basic`, `apiKey`,
+    /// `oauth2`, `openIdConnect`, `mutualTLS`, or `other` for anything else, `$ref`s included).
+    pub security_schemes: std::collections::BTreeMap<String, String>,
     /// Every operation, in document order of paths then methods.
     pub operations: Vec<OperationDef>,
 }
@@ -75,6 +80,8 @@ pub struct OperationDef {
     pub middlewares: Option<Extension>,
     /// `x-barbacane-ratelimit` on the operation (replaces the root one).
     pub ratelimit: Option<Extension>,
+    /// `security` on the operation (replaces the root's; `[]` makes it public).
+    pub security: Option<Extension>,
     /// `deprecated`.
     pub deprecated: bool,
 }

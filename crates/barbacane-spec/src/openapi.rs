@@ -44,6 +44,8 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         base_path: extension(root, "", doc, "x-barbacane-base-path"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
         ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
+        security: extension(root, "", doc, "security"),
+        security_schemes: security_schemes(doc),
         operations: Vec::new(),
     };
     match doc.get("paths") {
@@ -134,6 +136,37 @@ fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagn
     }
 }
 
+/// `components.securitySchemes` as name -> kind (see `Spec::security_schemes`).
+fn security_schemes(doc: &Map<String, Value>) -> std::collections::BTreeMap<String, String> {
+    let Some(schemes) = doc
+        .get("components")
+        .and_then(|c| c.get("securitySchemes"))
+        .and_then(Value::as_object)
+    else {
+        return Default::default();
+    };
+    schemes
+        .iter()
+        .map(|(name, scheme)| {
+            let kind = match scheme.get("type").and_then(Value::as_str) {
+                Some("http") => match scheme
+                    .get("scheme")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    Some("bearer") => "http:bearer",
+                    Some("basic") => "http:basic",
+                    _ => "other",
+                },
+                Some(t @ ("apiKey" | "oauth2" | "openIdConnect" | "mutualTLS")) => t,
+                _ => "other",
+            };
+            (name.clone(), kind.to_owned())
+        })
+        .collect()
+}
+
 fn extension(
     file: &SourceFile,
     at: &str,
@@ -212,6 +245,7 @@ fn path_item(
             dispatch: extension(item.file, &pointer, op_map, "x-barbacane-dispatch"),
             middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
             ratelimit: extension(item.file, &pointer, op_map, "x-barbacane-ratelimit"),
+            security: extension(item.file, &pointer, op_map, "security"),
             deprecated: op_map
                 .get("deprecated")
                 .and_then(Value::as_bool)

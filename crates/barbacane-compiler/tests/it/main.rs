@@ -73,6 +73,11 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-middlewares",
     );
     assert_code(
+        &["invalid/e1032_security.yaml"],
+        Code::E1032,
+        "/paths/~1a/get",
+    );
+    assert_code(
         &["invalid/e1040_ratelimit_shape.yaml"],
         Code::E1040,
         "/paths/~1a/get/x-barbacane-ratelimit/burst",
@@ -366,4 +371,47 @@ fn compiles_from_memory_like_the_control_plane() {
     .unwrap();
     let local = compile(&LocalFs, &options(&["valid/refs/api.yaml"])).unwrap();
     assert_eq!(remote.header.artifact_hash, local.header.artifact_hash);
+}
+
+#[test]
+fn security_requirements_are_met_by_the_chain_or_waived() {
+    let spec = |security: &str, middlewares: &str| {
+        format!(
+            "openapi: 3.1.0\ninfo: {{title: t, version: '1'}}\n\
+             components:\n  securitySchemes:\n    key: {{type: apiKey, in: header, name: X-API-Key}}\n    \
+             basic: {{type: http, scheme: basic}}\n    jwt: {{type: http, scheme: bearer}}\n\
+             paths:\n  /a:\n    get:\n      security: {security}\n      \
+             x-barbacane-middlewares: {middlewares}\n      x-barbacane-dispatch: {{name: mock}}\n      \
+             responses: {{'200': {{description: ok}}}}\n"
+        )
+    };
+    let apikey = "[{name: apikey-auth, config: {keys: [{key: 'sha256:0000000000000000000000000000000000000000000000000000000000000000', id: a}]}}]";
+    let compiles = |s: &str| {
+        let mut fs = MemoryFs::default();
+        fs.insert("p/api.yaml", s.as_bytes().to_vec());
+        compile(
+            &fs,
+            &CompileOptions {
+                specs: vec!["/p/api.yaml".into()],
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+    };
+    // Met: the apiKey scheme by apikey-auth; one alternative of a choice is enough.
+    assert!(compiles(&spec("[{key: []}]", apikey)).is_ok());
+    assert!(compiles(&spec("[{jwt: []}, {key: []}]", apikey)).is_ok());
+    // Waived: public operations.
+    assert!(compiles(&spec("[]", "[]")).is_ok());
+    assert!(compiles(&spec("[{}, {jwt: []}]", "[]")).is_ok());
+    // Not met: every scheme of a requirement is needed.
+    let diags = compiles(&spec("[{key: [], basic: []}]", apikey)).unwrap_err();
+    let d = diags.iter().find(|d| d.code == Code::E1032).expect("E1032");
+    assert_eq!(d.json_pointer, "/paths/~1a/get/security");
+    assert!(
+        d.message.contains("`basic` (http:basic: basic-auth)"),
+        "{}",
+        d.message
+    );
+    assert!(compiles(&spec("[{jwt: []}]", "[]")).is_err());
 }
