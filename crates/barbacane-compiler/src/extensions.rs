@@ -282,7 +282,10 @@ pub(crate) fn middlewares(
             )
         });
         match resolved {
-            Ok(used) => out.push(used),
+            Ok(used) => {
+                crate::secret_fields::check(&used, &ext.file, &pointer, diags);
+                out.push(used);
+            }
             Err(d) => diags.push(d),
         }
     }

@@ -18,6 +18,7 @@ mod operations;
 mod options;
 mod plugins;
 mod ratelimit_sugar;
+mod secret_fields;
 mod security;
 mod upstream_config;
 

@@ -42,6 +42,9 @@ pub enum Code {
     E1024,
     /// An upstream URL is plaintext `http://` without `--allow-plaintext-upstream`.
     E1031,
+    /// Warning: a configuration field meant for a secret holds a literal value (it ends up in
+    /// the artifact in clear); use a secret reference (`env://`, `file://`) or a hash.
+    W1001,
     /// An operation requires an OpenAPI security scheme that no middleware of its chain can
     /// satisfy (e.g. `http` `bearer` without `jwt-auth`, `oidc-auth` or `oauth2-auth`).
     E1032,
@@ -76,6 +79,7 @@ impl Code {
             Code::E1023 => "E1023",
             Code::E1024 => "E1024",
             Code::E1031 => "E1031",
+            Code::W1001 => "W1001",
             Code::E1032 => "E1032",
             Code::E1040 => "E1040",
             Code::E1041 => "E1041",
@@ -126,6 +130,20 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A warning: reported, the build goes on.
+    pub fn warning(
+        code: Code,
+        file: impl Into<String>,
+        json_pointer: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, file, json_pointer, message, hint)
+        }
+    }
+
     /// An error diagnostic.
     pub fn error(
         code: Code,

@@ -415,3 +415,42 @@ fn security_requirements_are_met_by_the_chain_or_waived() {
     );
     assert!(compiles(&spec("[{jwt: []}]", "[]")).is_err());
 }
+
+#[test]
+fn literal_secrets_are_warnings_that_never_show_the_value() {
+    let spec = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      \
+                x-barbacane-middlewares:\n        - name: apikey-auth\n          config: {keys: [\
+                {key: 'env://K', id: a}, {key: hunter2-literal, id: b}]}\n        - name: basic-auth\n          \
+                config: {credentials: [{username: u, password: pw-literal}]}\n      \
+                x-barbacane-dispatch: {name: mock}\n      responses: {'200': {description: ok}}\n";
+    let mut fs = MemoryFs::default();
+    fs.insert("p/api.yaml", spec.as_bytes().to_vec());
+    let out = compile(
+        &fs,
+        &CompileOptions {
+            specs: vec!["/p/api.yaml".into()],
+            ..Default::default()
+        },
+    )
+    .expect("warnings do not stop the build");
+    let pointers: Vec<&str> = out
+        .warnings
+        .iter()
+        .filter(|d| d.code == Code::W1001)
+        .map(|d| d.json_pointer.as_str())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/paths/~1a/get/x-barbacane-middlewares/0/config/keys/1/key",
+            "/paths/~1a/get/x-barbacane-middlewares/1/config/credentials/0/password"
+        ]
+    );
+    for d in &out.warnings {
+        let text = d.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("pw-literal"),
+            "{text}"
+        );
+    }
+}

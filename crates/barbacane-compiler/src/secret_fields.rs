@@ -1,0 +1,58 @@
+//! W1001: configuration fields meant for secrets that hold literal values. A literal key or
+//! password ends up in the artifact in clear (and in every copy of it); a secret reference
+//! (`env://`, `file://`) or a hash keeps it out. A warning, not an error: specs written for
+//! the earlier implementation use literals and must keep compiling. The message never
+//! includes the value.
+
+use barbacane_artifact::PluginUse;
+use barbacane_spec::{Code, Diagnostic};
+use serde_json::Value;
+
+/// Prefixes that are not literals, per (plugin, field).
+const REFERENCES: &[&str] = &["env://", "file://"];
+
+/// The secret fields of official plugins: plugin, list key, field, accepted non-literal
+/// prefixes beyond references.
+const FIELDS: &[(&str, &str, &str, &[&str])] = &[
+    ("apikey-auth", "keys", "key", &["sha256:"]),
+    ("basic-auth", "credentials", "password", &["$argon2"]),
+];
+
+/// Warns about each literal secret of `used`, configured at `pointer` in `file`.
+pub(crate) fn check(used: &PluginUse, file: &str, pointer: &str, diags: &mut Vec<Diagnostic>) {
+    for (plugin, list, field, hashes) in FIELDS {
+        if used.name != *plugin {
+            continue;
+        }
+        let Some(items) = used.config.get(*list).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(value) = item.get(*field).and_then(Value::as_str) else {
+                continue;
+            };
+            let safe = REFERENCES
+                .iter()
+                .chain(hashes.iter())
+                .any(|p| value.starts_with(p));
+            if !safe {
+                diags.push(Diagnostic::warning(
+                    Code::W1001,
+                    file,
+                    format!("{pointer}/config/{list}/{i}/{field}"),
+                    format!(
+                        "`{field}` holds a literal secret: the artifact will carry it in clear"
+                    ),
+                    format!(
+                        "use a secret reference (`env://NAME`, `file:///path`){}",
+                        if hashes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" or a hash (`{}...`)", hashes.join("...`, `"))
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+}
