@@ -140,6 +140,7 @@ impl FakeHost {
                 ratelimit_down: old.ratelimit_down,
                 buckets: old.buckets,
                 ratelimit_takes: old.ratelimit_takes,
+                verifier: old.verifier,
                 ..State::default()
             }
         });

@@ -4,6 +4,7 @@
 mod auth;
 mod chaos;
 mod cors;
+mod jwt;
 mod lambda;
 mod middlewares;
 mod rate_limit;
