@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Security and traffic middlewares under load: what `rate-limit` (in process and on Redis)
-# and `apikey-auth` cost per request next to the same route without them, and whether two
+# Security and traffic middlewares under load: what `rate-limit` (in process and on Redis),
+# `apikey-auth` and `jwt-auth` (ES256, RS256; JWKS cached) cost per request next to the same route without them, and whether two
 # gateways sharing one Redis let exactly the quota through. Needs wrk and a Redis on 127.0.0.1:6379
 # (`apt-get install wrk redis-server`). Server CPU per request is measured as in load.sh
 # (utime+stime from /proc/PID/stat over requests served).
@@ -34,7 +34,18 @@ spec "" > "$work/plain.yaml"
 spec "x-barbacane-ratelimit: {quota: 1000000000, window: 60, policy_name: bench-$run}" > "$work/rl.yaml"
 spec "x-barbacane-ratelimit: {quota: 100, window: 10, policy_name: fleet-$run}" > "$work/fleet.yaml"
 spec "x-barbacane-middlewares: [{name: apikey-auth, config: {keys: [{key: \"sha256:$(printf %s bench-key | sha256sum | cut -d' ' -f1)\", id: bench}]}}]" > "$work/key.yaml"
-for s in plain rl fleet key; do
+# jwt-auth: a JWKS served over loopback by Python's http.server, tokens signed by the
+# `cryptography` package (scripts/evidence-tools.sh installs it).
+py=$(scripts/evidence-tools.sh)
+for alg in ES256 RS256; do
+  mkdir -p "$work/jwt-$alg"
+  "$py" scripts/jwt-fixture.py "$work/jwt-$alg" "$alg"
+done
+(cd "$work" && exec "$py" -m http.server 18199 --bind 127.0.0.1 >/dev/null 2>&1) &
+for alg in ES256 RS256; do
+  spec "x-barbacane-middlewares: [{name: jwt-auth, config: {jwks_url: \"http://127.0.0.1:18199/jwt-$alg/jwks.json\", issuer: \"https://idp.bench\", audience: api}}]" > "$work/jwt$alg.yaml"
+done
+for s in plain rl fleet key jwtES256 jwtRS256; do
   ./target/release/barbacane compile --spec "$work/$s.yaml" --output "$work/$s.bca" 2>/dev/null
 done
 serve() { # artifact port [extra flags]
@@ -47,7 +58,9 @@ serve rl 18192 --state redis://127.0.0.1:6379/0; redis_pid=$!
 serve fleet 18193 --state redis://127.0.0.1:6379/0; fleet_a=$!
 serve fleet 18194 --state redis://127.0.0.1:6379/0; fleet_b=$!
 serve key 18195; key_pid=$!
-for port in 18190 18191 18192 18193 18194; do
+serve jwtES256 18196; es_pid=$!
+serve jwtRS256 18197; rs_pid=$!
+for port in 18190 18191 18192 18193 18194 18195 18196 18197; do
   for _ in $(seq 50); do
     curl -fs "http://127.0.0.1:$port/__barbacane/health" >/dev/null 2>&1 && break
     sleep 0.1
@@ -76,6 +89,8 @@ measure "mock, no middleware" "$plain_pid" "http://127.0.0.1:18190/pets/1"
 measure "mock + rate-limit (local)" "$local_pid" "http://127.0.0.1:18191/pets/1"
 measure "mock + rate-limit (Redis)" "$redis_pid" "http://127.0.0.1:18192/pets/1"
 measure "mock + apikey-auth" "$key_pid" "http://127.0.0.1:18195/pets/1" -H "x-api-key: bench-key"
+measure "mock + jwt-auth ES256" "$es_pid" "http://127.0.0.1:18196/pets/1" -H "authorization: Bearer $(cat "$work/jwt-ES256/token")"
+measure "mock + jwt-auth RS256" "$rs_pid" "http://127.0.0.1:18197/pets/1" -H "authorization: Bearer $(cat "$work/jwt-RS256/token")"
 
 # Fleet: quota 100 per 10 s shared by two gateways; both hammered at once for 3 s.
 count() { # url -> "total non2xx"

@@ -212,7 +212,16 @@ pub struct JwtAuth {
     /// The JWK Set as last fetched, kept across requests.
     #[serde(skip)]
     jwks: Jwks,
+    /// SHA-256 of the signing input and signature of tokens whose signature verified, so a
+    /// client reusing its token (the common case) costs one hash instead of a public-key
+    /// check; claims are still checked on every request. Bounded, cleared when full and
+    /// whenever the JWK Set is fetched (a key that left the set verifies nothing more).
+    #[serde(skip)]
+    verified: std::collections::HashSet<[u8; 32]>,
 }
+
+/// Verified signatures an instance remembers.
+const VERIFIED_CACHE: usize = 1024;
 
 fn default_clock_skew_seconds() -> u64 {
     60
@@ -567,6 +576,7 @@ impl JwtAuth {
         match fetch_jwks(url, self.timeout_ms) {
             Ok(keys) => {
                 self.jwks.keys = keys;
+                self.verified.clear();
                 self.jwks.fetched_ms = Some(now_ms);
                 self.jwks.failed = false;
             }
@@ -605,6 +615,13 @@ impl JwtAuth {
                 self.fetch(now);
             }
         }
+        let mut seen = jws.signing_input.as_bytes().to_vec();
+        seen.push(b'.');
+        seen.extend_from_slice(&jws.signature);
+        let seen = crypto::sha256(&seen);
+        if self.verified.contains(&seen) {
+            return Ok(());
+        }
         let kid = jws.kid.as_deref();
         let candidates = self
             .policy
@@ -625,7 +642,13 @@ impl JwtAuth {
                 jws.signing_input.as_bytes(),
                 &jws.signature,
             ) {
-                Ok(true) => return Ok(()),
+                Ok(true) => {
+                    if self.verified.len() >= VERIFIED_CACHE {
+                        self.verified.clear();
+                    }
+                    self.verified.insert(seen);
+                    return Ok(());
+                }
                 Ok(false) => {}
                 Err(why) => log::debug(&format!("the gateway cannot verify with a key: {why}")),
             }

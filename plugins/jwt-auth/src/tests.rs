@@ -2174,3 +2174,41 @@ const ED25519_PEM: &str = "-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAyAeEafVQIZIA0DWbcqfH58WoR+pdcdEWVEkq3GXHeXg=
 -----END PUBLIC KEY-----
 ";
+
+#[test]
+fn a_reused_token_is_verified_once_and_its_claims_every_time() {
+    use std::cell::Cell;
+    let signer = Signer::ecdsa("ES256");
+    let mut p = trusting(&signer, json!({}));
+    let mut host = host();
+    let calls = Rc::new(Cell::new(0));
+    let counting = |host: &mut FakeHost, calls: &Rc<Cell<usize>>| {
+        let calls = Rc::clone(calls);
+        host.crypto_verifier(move |alg, jwk, msg, sig| {
+            calls.set(calls.get() + 1);
+            ring_verify(alg, jwk, msg, sig)
+        });
+    };
+    let token = signer.token(&claims());
+    for _ in 0..3 {
+        host.next_request();
+        counting(&mut host, &calls);
+        host.header("authorization", &format!("Bearer {token}"));
+        let action = host.on_request(&mut p);
+        assert_accepted(&host, action, "alice");
+    }
+    assert_eq!(calls.get(), 1, "one signature check for three uses");
+    // Claims are checked on every use: an expired token is refused the second time too,
+    // when its signature comes from the cache.
+    let short = signer.token(&claims_with(json!({"exp": 1})));
+    for _ in 0..2 {
+        let action = send(&mut host, &mut p, &short);
+        assert_invalid(&host, action);
+    }
+    // A different signature over the same input is checked, never taken from the cache.
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let action = send(&mut host, &mut p, &forged);
+    assert_invalid(&host, action);
+}
