@@ -118,52 +118,54 @@ pub(crate) async fn run(
 }
 
 /// Serves one accepted connection on this worker.
-fn spawn_connection(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let open = Open::new(Arc::clone(shared));
     tokio::spawn(async move {
         let shared = &open.0;
         let config = shared.gateway.config();
         let mut close = shared.close.clone();
-        if let Some(tls) = config.tls.clone() {
-            let handshake = tokio::select! {
-                biased;
-                s = accept_tls(&tls, stream, config.header_timeout) => s,
-                _ = close.wait_for(|c| *c) => None,
-            };
-            let Some((mut stream, client_cert)) = handshake else {
-                return;
-            };
-            let prefix = tokio::select! {
-                biased;
-                prefix = first_bytes(&mut stream, config.header_timeout) => prefix,
-                _ = close.wait_for(|c| *c) => None,
-            };
-            if let Some(prefix) = prefix {
-                let peer = Peer {
-                    addr: peer,
-                    client_cert,
-                };
-                serve(shared, stream, prefix, peer, &mut close).await;
-            }
-            return;
-        }
-        // A connection accepted before the listener closed may still send its request
-        // during the drain window (and is answered with `Connection: close`); one still
-        // silent when connections are told to close is simply closed.
-        let prefix = tokio::select! {
-            biased;
-            prefix = first_bytes(&mut stream, config.header_timeout) => prefix,
-            _ = close.wait_for(|c| *c) => None,
-        };
-        if let Some(prefix) = prefix {
+        let Some(tls) = config.tls.clone() else {
             let peer = Peer {
                 addr: peer,
                 client_cert: None,
             };
-            serve(shared, stream, prefix, peer, &mut close).await;
+            return read_and_serve(shared, stream, peer, &mut close).await;
+        };
+        let handshake = tokio::select! {
+            biased;
+            s = accept_tls(&tls, stream, config.header_timeout) => s,
+            _ = close.wait_for(|c| *c) => None,
+        };
+        if let Some((stream, client_cert)) = handshake {
+            let peer = Peer {
+                addr: peer,
+                client_cert,
+            };
+            read_and_serve(shared, stream, peer, &mut close).await;
         }
     });
+}
+
+/// Waits for the first bytes, then serves. A connection accepted before the listener closed
+/// may still send its request during the drain window (and is answered with `Connection:
+/// close`); one still silent when connections are told to close is simply closed.
+async fn read_and_serve<S>(
+    shared: &Arc<Shared>,
+    mut stream: S,
+    peer: Peer,
+    close: &mut watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let prefix = tokio::select! {
+        biased;
+        prefix = first_bytes(&mut stream, shared.gateway.config().header_timeout) => prefix,
+        _ = close.wait_for(|c| *c) => None,
+    };
+    if let Some(prefix) = prefix {
+        serve(shared, stream, prefix, peer, close).await;
+    }
 }
 
 /// Who is on the other end of a connection.

@@ -156,13 +156,10 @@ async fn evidence(
     id: &str,
 ) -> Result<(uuid::Uuid, uuid::Uuid, Evidence), ApiError> {
     let uuid = parse_id("artifact", id)?;
-    let (artifact, _) = artifacts::get(state.pool(), uuid)
+    let (project, sbom, attestation) = artifacts::evidence(state.pool(), uuid)
         .await?
         .ok_or_else(|| ApiError::not_found("artifact", id))?;
-    let evidence = artifacts::evidence(state.pool(), uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("artifact", id))?;
-    Ok((uuid, artifact.project_id, evidence))
+    Ok((uuid, project, (sbom, attestation)))
 }
 
 fn document(media_type: &'static str, body: Vec<u8>) -> Response {

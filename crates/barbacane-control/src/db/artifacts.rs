@@ -160,13 +160,14 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<(Artifact, Value)>, s
     Ok(row.map(|r| (r.artifact, r.header)))
 }
 
-/// The evidence recorded with an artifact's build: (SBOM, attestation), each `None` for
-/// artifacts built before evidence was recorded; `None` overall for an unknown artifact.
+/// The evidence recorded with an artifact's build: (project, SBOM, attestation), each
+/// document `None` for artifacts built before evidence was recorded; `None` overall for an
+/// unknown artifact.
 pub async fn evidence(
     pool: &PgPool,
     id: Uuid,
-) -> Result<Option<(Option<Vec<u8>>, Option<Vec<u8>>)>, sqlx::Error> {
-    sqlx::query_as("SELECT sbom, attestation FROM artifacts WHERE id = $1")
+) -> Result<Option<(Uuid, Option<Vec<u8>>, Option<Vec<u8>>)>, sqlx::Error> {
+    sqlx::query_as("SELECT project_id, sbom, attestation FROM artifacts WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
