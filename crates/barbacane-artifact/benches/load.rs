@@ -20,6 +20,7 @@ fn thousand_operations() -> Vec<u8> {
                 explode: false,
                 allow_empty_value: false,
                 schema: Some(json!({"type": "integer", "minimum": 1})),
+                content_type: None,
             }],
             request_body: None,
             dispatch: PluginUse {

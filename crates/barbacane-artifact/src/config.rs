@@ -68,6 +68,9 @@ pub enum ParamLocation {
     Header,
     /// A cookie.
     Cookie,
+    /// The whole query string as one value (OpenAPI 3.2 `in: querystring`, always with a
+    /// `content` media type).
+    Querystring,
 }
 
 impl ParamLocation {
@@ -78,6 +81,7 @@ impl ParamLocation {
             ParamLocation::Query => "query",
             ParamLocation::Header => "header",
             ParamLocation::Cookie => "cookie",
+            ParamLocation::Querystring => "querystring",
         }
     }
 }
@@ -122,6 +126,12 @@ pub struct Parameter {
     /// JSON Schema 2020-12 for the deserialized value; `None` accepts anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// Set for a parameter described with `content`: the media type its raw value is
+    /// decoded as (JSON for `application/json` and `+json`, form pairs for
+    /// `application/x-www-form-urlencoded`, the raw string otherwise); `style` and `explode`
+    /// do not apply then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 /// Request body rules.

@@ -228,8 +228,8 @@ pub(crate) fn dispatcher(
             Code::E1011,
             op_file,
             op_pointer,
-            "operation has no `x-barbacane-dispatch`, so the gateway would not know how to answer it",
-            "add `x-barbacane-dispatch: {name: mock, config: {status: 200}}` or another dispatcher",
+            "operation has no `x-barbacane-dispatch` and the document sets no root default, so the gateway would not know how to answer it",
+            "add `x-barbacane-dispatch: {name: mock, config: {status: 200}}` (or another dispatcher) to the operation, or once at the document's root as the default",
         ));
     };
     let used = plugin_use(ext, &ext.pointer, &ext.value, "dispatcher")?;

@@ -61,7 +61,7 @@ pub(crate) fn compile_operations(
                 .map(|t| t.param_names().iter().map(String::as_str).collect())
                 .unwrap_or_default();
             let dispatch = match dispatcher(
-                def.dispatch.as_ref(),
+                def.dispatch.as_ref().or(spec.dispatch.as_ref()),
                 &def.file,
                 &def.pointer,
                 &path_params,
@@ -252,6 +252,7 @@ fn parameters(
                         None
                     }
                 }),
+            content_type: p.content_type.clone(),
         })
         .collect()
 }

@@ -32,6 +32,7 @@ fn operation(i: usize, method: &str, path: String, body: Option<RequestBody>) ->
             explode: false,
             allow_empty_value: false,
             schema: Some(json!({"type": "integer", "minimum": 1})),
+            content_type: None,
         }],
         request_body: body,
         dispatch: PluginUse {

@@ -44,6 +44,8 @@ pub struct Spec {
     pub title: Option<String>,
     /// Root `x-barbacane-base-path`.
     pub base_path: Option<Extension>,
+    /// Root `x-barbacane-dispatch`: the dispatcher of every operation without its own.
+    pub dispatch: Option<Extension>,
     /// Root `x-barbacane-middlewares` (the global chain).
     pub middlewares: Option<Extension>,
     /// Root `x-barbacane-ratelimit` (sugar for `rate-limit` middlewares).
@@ -74,7 +76,7 @@ pub struct OperationDef {
     pub parameters: Vec<ParameterDef>,
     /// The request body, if declared.
     pub body: Option<BodyDef>,
-    /// `x-barbacane-dispatch`.
+    /// `x-barbacane-dispatch` on the operation (replaces the root's default).
     pub dispatch: Option<Extension>,
     /// `x-barbacane-middlewares` on the operation (replaces the global list).
     pub middlewares: Option<Extension>,
@@ -112,8 +114,11 @@ pub struct ParameterDef {
     pub explode: bool,
     /// `allowEmptyValue`.
     pub allow_empty_value: bool,
-    /// The schema, if any.
+    /// The schema, if any (under `content` for a `content` parameter).
     pub schema: Option<SchemaLocation>,
+    /// For a parameter described with `content` instead of `schema`: its one media type
+    /// (lowercase essence); the value is decoded per this type before the schema check.
+    pub content_type: Option<String>,
 }
 
 /// A request body.

@@ -42,12 +42,14 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
             .and_then(Value::as_str)
             .map(str::to_owned),
         base_path: extension(root, "", doc, "x-barbacane-base-path"),
+        dispatch: extension(root, "", doc, "x-barbacane-dispatch"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
         ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
         security: extension(root, "", doc, "security"),
         security_schemes: security_schemes(doc),
         operations: Vec::new(),
     };
+    let is_32 = spec.version.starts_with("3.2");
     match doc.get("paths") {
         None => {}
         Some(Value::Object(paths)) => {
@@ -71,7 +73,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
                     pointer,
                     value: item,
                 };
-                path_item(set, path, located, &mut spec.operations, &mut diags);
+                path_item(set, path, located, is_32, &mut spec.operations, &mut diags);
             }
         }
         Some(_) => diags.push(Diagnostic::error(
@@ -117,21 +119,26 @@ fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagn
                 &root.display,
                 "",
                 message,
-                "convert the document to OpenAPI 3.0 or 3.1 and set `openapi: 3.1.0`",
+                "convert the document to OpenAPI 3.x and set e.g. `openapi: 3.1.0`",
             ));
         }
     };
     if raw.starts_with("3.0.") || raw == "3.0" {
         Ok(Dialect::OpenApi30)
-    } else if raw.starts_with("3.1.") || raw == "3.1" {
+    } else if ["3.1", "3.2"]
+        .iter()
+        .any(|v| raw == *v || raw.starts_with(&format!("{v}.")))
+    {
+        // 3.2 keeps 3.1's schema dialect (JSON Schema 2020-12); its new fields are gated on
+        // `is_32` where they are read.
         Ok(Dialect::OpenApi31)
     } else {
         Err(Diagnostic::error(
             Code::E1002,
             &root.display,
             "/openapi",
-            format!("OpenAPI version `{raw}` is not supported (3.0.x and 3.1.x are)"),
-            "set `openapi` to a 3.0.x or 3.1.x version",
+            format!("OpenAPI version `{raw}` is not supported (3.0.x, 3.1.x and 3.2.x are)"),
+            "set `openapi` to a 3.0.x, 3.1.x or 3.2.x version",
         ))
     }
 }
@@ -184,6 +191,7 @@ fn path_item(
     set: &DocumentSet,
     path: &str,
     item: Located<'_>,
+    is_32: bool,
     out: &mut Vec<OperationDef>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -194,7 +202,7 @@ fn path_item(
     let Some(map) = item.value.as_object() else {
         return diags.push(not_mapping(&item, "path item"));
     };
-    let shared = parameters(set, &item, map, diags);
+    let shared = parameters(set, &item, map, is_32, diags);
     for (key, op) in map {
         let Some(method) = Method::from_openapi_key(key) else {
             continue;
@@ -215,7 +223,7 @@ fn path_item(
             pointer: pointer.clone(),
             value: op,
         };
-        let own = parameters(set, &located, op_map, diags);
+        let own = parameters(set, &located, op_map, is_32, diags);
         let mut merged = shared.clone();
         for p in own {
             merged.retain(|q: &ParameterDef| !(q.name == p.name && q.location == p.location));
@@ -269,6 +277,7 @@ fn parameters(
     set: &DocumentSet,
     owner: &Located<'_>,
     map: &Map<String, Value>,
+    is_32: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ParameterDef> {
     let mut out: Vec<ParameterDef> = Vec::new();
@@ -292,7 +301,7 @@ fn parameters(
             pointer: format!("{list_pointer}/{i}"),
             value: raw,
         };
-        match set.deref(node).and_then(|p| parameter(&p)) {
+        match set.deref(node).and_then(|p| parameter(&p, is_32)) {
             Ok(p) => {
                 out.retain(|q| !(q.name == p.name && q.location == p.location));
                 out.push(p);
@@ -303,7 +312,7 @@ fn parameters(
     out
 }
 
-fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
+fn parameter(node: &Located<'_>, is_32: bool) -> Result<ParameterDef, Diagnostic> {
     let bad = |message: String, hint: &str| {
         Diagnostic::error(
             Code::E1006,
@@ -328,19 +337,26 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
         Some("query") => ParamLocation::Query,
         Some("header") => ParamLocation::Header,
         Some("cookie") => ParamLocation::Cookie,
+        Some("querystring") if is_32 => ParamLocation::Querystring,
         other => {
             return Err(bad(
                 format!(
                     "parameter `{name}` has invalid `in: {}`",
                     other.unwrap_or("<missing>")
                 ),
-                "set `in` to path, query, header or cookie",
+                if is_32 {
+                    "set `in` to path, query, querystring, header or cookie"
+                } else {
+                    "set `in` to path, query, header or cookie (`querystring` needs OpenAPI 3.2)"
+                },
             ));
         }
     };
     let default_style = match location {
         ParamLocation::Path | ParamLocation::Header => ParamStyle::Simple,
-        ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
+        ParamLocation::Query | ParamLocation::Cookie | ParamLocation::Querystring => {
+            ParamStyle::Form
+        }
     };
     let style = match map.get("style").and_then(Value::as_str) {
         None => default_style,
@@ -354,16 +370,44 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
             )
         })?,
     };
-    if map.contains_key("content") {
+    let (schema_pointer, content_type) = match (map.get("schema"), map.get("content")) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                format!("parameter `{name}` has both `schema` and `content`"),
+                "keep one: `schema` (with `style`/`explode`) or `content` with one media type",
+            ));
+        }
+        (_, Some(content)) => {
+            let entries = content.as_object().filter(|m| m.len() == 1);
+            let Some((media_type, entry)) = entries.and_then(|m| m.iter().next()) else {
+                return Err(bad(
+                    format!("parameter `{name}`: `content` must map exactly one media type"),
+                    "write e.g. `content: {application/json: {schema: {...}}}`",
+                ));
+            };
+            let pointer = push(&push(&node.pointer, "content"), media_type);
+            let essence = media_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let schema = entry.get("schema").map(|_| push(&pointer, "schema"));
+            (schema, Some(essence))
+        }
+        (Some(_), None) => (Some(push(&node.pointer, "schema")), None),
+        (None, None) => (None, None),
+    };
+    if location == ParamLocation::Querystring && content_type.is_none() {
         return Err(bad(
-            format!("parameter `{name}` uses `content`, which this version does not validate"),
-            "describe the parameter with `schema` (and `style`/`explode`) instead",
+            format!("`in: querystring` parameter `{name}` has no `content`"),
+            "describe the whole query string with `content`, e.g. `application/x-www-form-urlencoded`",
         ));
     }
-    let schema = map.get("schema").map(|_| SchemaLocation {
+    let schema = schema_pointer.map(|pointer| SchemaLocation {
         path: node.file.path.clone(),
         file: node.file.display.clone(),
-        pointer: push(&node.pointer, "schema"),
+        pointer,
     });
     Ok(ParameterDef {
         name: name.to_owned(),
@@ -383,6 +427,7 @@ fn parameter(node: &Located<'_>) -> Result<ParameterDef, Diagnostic> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         schema,
+        content_type,
     })
 }
 
@@ -401,7 +446,7 @@ fn parse_style(style: &str, location: ParamLocation) -> Option<ParamStyle> {
     let allowed = match parsed {
         ParamStyle::Simple => matches!(location, Path | Header),
         ParamStyle::Label | ParamStyle::Matrix => location == Path,
-        ParamStyle::Form => matches!(location, Query | Cookie),
+        ParamStyle::Form => matches!(location, Query | Cookie | Querystring),
         ParamStyle::SpaceDelimited | ParamStyle::PipeDelimited | ParamStyle::DeepObject => {
             location == Query
         }

@@ -21,6 +21,7 @@ fn operation() -> Operation {
         explode: location == ParamLocation::Query,
         allow_empty_value: false,
         schema: Some(schema),
+        content_type: None,
     };
     Operation {
         spec: "bench.yaml".into(),

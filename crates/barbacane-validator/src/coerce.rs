@@ -165,6 +165,8 @@ pub(crate) enum Shape {
     /// Named properties.
     Object {
         properties: BTreeMap<String, Types>,
+        /// Item types of the array-typed properties (form bodies repeat their keys).
+        items: BTreeMap<String, Types>,
         additional: Types,
     },
 }
@@ -183,13 +185,23 @@ impl Shape {
                 .unwrap_or(Types::ANY);
             Shape::Array(items)
         } else if types.is_object() {
-            let properties = resolved
-                .get("properties")
-                .and_then(Value::as_object)
+            let props = resolved.get("properties").and_then(Value::as_object);
+            let properties = props
                 .map(|props| {
                     props
                         .iter()
                         .map(|(k, v)| (k.clone(), Types::of(v, schema)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let items = props
+                .map(|props| {
+                    props
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            let item = deref(v, schema).get("items")?;
+                            Some((k.clone(), Types::of(item, schema)))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -199,6 +211,7 @@ impl Shape {
             };
             Shape::Object {
                 properties,
+                items,
                 additional,
             }
         } else {
@@ -222,7 +235,16 @@ impl Shape {
             Shape::Object {
                 properties,
                 additional,
+                ..
             } => properties.get(name).copied().unwrap_or(*additional),
+            _ => Types::ANY,
+        }
+    }
+
+    /// Item types of an array-typed property.
+    pub(crate) fn property_item_types(&self, name: &str) -> Types {
+        match self {
+            Shape::Object { items, .. } => items.get(name).copied().unwrap_or(Types::ANY),
             _ => Types::ANY,
         }
     }

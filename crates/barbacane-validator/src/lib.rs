@@ -21,6 +21,7 @@
 
 mod body;
 mod coerce;
+mod content;
 mod error;
 mod operation;
 mod params;

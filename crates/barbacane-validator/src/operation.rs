@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::body::BodyRule;
 use crate::coerce::Shape;
+use crate::content::Content;
 use crate::params;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
 
@@ -29,6 +30,8 @@ struct ParamRule {
     style: ParamStyle,
     explode: bool,
     shape: Shape,
+    /// Set for a `content` parameter: decoded per its media type, not per `style`.
+    content: Option<Content>,
     validator: Option<Validator>,
 }
 
@@ -81,13 +84,14 @@ impl OperationValidator {
                 style: p.style,
                 explode: p.explode,
                 shape: Shape::of(p.schema.as_ref()),
+                content: p.content_type.as_deref().map(Content::of),
                 validator,
             });
         }
         // Fail-fast order: path, query, header, cookie.
         params.sort_by_key(|p| match p.location {
             ParamLocation::Path => 0,
-            ParamLocation::Query => 1,
+            ParamLocation::Query | ParamLocation::Querystring => 1,
             ParamLocation::Header => 2,
             ParamLocation::Cookie => 3,
         });
@@ -151,7 +155,46 @@ impl OperationValidator {
                 }
                 current = Some(rule.location);
             }
+            if let Some(content) = rule.content {
+                let raw = match rule.location {
+                    ParamLocation::Path => path_param(&rule.name).map(std::borrow::Cow::Borrowed),
+                    ParamLocation::Query => query
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == &rule.name)
+                        .map(|(_, v)| v.clone()),
+                    // The whole query string; a JSON one is percent-encoded as a whole.
+                    ParamLocation::Querystring => parts.query.map(|q| match content {
+                        Content::Form => std::borrow::Cow::Borrowed(q),
+                        _ => params::decode_form(q),
+                    }),
+                    ParamLocation::Header => parts
+                        .headers
+                        .get(rule.name.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(std::borrow::Cow::Borrowed),
+                    ParamLocation::Cookie => cookies
+                        .iter()
+                        .find(|(k, _)| *k == rule.name)
+                        .map(|(_, v)| std::borrow::Cow::Borrowed(*v)),
+                };
+                let value = match raw.map(|raw| content.decode(&rule.shape, &raw)) {
+                    Some(Err(reason)) => {
+                        errors.push(field_error(rule, reason));
+                        continue;
+                    }
+                    Some(Ok(v)) => v,
+                    None if rule.required => {
+                        errors.push(field_error(rule, "required parameter is missing".into()));
+                        continue;
+                    }
+                    None => continue,
+                };
+                check(rule, value, &mut errors);
+                continue;
+            }
             let value = match rule.location {
+                ParamLocation::Querystring => None,
                 ParamLocation::Path => path_param(&rule.name).and_then(|raw| {
                     params::path(&rule.shape, rule.style, rule.explode, &rule.name, raw)
                 }),
@@ -180,16 +223,11 @@ impl OperationValidator {
                 }
                 ParamLocation::Cookie => params::cookie(&rule.shape, &rule.name, &cookies),
             };
-            match (value, &rule.validator) {
-                (None, _) if rule.required => {
+            match value {
+                None if rule.required => {
                     errors.push(field_error(rule, "required parameter is missing".into()))
                 }
-                (Some(v), Some(validator)) if !validator.is_valid(&v) => {
-                    for e in validator.iter_errors(&v).take(4) {
-                        errors.push(field_error(rule, e.masked().to_string()));
-                    }
-                }
-                _ => {}
+                v => check(rule, v, &mut errors),
             }
         }
         if !errors.is_empty() {
@@ -220,6 +258,17 @@ impl OperationValidator {
                 rule.validate(ct, body)
             }
             None => Ok(()),
+        }
+    }
+}
+
+/// Checks a present value against the rule's schema.
+fn check(rule: &ParamRule, value: Option<Value>, errors: &mut Vec<FieldError>) {
+    if let (Some(v), Some(validator)) = (value, &rule.validator)
+        && !validator.is_valid(&v)
+    {
+        for e in validator.iter_errors(&v).take(4) {
+            errors.push(field_error(rule, e.masked().to_string()));
         }
     }
 }

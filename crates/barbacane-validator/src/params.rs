@@ -21,7 +21,7 @@ pub(crate) fn parse_query(raw: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .collect()
 }
 
-fn decode_form(s: &str) -> Cow<'_, str> {
+pub(crate) fn decode_form(s: &str) -> Cow<'_, str> {
     if !s.contains(['+', '%']) {
         return Cow::Borrowed(s);
     }

@@ -123,7 +123,7 @@ pub struct VerifyArgs {
 /// The inputs of a compilation.
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
-    /// An OpenAPI 3.0/3.1 document (YAML or JSON); repeat for several specs.
+    /// An OpenAPI 3.0/3.1/3.2 document (YAML or JSON); repeat for several specs.
     #[arg(long = "spec", value_name = "FILE", required = true)]
     pub specs: Vec<PathBuf>,
     /// The project manifest (`barbacane.yaml`) declaring plugins.

@@ -6,6 +6,7 @@ use barbacane_compiler::*;
 use std::path::{Path, PathBuf};
 
 mod dialect;
+mod real_world;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")

@@ -24,6 +24,7 @@ fn param(
         explode,
         allow_empty_value: false,
         schema: Some(schema),
+        content_type: None,
     }
 }
 

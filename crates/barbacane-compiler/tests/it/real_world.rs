@@ -1,0 +1,218 @@
+//! Features real public API descriptions use: a root-level dispatcher default, `content`
+//! parameters, empty path segments, OpenAPI 3.2 and foreign regex dialects.
+
+use barbacane_compiler::{CompileOptions, CompileOutput, Diagnostic, MemoryFs, compile};
+
+/// Compiles one inline YAML document.
+pub(crate) fn build(yaml: &str) -> Result<CompileOutput, Vec<Diagnostic>> {
+    build_with(yaml, CompileOptions::default())
+}
+
+pub(crate) fn build_with(
+    yaml: &str,
+    options: CompileOptions,
+) -> Result<CompileOutput, Vec<Diagnostic>> {
+    let mut fs = MemoryFs::default();
+    fs.insert("p/api.yaml", yaml.as_bytes().to_vec());
+    compile(
+        &fs,
+        &CompileOptions {
+            specs: vec!["/p/api.yaml".into()],
+            ..options
+        },
+    )
+}
+
+fn codes(diags: &[Diagnostic]) -> Vec<String> {
+    diags.iter().map(|d| d.code.to_string()).collect()
+}
+
+#[test]
+fn a_root_dispatcher_is_the_default_and_an_operation_replaces_it() {
+    let out = build(
+        r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock, config: {status: 204}}
+paths:
+  /a:
+    get: {responses: {"200": {description: ok}}}
+  /b:
+    get:
+      x-barbacane-dispatch: {name: mock, config: {status: 201}}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .unwrap();
+    let status = |path: &str| {
+        let op = out
+            .config
+            .operations
+            .iter()
+            .find(|o| o.path == path)
+            .unwrap();
+        assert_eq!(op.dispatch.name, "mock");
+        op.dispatch.config["status"].clone()
+    };
+    assert_eq!(status("/a"), 204);
+    assert_eq!(status("/b"), 201);
+}
+
+#[test]
+fn a_bad_root_dispatcher_is_reported_at_the_root() {
+    let diags = build(
+        r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: teleport}
+paths:
+  /a:
+    get: {responses: {"200": {description: ok}}}
+"#,
+    )
+    .unwrap_err();
+    let d = diags
+        .iter()
+        .find(|d| d.code.to_string() == "E1012")
+        .unwrap();
+    assert_eq!(d.json_pointer, "/x-barbacane-dispatch/name", "{d}");
+    // Without either, every operation is E1011.
+    let diags = build(
+        r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get: {responses: {"200": {description: ok}}}
+"#,
+    )
+    .unwrap_err();
+    assert_eq!(codes(&diags), ["E1011"]);
+}
+
+fn validator(out: &CompileOutput, path: &str) -> barbacane_validator::OperationValidator {
+    let op = out
+        .config
+        .operations
+        .iter()
+        .find(|o| o.path == path)
+        .unwrap();
+    barbacane_validator::OperationValidator::build(op).unwrap()
+}
+
+fn query_ok(v: &barbacane_validator::OperationValidator, query: &str) -> bool {
+    let headers = http::HeaderMap::new();
+    v.validate_head(
+        |_| None,
+        barbacane_validator::RequestParts {
+            query: Some(query),
+            headers: &headers,
+        },
+    )
+    .is_ok()
+}
+
+#[test]
+fn content_parameters_are_decoded_and_checked() {
+    let out = build(
+        r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  /search:
+    get:
+      parameters:
+        - name: filter
+          in: query
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [n]
+                properties: {n: {type: integer}}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .unwrap();
+    let op = &out.config.operations[0];
+    assert_eq!(
+        op.parameters[0].content_type.as_deref(),
+        Some("application/json")
+    );
+    let v = validator(&out, "/search");
+    assert!(query_ok(&v, "filter=%7B%22n%22%3A1%7D"));
+    assert!(query_ok(&v, r#"filter={"n":2}"#));
+    assert!(!query_ok(&v, r#"filter={"n":"x"}"#));
+    assert!(!query_ok(&v, r#"filter={}"#));
+    assert!(!query_ok(&v, "filter={bad"));
+    assert!(!query_ok(&v, "other=1"));
+}
+
+#[test]
+fn the_32_querystring_parameter_is_the_whole_query() {
+    let yaml = |version: &str| {
+        format!(
+            r#"
+openapi: {version}
+info: {{title: t, version: "1"}}
+x-barbacane-dispatch: {{name: mock}}
+paths:
+  /q:
+    get:
+      parameters:
+        - name: all
+          in: querystring
+          content:
+            application/x-www-form-urlencoded:
+              schema:
+                type: object
+                required: [a]
+                properties:
+                  a: {{type: integer}}
+                  t: {{type: array, items: {{type: integer}}}}
+                additionalProperties: false
+      responses: {{"200": {{description: ok}}}}
+"#
+        )
+    };
+    let out = build(&yaml("3.2.0")).unwrap();
+    let v = validator(&out, "/q");
+    assert!(query_ok(&v, "a=1"));
+    assert!(query_ok(&v, "a=1&t=2&t=3"));
+    assert!(!query_ok(&v, "a=x"));
+    assert!(!query_ok(&v, "a=1&t=x"));
+    assert!(!query_ok(&v, "a=1&zzz=2"));
+    // 3.1 has no such location.
+    let diags = build(&yaml("3.1.0")).unwrap_err();
+    let d = diags
+        .iter()
+        .find(|d| d.code.to_string() == "E1006")
+        .unwrap();
+    assert_eq!(d.json_pointer, "/paths/~1q/get/parameters/0", "{d}");
+}
+
+#[test]
+fn a_parameter_with_schema_and_content_or_several_media_types_is_refused() {
+    for parameter in [
+        "{name: f, in: query, schema: {type: string}, content: {application/json: {schema: {}}}}",
+        "{name: f, in: query, content: {application/json: {}, text/plain: {}}}",
+        "{name: f, in: query, content: {}}",
+    ] {
+        let diags = build(&format!(
+            r#"
+openapi: 3.1.0
+info: {{title: t, version: "1"}}
+x-barbacane-dispatch: {{name: mock}}
+paths:
+  /a:
+    get:
+      parameters: [{parameter}]
+      responses: {{"200": {{description: ok}}}}
+"#
+        ))
+        .unwrap_err();
+        assert_eq!(codes(&diags), ["E1006"], "{parameter}");
+    }
+}
