@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Name of the member that holds the [`CompiledConfig`].
 pub const CONFIG_MEMBER: &str = "config.json";
@@ -148,7 +149,26 @@ pub struct RequestBody {
 pub struct MediaType {
     /// Media type or range, lowercase, without parameters.
     pub media_type: String,
-    /// JSON Schema 2020-12 for JSON bodies; `None` accepts any body.
+    /// JSON Schema 2020-12 for the decoded body (JSON, form, multipart and text bodies);
+    /// `None` accepts any body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// The `encoding` object of form and multipart bodies, by property name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub encoding: BTreeMap<String, Encoding>,
+}
+
+/// How one property of a form or multipart body is serialized (OpenAPI `encoding`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Encoding {
+    /// Accepted content types of the property's value (a comma-separated list of types or
+    /// ranges, lowercase), e.g. `application/json` for a JSON-encoded form field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `style` for form bodies (`form`, `spaceDelimited`, `pipeDelimited`, `deepObject`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<ParamStyle>,
+    /// `explode` for form bodies (default: true for `form`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explode: Option<bool>,
 }

@@ -23,8 +23,8 @@ mod signing;
 mod time;
 
 pub use config::{
-    CONFIG_MEMBER, CompiledConfig, MediaType, Operation, ParamLocation, ParamStyle, Parameter,
-    PluginUse, RequestBody,
+    CONFIG_MEMBER, CompiledConfig, Encoding, MediaType, Operation, ParamLocation, ParamStyle,
+    Parameter, PluginUse, RequestBody,
 };
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;

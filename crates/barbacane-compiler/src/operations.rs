@@ -271,6 +271,7 @@ fn request_body(
             .iter()
             .map(|m| MediaType {
                 media_type: m.media_type.clone(),
+                encoding: m.encoding.clone(),
                 schema: m
                     .schema
                     .as_ref()

@@ -49,6 +49,7 @@ fn order_body() -> RequestBody {
         required: true,
         content: vec![MediaType {
             media_type: "application/json".into(),
+            encoding: Default::default(),
             schema: Some(json!({
                 "type": "object",
                 "required": ["customer", "email", "items", "total"],

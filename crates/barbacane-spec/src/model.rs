@@ -137,4 +137,6 @@ pub struct MediaTypeDef {
     pub media_type: String,
     /// Its schema, if any.
     pub schema: Option<SchemaLocation>,
+    /// Its `encoding` object (form and multipart bodies), by property name.
+    pub encoding: std::collections::BTreeMap<String, barbacane_artifact::Encoding>,
 }

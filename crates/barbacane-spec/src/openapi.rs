@@ -485,9 +485,20 @@ fn request_body(
                 file: node.file.display.clone(),
                 pointer: push(&pointer, "schema"),
             });
+            let encoding = match entry.get("encoding") {
+                Some(e) => match encoding(node.file, &push(&pointer, "encoding"), e) {
+                    Ok(e) => e,
+                    Err(d) => {
+                        diags.push(d);
+                        Default::default()
+                    }
+                },
+                None => Default::default(),
+            };
             content.push(MediaTypeDef {
                 media_type: essence,
                 schema,
+                encoding,
             });
         }
     }
@@ -498,4 +509,50 @@ fn request_body(
             .unwrap_or(false),
         content,
     })
+}
+
+/// A media type's `encoding` object: per property, its content types, `style` and `explode`.
+fn encoding(
+    file: &SourceFile,
+    pointer: &str,
+    value: &Value,
+) -> Result<std::collections::BTreeMap<String, barbacane_artifact::Encoding>, Diagnostic> {
+    let bad = |at: &str, message: String| {
+        Diagnostic::error(
+            Code::E1006,
+            &file.display,
+            at,
+            message,
+            "write `encoding: {PROPERTY: {contentType: TYPE, style: form, explode: true}}`",
+        )
+    };
+    let Some(map) = value.as_object() else {
+        return Err(bad(pointer, "`encoding` is not a mapping".into()));
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (name, entry) in map {
+        let at = push(pointer, name);
+        let Some(entry) = entry.as_object() else {
+            return Err(bad(&at, format!("encoding of `{name}` is not a mapping")));
+        };
+        let style = match entry.get("style").and_then(Value::as_str) {
+            None => None,
+            Some(s) => Some(
+                parse_style(s, ParamLocation::Query)
+                    .ok_or_else(|| bad(&push(&at, "style"), format!("unknown style `{s}`")))?,
+            ),
+        };
+        out.insert(
+            name.clone(),
+            barbacane_artifact::Encoding {
+                content_type: entry
+                    .get("contentType")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase),
+                style,
+                explode: entry.get("explode").and_then(Value::as_bool),
+            },
+        );
+    }
+    Ok(out)
 }

@@ -41,6 +41,7 @@ fn operation() -> Operation {
             required: true,
             content: vec![MediaType {
                 media_type: "application/json".into(),
+                encoding: Default::default(),
                 schema: Some(json!({
                     "type": "object",
                     "required": ["customer", "email", "items", "total"],

@@ -1,9 +1,14 @@
-//! Content-type negotiation and JSON body validation.
+//! Content-type negotiation and body validation: JSON, form (`application/x-www-form-
+//! urlencoded`), `multipart/form-data` and `text/*` bodies are decoded and checked against
+//! their schema; other media types get the content-type check only.
 
-use barbacane_artifact::RequestBody;
+use barbacane_artifact::{Encoding, RequestBody};
 use jsonschema::Validator;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
+use crate::coerce::Shape;
+use crate::content::Content;
 use crate::operation::compile;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
 
@@ -15,21 +20,26 @@ pub(crate) struct BodyRule {
 struct MediaRule {
     range: String,
     validator: Option<Validator>,
+    /// Types of the schema's properties, for form and multipart values.
+    shape: Shape,
+    encoding: BTreeMap<String, Encoding>,
 }
 
 impl BodyRule {
     pub(crate) fn build(body: &RequestBody) -> Result<BodyRule, SchemaError> {
         let mut media = Vec::with_capacity(body.content.len());
         for m in &body.content {
+            let checked =
+                Content::of(&m.media_type) != Content::Opaque || m.media_type.ends_with("/*");
             let validator = match &m.schema {
-                Some(schema) if is_json(&m.media_type) || m.media_type.ends_with("/*") => {
-                    Some(compile(schema, format!("body {}", m.media_type))?)
-                }
+                Some(schema) if checked => Some(compile(schema, format!("body {}", m.media_type))?),
                 _ => None,
             };
             media.push(MediaRule {
                 range: m.media_type.clone(),
                 validator,
+                shape: Shape::of(m.schema.as_ref()),
+                encoding: m.encoding.clone(),
             });
         }
         Ok(BodyRule {
@@ -109,21 +119,12 @@ impl BodyRule {
             return Ok(());
         };
         let essence = ct.split(';').next().unwrap_or_default().trim();
-        if !is_json(essence) {
-            // A range such as `*/*` with a schema: only JSON payloads can be checked against it.
+        let Some(value) = decode(rule, essence, ct, body)
+            .map_err(|reason| ValidationFailure::one("body", "", reason))?
+        else {
+            // A range such as `*/*` with a schema and an undecodable payload (binary, XML).
             return Ok(());
-        }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ValidationFailure::one(
-                "body",
-                "",
-                format!(
-                    "body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
+        };
         if validator.is_valid(&value) {
             return Ok(());
         }
@@ -140,6 +141,37 @@ impl BodyRule {
             kind: FailureKind::Invalid,
             errors,
         })
+    }
+}
+
+/// The body as a JSON value per the request's media type; `None` for types not decoded.
+fn decode(
+    rule: &MediaRule,
+    essence: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Option<Value>, String> {
+    let text = || std::str::from_utf8(body).map_err(|_| "body is not valid UTF-8".to_owned());
+    match Content::of(essence) {
+        Content::Json => serde_json::from_slice(body).map(Some).map_err(|e| {
+            format!(
+                "body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        }),
+        Content::Form => {
+            let pairs = crate::params::parse_query(text()?);
+            crate::content::form_object(&rule.shape, &rule.encoding, pairs.iter()).map(Some)
+        }
+        Content::Multipart => {
+            let boundary = crate::multipart::boundary(content_type)
+                .ok_or("multipart content type has no valid `boundary`")?;
+            let parts = crate::multipart::parse(body, boundary)?;
+            crate::content::multipart_object(&rule.shape, &rule.encoding, &parts).map(Some)
+        }
+        Content::Text => Ok(Some(Value::String(text()?.to_owned()))),
+        Content::Opaque => Ok(None),
     }
 }
 

@@ -23,6 +23,7 @@ mod body;
 mod coerce;
 mod content;
 mod error;
+mod multipart;
 mod operation;
 mod params;
 

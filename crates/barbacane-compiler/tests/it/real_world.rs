@@ -216,3 +216,110 @@ paths:
         assert_eq!(codes(&diags), ["E1006"], "{parameter}");
     }
 }
+
+fn body_ok(v: &barbacane_validator::OperationValidator, content_type: &str, body: &[u8]) -> bool {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", content_type.parse().unwrap());
+    let parts = barbacane_validator::RequestParts {
+        query: None,
+        headers: &headers,
+    };
+    v.validate_head(|_| None, parts).is_ok() && v.validate_body(&headers, body).is_ok()
+}
+
+#[test]
+fn form_multipart_and_text_bodies_are_checked_against_their_schema() {
+    let out = build(
+        r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+components:
+  schemas:
+    Upload:
+      type: object
+      required: [n, file]
+      properties:
+        n: {type: integer, minimum: 1}
+        tags: {type: array, items: {type: string, maxLength: 3}}
+        meta: {type: object, required: [k]}
+        file: {type: string}
+paths:
+  /upload:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema: {$ref: "#/components/schemas/Upload"}
+            encoding:
+              tags: {style: form, explode: false}
+              meta: {contentType: application/json}
+          multipart/form-data:
+            schema: {$ref: "#/components/schemas/Upload"}
+            encoding:
+              file: {contentType: "image/png, image/jpeg"}
+          text/plain:
+            schema: {type: string, pattern: "^[a-z]+$"}
+          application/octet-stream: {}
+      responses: {"200": {description: ok}}
+"##,
+    )
+    .unwrap();
+    let v = validator(&out, "/upload");
+    assert!(v.needs_body());
+    let form = "application/x-www-form-urlencoded";
+    assert!(body_ok(
+        &v,
+        form,
+        b"n=2&file=x&tags=a,bc&meta=%7B%22k%22%3A1%7D"
+    ));
+    assert!(!body_ok(&v, form, b"n=0&file=x"));
+    assert!(!body_ok(&v, form, b"n=2"));
+    assert!(!body_ok(&v, form, b"n=2&file=x&tags=abcd"));
+    assert!(!body_ok(&v, form, b"n=2&file=x&meta=%7B%7D"));
+    let multipart = |parts: &[(&str, Option<&str>, &str)]| {
+        let mut body = String::new();
+        for (name, ct, value) in parts {
+            body.push_str(&format!(
+                "--b0\r\nContent-Disposition: form-data; name=\"{name}\"{}\r\n",
+                if ct.is_some() { "; filename=\"f\"" } else { "" }
+            ));
+            if let Some(ct) = ct {
+                body.push_str(&format!("Content-Type: {ct}\r\n"));
+            }
+            body.push_str(&format!("\r\n{value}\r\n"));
+        }
+        body.push_str("--b0--\r\n");
+        body.into_bytes()
+    };
+    let mp = "multipart/form-data; boundary=b0";
+    assert!(body_ok(
+        &v,
+        mp,
+        &multipart(&[("n", None, "3"), ("file", Some("image/png"), "PNG")])
+    ));
+    assert!(!body_ok(
+        &v,
+        mp,
+        &multipart(&[("n", None, "x"), ("file", Some("image/png"), "PNG")])
+    ));
+    assert!(!body_ok(&v, mp, &multipart(&[("n", None, "3")])));
+    assert!(!body_ok(
+        &v,
+        mp,
+        &multipart(&[("n", None, "3"), ("file", Some("text/html"), "<p>")])
+    ));
+    assert!(!body_ok(
+        &v,
+        "multipart/form-data",
+        &multipart(&[("n", None, "3")])
+    ));
+    assert!(!body_ok(&v, mp, b"garbage"));
+    assert!(body_ok(&v, "text/plain; charset=utf-8", b"abc"));
+    assert!(!body_ok(&v, "text/plain", b"ABC"));
+    assert!(!body_ok(&v, "text/plain", b"\xff"));
+    // Other media types get the content-type check only.
+    assert!(body_ok(&v, "application/octet-stream", b"\x00\x01"));
+    assert!(!body_ok(&v, "application/xml", b"<a/>"));
+}

@@ -80,6 +80,7 @@ fn operation() -> Operation {
             required: false,
             content: vec![MediaType {
                 media_type: "application/json".into(),
+                encoding: Default::default(),
                 schema: Some(
                     json!({"type": "object", "properties": {"n": {"type": "number", "format": "double"}, "e": {"format": "email"}}}),
                 ),
