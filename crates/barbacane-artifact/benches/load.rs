@@ -33,8 +33,14 @@ fn thousand_operations() -> Vec<u8> {
         .collect();
     let mut b = ArtifactBuilder::default();
     b.artifact_hash = fingerprint(Vec::new()).unwrap().0;
-    b.add_json_member(CONFIG_MEMBER, &CompiledConfig { operations })
-        .unwrap();
+    b.add_json_member(
+        CONFIG_MEMBER,
+        &CompiledConfig {
+            operations,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     b.encode().unwrap()
 }
 

@@ -15,6 +15,22 @@ pub const CONFIG_MEMBER: &str = "config.json";
 pub struct CompiledConfig {
     /// All operations of all specs, sorted by path then method.
     pub operations: Vec<Operation>,
+    /// Checks the spec asks for that this artifact does not enforce (`--lenient-patterns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_checks: Vec<SkippedCheck>,
+}
+
+/// A check written in a spec and not enforced, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedCheck {
+    /// The spec file (display name).
+    pub file: String,
+    /// JSON pointer of the skipped keyword, e.g. `.../schema/properties/name/pattern`.
+    pub pointer: String,
+    /// What is skipped, e.g. the pattern as written.
+    pub check: String,
+    /// Why it could not be enforced.
+    pub reason: String,
 }
 
 /// One operation: a (path template, method) pair and what to do with matching requests.

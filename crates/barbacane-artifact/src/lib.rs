@@ -24,7 +24,7 @@ mod time;
 
 pub use config::{
     CONFIG_MEMBER, CompiledConfig, Encoding, MediaType, Operation, ParamLocation, ParamStyle,
-    Parameter, PluginUse, RequestBody,
+    Parameter, PluginUse, RequestBody, SkippedCheck,
 };
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;

@@ -1,9 +1,10 @@
 //! The top-level compile step: inputs, checks, fingerprint, artifact bytes.
 
 use barbacane_artifact::{
-    ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, fingerprint,
+    ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, SkippedCheck,
+    fingerprint,
 };
-use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, parse_spec};
+use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, PatternChecker, parse_spec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -66,17 +67,33 @@ pub fn compile(
         official_used: Default::default(),
         allow_plaintext_upstream: options.allow_plaintext_upstream,
     };
+    let patterns = PatternChecker::new(options.lenient_patterns);
     let operations = compile_operations(
         &set,
         &specs,
         options.base_path.as_deref(),
         &known,
+        &patterns,
         &mut diags,
     );
+    diags.extend(patterns.warnings());
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let config = CompiledConfig { operations };
+    let skipped_checks = patterns
+        .skipped()
+        .into_iter()
+        .map(|s| SkippedCheck {
+            file: s.file,
+            pointer: s.pointer,
+            check: format!("pattern {}", s.pattern),
+            reason: s.reason,
+        })
+        .collect();
+    let config = CompiledConfig {
+        operations,
+        skipped_checks,
+    };
     let official = known.official_used.into_inner();
     let (artifact, header) = write(&set, &manifest, &official, options, &config).map_err(|e| {
         vec![Diagnostic::error(
@@ -143,6 +160,9 @@ fn write(
     }
     if let Some(base) = &options.base_path {
         inputs.push(Input::new(InputKind::Option, "base-path", base.as_bytes()));
+    }
+    if options.lenient_patterns {
+        inputs.push(Input::new(InputKind::Option, "lenient-patterns", b"true"));
     }
     let (hash, inputs) = fingerprint(inputs)?;
     builder.artifact_hash = hash;

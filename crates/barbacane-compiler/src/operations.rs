@@ -2,7 +2,9 @@
 
 use barbacane_artifact::{MediaType, Operation, Parameter, PluginUse, RequestBody};
 use barbacane_router::{InsertError, RouterBuilder};
-use barbacane_spec::{Code, Diagnostic, DocumentSet, OperationDef, Spec, bundle_schema};
+use barbacane_spec::{
+    Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, Spec, bundle_schema_with,
+};
 use barbacane_validator::OperationValidator;
 use serde_json::Value;
 
@@ -14,6 +16,7 @@ pub(crate) fn compile_operations(
     specs: &[Spec],
     base_path_flag: Option<&str>,
     known: &Known<'_>,
+    patterns: &PatternChecker,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Operation> {
     let mut router: RouterBuilder<usize> = RouterBuilder::new();
@@ -31,7 +34,7 @@ pub(crate) fn compile_operations(
             .as_ref()
             .map(|ext| rate_limits(ext, known, diags));
         for def in &spec.operations {
-            let path = format!("{base}{}", def.path);
+            let path = format!("{base}{}", collapse_empty_segments(def, diags));
             let path = if path.len() > 1 {
                 path.trim_end_matches('/').to_owned()
             } else {
@@ -96,8 +99,8 @@ pub(crate) fn compile_operations(
                 operation_id: def.operation_id.clone(),
                 method: def.method.as_str().to_owned(),
                 path,
-                parameters: parameters(set, spec, def, diags),
-                request_body: request_body(set, spec, def, diags),
+                parameters: parameters(set, spec, def, patterns, diags),
+                request_body: request_body(set, spec, def, patterns, diags),
                 dispatch,
                 middlewares: chain,
                 deprecated: def.deprecated,
@@ -119,6 +122,48 @@ pub(crate) fn compile_operations(
         (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str()))
     });
     out
+}
+
+/// The operation's path without empty segments (`//openapi` -> `/openapi`), with a warning:
+/// requests are normalized the same way, so the route is what such a path can only mean.
+/// A trailing `/` is left to the caller (it is trimmed for every path).
+fn collapse_empty_segments<'d>(
+    def: &'d OperationDef,
+    diags: &mut Vec<Diagnostic>,
+) -> std::borrow::Cow<'d, str> {
+    let inner = def.path.trim_end_matches('/');
+    if !inner.contains("//") {
+        return std::borrow::Cow::Borrowed(&def.path);
+    }
+    let mut out = String::with_capacity(def.path.len());
+    for segment in def.path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    let pointer = def
+        .pointer
+        .rsplit_once('/')
+        .map_or(def.pointer.as_str(), |(item, _)| item);
+    if diags
+        .iter()
+        .any(|d| d.code == Code::W1002 && d.json_pointer == pointer && d.file == def.file)
+    {
+        return std::borrow::Cow::Owned(out);
+    }
+    diags.push(Diagnostic::warning(
+        Code::W1002,
+        &def.file,
+        pointer,
+        format!(
+            "path `{}` has empty segments; it is routed as `{out}`",
+            def.path
+        ),
+        "remove the doubled `/` from the path",
+    ));
+    std::borrow::Cow::Owned(out)
 }
 
 /// `x-barbacane-ratelimit` as resolved `rate-limit` middlewares.
@@ -231,6 +276,7 @@ fn parameters(
     set: &DocumentSet,
     spec: &Spec,
     def: &OperationDef,
+    patterns: &PatternChecker,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Parameter> {
     def.parameters
@@ -242,16 +288,15 @@ fn parameters(
             style: p.style,
             explode: p.explode,
             allow_empty_value: p.allow_empty_value,
-            schema: p
-                .schema
-                .as_ref()
-                .and_then(|s| match bundle_schema(set, s, spec.dialect) {
+            schema: p.schema.as_ref().and_then(|s| {
+                match bundle_schema_with(set, s, spec.dialect, patterns) {
                     Ok(v) => Some(v),
                     Err(d) => {
                         diags.push(d);
                         None
                     }
-                }),
+                }
+            }),
             content_type: p.content_type.clone(),
         })
         .collect()
@@ -261,6 +306,7 @@ fn request_body(
     set: &DocumentSet,
     spec: &Spec,
     def: &OperationDef,
+    patterns: &PatternChecker,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RequestBody> {
     let body = def.body.as_ref()?;
@@ -272,16 +318,15 @@ fn request_body(
             .map(|m| MediaType {
                 media_type: m.media_type.clone(),
                 encoding: m.encoding.clone(),
-                schema: m
-                    .schema
-                    .as_ref()
-                    .and_then(|s| match bundle_schema(set, s, spec.dialect) {
+                schema: m.schema.as_ref().and_then(|s| {
+                    match bundle_schema_with(set, s, spec.dialect, patterns) {
                         Ok(v) => Some(v),
                         Err(d) => {
                             diags.push(d);
                             None
                         }
-                    }),
+                    }
+                }),
             })
             .collect(),
     })

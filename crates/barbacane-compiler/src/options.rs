@@ -20,6 +20,10 @@ pub struct CompileOptions {
     pub build_time: u64,
     /// `--allow-plaintext-upstream`: accept `http://` upstreams (E1031 otherwise).
     pub allow_plaintext_upstream: bool,
+    /// `--lenient-patterns`: a schema `pattern` that cannot be compiled (even after dialect
+    /// translation) is a W1003 warning and that one check is skipped (listed in the
+    /// artifact's `skipped_checks`), instead of an E1005 error. An input of the fingerprint.
+    pub lenient_patterns: bool,
     /// Sign the header with this key.
     pub signing_key: Option<barbacane_artifact::PrivateKey>,
 }

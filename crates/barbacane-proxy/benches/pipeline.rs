@@ -107,8 +107,14 @@ fn artifact() -> Vec<u8> {
         .unwrap();
     b.add_member("plugins/mock.toml", mock.manifest.as_bytes().to_vec())
         .unwrap();
-    b.add_json_member(CONFIG_MEMBER, &CompiledConfig { operations })
-        .unwrap();
+    b.add_json_member(
+        CONFIG_MEMBER,
+        &CompiledConfig {
+            operations,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     b.encode().unwrap()
 }
 

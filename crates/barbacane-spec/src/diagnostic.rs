@@ -55,6 +55,12 @@ pub enum Code {
     /// integer (window at most 31 days), a `partition_key` that is not `client_ip`,
     /// `header:<name>` or `context:<key>`, an invalid `policy_name` or proxy CIDR.
     E1041,
+    /// Warning: a path template has empty segments (`//openapi`); they are removed, as
+    /// request normalization removes them from every request path.
+    W1002,
+    /// Warning (`--lenient-patterns` only): a schema `pattern` cannot be compiled even after
+    /// dialect translation; that one check is skipped and listed in the artifact.
+    W1003,
 }
 
 impl Code {
@@ -83,6 +89,8 @@ impl Code {
             Code::E1032 => "E1032",
             Code::E1040 => "E1040",
             Code::E1041 => "E1041",
+            Code::W1002 => "W1002",
+            Code::W1003 => "W1003",
         }
     }
 }

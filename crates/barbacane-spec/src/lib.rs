@@ -17,6 +17,8 @@ mod diagnostic;
 mod docset;
 mod model;
 mod openapi;
+mod pattern_check;
+mod pattern_dialect;
 pub mod pointer;
 mod schema;
 pub mod source;
@@ -28,5 +30,7 @@ pub use model::{
     ParameterDef, SchemaLocation, Spec,
 };
 pub use openapi::parse_spec;
-pub use schema::bundle_schema;
+pub use pattern_check::{PatternChecker, SkippedPattern};
+pub use pattern_dialect::{PatternDialectError, translate_pattern};
+pub use schema::{bundle_schema, bundle_schema_with};
 pub use source::{FileSystem, LocalFs, MemoryFs, SourceFile};

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 use crate::model::SchemaLocation;
+use crate::pattern_check::PatternChecker;
 use crate::pointer::push;
 use crate::{Code, Diagnostic, Dialect, DocumentSet, Located};
 
@@ -40,16 +41,29 @@ const SCHEMA_MAP_KEYWORDS: [&str; 5] = [
     "definitions",
 ];
 
-/// Produces a self-contained JSON Schema 2020-12 document for the schema at `at`.
+/// Produces a self-contained JSON Schema 2020-12 document for the schema at `at`; every
+/// `pattern` must compile (after dialect translation), else E1005.
 pub fn bundle_schema(
     set: &DocumentSet,
     at: &SchemaLocation,
     dialect: Dialect,
 ) -> Result<Value, Diagnostic> {
+    bundle_schema_with(set, at, dialect, &PatternChecker::new(false))
+}
+
+/// [`bundle_schema`], with `patterns` deciding what each `pattern` (and `patternProperties`
+/// key) becomes: translated from a foreign regex dialect, refused, or skipped.
+pub fn bundle_schema_with(
+    set: &DocumentSet,
+    at: &SchemaLocation,
+    dialect: Dialect,
+    patterns: &PatternChecker,
+) -> Result<Value, Diagnostic> {
     let file = set.file(&at.path).ok_or_else(|| missing(at))?;
     let root = set.at(file, &at.pointer).ok_or_else(|| missing(at))?;
     let mut bundler = Bundler {
         set,
+        patterns,
         dialect,
         defs: BTreeMap::new(),
         names: BTreeMap::new(),
@@ -89,6 +103,7 @@ fn missing(at: &SchemaLocation) -> Diagnostic {
 
 struct Bundler<'a> {
     set: &'a DocumentSet,
+    patterns: &'a PatternChecker,
     dialect: Dialect,
     defs: BTreeMap<String, Value>,
     /// (canonical file, pointer) -> def name.
@@ -139,6 +154,15 @@ impl Bundler<'_> {
                 pointer: push(&node.pointer, k),
                 value,
             };
+            if key == "pattern"
+                && let Some(pattern) = value.as_str()
+            {
+                let at = push(&node.pointer, key);
+                if let Some(p) = self.patterns.check(&node.file.display, &at, pattern)? {
+                    out.insert(key.clone(), Value::String(p));
+                }
+                continue;
+            }
             let converted = if SCHEMA_KEYWORDS.contains(&key.as_str()) && !value.is_boolean() {
                 self.convert(&child(key))?
             } else if SCHEMA_LIST_KEYWORDS.contains(&key.as_str()) {
@@ -169,7 +193,19 @@ impl Bundler<'_> {
                                 pointer: push(&base, name),
                                 value: item,
                             };
-                            converted.insert(name.clone(), self.convert(&located)?);
+                            let name = if key == "patternProperties" {
+                                match self.patterns.check(
+                                    &node.file.display,
+                                    &located.pointer,
+                                    name,
+                                )? {
+                                    Some(p) => p,
+                                    None => continue,
+                                }
+                            } else {
+                                name.clone()
+                            };
+                            converted.insert(name, self.convert(&located)?);
                         }
                         Value::Object(converted)
                     }

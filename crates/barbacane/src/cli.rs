@@ -138,6 +138,11 @@ pub struct SpecArgs {
     /// Accept `http://` upstream URLs (development only; E1031 otherwise).
     #[arg(long)]
     pub allow_plaintext_upstream: bool,
+    /// Skip (with warning W1003) each schema `pattern` that cannot be compiled even after
+    /// translating its regex dialect, instead of failing (E1005). `inspect` lists every
+    /// skipped check; the flag is recorded in the artifact's fingerprint.
+    #[arg(long)]
+    pub lenient_patterns: bool,
 }
 
 #[derive(Debug, Args)]

@@ -46,12 +46,12 @@ fn every_code_has_an_invalid_fixture() {
     assert_code(
         &["invalid/e1005_schema.yaml"],
         Code::E1005,
-        "/paths/~1a/get",
+        "/paths/~1a/get/parameters/0/schema/pattern",
     );
     assert_code(
         &["invalid/e1006_template.yaml"],
         Code::E1006,
-        "/paths/~1files~1{name}{ext}",
+        "/paths/~1files~1{name",
     );
     assert_code(
         &["invalid/e1010_a.yaml", "invalid/e1010_b.yaml"],

@@ -323,3 +323,119 @@ paths:
     assert!(body_ok(&v, "application/octet-stream", b"\x00\x01"));
     assert!(!body_ok(&v, "application/xml", b"<a/>"));
 }
+
+#[test]
+fn empty_segments_are_removed_with_one_warning_per_path() {
+    let out = build(
+        r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  //openapi:
+    get: {responses: {"200": {description: ok}}}
+    post: {responses: {"200": {description: ok}}}
+  /vendor//apps/{id}//logs//:
+    get: {responses: {"200": {description: ok}}}
+"#,
+    )
+    .unwrap();
+    let mut paths: Vec<&str> = out
+        .config
+        .operations
+        .iter()
+        .map(|o| o.path.as_str())
+        .collect();
+    paths.dedup();
+    assert_eq!(paths, ["/openapi", "/vendor/apps/{id}/logs"]);
+    let warnings: Vec<&Diagnostic> = out
+        .warnings
+        .iter()
+        .filter(|d| d.code.to_string() == "W1002")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert_eq!(warnings[0].json_pointer, "/paths/~1~1openapi");
+    // Collapsing can make two paths the same route: that stays a conflict.
+    let diags = build(
+        r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  /a//b:
+    get: {responses: {"200": {description: ok}}}
+  /a/b:
+    get: {responses: {"200": {description: ok}}}
+"#,
+    )
+    .unwrap_err();
+    assert!(codes(&diags).contains(&"E1010".to_owned()), "{diags:#?}");
+}
+
+const FOREIGN_PATTERNS: &str = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  /p:
+    get:
+      parameters:
+        - {name: java, in: query, schema: {type: string, pattern: '^(\p{LD}|\p{Punct}| )+$'}}
+        - {name: email, in: query, schema: {type: string, pattern: '^[\w-.+]+@[\w-.+]+$'}}
+        - {name: ctl, in: query, schema: {type: string, pattern: '[^/:|\000-\037]+'}}
+        - {name: broken, in: query, schema: {type: string, pattern: '(unclosed'}}
+      responses: {"200": {description: ok}}
+"#;
+
+#[test]
+fn foreign_regex_dialects_are_translated_and_enforced() {
+    let ok = FOREIGN_PATTERNS.replace("(unclosed", "^[a-z]+$");
+    let out = build(&ok).unwrap();
+    let v = validator(&out, "/p");
+    assert!(query_ok(&v, "java=abc%21%20d9"));
+    assert!(!query_ok(&v, "java=abc%7F"));
+    assert!(query_ok(&v, "email=a-b.c%2Bd%40x-y.z"));
+    assert!(!query_ok(&v, "email=a%20b%40x"));
+    assert!(query_ok(&v, "ctl=abc"));
+    assert!(!query_ok(&v, "ctl=%01%1F"));
+}
+
+#[test]
+fn an_uncompilable_pattern_is_e1005_at_its_pointer_or_skipped_when_lenient() {
+    let diags = build(FOREIGN_PATTERNS).unwrap_err();
+    assert_eq!(codes(&diags), ["E1005"]);
+    assert_eq!(
+        diags[0].json_pointer,
+        "/paths/~1p/get/parameters/3/schema/pattern"
+    );
+    let out = build_with(
+        FOREIGN_PATTERNS,
+        CompileOptions {
+            lenient_patterns: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(codes(&out.warnings), ["W1003"]);
+    assert_eq!(out.config.skipped_checks.len(), 1);
+    assert_eq!(
+        out.config.skipped_checks[0].pointer,
+        "/paths/~1p/get/parameters/3/schema/pattern"
+    );
+    // The other checks still hold; the skipped one accepts anything.
+    let v = validator(&out, "/p");
+    assert!(query_ok(&v, "broken=%28%28"));
+    assert!(!query_ok(&v, "ctl=%01%1F"));
+    // The flag is an input of the fingerprint.
+    let ok = FOREIGN_PATTERNS.replace("(unclosed", "^[a-z]+$");
+    let strict = build(&ok).unwrap();
+    let lenient = build_with(
+        &ok,
+        CompileOptions {
+            lenient_patterns: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(strict.header.artifact_hash, lenient.header.artifact_hash);
+}

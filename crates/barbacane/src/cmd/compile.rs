@@ -44,6 +44,7 @@ pub fn run(args: CompileArgs) -> i32 {
             header: &out.header,
             base_path: options.base_path.as_deref(),
             allow_plaintext_upstream: options.allow_plaintext_upstream,
+            lenient_patterns: options.lenient_patterns,
             started_on,
             finished_on: attestation_time(options.build_time),
         };

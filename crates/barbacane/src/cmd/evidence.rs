@@ -165,6 +165,7 @@ pub struct Invocation<'a> {
     pub header: &'a Header,
     pub base_path: Option<&'a str>,
     pub allow_plaintext_upstream: bool,
+    pub lenient_patterns: bool,
     pub started_on: String,
     pub finished_on: String,
 }
@@ -190,6 +191,7 @@ pub fn write_attestation(
         "manifest": names(barbacane_artifact::InputKind::Manifest).first(),
         "base_path": invocation.base_path,
         "allow_plaintext_upstream": invocation.allow_plaintext_upstream,
+        "lenient_patterns": invocation.lenient_patterns,
         "provenance_commit": header.provenance_commit,
         "provenance_source": header.provenance_source,
         "provenance": header.metadata,

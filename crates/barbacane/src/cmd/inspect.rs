@@ -46,12 +46,28 @@ pub fn run(args: InspectArgs) -> i32 {
     };
     let header = artifact.header();
     let mut out = String::new();
+    let config: CompiledConfig = match artifact.member_json(CONFIG_MEMBER) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::ARTIFACT_INVALID;
+        }
+    };
     if args.json {
         // The content hash as recomputed from the members (artifacts older than the field
         // do not store it).
         let mut shown = header.clone();
         shown.content_hash = Some(artifact.content_hash().to_owned());
-        match serde_json::to_string_pretty(&shown) {
+        let shown = serde_json::to_value(&shown).map(|mut v| {
+            if let Some(map) = v.as_object_mut() {
+                map.insert(
+                    "skipped_checks".into(),
+                    serde_json::json!(config.skipped_checks),
+                );
+            }
+            v
+        });
+        match shown.and_then(|v| serde_json::to_string_pretty(&v)) {
             Ok(s) => put!(out, "{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -60,13 +76,6 @@ pub fn run(args: InspectArgs) -> i32 {
         }
         return emit(&out);
     }
-    let config: CompiledConfig = match artifact.member_json(CONFIG_MEMBER) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_code::ARTIFACT_INVALID;
-        }
-    };
     put!(out, "artifact:          {}", args.artifact.display());
     put!(out, "format_version:    {}", header.format_version);
     put!(out, "artifact_hash:     {}", header.artifact_hash);
@@ -112,6 +121,16 @@ pub fn run(args: InspectArgs) -> i32 {
             },
             if op.deprecated { "  (deprecated)" } else { "" }
         );
+    }
+    if !config.skipped_checks.is_empty() {
+        put!(
+            out,
+            "\nskipped checks ({}, compiled with --lenient-patterns):",
+            config.skipped_checks.len()
+        );
+        for c in &config.skipped_checks {
+            put!(out, "  {}#{}  {}: {}", c.file, c.pointer, c.check, c.reason);
+        }
     }
     put!(out, "\nmembers ({}):", header.members.len());
     for m in &header.members {

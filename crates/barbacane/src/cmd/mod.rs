@@ -61,6 +61,7 @@ fn compile_options(args: &SpecArgs) -> Result<CompileOptions, String> {
         manifest: args.manifest.clone(),
         base_path: args.base_path.clone(),
         allow_plaintext_upstream: args.allow_plaintext_upstream,
+        lenient_patterns: args.lenient_patterns,
         build_time: build_time()?,
         ..Default::default()
     })
