@@ -15,6 +15,10 @@ pub const CONFIG_MEMBER: &str = "config.json";
 pub struct CompiledConfig {
     /// All operations of all specs, sorted by path then method.
     pub operations: Vec<Operation>,
+    /// Schemas shared by the operations' schemas, which reference them as `#/$defs/NAME`
+    /// (each stored once however many operations use it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub definitions: BTreeMap<String, Value>,
     /// Checks the spec asks for that this artifact does not enforce (`--lenient-patterns`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_checks: Vec<SkippedCheck>,

@@ -4,7 +4,9 @@ use barbacane_artifact::{
     ArtifactBuilder, CONFIG_MEMBER, CompiledConfig, Header, Input, InputKind, SkippedCheck,
     fingerprint,
 };
-use barbacane_spec::{Code, Diagnostic, DocumentSet, FileSystem, PatternChecker, parse_spec};
+use barbacane_spec::{
+    Code, Diagnostic, DocumentSet, FileSystem, PatternChecker, SharedDefs, parse_spec,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -68,12 +70,14 @@ pub fn compile(
         allow_plaintext_upstream: options.allow_plaintext_upstream,
     };
     let patterns = PatternChecker::new(options.lenient_patterns);
+    let mut shared = SharedDefs::default();
     let operations = compile_operations(
         &set,
         &specs,
         options.base_path.as_deref(),
         &known,
         &patterns,
+        &mut shared,
         &mut diags,
     );
     diags.extend(patterns.warnings());
@@ -92,6 +96,7 @@ pub fn compile(
         .collect();
     let config = CompiledConfig {
         operations,
+        definitions: shared.into_defs(),
         skipped_checks,
     };
     let official = known.official_used.into_inner();

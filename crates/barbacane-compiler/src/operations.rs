@@ -3,7 +3,8 @@
 use barbacane_artifact::{MediaType, Operation, Parameter, PluginUse, RequestBody};
 use barbacane_router::{InsertError, RouterBuilder};
 use barbacane_spec::{
-    Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, Spec, bundle_schema_with,
+    Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, SharedDefs, Spec,
+    bundle_schema_shared,
 };
 use barbacane_validator::OperationValidator;
 use serde_json::Value;
@@ -17,6 +18,7 @@ pub(crate) fn compile_operations(
     base_path_flag: Option<&str>,
     known: &Known<'_>,
     patterns: &PatternChecker,
+    shared: &mut SharedDefs,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Operation> {
     let mut router: RouterBuilder<usize> = RouterBuilder::new();
@@ -99,14 +101,14 @@ pub(crate) fn compile_operations(
                 operation_id: def.operation_id.clone(),
                 method: def.method.as_str().to_owned(),
                 path,
-                parameters: parameters(set, spec, def, patterns, diags),
-                request_body: request_body(set, spec, def, patterns, diags),
+                parameters: parameters(set, spec, def, patterns, shared, diags),
+                request_body: request_body(set, spec, def, patterns, shared, diags),
                 dispatch,
                 middlewares: chain,
                 deprecated: def.deprecated,
             };
             // Fail closed: build the validator exactly as the data plane will.
-            if let Err(e) = OperationValidator::build(&operation) {
+            if let Err(e) = OperationValidator::build_with_definitions(&operation, shared.defs()) {
                 diags.push(Diagnostic::error(
                     Code::E1005,
                     &def.file,
@@ -277,6 +279,7 @@ fn parameters(
     spec: &Spec,
     def: &OperationDef,
     patterns: &PatternChecker,
+    shared: &mut SharedDefs,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Parameter> {
     def.parameters
@@ -289,7 +292,7 @@ fn parameters(
             explode: p.explode,
             allow_empty_value: p.allow_empty_value,
             schema: p.schema.as_ref().and_then(|s| {
-                match bundle_schema_with(set, s, spec.dialect, patterns) {
+                match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
                     Ok(v) => Some(v),
                     Err(d) => {
                         diags.push(d);
@@ -307,6 +310,7 @@ fn request_body(
     spec: &Spec,
     def: &OperationDef,
     patterns: &PatternChecker,
+    shared: &mut SharedDefs,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RequestBody> {
     let body = def.body.as_ref()?;
@@ -319,7 +323,7 @@ fn request_body(
                 media_type: m.media_type.clone(),
                 encoding: m.encoding.clone(),
                 schema: m.schema.as_ref().and_then(|s| {
-                    match bundle_schema_with(set, s, spec.dialect, patterns) {
+                    match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
                         Ok(v) => Some(v),
                         Err(d) => {
                             diags.push(d);

@@ -181,7 +181,7 @@ impl Snapshot {
             };
             let method = Method::from_bytes(op.method.as_bytes())
                 .ok_or_else(|| fail("unknown method".into()))?;
-            let mut entry = prepare(op, &mut plugins).map_err(fail)?;
+            let mut entry = prepare(op, &config.definitions, &mut plugins).map_err(fail)?;
             entry.metrics = route_metrics.len();
             route_metrics.push(crate::metrics::RouteMetrics::new(&op.method, &op.path));
             builder
@@ -262,6 +262,7 @@ impl Snapshot {
 
 fn prepare(
     op: &Operation,
+    definitions: &std::collections::BTreeMap<String, serde_json::Value>,
     plugins: &mut crate::plugins::PluginSet<'_>,
 ) -> Result<RouteEntry, String> {
     let middlewares = op
@@ -270,7 +271,8 @@ fn prepare(
         .map(|m| plugins.middleware(&m.name, &m.config))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RouteEntry {
-        validator: OperationValidator::build(op).map_err(|e| e.to_string())?,
+        validator: OperationValidator::build_with_definitions(op, definitions)
+            .map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
         middlewares,
         metrics: 0,

@@ -32,5 +32,5 @@ pub use model::{
 pub use openapi::parse_spec;
 pub use pattern_check::{PatternChecker, SkippedPattern};
 pub use pattern_dialect::{PatternDialectError, translate_pattern};
-pub use schema::{bundle_schema, bundle_schema_with};
+pub use schema::{SharedDefs, bundle_schema, bundle_schema_shared, bundle_schema_with};
 pub use source::{FileSystem, LocalFs, MemoryFs, SourceFile};

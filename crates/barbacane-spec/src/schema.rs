@@ -10,7 +10,7 @@
 //!   validators otherwise ignore.
 
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::SchemaLocation;
 use crate::pattern_check::PatternChecker;
@@ -59,27 +59,13 @@ pub fn bundle_schema_with(
     dialect: Dialect,
     patterns: &PatternChecker,
 ) -> Result<Value, Diagnostic> {
-    let file = set.file(&at.path).ok_or_else(|| missing(at))?;
-    let root = set.at(file, &at.pointer).ok_or_else(|| missing(at))?;
-    let mut bundler = Bundler {
-        set,
-        patterns,
-        dialect,
-        defs: BTreeMap::new(),
-        names: BTreeMap::new(),
-        queue: Vec::new(),
-    };
-    let mut out = bundler.convert(&root)?;
-    while let Some((name, node_file, pointer)) = bundler.queue.pop() {
-        let file = set.file(&node_file).ok_or_else(|| missing(at))?;
-        let node = set.at(file, &pointer).ok_or_else(|| missing(at))?;
-        let converted = bundler.convert(&node)?;
-        bundler.defs.insert(name, converted);
-    }
-    if bundler.defs.is_empty() {
+    let mut shared = SharedDefs::default();
+    let mut out = bundle_schema_shared(set, at, dialect, patterns, &mut shared)?;
+    // A fresh table holds exactly what this schema reaches.
+    if shared.defs.is_empty() {
         return Ok(out);
     }
-    let defs = Value::Object(bundler.defs.into_iter().collect());
+    let defs = Value::Object(shared.defs.into_iter().collect());
     match &mut out {
         Value::Object(map) => {
             map.insert("$defs".into(), defs);
@@ -87,6 +73,59 @@ pub fn bundle_schema_with(
         other => {
             out = json!({ "allOf": [other.take()], "$defs": defs });
         }
+    }
+    Ok(out)
+}
+
+/// Referenced schemas converted once per build and shared by every schema of it: each
+/// `$ref` becomes `#/$defs/NAME` into this table, which the artifact stores once
+/// (`CompiledConfig::definitions`) rather than once per operation. A description such as
+/// Microsoft Graph, whose operations reach thousands of component schemas, would otherwise
+/// repeat them in every operation.
+#[derive(Debug, Default)]
+pub struct SharedDefs {
+    /// (OpenAPI 3.0 dialect?, canonical file, pointer) -> name.
+    names: HashMap<(bool, std::path::PathBuf, String), String>,
+    taken: HashSet<String>,
+    defs: BTreeMap<String, Value>,
+}
+
+impl SharedDefs {
+    /// The converted schemas by name.
+    pub fn defs(&self) -> &BTreeMap<String, Value> {
+        &self.defs
+    }
+
+    /// The table, for the artifact.
+    pub fn into_defs(self) -> BTreeMap<String, Value> {
+        self.defs
+    }
+}
+
+/// Converts the schema at `at`, adding what it references to `shared`; the result's `$ref`s
+/// point into `shared` (`#/$defs/NAME`), so it is not self-contained on its own.
+pub fn bundle_schema_shared(
+    set: &DocumentSet,
+    at: &SchemaLocation,
+    dialect: Dialect,
+    patterns: &PatternChecker,
+    shared: &mut SharedDefs,
+) -> Result<Value, Diagnostic> {
+    let file = set.file(&at.path).ok_or_else(|| missing(at))?;
+    let root = set.at(file, &at.pointer).ok_or_else(|| missing(at))?;
+    let mut bundler = Bundler {
+        set,
+        patterns,
+        dialect,
+        shared,
+        queue: Vec::new(),
+    };
+    let out = bundler.convert(&root)?;
+    while let Some((name, node_file, pointer)) = bundler.queue.pop() {
+        let file = set.file(&node_file).ok_or_else(|| missing(at))?;
+        let node = set.at(file, &pointer).ok_or_else(|| missing(at))?;
+        let converted = bundler.convert(&node)?;
+        bundler.shared.defs.insert(name, converted);
     }
     Ok(out)
 }
@@ -105,9 +144,8 @@ struct Bundler<'a> {
     set: &'a DocumentSet,
     patterns: &'a PatternChecker,
     dialect: Dialect,
-    defs: BTreeMap<String, Value>,
-    /// (canonical file, pointer) -> def name.
-    names: BTreeMap<(std::path::PathBuf, String), String>,
+    shared: &'a mut SharedDefs,
+    /// Definitions named but not converted yet.
     queue: Vec<(String, std::path::PathBuf, String)>,
 }
 
@@ -236,8 +274,12 @@ impl Bundler<'_> {
                     "point the reference at an existing schema",
                 )
             })?;
-        let key = (target.file.path.clone(), target.pointer.clone());
-        if let Some(name) = self.names.get(&key) {
+        let key = (
+            self.dialect == Dialect::OpenApi30,
+            target.file.path.clone(),
+            target.pointer.clone(),
+        );
+        if let Some(name) = self.shared.names.get(&key) {
             return Ok(name.clone());
         }
         let base: String = target
@@ -257,12 +299,13 @@ impl Bundler<'_> {
             .collect();
         let mut name = base.clone();
         let mut n = 2;
-        while self.names.values().any(|v| *v == name) {
+        while self.shared.taken.contains(&name) {
             name = format!("{base}_{n}");
             n += 1;
         }
-        self.names.insert(key.clone(), name.clone());
-        self.queue.push((name.clone(), key.0, key.1));
+        self.shared.taken.insert(name.clone());
+        self.shared.names.insert(key.clone(), name.clone());
+        self.queue.push((name.clone(), key.1, key.2));
         Ok(name)
     }
 }

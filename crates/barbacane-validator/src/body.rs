@@ -26,19 +26,26 @@ struct MediaRule {
 }
 
 impl BodyRule {
-    pub(crate) fn build(body: &RequestBody) -> Result<BodyRule, SchemaError> {
+    pub(crate) fn build(
+        body: &RequestBody,
+        definitions: &BTreeMap<String, Value>,
+    ) -> Result<BodyRule, SchemaError> {
         let mut media = Vec::with_capacity(body.content.len());
         for m in &body.content {
+            let schema = m
+                .schema
+                .as_ref()
+                .map(|s| crate::definitions::self_contained(s, definitions));
             let checked =
                 Content::of(&m.media_type) != Content::Opaque || m.media_type.ends_with("/*");
-            let validator = match &m.schema {
+            let validator = match &schema {
                 Some(schema) if checked => Some(compile(schema, format!("body {}", m.media_type))?),
                 _ => None,
             };
             media.push(MediaRule {
                 range: m.media_type.clone(),
                 validator,
-                shape: Shape::of(m.schema.as_ref()),
+                shape: Shape::of(schema.as_deref()),
                 encoding: m.encoding.clone(),
             });
         }

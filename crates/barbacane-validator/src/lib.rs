@@ -22,6 +22,7 @@
 mod body;
 mod coerce;
 mod content;
+mod definitions;
 mod error;
 mod multipart;
 mod operation;

@@ -4,6 +4,7 @@ use barbacane_artifact::{Operation, ParamLocation, ParamStyle};
 use http::HeaderMap;
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::body::BodyRule;
 use crate::coerce::Shape;
@@ -62,11 +63,25 @@ impl std::fmt::Debug for OperationValidator {
 }
 
 impl OperationValidator {
-    /// Compiles every schema of `operation`; any schema that does not compile is an error.
+    /// Compiles every schema of `operation`, which must be self-contained; any schema that
+    /// does not compile is an error.
     pub fn build(operation: &Operation) -> Result<OperationValidator, SchemaError> {
+        Self::build_with_definitions(operation, &BTreeMap::new())
+    }
+
+    /// Compiles every schema of `operation`, resolving its `#/$defs/NAME` references in the
+    /// artifact's shared `definitions`.
+    pub fn build_with_definitions(
+        operation: &Operation,
+        definitions: &BTreeMap<String, Value>,
+    ) -> Result<OperationValidator, SchemaError> {
         let mut params = Vec::with_capacity(operation.parameters.len());
         for p in &operation.parameters {
-            let validator = match &p.schema {
+            let schema = p
+                .schema
+                .as_ref()
+                .map(|s| crate::definitions::self_contained(s, definitions));
+            let validator = match &schema {
                 Some(s) => Some(compile(
                     s,
                     format!("parameter {}.{}", p.location.as_str(), p.name),
@@ -83,7 +98,7 @@ impl OperationValidator {
                 required: p.required,
                 style: p.style,
                 explode: p.explode,
-                shape: Shape::of(p.schema.as_ref()),
+                shape: Shape::of(schema.as_deref()),
                 content: p.content_type.as_deref().map(Content::of),
                 validator,
             });
@@ -98,7 +113,7 @@ impl OperationValidator {
         let body = operation
             .request_body
             .as_ref()
-            .map(BodyRule::build)
+            .map(|b| BodyRule::build(b, definitions))
             .transpose()?;
         Ok(OperationValidator {
             has_query: params.iter().any(|p| p.location == ParamLocation::Query),

@@ -43,7 +43,8 @@ paths:
         },
     )
     .unwrap();
-    OperationValidator::build(&out.config.operations[0]).unwrap()
+    OperationValidator::build_with_definitions(&out.config.operations[0], &out.config.definitions)
+        .unwrap()
 }
 
 proptest! {

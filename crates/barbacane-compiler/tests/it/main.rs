@@ -170,8 +170,10 @@ fn refs_across_files_are_inputs_and_compile() {
         .schema
         .as_ref()
         .unwrap();
+    // Referenced schemas are stored once, shared by every operation.
+    assert_eq!(schema["$ref"], "#/$defs/Thing");
     assert_eq!(
-        schema["$defs"]["Thing"]["properties"]["parent"]["$ref"],
+        out.config.definitions["Thing"]["properties"]["parent"]["$ref"],
         "#/$defs/Thing"
     );
 }

@@ -97,7 +97,8 @@ fn validator(out: &CompileOutput, path: &str) -> barbacane_validator::OperationV
         .iter()
         .find(|o| o.path == path)
         .unwrap();
-    barbacane_validator::OperationValidator::build(op).unwrap()
+    barbacane_validator::OperationValidator::build_with_definitions(op, &out.config.definitions)
+        .unwrap()
 }
 
 fn query_ok(v: &barbacane_validator::OperationValidator, query: &str) -> bool {
