@@ -68,6 +68,7 @@ pub fn compile(
         manifest_plugins: &manifest.plugins,
         official_used: Default::default(),
         allow_plaintext_upstream: options.allow_plaintext_upstream,
+        allow_unenforced_security: options.allow_unenforced_security,
     };
     let patterns = PatternChecker::new(options.lenient_patterns);
     let mut shared = SharedDefs::default();
@@ -168,6 +169,13 @@ fn write(
     }
     if options.lenient_patterns {
         inputs.push(Input::new(InputKind::Option, "lenient-patterns", b"true"));
+    }
+    if options.allow_unenforced_security {
+        inputs.push(Input::new(
+            InputKind::Option,
+            "allow-unenforced-security",
+            b"true",
+        ));
     }
     let (hash, inputs) = fingerprint(inputs)?;
     builder.artifact_hash = hash;

@@ -22,6 +22,8 @@ pub(crate) struct Known<'a> {
     pub(crate) official_used: RefCell<BTreeMap<String, PluginSource>>,
     /// `--allow-plaintext-upstream`: accept `http://` upstream URLs (development only).
     pub(crate) allow_plaintext_upstream: bool,
+    /// `--allow-unenforced-security`: E1032 becomes one W1004 per spec.
+    pub(crate) allow_unenforced_security: bool,
 }
 
 impl Known<'_> {

@@ -6,8 +6,9 @@ use barbacane_spec::{
     Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, SharedDefs, Spec,
     bundle_schema_shared,
 };
-use barbacane_validator::OperationValidator;
+use barbacane_validator::SchemaError;
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::extensions::{Known, dispatcher, middlewares};
 
@@ -22,6 +23,7 @@ pub(crate) fn compile_operations(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Operation> {
     let mut router: RouterBuilder<usize> = RouterBuilder::new();
+    let mut checked = SchemaChecks::new();
     let mut out: Vec<Operation> = Vec::new();
     for spec in specs {
         let Some(base) = base_path(spec, base_path_flag, diags) else {
@@ -35,6 +37,7 @@ pub(crate) fn compile_operations(
             .ratelimit
             .as_ref()
             .map(|ext| rate_limits(ext, known, diags));
+        let mut unenforced = 0;
         for def in &spec.operations {
             let path = format!("{base}{}", collapse_empty_segments(def, diags));
             let path = if path.len() > 1 {
@@ -86,15 +89,17 @@ pub(crate) fn compile_operations(
                 Some(ext) => middlewares(ext, known, diags),
                 None => global.clone().unwrap_or_default(),
             });
-            crate::security::check(
+            if crate::security::check(
                 def.security.as_ref(),
                 spec.security.as_ref(),
                 &spec.security_schemes,
                 &chain,
-                &|name| known.manifest_plugins.contains_key(name),
+                known,
                 (&def.file, &def.pointer),
                 diags,
-            );
+            ) {
+                unenforced += 1;
+            }
             let operation = Operation {
                 spec: spec.logical.clone(),
                 pointer: def.pointer.clone(),
@@ -107,8 +112,9 @@ pub(crate) fn compile_operations(
                 middlewares: chain,
                 deprecated: def.deprecated,
             };
-            // Fail closed: build the validator exactly as the data plane will.
-            if let Err(e) = OperationValidator::build_with_definitions(&operation, shared.defs()) {
+            // Fail closed: compile every schema the data plane will compile (each distinct
+            // schema once: large descriptions repeat the same bodies and parameters).
+            if let Err(e) = check_schemas(&operation, shared.defs(), &mut checked) {
                 diags.push(Diagnostic::error(
                     Code::E1005,
                     &def.file,
@@ -118,6 +124,18 @@ pub(crate) fn compile_operations(
                 ));
             }
             out.push(operation);
+        }
+        if unenforced > 0 && known.allow_unenforced_security {
+            diags.push(Diagnostic::warning(
+                Code::W1004,
+                &spec.display,
+                "",
+                format!(
+                    "{unenforced} operation(s) declare an OpenAPI `security` requirement that no \
+                     middleware checks; --allow-unenforced-security leaves it to the upstream"
+                ),
+                "add auth middlewares so the gateway enforces what the spec declares",
+            ));
         }
     }
     out.sort_by(|a, b| {
@@ -166,6 +184,46 @@ fn collapse_empty_segments<'d>(
         "remove the doubled `/` from the path",
     ));
     std::borrow::Cow::Owned(out)
+}
+
+/// Compile outcomes by schema text (`$ref`s name shared definitions, so equal text means an
+/// equal schema).
+type SchemaChecks = HashMap<String, Result<(), String>>;
+
+/// Compiles the operation's schemas as `OperationValidator::build_with_definitions` would.
+fn check_schemas(
+    op: &Operation,
+    definitions: &BTreeMap<String, Value>,
+    checked: &mut SchemaChecks,
+) -> Result<(), SchemaError> {
+    let params = op.parameters.iter().filter_map(|p| {
+        let schema = p.schema.as_ref()?;
+        Some((
+            schema,
+            format!("parameter {}.{}", p.location.as_str(), p.name),
+        ))
+    });
+    let bodies = op.request_body.iter().flat_map(|b| {
+        b.content.iter().filter_map(|m| {
+            let schema = m.schema.as_ref()?;
+            barbacane_validator::body_schema_is_checked(&m.media_type)
+                .then(|| (schema, format!("body {}", m.media_type)))
+        })
+    });
+    for (schema, location) in params.chain(bodies) {
+        let key = schema.to_string();
+        let outcome = checked.entry(key).or_insert_with(|| {
+            barbacane_validator::check_schema(schema, definitions, String::new())
+                .map_err(|e| e.message)
+        });
+        if let Err(message) = outcome {
+            return Err(SchemaError {
+                location,
+                message: message.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `x-barbacane-ratelimit` as resolved `rate-limit` middlewares.

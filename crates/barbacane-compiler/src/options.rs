@@ -24,6 +24,11 @@ pub struct CompileOptions {
     /// translation) is a W1003 warning and that one check is skipped (listed in the
     /// artifact's `skipped_checks`), instead of an E1005 error. An input of the fingerprint.
     pub lenient_patterns: bool,
+    /// `--allow-unenforced-security`: an operation whose OpenAPI `security` no middleware of
+    /// its chain can check compiles (one W1004 warning per spec) instead of E1032, for
+    /// gateways in front of upstreams that authenticate themselves. An input of the
+    /// fingerprint.
+    pub allow_unenforced_security: bool,
     /// Sign the header with this key.
     pub signing_key: Option<barbacane_artifact::PrivateKey>,
 }

@@ -33,24 +33,25 @@ fn satisfiers(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Pushes E1032 when no requirement of `security` (the operation's, else the root's) can be
-/// met by `chain`.
+/// met by `chain`, unless `allow_unenforced`; returns whether the requirement is unmet.
 pub(crate) fn check(
     op_security: Option<&Extension>,
     root_security: Option<&Extension>,
     schemes: &BTreeMap<String, String>,
     chain: &[PluginUse],
-    custom: &dyn Fn(&str) -> bool,
+    known: &crate::extensions::Known<'_>,
     (file, pointer): (&str, &str),
     diags: &mut Vec<Diagnostic>,
-) {
+) -> bool {
     let Some(ext) = op_security.or(root_security) else {
-        return;
+        return false;
     };
     let Some(requirements) = ext.value.as_array() else {
-        return;
+        return false;
     };
+    let custom = |name: &str| known.manifest_plugins.contains_key(name);
     if requirements.is_empty() || chain.iter().any(|u| custom(&u.name)) {
-        return;
+        return false;
     }
     let names: Vec<&str> = chain.iter().map(|u| u.name.as_str()).collect();
     let met = |requirement: &serde_json::Value| {
@@ -65,7 +66,10 @@ pub(crate) fn check(
         })
     };
     if requirements.iter().any(met) {
-        return;
+        return false;
+    }
+    if known.allow_unenforced_security {
+        return true;
     }
     let wanted: Vec<String> = requirements
         .iter()
@@ -95,6 +99,8 @@ pub(crate) fn check(
             "the operation requires {} but no middleware of its chain can check it",
             wanted.join(" or ")
         ),
-        "add the auth middleware to `x-barbacane-middlewares`, or `security: []` to make the operation public",
+        "add the auth middleware to `x-barbacane-middlewares`, `security: []` to make the operation \
+         public, or compile with --allow-unenforced-security when the upstream authenticates",
     ));
+    true
 }

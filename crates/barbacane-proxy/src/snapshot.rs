@@ -173,6 +173,7 @@ impl Snapshot {
                 .clone()
                 .unwrap_or_else(barbacane_state::local),
         );
+        let mut schemas = barbacane_validator::SchemaCache::default();
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
                 method: op.method.clone(),
@@ -181,7 +182,8 @@ impl Snapshot {
             };
             let method = Method::from_bytes(op.method.as_bytes())
                 .ok_or_else(|| fail("unknown method".into()))?;
-            let mut entry = prepare(op, &config.definitions, &mut plugins).map_err(fail)?;
+            let mut entry =
+                prepare(op, &config.definitions, &mut schemas, &mut plugins).map_err(fail)?;
             entry.metrics = route_metrics.len();
             route_metrics.push(crate::metrics::RouteMetrics::new(&op.method, &op.path));
             builder
@@ -263,6 +265,7 @@ impl Snapshot {
 fn prepare(
     op: &Operation,
     definitions: &std::collections::BTreeMap<String, serde_json::Value>,
+    schemas: &mut barbacane_validator::SchemaCache,
     plugins: &mut crate::plugins::PluginSet<'_>,
 ) -> Result<RouteEntry, String> {
     let middlewares = op
@@ -271,7 +274,7 @@ fn prepare(
         .map(|m| plugins.middleware(&m.name, &m.config))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RouteEntry {
-        validator: OperationValidator::build_with_definitions(op, definitions)
+        validator: OperationValidator::build_cached(op, definitions, schemas)
             .map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
         middlewares,

@@ -1,4 +1,5 @@
-//! Lookup and normalization cost in a 1,000-route table shaped like a real API.
+//! Lookup and normalization cost in a 1,000-route table shaped like a real API, and lookups
+//! that use adjacent, greedy and many parameters.
 
 use std::hint::black_box;
 
@@ -60,6 +61,52 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("miss", |b| {
         b.iter(|| found(router.lookup(Method::Get, black_box(&miss))))
+    });
+    group.finish();
+
+    // Features past the 1,000-route table: adjacent parameters, a greedy parameter, and a
+    // template with ten parameters, next to the routes they compete with.
+    let mut builder = RouterBuilder::new();
+    let templates = [
+        "/profiles/{id}",
+        "/profiles/{id}{ext}",
+        "/projects/{id}{.format}",
+        "/files/readme",
+        "/files/{id}",
+        "/files/{path+}",
+        "/t/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}/{j}",
+    ];
+    for (i, t) in templates.into_iter().enumerate() {
+        builder.insert(t, Method::Get, i).unwrap_or_default();
+    }
+    let more = builder.build();
+    let adjacent = ["profiles", "42.json"];
+    let label = ["projects", "42.json"];
+    let greedy = ["files", "a", "b", "c"];
+    let ten = ["t", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    assert_eq!(found(more.lookup(Method::Get, &adjacent)), 3);
+    assert_eq!(found(more.lookup(Method::Get, &label)), 4);
+    assert_eq!(found(more.lookup(Method::Get, &greedy)), 6);
+    assert_eq!(found(more.lookup(Method::Get, &ten)), 16);
+    let greedy_raw = "/files/a/b/c";
+    let mut group = c.benchmark_group("features");
+    group.bench_function("adjacent", |b| {
+        b.iter(|| found(more.lookup(Method::Get, black_box(&adjacent))))
+    });
+    group.bench_function("label", |b| {
+        b.iter(|| found(more.lookup(Method::Get, black_box(&label))))
+    });
+    group.bench_function("greedy_slice", |b| {
+        b.iter(|| found(more.lookup(Method::Get, black_box(&greedy))))
+    });
+    group.bench_function("greedy_normalized", |b| {
+        b.iter(|| {
+            normalize_path(black_box(greedy_raw))
+                .map(|p| found(more.lookup_normalized(Method::Get, &p)))
+        })
+    });
+    group.bench_function("ten_params", |b| {
+        b.iter(|| found(more.lookup(Method::Get, black_box(&ten))))
     });
     group.finish();
 

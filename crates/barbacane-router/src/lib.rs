@@ -12,8 +12,16 @@
 //!    [`Lookup::MethodNotAllowed`] (405, with the `Allow` set) or [`Lookup::NotFound`].
 //!
 //! Matching rules are documented on [`Router`], template syntax on [`Template`] and
-//! normalization rules on [`normalize_path`]. Nothing here panics on any input, and lookup
-//! does not allocate.
+//! normalization rules on [`normalize_path`]. In short, templates have up to
+//! [`MAX_PARAMS`] parameters, which may share a segment with literals (`{name}.{ext}`) or
+//! with each other (`{id}{ext}`, `{id}{.format}`: later ones split off at the last `.`),
+//! and may end with a greedy parameter (`{path+}`) matching one or more segments; static
+//! segments beat mixed ones, which beat full parameters, which beat greedy ones. Methods
+//! are the OpenAPI 3.2 path-item ones (with `QUERY`) plus a fixed set of extension methods
+//! for `additionalOperations` ([`Method`]).
+//!
+//! Nothing here panics on any input, and lookup does not allocate, except for the value of
+//! a greedy parameter spanning several segments that cannot be borrowed from the path.
 //!
 //! ```
 //! use barbacane_router::{Lookup, Method, RouterBuilder, normalize_path};

@@ -4,8 +4,13 @@ use std::fmt;
 
 /// HTTP methods OpenAPI operations can have.
 ///
+/// The nine methods of OpenAPI 3.2 path items (`get` ... `trace`, and `query`), then a fixed
+/// set of registered extension methods that OpenAPI 3.2 `additionalOperations` may use
+/// (WebDAV and friends: `COPY`, `LINK`, `PURGE`, ...). Other method names are not routable.
+///
 /// The declaration order (and so `Ord` and [`Method::ALL`]) puts `HEAD` right after `GET`
-/// so that an `Allow` header reads `GET, HEAD, POST`.
+/// so that an `Allow` header reads `GET, HEAD, POST`; extension methods come last, in
+/// alphabetical order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
     /// `GET`
@@ -24,11 +29,37 @@ pub enum Method {
     Patch,
     /// `TRACE`
     Trace,
+    /// `QUERY` (safe, idempotent, with a body; OpenAPI 3.2 path item key `query`)
+    Query,
+    /// `COPY` (WebDAV, RFC 4918)
+    Copy,
+    /// `LINK` (RFC 2068)
+    Link,
+    /// `LOCK` (WebDAV, RFC 4918)
+    Lock,
+    /// `MKCOL` (WebDAV, RFC 4918)
+    Mkcol,
+    /// `MOVE` (WebDAV, RFC 4918)
+    Move,
+    /// `PROPFIND` (WebDAV, RFC 4918)
+    Propfind,
+    /// `PROPPATCH` (WebDAV, RFC 4918)
+    Proppatch,
+    /// `PURGE` (cache invalidation, as in Varnish and Squid)
+    Purge,
+    /// `REPORT` (WebDAV versioning, RFC 3253)
+    Report,
+    /// `SEARCH` (WebDAV search, RFC 5323)
+    Search,
+    /// `UNLINK` (RFC 2068)
+    Unlink,
+    /// `UNLOCK` (WebDAV, RFC 4918)
+    Unlock,
 }
 
 impl Method {
     /// Every method, in declaration order.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 21] = [
         Method::Get,
         Method::Head,
         Method::Put,
@@ -37,6 +68,19 @@ impl Method {
         Method::Options,
         Method::Patch,
         Method::Trace,
+        Method::Query,
+        Method::Copy,
+        Method::Link,
+        Method::Lock,
+        Method::Mkcol,
+        Method::Move,
+        Method::Propfind,
+        Method::Proppatch,
+        Method::Purge,
+        Method::Report,
+        Method::Search,
+        Method::Unlink,
+        Method::Unlock,
     ];
 
     /// The method as it appears on the wire, e.g. `"GET"`.
@@ -50,11 +94,24 @@ impl Method {
             Method::Options => "OPTIONS",
             Method::Patch => "PATCH",
             Method::Trace => "TRACE",
+            Method::Query => "QUERY",
+            Method::Copy => "COPY",
+            Method::Link => "LINK",
+            Method::Lock => "LOCK",
+            Method::Mkcol => "MKCOL",
+            Method::Move => "MOVE",
+            Method::Propfind => "PROPFIND",
+            Method::Proppatch => "PROPPATCH",
+            Method::Purge => "PURGE",
+            Method::Report => "REPORT",
+            Method::Search => "SEARCH",
+            Method::Unlink => "UNLINK",
+            Method::Unlock => "UNLOCK",
         }
     }
 
     /// Parses a request method; method names are case-sensitive (RFC 9110 §9.1), so only the
-    /// uppercase spelling is recognised.
+    /// uppercase spelling is recognised. Methods outside [`Method::ALL`] give `None`.
     pub fn from_bytes(b: &[u8]) -> Option<Method> {
         Some(match b {
             b"GET" => Method::Get,
@@ -65,12 +122,34 @@ impl Method {
             b"OPTIONS" => Method::Options,
             b"PATCH" => Method::Patch,
             b"TRACE" => Method::Trace,
+            b"QUERY" => Method::Query,
+            b"COPY" => Method::Copy,
+            b"LINK" => Method::Link,
+            b"LOCK" => Method::Lock,
+            b"MKCOL" => Method::Mkcol,
+            b"MOVE" => Method::Move,
+            b"PROPFIND" => Method::Propfind,
+            b"PROPPATCH" => Method::Proppatch,
+            b"PURGE" => Method::Purge,
+            b"REPORT" => Method::Report,
+            b"SEARCH" => Method::Search,
+            b"UNLINK" => Method::Unlink,
+            b"UNLOCK" => Method::Unlock,
             _ => return None,
         })
     }
 
-    /// Parses an operation key of an OpenAPI path item (`get`, `put`, ...). Other keys of a
-    /// path item (`parameters`, `summary`, `x-...`) give `None`.
+    /// Parses an upper-case method token, as used for the keys of an OpenAPI 3.2
+    /// `additionalOperations` map (`"LINK"`, `"PURGE"`) or on the wire. Case-sensitive like
+    /// [`Method::from_bytes`]; methods outside [`Method::ALL`] give `None`.
+    pub fn from_token(token: &str) -> Option<Method> {
+        Method::from_bytes(token.as_bytes())
+    }
+
+    /// Parses an operation key of an OpenAPI path item (`get`, `put`, ..., `query`). Other
+    /// keys of a path item (`parameters`, `summary`, `additionalOperations`, `x-...`) give
+    /// `None`; so do the extension methods, which a path item can only declare under
+    /// `additionalOperations` (see [`Method::from_token`]).
     pub fn from_openapi_key(k: &str) -> Option<Method> {
         Some(match k {
             "get" => Method::Get,
@@ -81,8 +160,15 @@ impl Method {
             "options" => Method::Options,
             "patch" => Method::Patch,
             "trace" => Method::Trace,
+            "query" => Method::Query,
             _ => return None,
         })
+    }
+
+    /// Whether the method is one of the fixed path-item keys (`get` ... `trace`, `query`)
+    /// rather than an extension method declared under `additionalOperations`.
+    pub fn is_path_item_key(self) -> bool {
+        self <= Method::Query
     }
 
     /// Position of the method in [`Method::ALL`], used as a bit and table index.
@@ -90,8 +176,8 @@ impl Method {
         self as usize
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -103,7 +189,7 @@ impl fmt::Display for Method {
 
 /// Small bitset of methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MethodSet(u16);
+pub struct MethodSet(u32);
 
 impl MethodSet {
     /// The empty set.
@@ -178,15 +264,27 @@ mod tests {
     fn names_round_trip() {
         for m in Method::ALL {
             assert_eq!(Method::from_bytes(m.as_str().as_bytes()), Some(m));
+            assert_eq!(Method::from_token(m.as_str()), Some(m));
+            assert_eq!(Method::from_token(&m.as_str().to_ascii_lowercase()), None);
             let key = m.as_str().to_ascii_lowercase();
-            assert_eq!(Method::from_openapi_key(&key), Some(m));
+            let from_key = Method::from_openapi_key(&key);
+            assert_eq!(from_key, m.is_path_item_key().then_some(m), "{m}");
             assert_eq!(m.to_string(), m.as_str());
         }
         assert_eq!(Method::from_bytes(b"get"), None);
         assert_eq!(Method::from_bytes(b"CONNECT"), None);
         assert_eq!(Method::from_bytes(b""), None);
+        assert_eq!(Method::from_token("CONNECT"), None);
+        assert_eq!(Method::from_token("Link"), None);
         assert_eq!(Method::from_openapi_key("GET"), None);
         assert_eq!(Method::from_openapi_key("parameters"), None);
+        assert_eq!(Method::from_openapi_key("additionalOperations"), None);
+        assert_eq!(Method::from_openapi_key("query"), Some(Method::Query));
+        assert_eq!(Method::from_openapi_key("link"), None);
+        assert_eq!(Method::from_token("QUERY"), Some(Method::Query));
+        assert_eq!(Method::from_token("PURGE"), Some(Method::Purge));
+        let keys = Method::ALL.iter().filter(|m| m.is_path_item_key()).count();
+        assert_eq!(keys, 9);
     }
 
     #[test]
@@ -224,7 +322,15 @@ mod tests {
         let all: MethodSet = Method::ALL.into_iter().collect();
         assert_eq!(
             all.allow_header(),
-            "GET, HEAD, PUT, POST, DELETE, OPTIONS, PATCH, TRACE"
+            "GET, HEAD, PUT, POST, DELETE, OPTIONS, PATCH, TRACE, QUERY, COPY, LINK, LOCK, \
+             MKCOL, MOVE, PROPFIND, PROPPATCH, PURGE, REPORT, SEARCH, UNLINK, UNLOCK"
         );
+        assert_eq!(all.len(), Method::ALL.len());
+        let s: MethodSet = [Method::Unlock, Method::Query, Method::Purge]
+            .into_iter()
+            .collect();
+        assert_eq!(s.allow_header(), "QUERY, PURGE, UNLOCK");
+        assert!(s.contains(Method::Unlock));
+        assert!(!s.contains(Method::Unlink));
     }
 }

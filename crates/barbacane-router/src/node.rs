@@ -1,9 +1,11 @@
 //! The route trie: one node per template segment position.
 
+use std::borrow::Cow;
+
 use crate::method::{Method, MethodSet};
 use crate::normalize::NormalizedPath;
-use crate::params::Captures;
-use crate::pattern::Pattern;
+use crate::params::{Captures, Span};
+use crate::pattern::{Fit, Pattern};
 use crate::statics::StaticChildren;
 use crate::template::Segment;
 
@@ -11,6 +13,12 @@ use crate::template::Segment;
 pub(crate) trait Segments<'p> {
     /// The segment at `index`, `None` past the end.
     fn segment(&self, index: usize) -> Option<&'p str>;
+
+    /// Number of segments.
+    fn count(&self) -> usize;
+
+    /// The segments from `from` on joined with `/`, borrowed when they can be.
+    fn tail(&self, from: usize) -> Cow<'p, str>;
 }
 
 impl<'p> Segments<'p> for [&'p str] {
@@ -18,12 +26,31 @@ impl<'p> Segments<'p> for [&'p str] {
     fn segment(&self, index: usize) -> Option<&'p str> {
         self.get(index).copied()
     }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn tail(&self, from: usize) -> Cow<'p, str> {
+        match self.get(from..).unwrap_or_default() {
+            [one] => Cow::Borrowed(one),
+            many => Cow::Owned(many.join("/")),
+        }
+    }
 }
 
 impl<'p> Segments<'p> for &'p NormalizedPath<'_> {
     #[inline]
     fn segment(&self, index: usize) -> Option<&'p str> {
         self.get(index)
+    }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn tail(&self, from: usize) -> Cow<'p, str> {
+        NormalizedPath::tail_from(self, from)
     }
 }
 
@@ -35,6 +62,10 @@ pub(crate) struct Node {
     /// Most literal characters first, ties in insertion order.
     mixed: Vec<(Pattern, Node)>,
     param: Option<Box<Node>>,
+    /// `{name+}`: a leaf, since a greedy parameter ends its template.
+    greedy: Option<Box<Node>>,
+    /// Whether some mixed child can match [`Fit::Loose`], which needs a second pass.
+    loose_mixed: bool,
     /// The routes whose template ends at this node.
     endpoint: Option<Box<Endpoint>>,
 }
@@ -65,6 +96,7 @@ impl Node {
         match segment {
             Segment::Static(label) => self.statics.get_or_insert_with(label, Node::default),
             Segment::Mixed(pattern) => {
+                self.loose_mixed |= pattern.can_be_loose();
                 let i = match self.mixed.iter().position(|(p, _)| p == pattern) {
                     Some(i) => i,
                     None => {
@@ -81,6 +113,7 @@ impl Node {
                 &mut self.mixed[i].1
             }
             Segment::Param => self.param.get_or_insert_with(Box::default),
+            Segment::Greedy => self.greedy.get_or_insert_with(Box::default),
         }
     }
 
@@ -96,6 +129,9 @@ impl Node {
         if let Some(child) = &mut self.param {
             child.freeze();
         }
+        if let Some(child) = &mut self.greedy {
+            child.freeze();
+        }
     }
 
     pub(crate) fn endpoint_mut(&mut self) -> &mut Endpoint {
@@ -103,17 +139,22 @@ impl Node {
     }
 
     /// The endpoint of the first path, in priority order, that matches the segments from
-    /// `depth` on, with the parameter values along that path pushed onto `caps`.
+    /// `depth` on, with the parameter values along that path pushed onto `caps` (and, for a
+    /// greedy parameter, where its segments start in `caps.greedy_from`).
+    ///
+    /// Order: the static child, mixed children that match [`Fit::Full`], the parameter
+    /// child, mixed children that match only [`Fit::Loose`], the greedy child.
     ///
     /// Each node is visited at most once per lookup (a mixed segment's split does not
-    /// affect deeper matching, so only its first, greedy split is tried), so the work is
-    /// bounded by the size of the trie whatever the input. Recursion depth is bounded by
-    /// the longest template, at most [`crate::MAX_SEGMENTS`].
+    /// affect deeper matching, so only its first, greedy split is tried, and a mixed child
+    /// is entered in one pass only), so the work is bounded by the size of the trie whatever
+    /// the input. Recursion depth is bounded by the longest template, at most
+    /// [`crate::MAX_SEGMENTS`].
     pub(crate) fn find<'p, S: Segments<'p> + ?Sized>(
         &self,
         segments: &S,
         depth: usize,
-        caps: &mut Captures<'p>,
+        caps: &mut Captures,
     ) -> Option<&Endpoint> {
         let Some(segment) = segments.segment(depth) else {
             return self.endpoint.as_deref();
@@ -125,28 +166,82 @@ impl Node {
                 return found;
             }
         }
-        for (pattern, child) in &self.mixed {
-            let mark = caps.len();
-            if pattern.capture(segment, caps) {
-                let found = child.find(segments, rest, caps);
-                if found.is_some() {
-                    return found;
-                }
-                caps.truncate(mark);
-            }
+        if !self.mixed.is_empty()
+            && let found @ Some(_) = self.find_mixed(segment, segments, depth, caps, Fit::Full)
+        {
+            return found;
         }
-        if let Some(child) = &self.param {
-            if segment.is_empty() {
-                return None;
-            }
+        if let Some(child) = &self.param
+            && !segment.is_empty()
+        {
             let mark = caps.len();
-            if caps.push(segment) {
+            if caps.push(Span::WHOLE) {
                 let found = child.find(segments, rest, caps);
                 if found.is_some() {
                     return found;
                 }
             }
             caps.truncate(mark);
+        }
+        if self.loose_mixed
+            && let found @ Some(_) = self.find_mixed(segment, segments, depth, caps, Fit::Loose)
+        {
+            return found;
+        }
+        if self.greedy.is_some() {
+            return self.find_greedy(segments, depth, caps);
+        }
+        None
+    }
+
+    /// The mixed children that match `segment`, the one at `depth`, with `fit`, tried in
+    /// order.
+    fn find_mixed<'p, S: Segments<'p> + ?Sized>(
+        &self,
+        segment: &str,
+        segments: &S,
+        depth: usize,
+        caps: &mut Captures,
+        fit: Fit,
+    ) -> Option<&Endpoint> {
+        for (pattern, child) in &self.mixed {
+            if fit == Fit::Loose && !pattern.can_be_loose() {
+                continue;
+            }
+            let mark = caps.len();
+            match pattern.capture(segment, caps) {
+                Some(got) if got == fit => {
+                    let found = child.find(segments, depth + 1, caps);
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                _ => {}
+            }
+            caps.truncate(mark);
+        }
+        None
+    }
+
+    /// The greedy child's endpoint, when there are segments from `depth` on and none of them
+    /// is empty (a normalized path has no empty segment; a slice given by hand may).
+    fn find_greedy<'p, S: Segments<'p> + ?Sized>(
+        &self,
+        segments: &S,
+        depth: usize,
+        caps: &mut Captures,
+    ) -> Option<&Endpoint> {
+        let endpoint = self.greedy.as_deref()?.endpoint.as_deref()?;
+        let mut any = false;
+        for i in depth..segments.count() {
+            if segments.segment(i)?.is_empty() {
+                return None;
+            }
+            any = true;
+        }
+        if any {
+            caps.greedy_from = Some(depth);
+            return Some(endpoint);
         }
         None
     }

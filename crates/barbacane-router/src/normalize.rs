@@ -1,5 +1,6 @@
 //! Request path normalization, done once before lookup.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 
@@ -245,6 +246,40 @@ impl<'a> NormalizedPath<'a> {
     pub fn get(&self, index: usize) -> Option<&str> {
         let span = *self.spans.get(..self.len)?.get(index)?;
         Some(self.text(index, span))
+    }
+
+    /// The segments from `from` on joined with `/`: a slice of the raw path when they appear
+    /// there as they are (no escape, no `//`, no dot segment between them), else a new
+    /// string. Empty when `from` is past the last segment.
+    pub(crate) fn tail_from(&self, from: usize) -> Cow<'_, str> {
+        let spans = self.spans.get(..self.len).unwrap_or_default();
+        let Some(tail) = spans.get(from..).filter(|t| !t.is_empty()) else {
+            return Cow::Borrowed("");
+        };
+        if let [only] = tail {
+            return Cow::Borrowed(self.text(from, *only));
+        }
+        let decoded = (from..self.len)
+            .any(|i| self.in_decoded & 1u64.checked_shl(i as u32).unwrap_or(0) != 0);
+        let adjacent = tail.windows(2).all(|w| match w {
+            [(_, end), (start, _)] => usize::from(*end) + 1 == usize::from(*start),
+            _ => false,
+        });
+        if !decoded && adjacent {
+            let start = tail.first().map_or(0, |s| usize::from(s.0));
+            let end = tail.last().map_or(0, |s| usize::from(s.1));
+            if let Some(joined) = self.raw.get(start..end) {
+                return Cow::Borrowed(joined);
+            }
+        }
+        let mut joined = String::new();
+        for (i, span) in tail.iter().enumerate() {
+            if i > 0 {
+                joined.push('/');
+            }
+            joined.push_str(self.text(from + i, *span));
+        }
+        Cow::Owned(joined)
     }
 
     /// Number of segments.

@@ -13,18 +13,40 @@ use crate::pattern::{Pattern, Piece};
 /// - it starts with `/`; segments are separated by `/`; a trailing `/` is ignored (requests
 ///   are normalized the same way, so `/users/` and `/users` match the same paths), other
 ///   empty segments are rejected;
-/// - a segment is static (`users`), a full parameter (`{id}`), or mixed literals and
-///   parameters (`{name}.{ext}`, `v{version}`, `{a}-{b}.json`);
-/// - parameter names match `[A-Za-z0-9_.-]+` and are unique; two parameters need a literal
-///   between them; at most [`MAX_PARAMS`](crate::MAX_PARAMS) parameters and
-///   [`MAX_SEGMENTS`](crate::MAX_SEGMENTS) segments;
+/// - a segment is static (`users`), a full parameter (`{id}`), mixed literals and
+///   parameters (`{name}.{ext}`, `v{version}`, `{a}-{b}.json`, `{id}{ext}`), or, as the
+///   last segment only, a greedy parameter (`{path+}`);
+/// - parameter names match `[A-Za-z0-9_.-]+` and are unique; at most
+///   [`MAX_PARAMS`](crate::MAX_PARAMS) parameters and [`MAX_SEGMENTS`](crate::MAX_SEGMENTS)
+///   segments;
+/// - parameters may be adjacent (`{id}{ext}`, `{id}{.format}`): in such a run every
+///   parameter after the first takes a suffix that starts at a `.`, and a parameter there
+///   whose name starts with `.` is a label parameter (RFC 6570 label expansion) whose value
+///   leaves that dot out; see [`Router`](crate::Router) for the exact split;
+/// - `{name+}` is a greedy parameter: it must be a whole segment and the last one, and
+///   matches one or more remaining segments (its name is `name`, without the `+`; see
+///   [`Router`](crate::Router));
 /// - literals may be percent-encoded; they are decoded once here and compared with decoded
 ///   request segments, so `/a%20b` matches the request path `/a%20b`.
+///
+/// ```
+/// use barbacane_router::Template;
+///
+/// let t = Template::parse("/api/projects/{id}{.format}").unwrap();
+/// assert_eq!(t.param_names(), ["id", ".format"]);
+/// assert_eq!(t.shape(), "/api/projects/{}{.}");
+/// let t = Template::parse("/files/{path+}").unwrap();
+/// assert_eq!(t.param_names(), ["path"]);
+/// assert_eq!(t.shape(), "/files/{+}");
+/// assert!(Template::parse("/files/{path+}/meta").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     raw: String,
     segments: Vec<Segment>,
     param_names: Vec<String>,
+    /// The segment each parameter is in.
+    param_depths: Vec<u8>,
 }
 
 /// One segment of a template, with parameter names erased.
@@ -34,8 +56,10 @@ pub(crate) enum Segment {
     Static(Box<str>),
     /// `{name}`: the whole segment.
     Param,
-    /// Literals and parameters.
+    /// Literals and parameters, or adjacent parameters.
     Mixed(Pattern),
+    /// `{name+}`: the last segment, and all the ones after it.
+    Greedy,
 }
 
 /// Why a path template is invalid. Positions are byte offsets into the template.
@@ -53,10 +77,9 @@ pub enum TemplateError {
         /// Offset of the `{`.
         position: usize,
     },
-    /// Two parameters with no literal between them (`{a}{b}`): no split of a value
-    /// between them would be better than another.
-    AdjacentParams {
-        /// Offset of the second parameter's `{`.
+    /// A greedy parameter (`{name+}`) that is not a whole segment or not the last one.
+    MisplacedGreedyParam {
+        /// Offset of the greedy parameter's `{`.
         position: usize,
     },
     /// The same parameter name twice.
@@ -106,10 +129,9 @@ impl fmt::Display for TemplateError {
             TemplateError::EmptyParamName { position } => {
                 write!(f, "empty parameter name at offset {position}")
             }
-            TemplateError::AdjacentParams { position } => write!(
+            TemplateError::MisplacedGreedyParam { position } => write!(
                 f,
-                "parameter at offset {position} directly follows another one; \
-                 put a literal between them"
+                "greedy parameter at offset {position} must be a whole segment and the last one"
             ),
             TemplateError::DuplicateParam { name } => {
                 write!(f, "parameter '{name}' appears more than once")
@@ -160,6 +182,9 @@ impl Template {
                     });
                 }
             } else {
+                if let Some(position) = parser.greedy_at {
+                    return Err(TemplateError::MisplacedGreedyParam { position });
+                }
                 if parser.segments.len() == MAX_SEGMENTS {
                     return Err(TemplateError::TooManySegments);
                 }
@@ -172,6 +197,7 @@ impl Template {
             raw: template.to_owned(),
             segments: parser.segments,
             param_names: parser.names,
+            param_depths: parser.depths,
         })
     }
 
@@ -180,13 +206,17 @@ impl Template {
         &self.raw
     }
 
-    /// Parameter names in order of appearance.
+    /// Parameter names in order of appearance, as written (`.format` for `{.format}`) except
+    /// that a greedy parameter `{path+}` is called `path`.
     pub fn param_names(&self) -> &[String] {
         &self.param_names
     }
 
     /// The template with parameter names erased, e.g. `/files/{}.{}`; two templates with the
-    /// same shape match exactly the same paths.
+    /// same shape match exactly the same paths, with the same values.
+    ///
+    /// A parameter is `{}`, a label parameter within a run of adjacent ones `{.}`
+    /// (`/p/{id}{.format}` gives `/p/{}{.}`) and a greedy parameter `{+}`.
     ///
     /// Literals appear decoded and re-encoded canonically (`/a%7e` and `/a~` both give
     /// `/a~`), and a literal brace is encoded so it cannot be mistaken for a parameter.
@@ -198,12 +228,19 @@ impl Template {
                 Segment::Static(s) => encode_segment(s, &mut out),
                 Segment::Param => out.push_str("{}"),
                 Segment::Mixed(p) => p.write_shape(&mut out),
+                Segment::Greedy => out.push_str("{+}"),
             }
         }
         if out.is_empty() {
             out.push('/');
         }
         out
+    }
+
+    /// The index of the segment each parameter is in, in the order of
+    /// [`Template::param_names`].
+    pub(crate) fn param_depths(&self) -> &[u8] {
+        &self.param_depths
     }
 
     pub(crate) fn segments(&self) -> &[Segment] {
@@ -221,6 +258,10 @@ impl fmt::Display for Template {
 struct Parser {
     segments: Vec<Segment>,
     names: Vec<String>,
+    /// The segment of each parameter in `names`.
+    depths: Vec<u8>,
+    /// Offset of the greedy parameter, once one was seen.
+    greedy_at: Option<usize>,
 }
 
 impl Parser {
@@ -248,9 +289,23 @@ impl Parser {
                 return Err(TemplateError::UnbalancedBrace { position: pos });
             };
             let name = rest.get(1..1 + close).unwrap_or_default();
-            self.param(name, pos, pieces.last())?;
-            pieces.push(Piece::Param);
+            let whole = pieces.is_empty() && rest.len() == close + 2;
             rest = rest.get(close + 2..).unwrap_or_default();
+            if let Some(name) = name.strip_suffix('+') {
+                if !whole {
+                    return Err(TemplateError::MisplacedGreedyParam { position: pos });
+                }
+                self.param(name, pos)?;
+                self.greedy_at = Some(pos);
+                return Ok(Segment::Greedy);
+            }
+            self.param(name, pos)?;
+            let follows_param = matches!(pieces.last(), Some(Piece::Param | Piece::Label));
+            pieces.push(if follows_param && name.starts_with('.') {
+                Piece::Label
+            } else {
+                Piece::Param
+            });
             pos += close + 2;
         }
         Ok(match pieces.as_slice() {
@@ -266,12 +321,7 @@ impl Parser {
     }
 
     /// Checks and records the parameter `name` whose `{` is at `position`.
-    fn param(
-        &mut self,
-        name: &str,
-        position: usize,
-        previous: Option<&Piece>,
-    ) -> Result<(), TemplateError> {
+    fn param(&mut self, name: &str, position: usize) -> Result<(), TemplateError> {
         if name.is_empty() {
             return Err(TemplateError::EmptyParamName { position });
         }
@@ -281,9 +331,6 @@ impl Parser {
                 name: name.to_owned(),
             });
         }
-        if previous == Some(&Piece::Param) {
-            return Err(TemplateError::AdjacentParams { position });
-        }
         if self.names.iter().any(|n| n == name) {
             return Err(TemplateError::DuplicateParam {
                 name: name.to_owned(),
@@ -292,7 +339,10 @@ impl Parser {
         if self.names.len() == MAX_PARAMS {
             return Err(TemplateError::TooManyParams { position });
         }
+        // Below `MAX_SEGMENTS`, which `Template::parse` checks before each segment.
+        let depth = u8::try_from(self.segments.len()).unwrap_or(u8::MAX);
         self.names.push(name.to_owned());
+        self.depths.push(depth);
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::method::{Method, MethodSet};
 use crate::node::{Node, Segments};
 use crate::normalize::NormalizedPath;
-use crate::params::{Captures, Params};
+use crate::params::{Captures, ParamName, Params, Source};
 use crate::template::{Template, TemplateError};
 
 /// Why a route could not be registered.
@@ -53,7 +53,7 @@ impl From<TemplateError> for InsertError {
 #[derive(Debug)]
 struct Route<T> {
     template: Box<str>,
-    param_names: Box<[String]>,
+    params: Box<[ParamName]>,
     value: T,
 }
 
@@ -102,10 +102,18 @@ impl<T> RouterBuilder<T> {
         }
         *slot = Some(self.routes.len());
         endpoint.methods.insert(method);
-        let param_names = parsed.param_names().to_vec().into_boxed_slice();
+        let params = parsed
+            .param_names()
+            .iter()
+            .zip(parsed.param_depths())
+            .map(|(name, &depth)| ParamName {
+                name: name.as_str().into(),
+                depth,
+            })
+            .collect();
         self.routes.push(Route {
             template: template.into(),
-            param_names,
+            params,
             value,
         });
         Ok(())
@@ -124,17 +132,38 @@ impl<T> RouterBuilder<T> {
 /// An immutable route table; `Send + Sync` when `T` is.
 ///
 /// # Matching
-/// A template is a list of segments, each static (`users`), a full parameter (`{id}`), or
-/// mixed (`{name}.{ext}`, `v{version}`). A parameter value is a non-empty part of one
-/// segment and never spans a `/`.
+/// A template is a list of segments, each static (`users`), a full parameter (`{id}`),
+/// mixed (`{name}.{ext}`, `v{version}`, `{id}{ext}`), or, last, greedy (`{path+}`). Apart
+/// from a greedy one, a parameter value is part of one segment and never spans a `/`.
 ///
-/// At each segment, children are tried in priority order: the static one, then mixed ones
-/// (most literal characters first, ties in insertion order), then the full parameter. If a
-/// branch leads to no route deeper down, the next one is tried (backtracking), so
-/// `/a/b/c` registered next to `/a/{x}/d` does not hide `/a/b/d`.
+/// At each segment, children are tried in priority order:
+/// 1. the static one;
+/// 2. mixed ones (most literal characters first, ties in insertion order) that match
+///    fully (see below);
+/// 3. the full parameter, which matches any non-empty segment;
+/// 4. mixed ones that only match by leaving a parameter of a run empty (same order);
+/// 5. the greedy parameter, which takes this segment and all the ones after it (at least
+///    one, none empty), so it only wins when nothing more specific matches.
 ///
-/// In a mixed segment each parameter takes as much as it can while leaving the rest
-/// matchable: `{name}.{ext}` on `a.b.c` gives `name = a.b`, `ext = c`.
+/// If a branch leads to no route deeper down, the next one is tried (backtracking), so
+/// `/a/b/c` registered next to `/a/{x}/d` does not hide `/a/b/d`, and `/files/{id}/meta`
+/// next to `/files/{path+}` does not hide `/files/7/other`.
+///
+/// In a mixed segment, literals and runs of adjacent parameters alternate. Each run takes
+/// as much as it can while leaving the rest matchable: `{name}.{ext}` on `a.b.c` gives
+/// `name = a.b`, `ext = c`. A run is then split right to left, needing no schema: each
+/// parameter after the first takes the suffix of what is left that starts at its last `.`,
+/// dot included (`{id}{ext}` on `a.b.json`: `id = a.b`, `ext = .json`), or, when no `.` is
+/// left, the empty string (`{id}{ext}` on `42`: `id = 42`, `ext` empty, for request
+/// validation to judge; such a match ranks after a full parameter sibling, step 4 above).
+/// A parameter there whose name starts with `.` is an RFC 6570 label (`{id}{.format}`): its
+/// value leaves the dot out (`42.json`: `.format = json`), and without a dot the segment
+/// does not match. The first parameter of a run takes the rest, which must not be empty.
+/// Elsewhere a parameter is never empty, and a name starting with `.` means nothing special.
+///
+/// A greedy parameter's value is the decoded segments it took, joined with `/`:
+/// `/files/{path+}` on `/files/a/b%20c` gives `path = a/b c`. A `%2F` inside a segment
+/// decodes to `/` too, so in the value it cannot be told apart from a segment boundary.
 ///
 /// The first path in priority order that matches every segment decides the answer:
 /// [`Lookup::Found`] if it has a route for the method (`HEAD` falls back to `GET` when there
@@ -142,8 +171,12 @@ impl<T> RouterBuilder<T> {
 /// When no path matches, [`Lookup::NotFound`].
 ///
 /// Literals are compared case-sensitively with decoded segments. A lookup visits each trie
-/// node at most once, so its cost is bounded by the size of the table whatever the input,
-/// and it never allocates.
+/// node at most once, and splits each mixed segment in time linear in its length for each
+/// of its literals and parameters, so its cost is bounded by the size of the table and the
+/// length of the path whatever the input. It does not allocate, except for the value of a
+/// greedy parameter spanning several segments: with [`Router::lookup_normalized`] only when
+/// those segments are not written as they are in the raw path (escapes, `//`, dot
+/// segments), with [`Router::lookup`] always.
 ///
 /// ```
 /// use barbacane_router::{Lookup, Method, RouterBuilder};
@@ -161,6 +194,24 @@ impl<T> RouterBuilder<T> {
 ///     }
 ///     _ => unreachable!(),
 /// }
+/// let mut builder = RouterBuilder::new();
+/// builder.insert("/profiles/{id}{ext}", Method::Get, "profile").unwrap();
+/// builder.insert("/projects/{id}{.format}", Method::Get, "project").unwrap();
+/// builder.insert("/files/{path+}", Method::Get, "file").unwrap();
+/// let more = builder.build();
+/// let Lookup::Found(m) = more.lookup(Method::Get, &["profiles", "42.json"]) else {
+///     unreachable!()
+/// };
+/// assert_eq!(m.params.get("ext"), Some(".json"));
+/// let Lookup::Found(m) = more.lookup(Method::Get, &["projects", "42.json"]) else {
+///     unreachable!()
+/// };
+/// assert_eq!(m.params.get(".format"), Some("json"));
+/// let Lookup::Found(m) = more.lookup(Method::Get, &["files", "a", "b"]) else {
+///     unreachable!()
+/// };
+/// assert_eq!(m.params.get("path"), Some("a/b"));
+///
 /// match router.lookup(Method::Post, &["files", "latest"]) {
 ///     Lookup::MethodNotAllowed { allowed } => assert_eq!(allowed.allow_header(), "GET, HEAD"),
 ///     _ => unreachable!(),
@@ -174,6 +225,8 @@ pub struct Router<T> {
 }
 
 /// The answer of [`Router::lookup`].
+// `Found` is the common answer, and boxing it would allocate on every lookup.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Lookup<'r, 'p, T> {
     /// A route matched the path and the method.
@@ -202,9 +255,12 @@ impl<T> Router<T> {
     /// Finds the route for `method` and a request path.
     ///
     /// `segments` are the already-normalized, percent-decoded path segments (the root path
-    /// `/` is an empty slice); see [`crate::normalize_path`]. Lookup does not allocate.
-    pub fn lookup<'r, 'p>(&'r self, method: Method, segments: &[&'p str]) -> Lookup<'r, 'p, T> {
-        self.lookup_in(method, segments)
+    /// `/` is an empty slice); see [`crate::normalize_path`]. Captured values borrow from
+    /// the slice. Lookup does not allocate, except for the value of a greedy parameter that
+    /// spans several segments (which are joined with `/`). A parameter that is only part of
+    /// a segment of 64 KiB or more does not match (normalized paths are shorter than that).
+    pub fn lookup<'r, 'p>(&'r self, method: Method, segments: &'p [&'p str]) -> Lookup<'r, 'p, T> {
+        self.lookup_in(method, segments, Source::Slice(segments))
     }
 
     /// Like [`Router::lookup`], reading the segments of a [`NormalizedPath`] in place, which
@@ -227,10 +283,16 @@ impl<T> Router<T> {
         method: Method,
         path: &'p NormalizedPath<'_>,
     ) -> Lookup<'r, 'p, T> {
-        self.lookup_in(method, &path)
+        self.lookup_in(method, &path, Source::Path(path))
     }
 
-    fn lookup_in<'r, 'p, S>(&'r self, method: Method, segments: &S) -> Lookup<'r, 'p, T>
+    #[inline]
+    fn lookup_in<'r, 'p, S>(
+        &'r self,
+        method: Method,
+        segments: &S,
+        source: Source<'p>,
+    ) -> Lookup<'r, 'p, T>
     where
         S: Segments<'p> + ?Sized,
     {
@@ -246,7 +308,12 @@ impl<T> Router<T> {
             Some(route) => Lookup::Found(Match {
                 value: &route.value,
                 template: &route.template,
-                params: Params::new(&route.param_names, caps),
+                params: Params::new(
+                    &route.params,
+                    source,
+                    &caps,
+                    caps.greedy_from.map(|from| segments.tail(from)),
+                ),
             }),
             None => Lookup::MethodNotAllowed {
                 allowed: endpoint.methods.with_implied_head(),

@@ -61,6 +61,9 @@ pub enum Code {
     /// Warning (`--lenient-patterns` only): a schema `pattern` cannot be compiled even after
     /// dialect translation; that one check is skipped and listed in the artifact.
     W1003,
+    /// Warning (`--allow-unenforced-security` only): operations of a spec declare a
+    /// `security` requirement that no middleware of their chain checks.
+    W1004,
 }
 
 impl Code {
@@ -91,6 +94,7 @@ impl Code {
             Code::E1041 => "E1041",
             Code::W1002 => "W1002",
             Code::W1003 => "W1003",
+            Code::W1004 => "W1004",
         }
     }
 }

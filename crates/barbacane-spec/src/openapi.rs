@@ -203,11 +203,7 @@ fn path_item(
         return diags.push(not_mapping(&item, "path item"));
     };
     let shared = parameters(set, &item, map, is_32, diags);
-    for (key, op) in map {
-        let Some(method) = Method::from_openapi_key(key) else {
-            continue;
-        };
-        let pointer = push(&item.pointer, key);
+    for (method, pointer, op) in operations(&item, map, is_32, diags) {
         let Some(op_map) = op.as_object() else {
             diags.push(Diagnostic::error(
                 Code::E1006,
@@ -261,6 +257,60 @@ fn path_item(
             pointer,
         });
     }
+}
+
+/// The operations of a path item: its method keys (`query` from OpenAPI 3.2 on) and, in 3.2,
+/// the methods of `additionalOperations` (upper-case tokens such as `LINK` or `PURGE`).
+fn operations<'v>(
+    item: &Located<'v>,
+    map: &'v Map<String, Value>,
+    is_32: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Method, String, &'v Value)> {
+    let mut out = Vec::new();
+    for (key, op) in map {
+        match Method::from_openapi_key(key) {
+            Some(Method::Query) if !is_32 => {}
+            Some(method) => out.push((method, push(&item.pointer, key), op)),
+            None => {}
+        }
+    }
+    let Some(extra) = map.get("additionalOperations").filter(|_| is_32) else {
+        return out;
+    };
+    let base = push(&item.pointer, "additionalOperations");
+    let Some(extra) = extra.as_object() else {
+        diags.push(Diagnostic::error(
+            Code::E1006,
+            &item.file.display,
+            &base,
+            "`additionalOperations` is not a mapping",
+            "map HTTP method names to operations, e.g. `additionalOperations: {LINK: {...}}`",
+        ));
+        return out;
+    };
+    for (token, op) in extra {
+        let pointer = push(&base, token);
+        match Method::from_token(token) {
+            Some(method) if !method.is_path_item_key() => out.push((method, pointer, op)),
+            found => diags.push(Diagnostic::error(
+                Code::E1006,
+                &item.file.display,
+                &pointer,
+                match found {
+                    Some(_) => format!(
+                        "`{token}` has its own field in a path item; it may not appear in \
+                         `additionalOperations`"
+                    ),
+                    None => format!("method `{token}` cannot be routed by this gateway"),
+                },
+                "use the path item's own field for standard methods; routable extension methods: \
+                 COPY, LINK, LOCK, MKCOL, MOVE, PROPFIND, PROPPATCH, PURGE, REPORT, SEARCH, \
+                 UNLINK, UNLOCK",
+            )),
+        }
+    }
+    out
 }
 
 fn not_mapping(node: &Located<'_>, what: &str) -> Diagnostic {

@@ -7,10 +7,11 @@ use jsonschema::Validator;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+use crate::cache::SchemaCache;
 use crate::coerce::Shape;
 use crate::content::Content;
-use crate::operation::compile;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
+use std::sync::Arc;
 
 pub(crate) struct BodyRule {
     required: bool,
@@ -19,7 +20,7 @@ pub(crate) struct BodyRule {
 
 struct MediaRule {
     range: String,
-    validator: Option<Validator>,
+    validator: Option<Arc<Validator>>,
     /// Types of the schema's properties, for form and multipart values.
     shape: Shape,
     encoding: BTreeMap<String, Encoding>,
@@ -29,23 +30,23 @@ impl BodyRule {
     pub(crate) fn build(
         body: &RequestBody,
         definitions: &BTreeMap<String, Value>,
+        cache: &mut SchemaCache,
     ) -> Result<BodyRule, SchemaError> {
         let mut media = Vec::with_capacity(body.content.len());
         for m in &body.content {
-            let schema = m
-                .schema
-                .as_ref()
-                .map(|s| crate::definitions::self_contained(s, definitions));
-            let checked =
-                Content::of(&m.media_type) != Content::Opaque || m.media_type.ends_with("/*");
-            let validator = match &schema {
-                Some(schema) if checked => Some(compile(schema, format!("body {}", m.media_type))?),
-                _ => None,
+            let checked = crate::body_schema_is_checked(&m.media_type);
+            let (validator, shape) = match &m.schema {
+                Some(schema) if checked => {
+                    let (v, shape) =
+                        cache.get(schema, definitions, || format!("body {}", m.media_type))?;
+                    (Some(v), shape)
+                }
+                _ => (None, Shape::of(None)),
             };
             media.push(MediaRule {
                 range: m.media_type.clone(),
                 validator,
-                shape: Shape::of(schema.as_deref()),
+                shape,
                 encoding: m.encoding.clone(),
             });
         }

@@ -20,6 +20,7 @@
 )]
 
 mod body;
+mod cache;
 mod coerce;
 mod content;
 mod definitions;
@@ -28,8 +29,27 @@ mod multipart;
 mod operation;
 mod params;
 
+pub use cache::SchemaCache;
 pub use error::{FailureKind, FieldError, SchemaError, ValidationFailure};
 pub use operation::{OperationValidator, RequestParts};
+
+/// Compiles one operation schema as [`OperationValidator::build_with_definitions`] does
+/// (its `#/$defs/NAME` references resolved in `definitions`), for compile-time checks that
+/// meet the same schema many times and compile it once.
+pub fn check_schema(
+    schema: &serde_json::Value,
+    definitions: &std::collections::BTreeMap<String, serde_json::Value>,
+    location: String,
+) -> Result<(), SchemaError> {
+    let schema = definitions::self_contained(schema, definitions);
+    operation::compile(&schema, location).map(|_| ())
+}
+
+/// Whether a body schema of this media type (or range) is compiled and enforced; others get
+/// the content-type check only.
+pub fn body_schema_is_checked(media_type: &str) -> bool {
+    content::Content::of(media_type) != content::Content::Opaque || media_type.ends_with("/*")
+}
 
 /// Checks `value` against a JSON Schema 2020-12 document (compile-time use: plugin
 /// configurations against their `config-schema.json`). Returns every violation as

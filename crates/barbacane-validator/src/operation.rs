@@ -7,10 +7,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::body::BodyRule;
+use crate::cache::SchemaCache;
 use crate::coerce::Shape;
 use crate::content::Content;
 use crate::params;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
+use std::sync::Arc;
 
 /// Compiles a JSON Schema 2020-12 document with format assertions on.
 pub(crate) fn compile(schema: &Value, location: String) -> Result<Validator, SchemaError> {
@@ -33,7 +35,7 @@ struct ParamRule {
     shape: Shape,
     /// Set for a `content` parameter: decoded per its media type, not per `style`.
     content: Option<Content>,
-    validator: Option<Validator>,
+    validator: Option<Arc<Validator>>,
 }
 
 /// The request parts parameter validation reads.
@@ -75,18 +77,26 @@ impl OperationValidator {
         operation: &Operation,
         definitions: &BTreeMap<String, Value>,
     ) -> Result<OperationValidator, SchemaError> {
+        Self::build_cached(operation, definitions, &mut SchemaCache::default())
+    }
+
+    /// [`OperationValidator::build_with_definitions`], reusing the schemas `cache` already
+    /// compiled for other operations of the same artifact.
+    pub fn build_cached(
+        operation: &Operation,
+        definitions: &BTreeMap<String, Value>,
+        cache: &mut SchemaCache,
+    ) -> Result<OperationValidator, SchemaError> {
         let mut params = Vec::with_capacity(operation.parameters.len());
         for p in &operation.parameters {
-            let schema = p
-                .schema
-                .as_ref()
-                .map(|s| crate::definitions::self_contained(s, definitions));
-            let validator = match &schema {
-                Some(s) => Some(compile(
-                    s,
-                    format!("parameter {}.{}", p.location.as_str(), p.name),
-                )?),
-                None => None,
+            let (validator, shape) = match &p.schema {
+                Some(s) => {
+                    let (v, shape) = cache.get(s, definitions, || {
+                        format!("parameter {}.{}", p.location.as_str(), p.name)
+                    })?;
+                    (Some(v), shape)
+                }
+                None => (None, Shape::of(None)),
             };
             params.push(ParamRule {
                 name: if p.location == ParamLocation::Header {
@@ -98,7 +108,7 @@ impl OperationValidator {
                 required: p.required,
                 style: p.style,
                 explode: p.explode,
-                shape: Shape::of(schema.as_deref()),
+                shape,
                 content: p.content_type.as_deref().map(Content::of),
                 validator,
             });
@@ -113,7 +123,7 @@ impl OperationValidator {
         let body = operation
             .request_body
             .as_ref()
-            .map(|b| BodyRule::build(b, definitions))
+            .map(|b| BodyRule::build(b, definitions, cache))
             .transpose()?;
         Ok(OperationValidator {
             has_query: params.iter().any(|p| p.location == ParamLocation::Query),

@@ -143,6 +143,11 @@ pub struct SpecArgs {
     /// skipped check; the flag is recorded in the artifact's fingerprint.
     #[arg(long)]
     pub lenient_patterns: bool,
+    /// Compile operations whose OpenAPI `security` requirement no middleware checks (one
+    /// warning W1004 per spec instead of E1032 per operation): for an upstream that
+    /// authenticates requests itself. Recorded in the artifact's fingerprint.
+    #[arg(long)]
+    pub allow_unenforced_security: bool,
 }
 
 #[derive(Debug, Args)]

@@ -440,3 +440,76 @@ fn an_uncompilable_pattern_is_e1005_at_its_pointer_or_skipped_when_lenient() {
     .unwrap();
     assert_ne!(strict.header.artifact_hash, lenient.header.artifact_hash);
 }
+
+#[test]
+fn unenforced_security_is_an_error_unless_the_upstream_is_trusted() {
+    let yaml = r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+security: [{key: []}]
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Key}
+paths:
+  /a:
+    get: {responses: {"200": {description: ok}}}
+  /b:
+    get: {responses: {"200": {description: ok}}}
+  /public:
+    get: {security: [], responses: {"200": {description: ok}}}
+"#;
+    let diags = build(yaml).unwrap_err();
+    assert_eq!(codes(&diags), ["E1032", "E1032"]);
+    let trusting = CompileOptions {
+        allow_unenforced_security: true,
+        ..Default::default()
+    };
+    let out = build_with(yaml, trusting).unwrap();
+    assert_eq!(codes(&out.warnings), ["W1004"]);
+    assert!(
+        out.warnings[0].message.starts_with("2 operation(s)"),
+        "{}",
+        out.warnings[0]
+    );
+}
+
+#[test]
+fn additional_operations_need_32_and_a_routable_extension_method() {
+    let yaml = |version: &str, extra: &str| {
+        format!(
+            r#"
+openapi: {version}
+info: {{title: t, version: "1"}}
+x-barbacane-dispatch: {{name: mock}}
+paths:
+  /a:
+    query: {{responses: {{"200": {{description: ok}}}}}}
+    additionalOperations:
+      {extra}: {{responses: {{"200": {{description: ok}}}}}}
+"#
+        )
+    };
+    let out = build(&yaml("3.2.0", "LINK")).unwrap();
+    let methods: Vec<&str> = out
+        .config
+        .operations
+        .iter()
+        .map(|o| o.method.as_str())
+        .collect();
+    assert_eq!(methods, ["LINK", "QUERY"]);
+    // 3.1 has neither `query` nor `additionalOperations`: both are ignored as unknown keys.
+    let out = build(&yaml("3.1.0", "LINK")).unwrap();
+    assert!(out.config.operations.is_empty());
+    for bad in ["GET", "FROB"] {
+        let diags = build(&yaml("3.2.0", bad)).unwrap_err();
+        let d = diags
+            .iter()
+            .find(|d| d.code.to_string() == "E1006")
+            .unwrap();
+        assert_eq!(
+            d.json_pointer,
+            format!("/paths/~1a/additionalOperations/{bad}")
+        );
+    }
+}

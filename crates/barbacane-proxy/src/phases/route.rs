@@ -5,8 +5,9 @@ use barbacane_router::{Lookup, Match, Method, MethodSet, NormalizedPath};
 use crate::GatewayError;
 use crate::snapshot::{RouteEntry, Snapshot};
 
-/// Looks `path` up. Methods OpenAPI cannot describe (CONNECT, WebDAV verbs...) get a 405
-/// when the path exists, so clients learn what the path does support.
+/// Looks `path` up. Methods no route can declare (CONNECT, custom tokens; OpenAPI 3.2's
+/// `QUERY` and the extension methods of `additionalOperations` are routable) get a 405 when
+/// the path exists, so clients learn what the path does support.
 pub(crate) fn lookup<'s, 'p>(
     snapshot: &'s Snapshot,
     method: &http::Method,

@@ -17,6 +17,7 @@ mod problem_details;
 mod properties;
 mod protocol;
 mod routing;
+mod routing_real_world;
 mod shutdown;
 mod tls_listener;
 mod upstream;

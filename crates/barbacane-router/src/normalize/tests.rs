@@ -163,3 +163,35 @@ fn special_byte_scan() {
     let near = [b'.', b'0', b'$', b'&', 0x01, 0xff, 0x80, 0xaf, 0xa5];
     assert_eq!(next_special(&near.repeat(3), 0), near.len() * 3);
 }
+
+#[test]
+fn tail_borrows_when_it_can() {
+    use std::borrow::Cow;
+    let borrowed = |raw: &str, from: usize, want: &str| {
+        let p = normalize_path(raw).unwrap();
+        match p.tail_from(from) {
+            Cow::Borrowed(got) => assert_eq!(got, want, "{raw}"),
+            Cow::Owned(got) => panic!("{raw}: {got} was joined"),
+        }
+    };
+    let joined = |raw: &str, from: usize, want: &str| {
+        let p = normalize_path(raw).unwrap();
+        match p.tail_from(from) {
+            Cow::Owned(got) => assert_eq!(got, want, "{raw}"),
+            Cow::Borrowed(got) => panic!("{raw}: {got} was borrowed"),
+        }
+    };
+    borrowed("/a/b/c", 1, "b/c");
+    borrowed("/a/b/c/", 0, "a/b/c");
+    borrowed("//a//b/c", 1, "b/c");
+    borrowed("/a/b%20c", 1, "b c");
+    borrowed("/a", 1, "");
+    borrowed("/a", 7, "");
+    joined("/a/b//c", 1, "b/c");
+    joined("/a/./b", 0, "a/b");
+    joined("/a/x/../b", 0, "a/b");
+    joined("/a/b%20c/d", 1, "b c/d");
+    joined("/%41/%42", 0, "A/B");
+    // A decoded segment that was popped leaves no trace.
+    borrowed("/a/%41/../b/c", 1, "b/c");
+}

@@ -27,9 +27,18 @@ fn segment_kinds() {
             Segment::Static(_) => "static",
             Segment::Param => "param",
             Segment::Mixed(_) => "mixed",
+            Segment::Greedy => "greedy",
         })
         .collect();
     assert_eq!(kinds, ["static", "mixed", "mixed", "param"]);
+    assert_eq!(t.param_depths(), [1, 1, 2, 3]);
+    let t = Template::parse("/a/{id}{ext}/{rest+}").unwrap();
+    assert_eq!(t.param_names(), ["id", "ext", "rest"]);
+    assert_eq!(t.param_depths(), [1, 1, 2]);
+    assert!(matches!(
+        t.segments(),
+        [_, Segment::Mixed(_), Segment::Greedy]
+    ));
 }
 
 #[test]
@@ -41,6 +50,71 @@ fn shapes() {
     assert_eq!(shape("/a%7e/b%20c"), "/a~/b%20c");
     assert_eq!(shape("/a%7B{x}"), "/a%7B{}");
     assert_ne!(shape("/a/{x}"), shape("/a/{x}.json"));
+    // Adjacent parameters: names are erased, label parameters are not.
+    assert_eq!(shape("/p/{id}{ext}"), "/p/{}{}");
+    assert_eq!(shape("/p/{id}{ext}"), shape("/p/{x}{y}"));
+    assert_eq!(shape("/p/{id}{.format}"), "/p/{}{.}");
+    assert_eq!(shape("/p/{id}{.format}"), shape("/p/{x}{.y}"));
+    assert_ne!(shape("/p/{a}{b}"), shape("/p/{a}.{b}"));
+    assert_ne!(shape("/p/{a}{b}"), shape("/p/{a}{.b}"));
+    assert_ne!(shape("/p/{a}{b}"), shape("/p/{a}"));
+    // A name starting with `.` means nothing special outside a run of parameters.
+    assert_eq!(shape("/p/{.a}"), shape("/p/{a}"));
+    assert_eq!(shape("/p/x.{.a}"), shape("/p/x.{a}"));
+    assert_eq!(shape("/p/{.a}{b}"), shape("/p/{a}{b}"));
+    // Greedy parameters.
+    assert_eq!(shape("/files/{path+}"), "/files/{+}");
+    assert_eq!(shape("/files/{path+}"), shape("/files/{p+}/"));
+    assert_ne!(shape("/files/{path+}"), shape("/files/{path}"));
+    assert_eq!(shape("/{proxy+}"), "/{+}");
+}
+
+#[test]
+fn adjacent_params() {
+    let t = Template::parse("/profiles/{id}{mediaTypeExtension}").unwrap();
+    assert_eq!(t.param_names(), ["id", "mediaTypeExtension"]);
+    let t = Template::parse("/api/projects/{id}{.format}").unwrap();
+    assert_eq!(t.param_names(), ["id", ".format"]);
+    let t = Template::parse("/x/v{a}{b}{.c}.z").unwrap();
+    assert_eq!(t.param_names(), ["a", "b", ".c"]);
+    assert!(matches!(t.segments(), [_, Segment::Mixed(_)]));
+    let e = err("/{a}{a}");
+    assert_eq!(e, TemplateError::DuplicateParam { name: "a".into() });
+}
+
+#[test]
+fn greedy_params() {
+    let t = Template::parse("/files/{path+}").unwrap();
+    assert_eq!(t.param_names(), ["path"]);
+    let t = Template::parse("/{proxy+}/").unwrap();
+    assert_eq!(t.param_names(), ["proxy"]);
+    let t = Template::parse("/a/{id}/{.rest+}").unwrap();
+    assert_eq!(t.param_names(), ["id", ".rest"]);
+    let misplaced = |t: &str, position| {
+        assert_eq!(
+            err(t),
+            TemplateError::MisplacedGreedyParam { position },
+            "{t}"
+        );
+    };
+    misplaced("/files/{path+}/meta", 7);
+    misplaced("/{a+}/{b+}", 1);
+    misplaced("/files/x{path+}", 8);
+    misplaced("/files/{path+}x", 7);
+    misplaced("/files/{a}{path+}", 10);
+    misplaced("/files/{path+}.json", 7);
+    assert_eq!(err("/a/{+}"), TemplateError::EmptyParamName { position: 3 });
+    let invalid = |name: &str| TemplateError::InvalidParamName { name: name.into() };
+    assert_eq!(err("/a/{p++}"), invalid("p+"));
+    assert_eq!(err("/a/{p+q}"), invalid("p+q"));
+    assert_eq!(err("/a/{+p}"), invalid("+p"));
+    let e = err("/{path}/{path+}");
+    assert_eq!(
+        e,
+        TemplateError::DuplicateParam {
+            name: "path".into()
+        }
+    );
 }
 
 #[test]
@@ -84,18 +158,6 @@ fn empty_param_name() {
 }
 
 #[test]
-fn adjacent_params() {
-    assert_eq!(
-        err("/{a}{b}"),
-        TemplateError::AdjacentParams { position: 4 }
-    );
-    assert_eq!(
-        err("/x/v{a}{b}.z"),
-        TemplateError::AdjacentParams { position: 7 }
-    );
-}
-
-#[test]
 fn duplicate_param() {
     let e = err("/{id}/x/{id}");
     assert_eq!(e, TemplateError::DuplicateParam { name: "id".into() });
@@ -113,15 +175,36 @@ fn invalid_param_name() {
 
 #[test]
 fn too_many_params() {
-    let ok = "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}";
-    assert_eq!(Template::parse(ok).unwrap().param_names().len(), MAX_PARAMS);
-    let e = err(&format!("{ok}/{{i}}"));
+    let names: Vec<String> = (0..MAX_PARAMS).map(|i| format!("p{i}")).collect();
+    let ok: String = names.iter().map(|n| format!("/{{{n}}}")).collect();
+    assert_eq!(Template::parse(&ok).unwrap().param_names(), names);
+    let e = err(&format!("{ok}/{{extra}}"));
     assert_eq!(
         e,
         TemplateError::TooManyParams {
             position: ok.len() + 1
         }
     );
+    // Ten parameters, as some public descriptions have, some of them adjacent.
+    let ten = "/a/{p0}/{p1}.{p2}/{p3}{p4}/{p5}/{p6}/{p7}/{p8}/{p9+}";
+    assert_eq!(Template::parse(ten).unwrap().param_names().len(), 10);
+    // All in one segment.
+    let run: String = names.iter().map(|n| format!("{{{n}}}")).collect();
+    assert_eq!(
+        Template::parse(&format!("/{run}"))
+            .unwrap()
+            .param_names()
+            .len(),
+        MAX_PARAMS
+    );
+    assert!(matches!(
+        err(&format!("/{run}{{x}}")),
+        TemplateError::TooManyParams { .. }
+    ));
+    assert!(matches!(
+        err(&format!("{ok}/{{rest+}}")),
+        TemplateError::TooManyParams { .. }
+    ));
 }
 
 #[test]
@@ -169,7 +252,7 @@ fn errors_display() {
         TemplateError::MustStartWithSlash,
         TemplateError::UnbalancedBrace { position: 1 },
         TemplateError::EmptyParamName { position: 1 },
-        TemplateError::AdjacentParams { position: 1 },
+        TemplateError::MisplacedGreedyParam { position: 1 },
         TemplateError::DuplicateParam { name: "id".into() },
         TemplateError::InvalidParamName { name: "a b".into() },
         TemplateError::TooManyParams { position: 1 },

@@ -1,4 +1,5 @@
 use super::*;
+use crate::MAX_PARAMS;
 
 fn router(routes: &[(&str, Method)]) -> Router<usize> {
     let mut b = RouterBuilder::new();
@@ -238,4 +239,231 @@ fn decoded_literals_match_decoded_segments() {
 fn router_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Router<String>>();
+}
+
+#[test]
+fn many_params() {
+    // Ten parameters, as in some public descriptions.
+    let t = "/a/{p0}/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}.{p9}";
+    let r = router(&[(t, Get)]);
+    let (_, p) = found(&r, Get, "/a/0/1/2/3/4/5/6/7/8.9");
+    let want: Vec<(String, String)> = (0..10).map(|i| (format!("p{i}"), i.to_string())).collect();
+    assert_eq!(p, want);
+    // The maximum, each in its own segment.
+    let t: String = (0..MAX_PARAMS).map(|i| format!("/{{p{i}}}")).collect();
+    let path: String = (0..MAX_PARAMS).map(|i| format!("/v{i}")).collect();
+    let r = router(&[(&t, Get)]);
+    let (_, p) = found(&r, Get, &path);
+    assert_eq!(p.len(), MAX_PARAMS);
+    assert_eq!(p[31], ("p31".into(), "v31".into()));
+}
+
+#[test]
+fn adjacent_params() {
+    let r = router(&[
+        ("/profiles/{id}{mediaTypeExtension}", Get),
+        ("/api/projects/{id}{.format}", Get),
+    ]);
+    let (_, p) = found(&r, Get, "/profiles/42.json");
+    assert_eq!(p, params(&[("id", "42"), ("mediaTypeExtension", ".json")]));
+    let (_, p) = found(&r, Get, "/profiles/a.b.json");
+    assert_eq!(p, params(&[("id", "a.b"), ("mediaTypeExtension", ".json")]));
+    // No dot: the extension is empty, for request validation to judge.
+    let (_, p) = found(&r, Get, "/profiles/42");
+    assert_eq!(p, params(&[("id", "42"), ("mediaTypeExtension", "")]));
+    let (_, p) = found(&r, Get, "/api/projects/42.json");
+    assert_eq!(p, params(&[("id", "42"), (".format", "json")]));
+    assert!(matches!(
+        r.lookup(Get, &["api", "projects", "42"]),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        r.lookup(Get, &["profiles", ".json"]),
+        Lookup::NotFound
+    ));
+}
+
+#[test]
+fn adjacent_params_next_to_a_plain_param() {
+    // A description with both: the extension route wins when there is a dot, the plain one
+    // when there is none, whatever the insertion order.
+    for routes in [
+        [("/p/{id}", Get), ("/p/{id}{ext}", Get)],
+        [("/p/{id}{ext}", Get), ("/p/{id}", Get)],
+    ] {
+        let r = router(&routes);
+        let plain = routes.iter().position(|(t, _)| *t == "/p/{id}").unwrap();
+        assert_eq!(found(&r, Get, "/p/42"), (plain, params(&[("id", "42")])));
+        let (i, p) = found(&r, Get, "/p/42.json");
+        assert_eq!(i, 1 - plain);
+        assert_eq!(p, params(&[("id", "42"), ("ext", ".json")]));
+    }
+    // Without the plain route, the loose match is still found, after deeper parameters.
+    let r = router(&[("/p/{id}{ext}", Get), ("/p/{id}/x", Get)]);
+    assert_eq!(found(&r, Get, "/p/42").0, 0);
+    assert_eq!(found(&r, Get, "/p/42/x").0, 1);
+    // Any mixed segment that only matches by leaving an adjacent parameter empty comes
+    // after the plain parameter, literals or not.
+    let r = router(&[("/p/{id}", Get), ("/p/{a}{b}.json", Get)]);
+    assert_eq!(
+        found(&r, Get, "/p/x.json"),
+        (0, params(&[("id", "x.json")]))
+    );
+    assert_eq!(
+        found(&r, Get, "/p/x.y.json"),
+        (1, params(&[("a", "x"), ("b", ".y")]))
+    );
+    let r = router(&[("/p/{a}{b}.json", Get)]);
+    assert_eq!(
+        found(&r, Get, "/p/x.json"),
+        (0, params(&[("a", "x"), ("b", "")]))
+    );
+}
+
+#[test]
+fn adjacent_conflicts() {
+    let mut b = RouterBuilder::new();
+    b.insert("/p/{a}{b}", Get, 0).unwrap();
+    let e = b.insert("/p/{x}{y}", Get, 1).unwrap_err();
+    assert!(matches!(e, InsertError::Conflict { .. }));
+    b.insert("/p/{x}{.y}", Get, 2).unwrap();
+    let e = b.insert("/p/{z}{.w}", Get, 3).unwrap_err();
+    assert!(matches!(e, InsertError::Conflict { .. }));
+    b.insert("/p/{x}.{y}", Get, 4).unwrap();
+    b.insert("/p/{x}", Get, 5).unwrap();
+    let r = b.build();
+    // The label route and `{x}.{y}` both have one literal character's worth of dot, but
+    // the label route has none: `{x}.{y}` goes first.
+    assert_eq!(found(&r, Get, "/p/1.2").0, 4);
+    assert_eq!(found(&r, Get, "/p/1").0, 5);
+}
+
+#[test]
+fn greedy_params() {
+    let r = router(&[
+        ("/files/{path+}", Get),
+        ("/files/readme", Get),
+        ("/files/{id}", Delete),
+        ("/files/{id}/meta", Get),
+    ]);
+    assert_eq!(found(&r, Get, "/files/readme"), (1, vec![]));
+    assert_eq!(
+        found(&r, Get, "/files/a/b/c"),
+        (0, params(&[("path", "a/b/c")]))
+    );
+    // One segment: the plain parameter's node matches first, and decides the methods.
+    assert_eq!(found(&r, Delete, "/files/7"), (2, params(&[("id", "7")])));
+    match r.lookup(Get, &["files", "7"]) {
+        Lookup::MethodNotAllowed { allowed } => assert_eq!(allowed.allow_header(), "DELETE"),
+        other => panic!("{other:?}"),
+    }
+    // A deeper route that matches wins; one that does not gives way to the greedy one.
+    assert_eq!(found(&r, Get, "/files/7/meta"), (3, params(&[("id", "7")])));
+    assert_eq!(
+        found(&r, Get, "/files/7/other"),
+        (0, params(&[("path", "7/other")]))
+    );
+    assert_eq!(
+        found(&r, Get, "/files/readme/x"),
+        (0, params(&[("path", "readme/x")]))
+    );
+    // Never zero segments.
+    assert!(matches!(r.lookup(Get, &["files"]), Lookup::NotFound));
+    assert!(matches!(r.lookup(Get, &["files", ""]), Lookup::NotFound));
+    assert!(matches!(
+        r.lookup(Get, &["files", "a", ""]),
+        Lookup::NotFound
+    ));
+}
+
+#[test]
+fn greedy_alone() {
+    let r = router(&[("/files/{path+}", Get), ("/{proxy+}", Post)]);
+    assert_eq!(found(&r, Get, "/files/x"), (0, params(&[("path", "x")])));
+    assert_eq!(found(&r, Post, "/a/b"), (1, params(&[("proxy", "a/b")])));
+    // `/files/x` reaches the first route, which has no POST: the path decides.
+    assert!(matches!(
+        r.lookup(Post, &["files", "x"]),
+        Lookup::MethodNotAllowed { .. }
+    ));
+    assert!(matches!(r.lookup(Post, &[]), Lookup::NotFound));
+    assert_eq!(
+        found(&r, Post, "/files"),
+        (1, params(&[("proxy", "files")]))
+    );
+}
+
+#[test]
+fn greedy_value_from_a_normalized_path() {
+    let r = router(&[("/f/{a}/{rest+}", Get)]);
+    for (raw, want) in [
+        ("/f/1/a/b/c", "a/b/c"),
+        ("/f/1/a//b/", "a/b"),
+        ("/f/1/a/./b/x/../c", "a/b/c"),
+        ("/f/1/a%20b/c%2Fd", "a b/c/d"),
+        ("/f/1/a/b%20c/d", "a/b c/d"),
+        ("/f/1/%41", "A"),
+        ("/f/1/x", "x"),
+    ] {
+        let path = crate::normalize_path(raw).unwrap();
+        let Lookup::Found(m) = r.lookup_normalized(Get, &path) else {
+            panic!("{raw}");
+        };
+        assert_eq!(m.params.get("rest"), Some(want), "{raw}");
+        assert_eq!(m.params.get("a"), Some("1"));
+        assert_eq!(m.params.len(), 2);
+        let segments = path.as_strs();
+        let Lookup::Found(s) = r.lookup(Get, &segments) else {
+            panic!("{raw}");
+        };
+        assert_eq!(s.params.get("rest"), Some(want), "{raw}");
+    }
+}
+
+#[test]
+fn greedy_conflicts() {
+    let mut b = RouterBuilder::new();
+    b.insert("/f/{path+}", Get, 0).unwrap();
+    b.insert("/f/{id}", Get, 1).unwrap();
+    b.insert("/f/{name}.{ext}", Get, 2).unwrap();
+    let e = b.insert("/f/{other+}", Get, 3).unwrap_err();
+    assert_eq!(
+        e,
+        InsertError::Conflict {
+            existing: "/f/{path+}".into(),
+            method: Get,
+        }
+    );
+    b.insert("/f/{other+}", Put, 4).unwrap();
+    let r = b.build();
+    assert_eq!(found(&r, Get, "/f/x").0, 1);
+    assert_eq!(found(&r, Get, "/f/x.y").0, 2);
+    assert_eq!(found(&r, Get, "/f/x/y").0, 0);
+    assert_eq!(found(&r, Put, "/f/x/y"), (4, params(&[("other", "x/y")])));
+}
+
+#[test]
+fn new_methods() {
+    let r = router(&[
+        ("/r", Method::Query),
+        ("/r", Method::Purge),
+        ("/r", Method::Link),
+        ("/r", Get),
+    ]);
+    assert_eq!(found(&r, Method::Query, "/r").0, 0);
+    assert_eq!(found(&r, Method::Purge, "/r").0, 1);
+    match r.lookup(Method::Unlock, &["r"]) {
+        Lookup::MethodNotAllowed { allowed } => {
+            assert_eq!(allowed.allow_header(), "GET, HEAD, QUERY, LINK, PURGE");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut b = RouterBuilder::new();
+    for (i, m) in Method::ALL.into_iter().enumerate() {
+        b.insert("/all", m, i).unwrap();
+    }
+    let r = b.build();
+    for (i, m) in Method::ALL.into_iter().enumerate() {
+        assert_eq!(found(&r, m, "/all").0, i);
+    }
 }

@@ -45,6 +45,7 @@ pub fn run(args: CompileArgs) -> i32 {
             base_path: options.base_path.as_deref(),
             allow_plaintext_upstream: options.allow_plaintext_upstream,
             lenient_patterns: options.lenient_patterns,
+            allow_unenforced_security: options.allow_unenforced_security,
             started_on,
             finished_on: attestation_time(options.build_time),
         };

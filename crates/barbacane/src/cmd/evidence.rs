@@ -166,6 +166,7 @@ pub struct Invocation<'a> {
     pub base_path: Option<&'a str>,
     pub allow_plaintext_upstream: bool,
     pub lenient_patterns: bool,
+    pub allow_unenforced_security: bool,
     pub started_on: String,
     pub finished_on: String,
 }
@@ -192,6 +193,7 @@ pub fn write_attestation(
         "base_path": invocation.base_path,
         "allow_plaintext_upstream": invocation.allow_plaintext_upstream,
         "lenient_patterns": invocation.lenient_patterns,
+        "allow_unenforced_security": invocation.allow_unenforced_security,
         "provenance_commit": header.provenance_commit,
         "provenance_source": header.provenance_source,
         "provenance": header.metadata,

@@ -62,6 +62,7 @@ fn compile_options(args: &SpecArgs) -> Result<CompileOptions, String> {
         base_path: args.base_path.clone(),
         allow_plaintext_upstream: args.allow_plaintext_upstream,
         lenient_patterns: args.lenient_patterns,
+        allow_unenforced_security: args.allow_unenforced_security,
         build_time: build_time()?,
         ..Default::default()
     })
