@@ -73,7 +73,11 @@ pub(crate) fn check(
                 "e.g. `path: /users/{id}`",
             ));
         };
-        if let Some(missing) = names.iter().find(|n| !path_params.contains(n)) {
+        // `{name+}` inserts a greedy parameter with its `/`s.
+        if let Some(missing) = names
+            .iter()
+            .find(|n| !path_params.contains(&n.strip_suffix('+').unwrap_or(n)))
+        {
             return Err(bad(
                 "path",
                 format!(

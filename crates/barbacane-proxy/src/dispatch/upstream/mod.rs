@@ -49,7 +49,10 @@ pub(crate) struct Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Literal(String),
+    /// `{name}`: the value as one segment (a `/` in it is encoded).
     Param(String),
+    /// `{name+}`: a greedy parameter's value, its `/`s kept, each segment encoded.
+    Rest(String),
 }
 
 impl Upstream {
@@ -167,6 +170,16 @@ impl Upstream {
                             let value = params(name).unwrap_or_default();
                             target.extend(utf8_percent_encode(value, PARAM_ENCODE));
                         }
+                        Piece::Rest(name) => {
+                            // Segments of a normalized path: never `.` or `..`.
+                            let value = params(name).unwrap_or_default();
+                            for (i, segment) in value.split('/').enumerate() {
+                                if i > 0 {
+                                    target.push('/');
+                                }
+                                target.extend(utf8_percent_encode(segment, PARAM_ENCODE));
+                            }
+                        }
                     }
                 }
             }
@@ -256,7 +269,10 @@ fn parse_template(template: &str) -> Result<Vec<Piece>, String> {
         if name.is_empty() {
             return Err(format!("empty `{{}}` in path `{template}`"));
         }
-        pieces.push(Piece::Param(name.to_owned()));
+        pieces.push(match name.strip_suffix('+') {
+            Some(greedy) if !greedy.is_empty() => Piece::Rest(greedy.to_owned()),
+            _ => Piece::Param(name.to_owned()),
+        });
         rest = &rest[close + 1..];
     }
     if !rest.is_empty() {

@@ -28,7 +28,10 @@ pub fn spec(ops: &[(&str, &str, &str)]) -> String {
         let params: Vec<String> = path
             .split('{')
             .skip(1)
-            .filter_map(|s| s.split_once('}').map(|(name, _)| name.to_owned()))
+            .filter_map(|s| {
+                s.split_once('}')
+                    .map(|(name, _)| name.trim_end_matches('+').to_owned())
+            })
             .collect();
         if !params.is_empty() {
             out.push_str("    parameters:\n");

@@ -64,6 +64,12 @@ async fn path_templates_fill_parameters_under_the_base_path() {
         ("get", "/items/{id}", &cfg(&base, "")),
         ("get", "/fixed/{id}", &cfg(&up.url(), "path: \"/constant\"")),
         ("get", "/root", &cfg(&up.url(), "path: \"/\"")),
+        (
+            "get",
+            "/files/{rest+}",
+            &cfg(&base, "path: \"/store/{rest+}\""),
+        ),
+        ("get", "/flat/{rest+}", &cfg(&base, "path: \"/one/{rest}\"")),
     ]))
     .await;
     let target = |resp: barbacane_test::TestResponse| {
@@ -84,6 +90,16 @@ async fn path_templates_fill_parameters_under_the_base_path() {
     assert_eq!(target(gw.get("/items/7").await), "/base/v1/items/7");
     assert_eq!(target(gw.get("/fixed/9?k=v").await), "/constant?k=v");
     assert_eq!(target(gw.get("/root").await), "/");
+    // A greedy parameter keeps its segments with `{rest+}`, is one encoded segment with
+    // `{rest}`.
+    assert_eq!(
+        target(gw.get("/files/a/b%20c/d?q=1").await),
+        "/base/v1/store/a/b%20c/d?q=1"
+    );
+    assert_eq!(
+        target(gw.get("/flat/a/b%20c").await),
+        "/base/v1/one/a%2Fb%20c"
+    );
 }
 
 #[tokio::test]
