@@ -1,4 +1,6 @@
-//! Arbitrary query strings, headers and bodies against an operation with every style.
+//! Arbitrary query strings, headers and bodies against an operation with every style, JSON
+//! and form `content` parameters, and JSON, form, multipart and text bodies (the fuzzer picks
+//! the Content-Type, multipart boundary included).
 #![no_main]
 use barbacane_artifact::{CompiledConfig, Operation};
 use barbacane_validator::{OperationValidator, RequestParts};
@@ -11,9 +13,18 @@ const OPERATION: &str = r#"{
     {"name": "id", "in": "path", "required": true, "style": "matrix", "explode": true, "schema": {"type": "array", "items": {"type": "integer"}}},
     {"name": "q", "in": "query", "required": false, "style": "form", "explode": false, "schema": {"type": "object", "properties": {"a": {"type": "number"}}}},
     {"name": "d", "in": "query", "required": false, "style": "deepObject", "explode": true, "schema": {"type": "object"}},
-    {"name": "h", "in": "header", "required": false, "style": "simple", "explode": false, "schema": {"type": "array", "items": {"type": "boolean"}}}
+    {"name": "h", "in": "header", "required": false, "style": "simple", "explode": false, "schema": {"type": "array", "items": {"type": "boolean"}}},
+    {"name": "j", "in": "query", "required": false, "style": "form", "explode": true, "content_type": "application/json", "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+    {"name": "all", "in": "querystring", "required": false, "style": "form", "explode": true, "content_type": "application/x-www-form-urlencoded", "schema": {"type": "object", "properties": {"t": {"type": "array", "items": {"type": "integer"}}}}}
   ],
-  "request_body": {"required": false, "content": [{"media_type": "application/json", "schema": {"type": "object", "properties": {"e": {"format": "email"}}}}]},
+  "request_body": {"required": false, "content": [
+    {"media_type": "application/json", "schema": {"type": "object", "properties": {"e": {"format": "email"}}}},
+    {"media_type": "application/x-www-form-urlencoded", "schema": {"type": "object", "properties": {"n": {"type": "integer"}, "l": {"type": "array", "items": {"type": "integer"}}, "o": {"type": "object"}}},
+     "encoding": {"l": {"explode": false}, "o": {"style": "deepObject"}}},
+    {"media_type": "multipart/form-data", "schema": {"type": "object", "properties": {"n": {"type": "integer"}, "f": {"type": "string"}}},
+     "encoding": {"f": {"content_type": "image/png"}}},
+    {"media_type": "text/plain", "schema": {"type": "string", "maxLength": 8}}
+  ]},
   "dispatch": {"name": "mock", "config": {}}
 }"#;
 
