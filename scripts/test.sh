@@ -18,6 +18,9 @@ cargo check -q --manifest-path fuzz/Cargo.toml
 echo "== evidence checkers (CycloneDX, in-toto, DSSE: see scripts/evidence-tools.sh)"
 BARBACANE_EVIDENCE_PYTHON="$(scripts/evidence-tools.sh)"
 export BARBACANE_EVIDENCE_PYTHON
+echo "== public API descriptions (see scripts/real-specs.sh)"
+BARBACANE_REAL_SPECS="$(scripts/real-specs.sh)"
+export BARBACANE_REAL_SPECS
 echo "== cargo test"
 cargo test --workspace
 echo "== official plugins, natively against the SDK's fake host"

@@ -6,6 +6,7 @@ use barbacane_compiler::*;
 use std::path::{Path, PathBuf};
 
 mod dialect;
+mod public_specs;
 mod real_world;
 
 fn fixtures() -> PathBuf {
