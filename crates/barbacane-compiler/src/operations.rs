@@ -6,9 +6,8 @@ use barbacane_spec::{
     Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, SharedDefs, Spec,
     bundle_schema_shared,
 };
-use barbacane_validator::SchemaError;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 use crate::extensions::{Known, dispatcher, middlewares};
 
@@ -23,7 +22,7 @@ pub(crate) fn compile_operations(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Operation> {
     let mut router: RouterBuilder<usize> = RouterBuilder::new();
-    let mut checked = SchemaChecks::new();
+    let mut checked = SchemaChecks::default();
     let mut out: Vec<Operation> = Vec::new();
     for spec in specs {
         let Some(base) = base_path(spec, base_path_flag, diags) else {
@@ -112,17 +111,7 @@ pub(crate) fn compile_operations(
                 middlewares: chain,
                 deprecated: def.deprecated,
             };
-            // Fail closed: compile every schema the data plane will compile (each distinct
-            // schema once: large descriptions repeat the same bodies and parameters).
-            if let Err(e) = check_schemas(&operation, shared.defs(), &mut checked) {
-                diags.push(Diagnostic::error(
-                    Code::E1005,
-                    &def.file,
-                    &def.pointer,
-                    format!("{}: {}", e.location, e.message),
-                    "fix the schema so it is valid JSON Schema for the spec's OpenAPI version",
-                ));
-            }
+            checked.add(&operation, def);
             out.push(operation);
         }
         if unenforced > 0 && known.allow_unenforced_security {
@@ -138,6 +127,7 @@ pub(crate) fn compile_operations(
             ));
         }
     }
+    check_schemas(checked, shared.defs(), diags);
     out.sort_by(|a, b| {
         (a.path.as_str(), a.method.as_str()).cmp(&(b.path.as_str(), b.method.as_str()))
     });
@@ -186,44 +176,83 @@ fn collapse_empty_segments<'d>(
     std::borrow::Cow::Owned(out)
 }
 
-/// Compile outcomes by schema text (`$ref`s name shared definitions, so equal text means an
-/// equal schema).
-type SchemaChecks = HashMap<String, Result<(), String>>;
+/// Every distinct schema the data plane will compile, with the first operation using it.
+/// They are compiled together at the end ([`check_schemas`]): one document holding the shared
+/// definitions once, so the check grows linearly with the description. Compiling each
+/// operation's schema on its own repeats every definition it reaches, which is quadratic
+/// for descriptions whose schemas reference each other (entity graphs).
+#[derive(Default)]
+struct SchemaChecks {
+    seen: HashSet<String>,
+    pending: Vec<PendingSchema>,
+}
 
-/// Compiles the operation's schemas as `OperationValidator::build_with_definitions` would.
-fn check_schemas(
-    op: &Operation,
-    definitions: &BTreeMap<String, Value>,
-    checked: &mut SchemaChecks,
-) -> Result<(), SchemaError> {
-    let params = op.parameters.iter().filter_map(|p| {
-        let schema = p.schema.as_ref()?;
-        Some((
-            schema,
-            format!("parameter {}.{}", p.location.as_str(), p.name),
-        ))
-    });
-    let bodies = op.request_body.iter().flat_map(|b| {
-        b.content.iter().filter_map(|m| {
-            let schema = m.schema.as_ref()?;
-            barbacane_validator::body_schema_is_checked(&m.media_type)
-                .then(|| (schema, format!("body {}", m.media_type)))
-        })
-    });
-    for (schema, location) in params.chain(bodies) {
-        let key = schema.to_string();
-        let outcome = checked.entry(key).or_insert_with(|| {
-            barbacane_validator::check_schema(schema, definitions, String::new())
-                .map_err(|e| e.message)
+struct PendingSchema {
+    schema: Value,
+    location: String,
+    file: String,
+    pointer: String,
+}
+
+impl SchemaChecks {
+    /// Records the operation's schemas that `OperationValidator::build_with_definitions` will
+    /// compile.
+    fn add(&mut self, op: &Operation, def: &OperationDef) {
+        let params = op.parameters.iter().filter_map(|p| {
+            let schema = p.schema.as_ref()?;
+            Some((
+                schema,
+                format!("parameter {}.{}", p.location.as_str(), p.name),
+            ))
         });
-        if let Err(message) = outcome {
-            return Err(SchemaError {
-                location,
-                message: message.clone(),
-            });
+        let bodies = op.request_body.iter().flat_map(|b| {
+            b.content.iter().filter_map(|m| {
+                let schema = m.schema.as_ref()?;
+                barbacane_validator::body_schema_is_checked(&m.media_type)
+                    .then(|| (schema, format!("body {}", m.media_type)))
+            })
+        });
+        for (schema, location) in params.chain(bodies) {
+            if self.seen.insert(schema.to_string()) {
+                self.pending.push(PendingSchema {
+                    schema: schema.clone(),
+                    location,
+                    file: def.file.clone(),
+                    pointer: def.pointer.clone(),
+                });
+            }
         }
     }
-    Ok(())
+}
+
+/// Fail closed: compiles every recorded schema with the shared definitions, as the data
+/// plane will; E1005 at the first operation using a schema that does not compile.
+fn check_schemas(
+    checks: SchemaChecks,
+    definitions: &BTreeMap<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if checks.pending.is_empty() {
+        return;
+    }
+    let all: Vec<&Value> = checks.pending.iter().map(|p| &p.schema).collect();
+    let document = serde_json::json!({ "$defs": definitions, "allOf": all });
+    let empty = BTreeMap::new();
+    if barbacane_validator::check_schema(&document, &empty, String::new()).is_ok() {
+        return;
+    }
+    // Something does not compile: find which, one schema at a time.
+    for p in &checks.pending {
+        if let Err(e) = barbacane_validator::check_schema(&p.schema, definitions, String::new()) {
+            diags.push(Diagnostic::error(
+                Code::E1005,
+                &p.file,
+                &p.pointer,
+                format!("{}: {}", p.location, e.message),
+                "fix the schema so it is valid JSON Schema for the spec's OpenAPI version",
+            ));
+        }
+    }
 }
 
 /// `x-barbacane-ratelimit` as resolved `rate-limit` middlewares.
