@@ -173,6 +173,10 @@ pub struct MediaType {
     /// `None` accepts any body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// OpenAPI 3.2 `itemSchema`: JSON Schema 2020-12 for each item of a sequential body
+    /// (JSON Lines, JSON text sequences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_schema: Option<Value>,
     /// The `encoding` object of form and multipart bodies, by property name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub encoding: BTreeMap<String, Encoding>,

@@ -212,7 +212,14 @@ impl SchemaChecks {
                     .then(|| (schema, format!("body {}", m.media_type)))
             })
         });
-        for (schema, location) in params.chain(bodies) {
+        let items = op.request_body.iter().flat_map(|b| {
+            b.content.iter().filter_map(|m| {
+                let schema = m.item_schema.as_ref()?;
+                barbacane_validator::item_schema_is_checked(&m.media_type)
+                    .then(|| (schema, format!("body {} items", m.media_type)))
+            })
+        });
+        for (schema, location) in params.chain(bodies).chain(items) {
             if self.seen.insert(schema.to_string()) {
                 self.pending.push(PendingSchema {
                     schema: schema.clone(),
@@ -410,6 +417,15 @@ fn request_body(
                 media_type: m.media_type.clone(),
                 encoding: m.encoding.clone(),
                 schema: m.schema.as_ref().and_then(|s| {
+                    match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
+                        Ok(v) => Some(v),
+                        Err(d) => {
+                            diags.push(d);
+                            None
+                        }
+                    }
+                }),
+                item_schema: m.item_schema.as_ref().and_then(|s| {
                     match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
                         Ok(v) => Some(v),
                         Err(d) => {

@@ -50,6 +50,7 @@ fn order_body() -> RequestBody {
         content: vec![MediaType {
             media_type: "application/json".into(),
             encoding: Default::default(),
+            item_schema: None,
             schema: Some(json!({
                 "type": "object",
                 "required": ["customer", "email", "items", "total"],

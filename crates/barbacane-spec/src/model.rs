@@ -137,6 +137,9 @@ pub struct MediaTypeDef {
     pub media_type: String,
     /// Its schema, if any.
     pub schema: Option<SchemaLocation>,
+    /// OpenAPI 3.2 `itemSchema`: the schema of each item of a sequential media type
+    /// (JSON Lines, JSON text sequences).
+    pub item_schema: Option<SchemaLocation>,
     /// Its `encoding` object (form and multipart bodies), by property name.
     pub encoding: std::collections::BTreeMap<String, barbacane_artifact::Encoding>,
 }

@@ -233,6 +233,7 @@ fn path_item(
                     pointer: push(&pointer, "requestBody"),
                     value: b,
                 },
+                is_32,
                 diags,
             )
         });
@@ -507,6 +508,7 @@ fn parse_style(style: &str, location: ParamLocation) -> Option<ParamStyle> {
 fn request_body(
     set: &DocumentSet,
     node: Located<'_>,
+    is_32: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<BodyDef> {
     let node = match set.deref(node) {
@@ -535,6 +537,14 @@ fn request_body(
                 file: node.file.display.clone(),
                 pointer: push(&pointer, "schema"),
             });
+            let item_schema = entry
+                .get("itemSchema")
+                .filter(|_| is_32)
+                .map(|_| SchemaLocation {
+                    path: node.file.path.clone(),
+                    file: node.file.display.clone(),
+                    pointer: push(&pointer, "itemSchema"),
+                });
             let encoding = match entry.get("encoding") {
                 Some(e) => match encoding(node.file, &push(&pointer, "encoding"), e) {
                     Ok(e) => e,
@@ -548,6 +558,7 @@ fn request_body(
             content.push(MediaTypeDef {
                 media_type: essence,
                 schema,
+                item_schema,
                 encoding,
             });
         }

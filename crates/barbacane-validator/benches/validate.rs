@@ -42,6 +42,7 @@ fn operation() -> Operation {
             content: vec![MediaType {
                 media_type: "application/json".into(),
                 encoding: Default::default(),
+                item_schema: None,
                 schema: Some(json!({
                     "type": "object",
                     "required": ["customer", "email", "items", "total"],

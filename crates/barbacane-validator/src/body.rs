@@ -24,6 +24,8 @@ struct MediaRule {
     /// Types of the schema's properties, for form and multipart values.
     shape: Shape,
     encoding: BTreeMap<String, Encoding>,
+    /// `itemSchema` of a sequential type, with the record separator.
+    items: Option<(Arc<Validator>, u8)>,
 }
 
 impl BodyRule {
@@ -43,11 +45,21 @@ impl BodyRule {
                 }
                 _ => (None, Shape::of(None)),
             };
+            let items = match (&m.item_schema, sequence_separator(&m.media_type)) {
+                (Some(schema), Some(separator)) => {
+                    let (v, _) = cache.get(schema, definitions, || {
+                        format!("body {} items", m.media_type)
+                    })?;
+                    Some((v, separator))
+                }
+                _ => None,
+            };
             media.push(MediaRule {
                 range: m.media_type.clone(),
                 validator,
                 shape,
                 encoding: m.encoding.clone(),
+                items,
             });
         }
         Ok(BodyRule {
@@ -91,7 +103,11 @@ impl BodyRule {
 
     /// Whether validating needs the buffered body.
     pub(crate) fn needs_body(&self) -> bool {
-        self.required || self.media.iter().any(|m| m.validator.is_some())
+        self.required
+            || self
+                .media
+                .iter()
+                .any(|m| m.validator.is_some() || m.items.is_some())
     }
 
     pub(crate) fn validate(
@@ -123,6 +139,9 @@ impl BodyRule {
                 Err(self.unsupported())
             };
         };
+        if let Some((items, separator)) = &rule.items {
+            return validate_items(items, *separator, body);
+        }
         let Some(validator) = &rule.validator else {
             return Ok(());
         };
@@ -145,6 +164,54 @@ impl BodyRule {
                 reason: e.masked().to_string(),
             })
             .collect();
+        Err(ValidationFailure {
+            kind: FailureKind::Invalid,
+            errors,
+        })
+    }
+}
+
+/// The record separator of a sequential JSON media type: newline for JSON Lines, RS (0x1E)
+/// for JSON text sequences (RFC 7464).
+pub(crate) fn sequence_separator(media_type: &str) -> Option<u8> {
+    match media_type.to_ascii_lowercase().as_str() {
+        "application/jsonl"
+        | "application/x-ndjson"
+        | "application/x-jsonlines"
+        | "application/jsonlines" => Some(b'\n'),
+        "application/json-seq" => Some(0x1E),
+        _ => None,
+    }
+}
+
+/// Each record of a sequential body against the `itemSchema` (the field of an error is the
+/// record's index); empty records (a trailing newline, `\r\n` line ends) are skipped.
+fn validate_items(items: &Validator, separator: u8, body: &[u8]) -> Result<(), ValidationFailure> {
+    let mut errors = Vec::new();
+    let records = body
+        .split(|b| *b == separator)
+        .map(|r| r.trim_ascii())
+        .filter(|r| !r.is_empty());
+    for (i, record) in records.enumerate() {
+        match serde_json::from_slice::<Value>(record) {
+            Err(_) => errors.push(FieldError {
+                location: "body",
+                field: format!("/{i}"),
+                reason: "item is not valid JSON".into(),
+            }),
+            Ok(value) => errors.extend(items.iter_errors(&value).take(4).map(|e| FieldError {
+                location: "body",
+                field: format!("/{i}{}", e.instance_path()),
+                reason: e.masked().to_string(),
+            })),
+        }
+        if errors.len() >= 16 {
+            break;
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
         Err(ValidationFailure {
             kind: FailureKind::Invalid,
             errors,

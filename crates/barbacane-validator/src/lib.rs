@@ -51,6 +51,14 @@ pub fn body_schema_is_checked(media_type: &str) -> bool {
     content::Content::of(media_type) != content::Content::Opaque || media_type.ends_with("/*")
 }
 
+/// Whether an `itemSchema` of this media type is enforced: JSON Lines
+/// (`application/jsonl`, `application/x-ndjson`, `application/x-jsonlines`) and JSON text
+/// sequences (`application/json-seq`); other sequential types (`text/event-stream`) get the
+/// content-type check only.
+pub fn item_schema_is_checked(media_type: &str) -> bool {
+    body::sequence_separator(media_type).is_some()
+}
+
 /// Checks `value` against a JSON Schema 2020-12 document (compile-time use: plugin
 /// configurations against their `config-schema.json`). Returns every violation as
 /// `(JSON pointer into value, message)`, or the schema's own compile error.

@@ -513,3 +513,38 @@ paths:
         );
     }
 }
+
+#[test]
+fn item_schemas_check_each_record_of_a_json_lines_body() {
+    let out = build(
+        r#"
+openapi: 3.2.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  /events:
+    post:
+      requestBody:
+        content:
+          application/jsonl:
+            itemSchema: {type: object, required: [id], properties: {id: {type: integer}}}
+          application/json-seq:
+            itemSchema: {type: integer}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .unwrap();
+    let v = validator(&out, "/events");
+    assert!(v.needs_body());
+    let jsonl = "application/jsonl";
+    assert!(body_ok(&v, jsonl, b"{\"id\":1}\n{\"id\":2}\n"));
+    assert!(body_ok(&v, jsonl, b"{\"id\":1}\r\n\r\n{\"id\":2}"));
+    assert!(!body_ok(&v, jsonl, b"{\"id\":1}\n{\"id\":\"x\"}\n"));
+    assert!(!body_ok(&v, jsonl, b"{\"id\":1}\n{oops\n"));
+    assert!(body_ok(&v, "application/json-seq", b"\x1e1\n\x1e2\n"));
+    assert!(!body_ok(
+        &v,
+        "application/json-seq",
+        b"\x1e1\n\x1e\"two\"\n"
+    ));
+}

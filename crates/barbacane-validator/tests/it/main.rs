@@ -81,6 +81,7 @@ fn operation() -> Operation {
             content: vec![MediaType {
                 media_type: "application/json".into(),
                 encoding: Default::default(),
+                item_schema: None,
                 schema: Some(
                     json!({"type": "object", "properties": {"n": {"type": "number", "format": "double"}, "e": {"format": "email"}}}),
                 ),
