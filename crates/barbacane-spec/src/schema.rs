@@ -120,14 +120,29 @@ pub fn bundle_schema_shared(
         shared,
         queue: Vec::new(),
     };
-    let out = bundler.convert(&root)?;
+    let mut first_error = None;
+    let out = bundler
+        .convert(&root)
+        .map_err(|d| first_error.get_or_insert(d).clone());
+    // Every name handed out is defined, even after an error, so that other schemas of the
+    // build referencing it are not reported again for a missing definition (the build
+    // fails on the first error anyway).
     while let Some((name, node_file, pointer)) = bundler.queue.pop() {
-        let file = set.file(&node_file).ok_or_else(|| missing(at))?;
-        let node = set.at(file, &pointer).ok_or_else(|| missing(at))?;
-        let converted = bundler.convert(&node)?;
+        let converted = set
+            .file(&node_file)
+            .and_then(|file| set.at(file, &pointer))
+            .ok_or_else(|| missing(at))
+            .and_then(|node| bundler.convert(&node));
+        let converted = converted.unwrap_or_else(|d| {
+            first_error.get_or_insert(d);
+            Value::Bool(true)
+        });
         bundler.shared.defs.insert(name, converted);
     }
-    Ok(out)
+    match first_error {
+        Some(d) => Err(d),
+        None => out,
+    }
 }
 
 fn missing(at: &SchemaLocation) -> Diagnostic {

@@ -548,3 +548,30 @@ paths:
         b"\x1e1\n\x1e\"two\"\n"
     ));
 }
+
+#[test]
+fn a_broken_shared_schema_is_reported_once_at_its_pointer() {
+    let diags = build(
+        r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+components:
+  schemas:
+    Name: {type: string, pattern: '[\p{Print}&&[^|]]+'}
+    Plan: {type: object, properties: {name: {$ref: '#/components/schemas/Name'}}}
+paths:
+  /a:
+    post:
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Plan'}}}}
+      responses: {"200": {description: ok}}
+  /b:
+    post:
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Name'}}}}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .unwrap_err();
+    assert_eq!(codes(&diags), ["E1005"], "{diags:#?}");
+    assert_eq!(diags[0].json_pointer, "/components/schemas/Name/pattern");
+}

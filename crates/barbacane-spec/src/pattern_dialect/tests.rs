@@ -144,6 +144,7 @@ fn expected_output() {
     for (input, expected) in [
         (r"^[\w-.+]+@[\w-.+]+$", r"^[\w\-.+]+@[\w\-.+]+$"),
         (r"[^/:|\000-\037]+", r"[^/:|\x00-\x1F]+"),
+        (r"1[0-9]{,2}x", r"1[0-9]{0,2}x"),
         (r"\p{Punct}", r"[\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]"),
         (r"[\p{Lower}_]", r"[a-z_]"),
         (r"\p{LD}", r"[\p{L}\p{Nd}]"),
