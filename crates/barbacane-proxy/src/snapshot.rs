@@ -173,7 +173,22 @@ impl Snapshot {
                 .clone()
                 .unwrap_or_else(barbacane_state::local),
         );
-        let mut schemas = barbacane_validator::SchemaCache::default();
+        // Every operation's schemas compiled at once (those reaching shared definitions in
+        // one document), so big descriptions load in time and memory linear in their size.
+        let mut schemas = barbacane_validator::SchemaCache::for_operations(
+            &config.operations,
+            &config.definitions,
+        )
+        .map_err(|e| {
+            let culprit = config.operations.iter().find(|op| {
+                OperationValidator::build_with_definitions(op, &config.definitions).is_err()
+            });
+            LoadError::Operation {
+                method: culprit.map_or_else(|| "-".to_owned(), |op| op.method.clone()),
+                path: culprit.map_or_else(|| "-".to_owned(), |op| op.path.clone()),
+                reason: format!("{}: {}", e.location, e.message),
+            }
+        })?;
         for op in &config.operations {
             let fail = |reason: String| LoadError::Operation {
                 method: op.method.clone(),

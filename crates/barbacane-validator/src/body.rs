@@ -3,15 +3,13 @@
 //! their schema; other media types get the content-type check only.
 
 use barbacane_artifact::{Encoding, RequestBody};
-use jsonschema::Validator;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-use crate::cache::SchemaCache;
+use crate::cache::{Compiled, SchemaCache};
 use crate::coerce::Shape;
 use crate::content::Content;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
-use std::sync::Arc;
 
 pub(crate) struct BodyRule {
     required: bool,
@@ -20,12 +18,12 @@ pub(crate) struct BodyRule {
 
 struct MediaRule {
     range: String,
-    validator: Option<Arc<Validator>>,
+    validator: Option<Compiled>,
     /// Types of the schema's properties, for form and multipart values.
     shape: Shape,
     encoding: BTreeMap<String, Encoding>,
     /// `itemSchema` of a sequential type, with the record separator.
-    items: Option<(Arc<Validator>, u8)>,
+    items: Option<(Compiled, u8)>,
 }
 
 impl BodyRule {
@@ -152,18 +150,18 @@ impl BodyRule {
             // A range such as `*/*` with a schema and an undecodable payload (binary, XML).
             return Ok(());
         };
-        if validator.is_valid(&value) {
-            return Ok(());
-        }
-        let errors = validator
-            .iter_errors(&value)
-            .take(16)
-            .map(|e| FieldError {
+        let errors: Vec<FieldError> = validator
+            .errors(value, 16)
+            .into_iter()
+            .map(|(field, reason)| FieldError {
                 location: "body",
-                field: e.instance_path().to_string(),
-                reason: e.masked().to_string(),
+                field,
+                reason,
             })
             .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
         Err(ValidationFailure {
             kind: FailureKind::Invalid,
             errors,
@@ -186,7 +184,7 @@ pub(crate) fn sequence_separator(media_type: &str) -> Option<u8> {
 
 /// Each record of a sequential body against the `itemSchema` (the field of an error is the
 /// record's index); empty records (a trailing newline, `\r\n` line ends) are skipped.
-fn validate_items(items: &Validator, separator: u8, body: &[u8]) -> Result<(), ValidationFailure> {
+fn validate_items(items: &Compiled, separator: u8, body: &[u8]) -> Result<(), ValidationFailure> {
     let mut errors = Vec::new();
     let records = body
         .split(|b| *b == separator)
@@ -199,11 +197,18 @@ fn validate_items(items: &Validator, separator: u8, body: &[u8]) -> Result<(), V
                 field: format!("/{i}"),
                 reason: "item is not valid JSON".into(),
             }),
-            Ok(value) => errors.extend(items.iter_errors(&value).take(4).map(|e| FieldError {
-                location: "body",
-                field: format!("/{i}{}", e.instance_path()),
-                reason: e.masked().to_string(),
-            })),
+            Ok(value) => {
+                errors.extend(
+                    items
+                        .errors(value, 4)
+                        .into_iter()
+                        .map(|(path, reason)| FieldError {
+                            location: "body",
+                            field: format!("/{i}{path}"),
+                            reason,
+                        }),
+                )
+            }
         }
         if errors.len() >= 16 {
             break;

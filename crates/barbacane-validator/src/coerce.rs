@@ -25,7 +25,7 @@ impl Types {
         self.0 & bit != 0
     }
 
-    pub(crate) fn of(schema: &Value, root: &Value) -> Types {
+    pub(crate) fn of(schema: &Value, root: Defs<'_>) -> Types {
         let schema = deref(schema, root);
         let mut bits = 0;
         let mut add = |t: &str| {
@@ -136,8 +136,25 @@ fn is_json_number(raw: &str) -> bool {
     i == b.len()
 }
 
+/// Where `#/$defs/NAME` references resolve: the schema's own `$defs` (a self-contained
+/// schema), then the artifact's shared definitions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Defs<'a> {
+    root: &'a Value,
+    shared: Option<&'a BTreeMap<String, Value>>,
+}
+
+impl<'a> Defs<'a> {
+    fn get(self, name: &str) -> Option<&'a Value> {
+        self.root
+            .get("$defs")
+            .and_then(|d| d.get(name))
+            .or_else(|| self.shared.and_then(|m| m.get(name)))
+    }
+}
+
 /// Follows a bundled `#/$defs/...` reference (the only kind the compiler emits).
-fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
+fn deref<'a>(schema: &'a Value, root: Defs<'a>) -> &'a Value {
     let mut current = schema;
     for _ in 0..16 {
         match current
@@ -145,7 +162,7 @@ fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/$defs/"))
         {
-            Some(name) => match root.get("$defs").and_then(|d| d.get(name)) {
+            Some(name) => match root.get(name) {
                 Some(target) => current = target,
                 None => break,
             },
@@ -173,10 +190,19 @@ pub(crate) enum Shape {
 
 impl Shape {
     pub(crate) fn of(schema: Option<&Value>) -> Shape {
-        let Some(schema) = schema else {
+        Shape::of_with(schema, None)
+    }
+
+    /// The shape of `schema`, whose `#/$defs/NAME` references may point into `shared`.
+    pub(crate) fn of_with(
+        schema: Option<&Value>,
+        shared: Option<&BTreeMap<String, Value>>,
+    ) -> Shape {
+        let Some(root) = schema else {
             return Shape::Primitive(Types::ANY);
         };
-        let resolved = deref(schema, schema);
+        let schema = Defs { root, shared };
+        let resolved = deref(root, schema);
         let types = Types::of(resolved, schema);
         if types.is_array() {
             let items = resolved
@@ -257,7 +283,15 @@ mod tests {
 
     #[test]
     fn coercion_follows_the_schema_types() {
-        let t = |s: Value| Types::of(&s, &s);
+        let t = |s: Value| {
+            Types::of(
+                &s,
+                Defs {
+                    root: &s,
+                    shared: None,
+                },
+            )
+        };
         assert_eq!(t(json!({"type": "integer"})).coerce("2"), json!(2));
         assert_eq!(t(json!({"type": "integer"})).coerce("2.5"), json!(2.5));
         assert_eq!(t(json!({"type": "integer"})).coerce("two"), json!("two"));

@@ -45,6 +45,13 @@ pub(crate) fn self_contained<'s>(
     })
 }
 
+/// Whether `schema` references any shared definition.
+pub(crate) fn reaches_any(schema: &Value) -> bool {
+    let mut any = false;
+    refs(schema, &mut |_| any = true);
+    any
+}
+
 /// Calls `found` with the NAME of every `$ref: "#/$defs/NAME"` in `node`.
 fn refs<'v>(node: &'v Value, found: &mut impl FnMut(&'v str)) {
     match node {

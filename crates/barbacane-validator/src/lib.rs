@@ -45,6 +45,31 @@ pub fn check_schema(
     operation::compile(&schema, location).map(|_| ())
 }
 
+/// Every schema of `op` a validator compiles, with where it sits (`parameter query.page`,
+/// `body application/json`, `body application/jsonl items`).
+pub(crate) fn schemas_of(
+    op: &barbacane_artifact::Operation,
+) -> impl Iterator<Item = (&serde_json::Value, String)> {
+    let params = op.parameters.iter().filter_map(|p| {
+        let schema = p.schema.as_ref()?;
+        Some((
+            schema,
+            format!("parameter {}.{}", p.location.as_str(), p.name),
+        ))
+    });
+    let media = op.request_body.iter().flat_map(|b| b.content.iter());
+    let bodies = media.clone().filter_map(|m| {
+        let schema = m.schema.as_ref()?;
+        body_schema_is_checked(&m.media_type).then(|| (schema, format!("body {}", m.media_type)))
+    });
+    let items = media.filter_map(|m| {
+        let schema = m.item_schema.as_ref()?;
+        item_schema_is_checked(&m.media_type)
+            .then(|| (schema, format!("body {} items", m.media_type)))
+    });
+    params.chain(bodies).chain(items)
+}
+
 /// Whether a body schema of this media type (or range) is compiled and enforced; others get
 /// the content-type check only.
 pub fn body_schema_is_checked(media_type: &str) -> bool {

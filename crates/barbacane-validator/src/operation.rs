@@ -7,12 +7,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::body::BodyRule;
-use crate::cache::SchemaCache;
+use crate::cache::{Compiled, SchemaCache};
 use crate::coerce::Shape;
 use crate::content::Content;
 use crate::params;
 use crate::{FailureKind, FieldError, SchemaError, ValidationFailure};
-use std::sync::Arc;
 
 /// Compiles a JSON Schema 2020-12 document with format assertions on.
 pub(crate) fn compile(schema: &Value, location: String) -> Result<Validator, SchemaError> {
@@ -35,7 +34,7 @@ struct ParamRule {
     shape: Shape,
     /// Set for a `content` parameter: decoded per its media type, not per `style`.
     content: Option<Content>,
-    validator: Option<Arc<Validator>>,
+    validator: Option<Compiled>,
 }
 
 /// The request parts parameter validation reads.
@@ -77,7 +76,8 @@ impl OperationValidator {
         operation: &Operation,
         definitions: &BTreeMap<String, Value>,
     ) -> Result<OperationValidator, SchemaError> {
-        Self::build_cached(operation, definitions, &mut SchemaCache::default())
+        let mut cache = SchemaCache::for_operations([operation], definitions)?;
+        Self::build_cached(operation, definitions, &mut cache)
     }
 
     /// [`OperationValidator::build_with_definitions`], reusing the schemas `cache` already
@@ -289,11 +289,9 @@ impl OperationValidator {
 
 /// Checks a present value against the rule's schema.
 fn check(rule: &ParamRule, value: Option<Value>, errors: &mut Vec<FieldError>) {
-    if let (Some(v), Some(validator)) = (value, &rule.validator)
-        && !validator.is_valid(&v)
-    {
-        for e in validator.iter_errors(&v).take(4) {
-            errors.push(field_error(rule, e.masked().to_string()));
+    if let (Some(v), Some(validator)) = (value, &rule.validator) {
+        for (_, message) in validator.errors(v, 4) {
+            errors.push(field_error(rule, message));
         }
     }
 }
