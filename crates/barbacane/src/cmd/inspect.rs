@@ -59,7 +59,10 @@ pub fn run(args: InspectArgs) -> i32 {
         let mut shown = header.clone();
         shown.content_hash = Some(artifact.content_hash().to_owned());
         let shown = serde_json::to_value(&shown).map(|mut v| {
-            if let Some(map) = v.as_object_mut() {
+            if let Some(map) = v
+                .as_object_mut()
+                .filter(|_| !config.skipped_checks.is_empty())
+            {
                 map.insert(
                     "skipped_checks".into(),
                     serde_json::json!(config.skipped_checks),

@@ -256,3 +256,49 @@ fn text_input_kind_column_is_padded() {
         out.stdout
     );
 }
+
+#[test]
+fn lenient_patterns_are_warned_and_listed_as_skipped_checks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("api.yaml"),
+        r#"openapi: 3.1.0
+info: {title: t, version: "1"}
+x-barbacane-dispatch: {name: mock}
+paths:
+  /a:
+    get:
+      parameters:
+        - {name: q, in: query, schema: {type: string, pattern: '(unclosed'}}
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .expect("write spec");
+    let out = dir.path().join("api.bca");
+    let strict = run(barbacane()
+        .current_dir(dir.path())
+        .args(["compile", "--spec", "api.yaml", "--output"])
+        .arg(&out));
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(strict.stderr.contains("error[E1005]"), "{}", strict.stderr);
+    let lenient = compile_in(dir.path(), &["api.yaml"], &out, &["--lenient-patterns"]);
+    assert!(
+        lenient.stderr.contains("warning[W1003]"),
+        "{}",
+        lenient.stderr
+    );
+    let text = run(barbacane().arg("inspect").arg(&out));
+    text.assert_code(0);
+    assert!(text.stdout.contains("skipped checks (1"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("/paths/~1a/get/parameters/0/schema/pattern"),
+        "{}",
+        text.stdout
+    );
+    let json = inspect_json(&out);
+    assert_eq!(
+        json["skipped_checks"][0]["pointer"],
+        "/paths/~1a/get/parameters/0/schema/pattern"
+    );
+}
