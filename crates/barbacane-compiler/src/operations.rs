@@ -198,28 +198,7 @@ impl SchemaChecks {
     /// Records the operation's schemas that `OperationValidator::build_with_definitions` will
     /// compile.
     fn add(&mut self, op: &Operation, def: &OperationDef) {
-        let params = op.parameters.iter().filter_map(|p| {
-            let schema = p.schema.as_ref()?;
-            Some((
-                schema,
-                format!("parameter {}.{}", p.location.as_str(), p.name),
-            ))
-        });
-        let bodies = op.request_body.iter().flat_map(|b| {
-            b.content.iter().filter_map(|m| {
-                let schema = m.schema.as_ref()?;
-                barbacane_validator::body_schema_is_checked(&m.media_type)
-                    .then(|| (schema, format!("body {}", m.media_type)))
-            })
-        });
-        let items = op.request_body.iter().flat_map(|b| {
-            b.content.iter().filter_map(|m| {
-                let schema = m.item_schema.as_ref()?;
-                barbacane_validator::item_schema_is_checked(&m.media_type)
-                    .then(|| (schema, format!("body {} items", m.media_type)))
-            })
-        });
-        for (schema, location) in params.chain(bodies).chain(items) {
+        for (schema, location) in barbacane_validator::schemas_of(op) {
             if self.seen.insert(schema.to_string()) {
                 self.pending.push(PendingSchema {
                     schema: schema.clone(),
@@ -368,6 +347,23 @@ fn route_error(
     }
 }
 
+/// Bundles one schema into the shared definitions; a failure is a diagnostic and no schema.
+fn bundler<'a>(
+    set: &'a DocumentSet,
+    spec: &'a Spec,
+    patterns: &'a PatternChecker,
+    shared: &'a mut SharedDefs,
+    diags: &'a mut Vec<Diagnostic>,
+) -> impl FnMut(&barbacane_spec::SchemaLocation) -> Option<Value> + 'a {
+    move |at| match bundle_schema_shared(set, at, spec.dialect, patterns, shared) {
+        Ok(v) => Some(v),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
 fn parameters(
     set: &DocumentSet,
     spec: &Spec,
@@ -376,6 +372,7 @@ fn parameters(
     shared: &mut SharedDefs,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Parameter> {
+    let mut bundle = bundler(set, spec, patterns, shared, diags);
     def.parameters
         .iter()
         .map(|p| Parameter {
@@ -385,15 +382,7 @@ fn parameters(
             style: p.style,
             explode: p.explode,
             allow_empty_value: p.allow_empty_value,
-            schema: p.schema.as_ref().and_then(|s| {
-                match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
-                    Ok(v) => Some(v),
-                    Err(d) => {
-                        diags.push(d);
-                        None
-                    }
-                }
-            }),
+            schema: p.schema.as_ref().and_then(&mut bundle),
             content_type: p.content_type.clone(),
         })
         .collect()
@@ -408,6 +397,7 @@ fn request_body(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RequestBody> {
     let body = def.body.as_ref()?;
+    let mut bundle = bundler(set, spec, patterns, shared, diags);
     Some(RequestBody {
         required: body.required,
         content: body
@@ -416,24 +406,8 @@ fn request_body(
             .map(|m| MediaType {
                 media_type: m.media_type.clone(),
                 encoding: m.encoding.clone(),
-                schema: m.schema.as_ref().and_then(|s| {
-                    match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
-                        Ok(v) => Some(v),
-                        Err(d) => {
-                            diags.push(d);
-                            None
-                        }
-                    }
-                }),
-                item_schema: m.item_schema.as_ref().and_then(|s| {
-                    match bundle_schema_shared(set, s, spec.dialect, patterns, shared) {
-                        Ok(v) => Some(v),
-                        Err(d) => {
-                            diags.push(d);
-                            None
-                        }
-                    }
-                }),
+                schema: m.schema.as_ref().and_then(&mut bundle),
+                item_schema: m.item_schema.as_ref().and_then(&mut bundle),
             })
             .collect(),
     })

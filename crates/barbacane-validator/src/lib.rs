@@ -47,7 +47,7 @@ pub fn check_schema(
 
 /// Every schema of `op` a validator compiles, with where it sits (`parameter query.page`,
 /// `body application/json`, `body application/jsonl items`).
-pub(crate) fn schemas_of(
+pub fn schemas_of(
     op: &barbacane_artifact::Operation,
 ) -> impl Iterator<Item = (&serde_json::Value, String)> {
     let params = op.parameters.iter().filter_map(|p| {
@@ -72,7 +72,7 @@ pub(crate) fn schemas_of(
 
 /// Whether a body schema of this media type (or range) is compiled and enforced; others get
 /// the content-type check only.
-pub fn body_schema_is_checked(media_type: &str) -> bool {
+pub(crate) fn body_schema_is_checked(media_type: &str) -> bool {
     content::Content::of(media_type) != content::Content::Opaque || media_type.ends_with("/*")
 }
 
@@ -80,7 +80,7 @@ pub fn body_schema_is_checked(media_type: &str) -> bool {
 /// (`application/jsonl`, `application/x-ndjson`, `application/x-jsonlines`) and JSON text
 /// sequences (`application/json-seq`); other sequential types (`text/event-stream`) get the
 /// content-type check only.
-pub fn item_schema_is_checked(media_type: &str) -> bool {
+pub(crate) fn item_schema_is_checked(media_type: &str) -> bool {
     body::sequence_separator(media_type).is_some()
 }
 
