@@ -142,7 +142,7 @@ impl Capability {
     /// registries can refuse unknown imports with this list).
     pub fn functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Core => &["result_read", "set_output", "random"],
+            Capability::Core => &["result_read", "set_output", "random", "buffer_bodies"],
             Capability::Log => &["log"],
             Capability::Context => &["get", "set"],
             Capability::Clock => &["now_ms", "monotonic_ns"],

@@ -36,6 +36,18 @@ struct Shared {
     exports: Arc<ExportIndex>,
     is_async: bool,
     pool: Arc<Pool>,
+    /// What `init` asked for with `core.buffer_bodies` when the configuration was proved.
+    body_flags: std::sync::atomic::AtomicU8,
+}
+
+/// Whole bodies a prepared middleware asked the gateway to hold for it
+/// (`barbacane:core.buffer_bodies`, during `init`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyNeeds {
+    /// The request body, buffered before `on_request`.
+    pub request: bool,
+    /// The response body, buffered before `on_response`.
+    pub response: bool,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -108,6 +120,7 @@ impl Prepared {
                 exports: Arc::clone(&plugin.exports),
                 is_async: plugin.is_async,
                 pool,
+                body_flags: std::sync::atomic::AtomicU8::new(0),
             }),
             plugin,
             config: config.into(),
@@ -127,6 +140,26 @@ impl Prepared {
     /// Whether calls need the `*_async` methods (the plugin makes outbound calls).
     pub fn is_async(&self) -> bool {
         self.plugin.is_async
+    }
+
+    /// The bodies this configuration's `init` asked for.
+    pub fn body_needs(&self) -> BodyNeeds {
+        let flags = self
+            .shared
+            .body_flags
+            .load(std::sync::atomic::Ordering::Relaxed);
+        BodyNeeds {
+            request: flags & 1 != 0,
+            response: flags & 2 != 0,
+        }
+    }
+
+    /// Records what the `init` that proved this configuration asked for.
+    pub(crate) fn record_body_needs(&self, call: &Call) {
+        self.shared.body_flags.store(
+            call.live.store.data().body_flags,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Initialized instances waiting for a request.
@@ -151,6 +184,7 @@ impl Prepared {
             http_body: None,
             memory: None,
             in_init: true,
+            body_flags: 0,
             deadline_ticks,
         };
         let mut store = Store::new(runtime.engine(), state);

@@ -34,7 +34,7 @@ mod runtime;
 mod state;
 
 pub use error::WasmError;
-pub use instance::{Call, PoolOptions, Prepared, StartError};
+pub use instance::{BodyNeeds, Call, PoolOptions, Prepared, StartError};
 pub use limiter::{Decision, LimitError, LimitFuture, RateLimiter};
 pub use outbound::{
     DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,

@@ -435,6 +435,7 @@ impl Plugin {
             prepared.start(Default::default())
         };
         let call = started.map_err(|e| e.error)?;
+        prepared.record_body_needs(&call);
         drop(call.into_exchange());
         Ok(prepared)
     }

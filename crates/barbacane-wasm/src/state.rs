@@ -60,6 +60,8 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<wasmtime::Memory>,
     /// True while `init` runs (outbound calls are refused then).
     pub(crate) in_init: bool,
+    /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).
+    pub(crate) body_flags: u8,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).
     pub(crate) deadline_ticks: u64,
 }

@@ -12,6 +12,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(MODULE, "result_read", result_read)?;
     linker.func_wrap(MODULE, "set_output", set_output)?;
     linker.func_wrap(MODULE, "random", random)?;
+    linker.func_wrap(MODULE, "buffer_bodies", buffer_bodies)?;
     Ok(())
 }
 
@@ -32,6 +33,17 @@ fn set_output(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime
     let bytes = read_bytes(&mut caller, ptr, len)?;
     caller.data_mut().output = bytes;
     Ok(())
+}
+
+/// `buffer_bodies(flags) -> i32`, during `init` only: bit 0 asks for request bodies, bit 1
+/// for response bodies (see [`crate::BodyNeeds`]). 0 when recorded, -1 outside `init`.
+fn buffer_bodies(mut caller: Caller<'_, HostState>, flags: i32) -> i32 {
+    let state = caller.data_mut();
+    if !state.in_init {
+        return -1;
+    }
+    state.body_flags |= (flags & 0b11) as u8;
+    0
 }
 
 /// Fills `[ptr, ptr + len)` with random bytes: `wasm32-unknown-unknown` has no entropy source.

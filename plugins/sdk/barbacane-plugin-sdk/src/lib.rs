@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod action;
+pub mod buffering;
 pub mod clock;
 pub mod context;
 pub mod crypto;

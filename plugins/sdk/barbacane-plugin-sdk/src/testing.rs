@@ -134,6 +134,7 @@ impl FakeHost {
                 now_ms: old.now_ms,
                 monotonic_ns: old.monotonic_ns,
                 random_seed: old.random_seed,
+                buffered_bodies: old.buffered_bodies,
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
@@ -291,6 +292,12 @@ impl FakeHost {
     /// Runs `dispatch`.
     pub fn dispatch<D: Dispatcher>(&mut self, plugin: &mut D) -> OutgoingResponse {
         plugin.dispatch(&mut Request::host())
+    }
+
+    /// What the plugin asked for with [`crate::buffering`] (during `init`): (request bodies,
+    /// response bodies).
+    pub fn buffered_bodies(&self) -> (bool, bool) {
+        with(|s| (s.buffered_bodies & 1 != 0, s.buffered_bodies & 2 != 0))
     }
 
     /// The request method now.

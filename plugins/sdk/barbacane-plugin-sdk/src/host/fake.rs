@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) buckets: BTreeMap<String, VecDeque<i64>>,
     /// Every `ratelimit.take`: key, quota, window in milliseconds.
     pub(crate) ratelimit_takes: Vec<(String, i64, i64)>,
+    /// What `core.buffer_bodies` was asked for (bit 0 request, bit 1 response).
+    pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
     pub(crate) verifier: Option<Verifier>,
 }
@@ -93,6 +95,11 @@ fn response(state: &mut State) -> &mut FakeResponse {
 
 pub(crate) fn output(bytes: &[u8]) {
     with(|s| s.output = bytes.to_vec());
+}
+
+pub(crate) fn want_bodies(flags: i32) -> bool {
+    STATE.with(|s| s.borrow_mut().buffered_bodies |= flags);
+    true
 }
 
 pub(crate) fn random(buf: &mut [u8]) {

@@ -10,6 +10,7 @@ unsafe extern "C" {
     fn set_output(ptr: *const u8, len: i32);
     #[link_name = "random"]
     fn core_random(ptr: *mut u8, len: i32);
+    fn buffer_bodies(flags: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:log")]
@@ -190,6 +191,11 @@ pub(crate) fn output(bytes: &[u8]) {
 pub(crate) fn random(buf: &mut [u8]) {
     // SAFETY: a valid, writable slice for the duration of the call.
     unsafe { core_random(buf.as_mut_ptr(), len(buf)) }
+}
+
+pub(crate) fn want_bodies(flags: i32) -> bool {
+    // SAFETY: no pointers cross.
+    unsafe { buffer_bodies(flags) == 0 }
 }
 
 pub(crate) fn log(level: i32, message: &str) {
