@@ -89,11 +89,14 @@ pub enum Capability {
     /// `barbacane:crypto`: signature verification against JWKs, HMAC, SHA-256 and
     /// constant-time comparison, natively.
     Crypto,
+    /// `barbacane:cache`: a response cache kept by the host (in process, bounded in bytes,
+    /// or on a shared Redis), with concurrent misses for one key coalesced.
+    Cache,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -104,6 +107,7 @@ impl Capability {
         Capability::Secrets,
         Capability::Ratelimit,
         Capability::Crypto,
+        Capability::Cache,
     ];
 
     /// The name used in `plugin.toml`.
@@ -119,6 +123,7 @@ impl Capability {
             Capability::Secrets => "secrets",
             Capability::Ratelimit => "ratelimit",
             Capability::Crypto => "crypto",
+            Capability::Cache => "cache",
         }
     }
 
@@ -135,6 +140,7 @@ impl Capability {
             Capability::Secrets => "barbacane:secrets",
             Capability::Ratelimit => "barbacane:ratelimit",
             Capability::Crypto => "barbacane:crypto",
+            Capability::Cache => "barbacane:cache",
         }
     }
 
@@ -179,6 +185,7 @@ impl Capability {
             Capability::Secrets => &["get"],
             Capability::Ratelimit => &["take"],
             Capability::Crypto => &["verify", "hmac", "sha256", "constant_time_eq"],
+            Capability::Cache => &["lookup", "store"],
         }
     }
 

@@ -16,6 +16,32 @@ pub enum Body {
     Full(Option<Bytes>),
     /// An upstream response body, streamed frame by frame without buffering.
     Streaming(hyper::body::Incoming),
+    /// An upstream response body whose beginning was read (buffering for plugins stopped at
+    /// its bound): those bytes, then the rest streamed.
+    Resumed(Option<Bytes>, hyper::body::Incoming),
+}
+
+/// Reads a streamed response body whole, up to `limit` bytes: `Body::Full` when it fits
+/// (trailers are dropped), otherwise what was read followed by the rest of the stream. A
+/// body that fails mid-way is handed on as it is: the client sees the same failure it would
+/// have seen streaming.
+pub(crate) async fn buffer_response(mut incoming: hyper::body::Incoming, limit: usize) -> Body {
+    use http_body_util::BodyExt;
+    let mut read = bytes::BytesMut::new();
+    loop {
+        match incoming.frame().await {
+            None => return Body::Full(Some(read.freeze())),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    read.extend_from_slice(&data);
+                    if read.len() > limit {
+                        return Body::Resumed(Some(read.freeze()), incoming);
+                    }
+                }
+            }
+            Some(Err(_)) => return Body::Resumed(Some(read.freeze()), incoming),
+        }
+    }
 }
 
 impl Body {
@@ -52,6 +78,10 @@ impl http_body::Body for Body {
                     .map(|b| Ok(Frame::data(b))),
             ),
             Body::Streaming(incoming) => Pin::new(incoming).poll_frame(cx).map_err(BoxError::from),
+            Body::Resumed(head, incoming) => match head.take().filter(|b| !b.is_empty()) {
+                Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                None => Pin::new(incoming).poll_frame(cx).map_err(BoxError::from),
+            },
         }
     }
 
@@ -59,6 +89,9 @@ impl http_body::Body for Body {
         match self {
             Body::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
             Body::Streaming(incoming) => incoming.is_end_stream(),
+            Body::Resumed(head, incoming) => {
+                head.as_ref().is_none_or(Bytes::is_empty) && incoming.is_end_stream()
+            }
         }
     }
 
@@ -66,6 +99,16 @@ impl http_body::Body for Body {
         match self {
             Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Body::Streaming(incoming) => incoming.size_hint(),
+            Body::Resumed(head, incoming) => {
+                let extra = head.as_ref().map_or(0, |b| b.len() as u64);
+                let inner = incoming.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + extra);
+                if let Some(upper) = inner.upper() {
+                    hint.set_upper(upper + extra);
+                }
+                hint
+            }
         }
     }
 }

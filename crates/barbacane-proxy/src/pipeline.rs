@@ -140,7 +140,7 @@ where
     let dispatcher = &entry.dispatcher;
     let (mut buffered, unread) = match validated {
         Validated::Buffered(bytes) => (Some(bytes), None),
-        Validated::Unread(body) if dispatcher.buffers_body() => {
+        Validated::Unread(body) if dispatcher.buffers_body() || entry.buffers_request => {
             (Some(buffer(body, &config.limits).await?), None)
         }
         Validated::Unread(body) => (None, Some(body)),
@@ -157,6 +157,17 @@ where
         Flow::Respond(response) => response,
         Flow::Failed(error) => problem::respond(&error, config.dev, Some(request_id)),
         Flow::Continue => {
+            // A middleware may have rewritten the path (`request-transformer`): the upstream
+            // gets the new one, normalized like any client path.
+            let upstream_path = if !dispatcher.streams_body() {
+                String::new()
+            } else if parts.uri.path() == uri.path() {
+                path.to_path_string()
+            } else {
+                barbacane_router::normalize_path(parts.uri.path())
+                    .map_err(GatewayError::BadPath)?
+                    .to_path_string()
+            };
             let body: OutgoingBody = match (&buffered, unread) {
                 (Some(bytes), _) if dispatcher.streams_body() => Full::new(bytes.clone())
                     .map_err(|never| match never {})
@@ -175,11 +186,7 @@ where
             let dispatched = dispatcher
                 .dispatch(
                     DispatchRequest {
-                        path: if dispatcher.streams_body() {
-                            path.to_path_string()
-                        } else {
-                            String::new()
-                        },
+                        path: upstream_path,
                         parts,
                         body,
                         params: &params,

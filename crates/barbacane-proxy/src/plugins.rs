@@ -5,7 +5,9 @@
 
 use barbacane_artifact::Artifact;
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
-use barbacane_wasm::{HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime};
+use barbacane_wasm::{
+    HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime, SharedCache,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ pub(crate) struct PluginSet<'a> {
     constants: HashMap<(String, String), Arc<ConstantResponse>>,
     http: Option<Arc<dyn HttpClient>>,
     limiter: Arc<dyn RateLimiter>,
+    cache: Arc<SharedCache>,
     pool: PoolOptions,
 }
 
@@ -28,6 +31,7 @@ impl<'a> PluginSet<'a> {
         artifact: &'a Artifact,
         pool: PoolOptions,
         limiter: Arc<dyn RateLimiter>,
+        cache: Arc<SharedCache>,
     ) -> PluginSet<'a> {
         precompile(artifact);
         PluginSet {
@@ -37,6 +41,7 @@ impl<'a> PluginSet<'a> {
             constants: HashMap::new(),
             http: None,
             limiter,
+            cache,
             pool,
         }
     }
@@ -140,6 +145,10 @@ impl<'a> PluginSet<'a> {
                 }
             };
             plugin = plugin.with_http_client(client);
+        }
+        if plugin.manifest().allows(Capability::Cache) {
+            let namespace = &self.artifact.header().artifact_hash;
+            plugin = plugin.with_cache(Arc::clone(&self.cache), namespace);
         }
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)

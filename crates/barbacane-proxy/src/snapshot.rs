@@ -99,6 +99,10 @@ pub struct LoadOptions {
     /// Where plugins' quotas are kept (`--state`); the process's in-memory limiter when
     /// `None`. Either way it outlives snapshots, so counts survive reloads.
     pub rate_limiter: Option<std::sync::Arc<dyn barbacane_wasm::RateLimiter>>,
+    /// Where plugins' cached responses are kept (`--state`, `--cache-memory`); the
+    /// process's in-memory cache when `None`. It outlives snapshots; entries are keyed by
+    /// the artifact's fingerprint, so a new artifact starts cold.
+    pub response_cache: Option<std::sync::Arc<barbacane_wasm::SharedCache>>,
 }
 
 /// One route's runtime state.
@@ -108,6 +112,8 @@ pub(crate) struct RouteEntry {
     pub(crate) dispatcher: Dispatcher,
     /// The middleware chain, each plugin bound to its configuration (`init` already proven).
     pub(crate) middlewares: Vec<barbacane_wasm::Prepared>,
+    /// A middleware of the chain asked for whole request bodies (`core.buffer_bodies`).
+    pub(crate) buffers_request: bool,
     /// Index of its counters in [`Snapshot::route_metrics`].
     pub(crate) metrics: usize,
 }
@@ -172,6 +178,10 @@ impl Snapshot {
                 .rate_limiter
                 .clone()
                 .unwrap_or_else(barbacane_state::local),
+            options
+                .response_cache
+                .clone()
+                .unwrap_or_else(barbacane_state::local_cache),
         );
         // Every operation's schemas compiled at once (those reaching shared definitions in
         // one document), so big descriptions load in time and memory linear in their size.
@@ -288,7 +298,9 @@ fn prepare(
         .iter()
         .map(|m| plugins.middleware(&m.name, &m.config))
         .collect::<Result<Vec<_>, _>>()?;
+    let buffers_request = middlewares.iter().any(|m| m.body_needs().request);
     Ok(RouteEntry {
+        buffers_request,
         validator: OperationValidator::build_cached(op, definitions, schemas)
             .map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,

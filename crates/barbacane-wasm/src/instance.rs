@@ -184,6 +184,8 @@ impl Prepared {
             http_body: None,
             memory: None,
             in_init: true,
+            cache: self.plugin.cache.clone(),
+            cache_lease: None,
             body_flags: 0,
             deadline_ticks,
         };

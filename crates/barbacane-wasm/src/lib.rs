@@ -23,6 +23,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod cache;
 mod error;
 mod host;
 mod instance;
@@ -33,6 +34,10 @@ mod pool;
 mod runtime;
 mod state;
 
+pub use cache::{
+    CacheError, CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse,
+    ResponseCache, SharedCache,
+};
 pub use error::WasmError;
 pub use instance::{BodyNeeds, Call, PoolOptions, Prepared, StartError};
 pub use limiter::{Decision, LimitError, LimitFuture, RateLimiter};

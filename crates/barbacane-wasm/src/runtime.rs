@@ -285,12 +285,14 @@ impl Runtime {
         Ok(Plugin {
             runtime: Arc::clone(self),
             is_async: manifest.allows(Capability::Http)
+                || manifest.allows(Capability::Cache)
                 || (manifest.allows(Capability::Ratelimit) && !sync_limits),
             manifest: Arc::new(manifest),
             pre,
             exports,
             http: None,
             limiter,
+            cache: None,
         })
     }
 
@@ -363,6 +365,8 @@ pub struct Plugin {
     pub(crate) is_async: bool,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     pub(crate) limiter: Option<Arc<dyn crate::RateLimiter>>,
+    /// The gateway's response cache and the artifact's namespace in it.
+    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -396,6 +400,13 @@ impl Plugin {
     /// Gives the plugin the gateway's HTTP client (used only if it declares `http`).
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Plugin {
         self.http = Some(client);
+        self
+    }
+
+    /// Gives the plugin the gateway's response cache (used only if it declares `cache`);
+    /// `namespace` (the artifact's fingerprint) keeps artifacts' entries apart.
+    pub fn with_cache(mut self, cache: Arc<crate::SharedCache>, namespace: &str) -> Plugin {
+        self.cache = Some((cache, namespace.into()));
         self
     }
 

@@ -60,6 +60,11 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<wasmtime::Memory>,
     /// True while `init` runs (outbound calls are refused then).
     pub(crate) in_init: bool,
+    /// The gateway's response cache and this artifact's namespace in it, for plugins that
+    /// declare `cache`.
+    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
+    /// The key this request is filling (`barbacane:cache.lookup` missed first).
+    pub(crate) cache_lease: Option<crate::cache::Lease>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).
     pub(crate) body_flags: u8,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).
@@ -78,6 +83,7 @@ impl HostState {
         self.output.clear();
         self.output.shrink_to(16 << 10);
         self.http_body = None;
+        self.cache_lease = None;
         self.in_init = false;
     }
 

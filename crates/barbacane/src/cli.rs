@@ -244,11 +244,21 @@ pub struct ServeOptions {
     /// there: for scrapers that cannot reach the admin listener).
     #[arg(long)]
     pub metrics_on_traffic: bool,
-    /// Keep plugins' shared state (rate-limit quotas) in this Redis instead of in process, so
-    /// that every gateway pointed at it enforces one quota: `redis://[user:pass@]HOST[:PORT][/DB]`.
-    /// Unreachable Redis never stops serving: the plugins' `fail_open` decides.
+    /// Keep plugins' shared state (rate-limit quotas, cached responses) in this Redis
+    /// instead of in process, so that every gateway pointed at it enforces one quota and
+    /// shares one cache: `redis://[user:pass@]HOST[:PORT][/DB]`, or `rediss://` for TLS.
+    /// Unreachable Redis never stops serving: quotas follow the plugins' `fail_open`, cache
+    /// lookups miss.
     #[arg(long, value_name = "URL", env = "BARBACANE_STATE")]
     pub state: Option<String>,
+    /// Verify a `rediss://` `--state` server against this CA (PEM) instead of the system's
+    /// roots.
+    #[arg(long, value_name = "FILE", requires = "state")]
+    pub state_tls_ca: Option<PathBuf>,
+    /// Memory for cached responses kept in process (without `--state`): bytes, or with a
+    /// unit `KiB`, `MiB`, `GiB` (e.g. `512MiB`). Default 128MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "128MiB")]
+    pub cache_memory: u64,
     /// Terminate TLS on the traffic listener with this PEM certificate chain (leaf first):
     /// TLS 1.2 minimum, 1.3 preferred, ALPN h2 and http/1.1. Reloaded on SIGHUP and when the
     /// file changes; a bad new pair is refused and the old one keeps serving.
@@ -365,6 +375,27 @@ pub struct DevArgs {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub options: ServeOptions,
+}
+
+/// A size in bytes: a number, optionally followed by `B`, `KiB`, `MiB` or `GiB` (also `K`,
+/// `M`, `G`, `KB`, `MB`, `GB`, read as binary units).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 134217728, 512MiB, 2GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|b| *b >= 1 << 16)
+        .ok_or_else(|| format!("`{s}` is out of range (at least 64KiB)"))
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {

@@ -23,6 +23,7 @@ fn passes(p: &mut BotDetection, user_agents: &[&str]) -> bool {
             true
         }
         Action::Respond(_) => false,
+        Action::RespondAsIs => panic!("this plugin builds its own answers"),
     }
 }
 

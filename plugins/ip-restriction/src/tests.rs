@@ -20,6 +20,7 @@ fn passes(p: &mut IpRestriction, peer: &str, xff: &[&str]) -> bool {
             true
         }
         Action::Respond(_) => false,
+        Action::RespondAsIs => panic!("this plugin builds its own answers"),
     }
 }
 

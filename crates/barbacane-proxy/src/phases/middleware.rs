@@ -17,6 +17,8 @@ use crate::{Body, GatewayError};
 /// The instances whose `on_request` ran, kept for `on_response`.
 pub(crate) struct Ran {
     calls: Vec<Call>,
+    /// One of them asked for whole response bodies (`core.buffer_bodies`).
+    wants_response_body: bool,
     pub(crate) context: std::collections::BTreeMap<String, String>,
 }
 
@@ -59,7 +61,9 @@ pub(crate) async fn on_request(
     };
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;
+    let mut wants_response_body = false;
     for prepared in chain {
+        wants_response_body |= prepared.body_needs().response;
         let mut call = match prepared.start_async(exchange).await {
             Ok(call) => call,
             Err(failed) => {
@@ -99,6 +103,7 @@ pub(crate) async fn on_request(
     (
         Ran {
             calls,
+            wants_response_body,
             context: exchange.context,
         },
         flow,
@@ -108,14 +113,21 @@ pub(crate) async fn on_request(
 /// Runs `on_response` in reverse. A plugin failing here is logged and its changes dropped:
 /// the response goes out as it was before that plugin.
 pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> {
-    let Ran { mut calls, context } = ran;
+    let Ran {
+        mut calls,
+        wants_response_body,
+        context,
+    } = ran;
     if calls.is_empty() {
         return response;
     }
-    let (mut head, body) = response.into_parts();
+    let (mut head, mut body) = response.into_parts();
+    if wants_response_body && let Body::Streaming(incoming) = body {
+        body = crate::body::buffer_response(incoming, RESPONSE_BODY_LIMIT).await;
+    }
     let visible = match &body {
         Body::Full(bytes) => Some(bytes.clone().unwrap_or_default()),
-        Body::Streaming(_) => None,
+        Body::Streaming(_) | Body::Resumed(..) => None,
     };
     let mut state = ResponseState {
         status: head.status,
@@ -144,11 +156,22 @@ pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<
     head.status = state.status;
     head.headers = state.headers;
     let body = match (body, state.body) {
-        (Body::Full(_), Some(new)) => Body::Full(Some(new)),
+        (Body::Full(_), Some(new)) => {
+            if visible.as_ref() != Some(&new) {
+                // The length an upstream announced is no longer the body's: hyper computes
+                // it from the new body.
+                head.headers.remove(http::header::CONTENT_LENGTH);
+            }
+            Body::Full(Some(new))
+        }
         (body, _) => body,
     };
     Response::from_parts(head, body)
 }
+
+/// The largest response body buffered for middlewares that ask for bodies (the same bound
+/// as request bodies given to plugins).
+const RESPONSE_BODY_LIMIT: usize = 8 << 20;
 
 fn into_response(state: ResponseState) -> Response<Body> {
     let mut response = Response::new(Body::Full(state.body.filter(|b| !b.is_empty())));

@@ -1,6 +1,7 @@
 //! Host functions, one module per capability. A plugin's linker gets only the modules of
 //! the capabilities its `plugin.toml` declares.
 
+mod cache;
 mod clock;
 mod context;
 mod core;
@@ -35,6 +36,7 @@ pub(crate) fn add_to_linker(
         Capability::Secrets => secrets::add_to_linker(linker),
         Capability::Ratelimit => ratelimit::add_to_linker(linker, sync_limits),
         Capability::Crypto => crypto::add_to_linker(linker),
+        Capability::Cache => cache::add_to_linker(linker),
     }
 }
 

@@ -61,13 +61,7 @@ pub fn run(args: DevArgs) -> i32 {
             return barbacane_proxy::exit_code::USAGE;
         }
     };
-    let load = LoadOptions {
-        plugin_pool: plugin_pool(&args.options),
-        rate_limiter: state
-            .clone()
-            .map(|s| s as std::sync::Arc<dyn barbacane_wasm::RateLimiter>),
-        ..LoadOptions::default()
-    };
+    let load = state.load_options(plugin_pool(&args.options));
     let Ok(snapshot) = build(&args.spec, &load) else {
         return EXIT_DIAGNOSTICS;
     };
@@ -78,7 +72,7 @@ pub fn run(args: DevArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
-    super::connect_state(&rt, state.as_deref());
+    super::connect_state(&rt, &state);
     let mut config = serve_config(&args.options, true);
     config.tls = match super::tls(&args.options) {
         Ok(t) => t,

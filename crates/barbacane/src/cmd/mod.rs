@@ -107,28 +107,59 @@ fn tls(
 }
 
 /// The `--state` backend, or `None` for the in-process one.
-fn state_backend(
-    options: &ServeOptions,
-) -> Result<Option<std::sync::Arc<barbacane_state::RedisLimiter>>, String> {
-    options
-        .state
-        .as_deref()
-        .map(|url| {
-            barbacane_state::RedisLimiter::new(url)
-                .map(std::sync::Arc::new)
-                .map_err(|e| format!("--state {e}"))
-        })
-        .transpose()
+/// Where plugins' shared state lives: quotas and cached responses in one Redis
+/// (`--state`), or in process (the cache bounded by `--cache-memory`).
+struct State {
+    redis: Option<std::sync::Arc<barbacane_state::RedisConn>>,
+    rate_limiter: Option<std::sync::Arc<dyn barbacane_wasm::RateLimiter>>,
+    response_cache: std::sync::Arc<barbacane_wasm::SharedCache>,
+}
+
+impl State {
+    /// How artifacts load plugins with this state.
+    fn load_options(&self, plugin_pool: barbacane_wasm::PoolOptions) -> barbacane_proxy::LoadOptions {
+        barbacane_proxy::LoadOptions {
+            plugin_pool,
+            rate_limiter: self.rate_limiter.clone(),
+            response_cache: Some(std::sync::Arc::clone(&self.response_cache)),
+            ..barbacane_proxy::LoadOptions::default()
+        }
+    }
+}
+
+fn state_backend(options: &ServeOptions) -> Result<State, String> {
+    use std::sync::Arc;
+    let Some(url) = options.state.as_deref() else {
+        return Ok(State {
+            redis: None,
+            rate_limiter: None,
+            response_cache: barbacane_state::local_cache_sized(options.cache_memory),
+        });
+    };
+    let ca = match &options.state_tls_ca {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            format!("--state-tls-ca: cannot read `{}`: {e}", path.display())
+        })?),
+        None => None,
+    };
+    let conn = Arc::new(barbacane_state::RedisConn::open(url, ca).map_err(|e| format!("--state {e}"))?);
+    Ok(State {
+        rate_limiter: Some(Arc::new(barbacane_state::RedisLimiter::on(Arc::clone(&conn)))),
+        response_cache: barbacane_wasm::SharedCache::new(Arc::new(
+            barbacane_state::RedisCache::on(Arc::clone(&conn)),
+        )),
+        redis: Some(conn),
+    })
 }
 
 /// Connects the `--state` backend before serving (a Redis that is down only warns: quotas are
 /// unavailable until it is back, and the plugins' `fail_open` decides).
-fn connect_state(rt: &tokio::runtime::Runtime, state: Option<&barbacane_state::RedisLimiter>) {
-    if let Some(limiter) = state {
-        if rt.block_on(limiter.connect(Duration::from_secs(2))) {
-            tracing::info!(backend = ?limiter, "shared state connected");
+fn connect_state(rt: &tokio::runtime::Runtime, state: &State) {
+    if let Some(conn) = &state.redis {
+        if rt.block_on(conn.connect(Duration::from_secs(2))) {
+            tracing::info!(backend = ?conn, "shared state connected");
         } else {
-            tracing::warn!(backend = ?limiter, "shared state not reachable yet; reconnecting in the background");
+            tracing::warn!(backend = ?conn, "shared state not reachable yet; reconnecting in the background");
         }
     }
 }

@@ -34,10 +34,7 @@ pub fn run(args: ServeArgs) -> i32 {
     let options = LoadOptions {
         trusted_keys,
         require_signature: args.require_signature,
-        plugin_pool: plugin_pool(&args.options),
-        rate_limiter: state
-            .clone()
-            .map(|s| s as std::sync::Arc<dyn barbacane_wasm::RateLimiter>),
+        ..state.load_options(plugin_pool(&args.options))
     };
     let source = args.artifact.clone().map(|path| ArtifactSource {
         path,
@@ -61,7 +58,7 @@ pub fn run(args: ServeArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
-    super::connect_state(&rt, state.as_deref());
+    super::connect_state(&rt, &state);
     let mut config = serve_config(&args.options, args.dev);
     let tls = match super::tls(&args.options) {
         Ok(t) => t,

@@ -57,6 +57,7 @@ pub fn run_on_request<M: Middleware>(slot: &mut Option<M>) -> i32 {
             write_response(&response);
             1
         }
+        Action::RespondAsIs => 1,
     }
 }
 

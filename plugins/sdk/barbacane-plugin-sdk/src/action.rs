@@ -8,6 +8,10 @@ pub enum Action {
     /// Answer now with this response; later middlewares and the dispatcher do not run, the
     /// `on_response` hooks of the middlewares that ran so far do.
     Respond(OutgoingResponse),
+    /// Answer now with the response the gateway already holds for this request (one a host
+    /// capability put there, such as a [`crate::cache`] hit, with the plugin's changes made
+    /// through it), instead of a response built here.
+    RespondAsIs,
 }
 
 /// A response built by a plugin: a dispatcher's answer, or a middleware's early answer.

@@ -52,6 +52,7 @@
 
 mod action;
 pub mod buffering;
+pub mod cache;
 pub mod clock;
 pub mod context;
 pub mod crypto;

@@ -135,6 +135,8 @@ impl FakeHost {
                 monotonic_ns: old.monotonic_ns,
                 random_seed: old.random_seed,
                 buffered_bodies: old.buffered_bodies,
+                cache: old.cache,
+                cache_down: old.cache_down,
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
@@ -292,6 +294,17 @@ impl FakeHost {
     /// Runs `dispatch`.
     pub fn dispatch<D: Dispatcher>(&mut self, plugin: &mut D) -> OutgoingResponse {
         plugin.dispatch(&mut Request::host())
+    }
+
+    /// Makes the response cache unavailable (lookups miss, stores fail) or available again.
+    pub fn cache_available(&mut self, available: bool) -> &mut Self {
+        with(|s| s.cache_down = !available);
+        self
+    }
+
+    /// How many responses the fake cache holds (expired ones included until looked up).
+    pub fn cached_entries(&self) -> usize {
+        with(|s| s.cache.len())
     }
 
     /// What the plugin asked for with [`crate::buffering`] (during `init`): (request bodies,

@@ -43,6 +43,12 @@ pub(crate) struct State {
     pub(crate) buckets: BTreeMap<String, VecDeque<i64>>,
     /// Every `ratelimit.take`: key, quota, window in milliseconds.
     pub(crate) ratelimit_takes: Vec<(String, i64, i64)>,
+    /// Cached responses: key -> (response, stored at, expires at), in `now_ms`.
+    pub(crate) cache: BTreeMap<Vec<u8>, (FakeResponse, i64, i64)>,
+    /// Keys a request of this host is filling (released by `store` and `next_request`).
+    pub(crate) cache_filling: std::collections::BTreeSet<Vec<u8>>,
+    /// The cache answers "unavailable" (every lookup misses, stores fail).
+    pub(crate) cache_down: bool,
     /// What `core.buffer_bodies` was asked for (bit 0 request, bit 1 response).
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
@@ -299,6 +305,46 @@ pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
 
 /// The gateway's limiter, in memory: an exact sliding window (a log of the units taken) per
 /// key, on the fake clock.
+pub(crate) fn cache_lookup(key: &[u8], _wait_ms: i32) -> i32 {
+    with(|s| {
+        if s.cache_down || key.is_empty() {
+            return -2;
+        }
+        let now = s.now_ms;
+        if let Some((response, stored, expires)) = s.cache.get(key).cloned() {
+            if expires > now {
+                s.response = Some(response);
+                return i32::try_from((now - stored).max(0) / 1000).unwrap_or(i32::MAX);
+            }
+            s.cache.remove(key);
+        }
+        if s.cache_filling.insert(key.to_vec()) {
+            -1
+        } else {
+            -2
+        }
+    })
+}
+
+pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
+    with(|s| {
+        if key.is_empty() || ttl_ms < 1 {
+            return -2;
+        }
+        if s.cache_down {
+            return -3;
+        }
+        let Some(response) = s.response.clone().filter(|r| r.body.is_some()) else {
+            return -1;
+        };
+        let now = s.now_ms;
+        s.cache
+            .insert(key.to_vec(), (response, now, now.saturating_add(ttl_ms)));
+        s.cache_filling.remove(key);
+        0
+    })
+}
+
 pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
     with(|s| {
         s.ratelimit_takes.push((key.to_owned(), quota, window_ms));

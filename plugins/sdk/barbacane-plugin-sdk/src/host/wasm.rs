@@ -107,6 +107,14 @@ unsafe extern "C" {
     fn secrets_get(ptr: *const u8, len: i32) -> i32;
 }
 
+#[link(wasm_import_module = "barbacane:cache")]
+unsafe extern "C" {
+    #[link_name = "lookup"]
+    fn cache_lookup_raw(kptr: *const u8, klen: i32, wait_ms: i32) -> i32;
+    #[link_name = "store"]
+    fn cache_store_raw(kptr: *const u8, klen: i32, ttl_ms: i64) -> i32;
+}
+
 #[link(wasm_import_module = "barbacane:ratelimit")]
 unsafe extern "C" {
     #[link_name = "take"]
@@ -375,6 +383,16 @@ pub(crate) fn http_response_body() -> Option<Vec<u8>> {
 pub(crate) fn secret(reference: &str) -> Option<Vec<u8>> {
     // SAFETY: a valid slice for the duration of the call.
     take(unsafe { secrets_get(reference.as_ptr(), len(reference.as_bytes())) })
+}
+
+pub(crate) fn cache_lookup(key: &[u8], wait_ms: i32) -> i32 {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { cache_lookup_raw(key.as_ptr(), len(key), wait_ms) }
+}
+
+pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
+    // SAFETY: a valid slice for the duration of the call.
+    unsafe { cache_store_raw(key.as_ptr(), len(key), ttl_ms) }
 }
 
 pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
