@@ -36,6 +36,10 @@ pub(crate) fn compile_operations(
             .ratelimit
             .as_ref()
             .map(|ext| rate_limits(ext, known, diags));
+        let global_cache = spec
+            .cache
+            .as_ref()
+            .map(|ext| cache_sugar(ext, known, diags));
         let mut unenforced = 0;
         for def in &spec.operations {
             let path = format!("{base}{}", collapse_empty_segments(def, diags));
@@ -87,6 +91,10 @@ pub(crate) fn compile_operations(
             chain.extend(match &def.middlewares {
                 Some(ext) => middlewares(ext, known, diags),
                 None => global.clone().unwrap_or_default(),
+            });
+            chain.extend(match &def.cache {
+                Some(ext) => cache_sugar(ext, known, diags),
+                None => global_cache.clone().unwrap_or_default(),
             });
             if crate::security::check(
                 def.security.as_ref(),
@@ -260,6 +268,46 @@ fn rate_limits(
         return Vec::new();
     }
     middlewares(&list, known, diags)
+}
+
+/// `x-barbacane-cache` as a resolved `cache` middleware, last in the chain (so that
+/// authentication and rate limits before it apply to hits too): `true` for the plugin's
+/// defaults, a mapping for its configuration, `false` for none (an operation opting out of
+/// the root's).
+fn cache_sugar(
+    ext: &barbacane_spec::Extension,
+    known: &Known<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<PluginUse> {
+    let config = match &ext.value {
+        Value::Bool(false) => return Vec::new(),
+        Value::Bool(true) => Value::Object(serde_json::Map::new()),
+        Value::Object(_) => ext.value.clone(),
+        _ => {
+            diags.push(Diagnostic::error(
+                Code::E1042,
+                &ext.file,
+                &ext.pointer,
+                "`x-barbacane-cache` is not `true`, `false` or a mapping",
+                "write `x-barbacane-cache: {ttl: 60}` (keys of the `cache` plugin), or `true` for its defaults",
+            ));
+            return Vec::new();
+        }
+    };
+    let list = barbacane_spec::Extension {
+        value: serde_json::json!([{"name": "cache", "config": config}]),
+        ..ext.clone()
+    };
+    let before = diags.len();
+    let uses = middlewares(&list, known, diags);
+    // Problems point into the extension as written, not into the list made of it.
+    let made = format!("{}/0/config", ext.pointer);
+    for d in &mut diags[before..] {
+        if let Some(rest) = d.json_pointer.strip_prefix(&made) {
+            d.json_pointer = format!("{}{rest}", ext.pointer);
+        }
+    }
+    uses
 }
 
 fn dummy_dispatch() -> PluginUse {

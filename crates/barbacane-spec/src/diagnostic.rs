@@ -55,6 +55,8 @@ pub enum Code {
     /// integer (window at most 31 days), a `partition_key` that is not `client_ip`,
     /// `header:<name>` or `context:<key>`, an invalid `policy_name` or proxy CIDR.
     E1041,
+    /// `x-barbacane-cache` is not `true`, `false` or a mapping of `cache` keys.
+    E1042,
     /// Warning: a path template has empty segments (`//openapi`); they are removed, as
     /// request normalization removes them from every request path.
     W1002,
@@ -92,6 +94,7 @@ impl Code {
             Code::E1032 => "E1032",
             Code::E1040 => "E1040",
             Code::E1041 => "E1041",
+            Code::E1042 => "E1042",
             Code::W1002 => "W1002",
             Code::W1003 => "W1003",
             Code::W1004 => "W1004",

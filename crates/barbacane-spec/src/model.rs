@@ -50,6 +50,8 @@ pub struct Spec {
     pub middlewares: Option<Extension>,
     /// Root `x-barbacane-ratelimit` (sugar for `rate-limit` middlewares).
     pub ratelimit: Option<Extension>,
+    /// Root `x-barbacane-cache` (sugar for a `cache` middleware).
+    pub cache: Option<Extension>,
     /// Root `security` requirements.
     pub security: Option<Extension>,
     /// `components.securitySchemes`: name -> kind (`http:bearer`, `http:basic`, `apiKey`,
@@ -82,6 +84,8 @@ pub struct OperationDef {
     pub middlewares: Option<Extension>,
     /// `x-barbacane-ratelimit` on the operation (replaces the root one).
     pub ratelimit: Option<Extension>,
+    /// `x-barbacane-cache` on the operation (replaces the root one; `false` turns it off).
+    pub cache: Option<Extension>,
     /// `security` on the operation (replaces the root's; `[]` makes it public).
     pub security: Option<Extension>,
     /// `deprecated`.

@@ -45,6 +45,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         dispatch: extension(root, "", doc, "x-barbacane-dispatch"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
         ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
+        cache: extension(root, "", doc, "x-barbacane-cache"),
         security: extension(root, "", doc, "security"),
         security_schemes: security_schemes(doc),
         operations: Vec::new(),
@@ -250,6 +251,7 @@ fn path_item(
             dispatch: extension(item.file, &pointer, op_map, "x-barbacane-dispatch"),
             middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
             ratelimit: extension(item.file, &pointer, op_map, "x-barbacane-ratelimit"),
+            cache: extension(item.file, &pointer, op_map, "x-barbacane-cache"),
             security: extension(item.file, &pointer, op_map, "security"),
             deprecated: op_map
                 .get("deprecated")

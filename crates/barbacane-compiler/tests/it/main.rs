@@ -90,6 +90,16 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-ratelimit/quota",
     );
     assert_code(
+        &["invalid/e1042_cache_shape.yaml"],
+        Code::E1042,
+        "/paths/~1a/get/x-barbacane-cache",
+    );
+    assert_code(
+        &["invalid/e1022_cache_config.yaml"],
+        Code::E1022,
+        "/x-barbacane-cache/ttl",
+    );
+    assert_code(
         &["invalid/e1022_mock_config.yaml"],
         Code::E1022,
         "/paths/~1a/get/x-barbacane-dispatch/config/status",
