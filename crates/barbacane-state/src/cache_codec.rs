@@ -49,7 +49,8 @@ pub fn decode(bytes: Bytes) -> Option<CachedResponse> {
         let n = u16::from_be_bytes(take(&mut at, 2)?.as_ref().try_into().ok()?);
         let name = http::HeaderName::from_bytes(&take(&mut at, usize::from(n))?).ok()?;
         let n = u32::from_be_bytes(take(&mut at, 4)?.as_ref().try_into().ok()?);
-        let value = http::HeaderValue::from_maybe_shared(take(&mut at, usize::try_from(n).ok()?)?).ok()?;
+        let value =
+            http::HeaderValue::from_maybe_shared(take(&mut at, usize::try_from(n).ok()?)?).ok()?;
         headers.append(name, value);
     }
     Some(CachedResponse {

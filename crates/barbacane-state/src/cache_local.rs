@@ -3,7 +3,9 @@
 //! a scan of one-off ones), each with its own time to live. Reads take a shard's read lock
 //! only; an expired entry is dropped when it is next read, or evicted by newer ones.
 
-use barbacane_wasm::{CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache};
+use barbacane_wasm::{
+    CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +47,9 @@ impl LocalCache {
     /// shard's share is not kept).
     pub fn new(max_bytes: u64) -> LocalCache {
         let max_bytes = max_bytes.max(1 << 16);
-        let estimated = usize::try_from(max_bytes / 4096).unwrap_or(usize::MAX).max(64);
+        let estimated = usize::try_from(max_bytes / 4096)
+            .unwrap_or(usize::MAX)
+            .max(64);
         LocalCache {
             entries: quick_cache::sync::Cache::with_weighter(estimated, max_bytes, Weight),
             max_bytes,
@@ -116,7 +120,10 @@ mod tests {
     #[tokio::test]
     async fn entries_expire_and_memory_stays_bounded() {
         let cache = LocalCache::new(1 << 20);
-        cache.put(&[1; 32], response(b"a"), Duration::from_millis(30)).await.unwrap();
+        cache
+            .put(&[1; 32], response(b"a"), Duration::from_millis(30))
+            .await
+            .unwrap();
         assert_eq!(cache.get(&[1; 32]).await.unwrap().unwrap().body, "a");
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert!(cache.get(&[1; 32]).await.unwrap().is_none(), "expired");
@@ -125,7 +132,10 @@ mod tests {
         for i in 0..2_000u32 {
             let mut key = [0u8; 32];
             key[..4].copy_from_slice(&i.to_be_bytes());
-            cache.put(&key, response(&BODY), Duration::from_secs(60)).await.unwrap();
+            cache
+                .put(&key, response(&BODY), Duration::from_secs(60))
+                .await
+                .unwrap();
         }
         assert!(cache.bytes() <= 1 << 20, "{} bytes held", cache.bytes());
         assert!(cache.len() > 100, "{} entries", cache.len());

@@ -4,7 +4,9 @@
 //! policy (`maxmemory`). An unreachable Redis makes lookups misses (the request goes to the
 //! upstream), never errors for the client.
 
-use barbacane_wasm::{CacheError, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache};
+use barbacane_wasm::{
+    CacheError, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache,
+};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;

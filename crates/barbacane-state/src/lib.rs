@@ -49,7 +49,8 @@ pub fn local_cache() -> Arc<barbacane_wasm::SharedCache> {
 /// --cache-memory`); later calls return the same cache whatever they ask.
 pub fn local_cache_sized(max_bytes: u64) -> Arc<barbacane_wasm::SharedCache> {
     static CACHE: OnceLock<Arc<barbacane_wasm::SharedCache>> = OnceLock::new();
-    Arc::clone(CACHE.get_or_init(|| {
-        barbacane_wasm::SharedCache::new(Arc::new(LocalCache::new(max_bytes)))
-    }))
+    Arc::clone(
+        CACHE
+            .get_or_init(|| barbacane_wasm::SharedCache::new(Arc::new(LocalCache::new(max_bytes)))),
+    )
 }

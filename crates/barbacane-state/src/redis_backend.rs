@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use crate::redis_conn::RedisConn;
 
-
 const SCRIPT: &str = r"
 local q = tonumber(ARGV[1])
 local w = tonumber(ARGV[2])
@@ -110,10 +109,8 @@ impl RateLimiter for RedisLimiter {
             let mut invocation = script.key(&key);
             invocation.arg(quota).arg(window_ms);
             let call = invocation.invoke_async::<(u64, u64, u64)>(&mut c);
-            let (allowed, remaining, reset_ms) = conn
-                .answer(call)
-                .await
-                .map_err(LimitError::Unavailable)?;
+            let (allowed, remaining, reset_ms) =
+                conn.answer(call).await.map_err(LimitError::Unavailable)?;
             Ok(Decision {
                 allowed: allowed == 1,
                 limit: quota,

@@ -35,8 +35,8 @@ mod runtime;
 mod state;
 
 pub use cache::{
-    CacheError, CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse,
-    ResponseCache, SharedCache,
+    CacheError, CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache,
+    SharedCache,
 };
 pub use error::WasmError;
 pub use instance::{BodyNeeds, Call, PoolOptions, Prepared, StartError};

@@ -31,8 +31,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         |mut caller: Caller<'_, HostState>, (kptr, klen, wait_ms): (i32, i32, i32)| {
             Box::new(async move {
                 let raw = read_bytes(&mut caller, kptr, klen)?;
-                if raw.is_empty() || raw.len() > MAX_KEY || !(0..=MAX_WAIT_MS).contains(&wait_ms)
-                {
+                if raw.is_empty() || raw.len() > MAX_KEY || !(0..=MAX_WAIT_MS).contains(&wait_ms) {
                     return Ok(-2);
                 }
                 let Some((cache, namespace)) = caller.data().cache.clone() else {

@@ -117,7 +117,10 @@ struct State {
 
 impl State {
     /// How artifacts load plugins with this state.
-    fn load_options(&self, plugin_pool: barbacane_wasm::PoolOptions) -> barbacane_proxy::LoadOptions {
+    fn load_options(
+        &self,
+        plugin_pool: barbacane_wasm::PoolOptions,
+    ) -> barbacane_proxy::LoadOptions {
         barbacane_proxy::LoadOptions {
             plugin_pool,
             rate_limiter: self.rate_limiter.clone(),
@@ -137,14 +140,18 @@ fn state_backend(options: &ServeOptions) -> Result<State, String> {
         });
     };
     let ca = match &options.state_tls_ca {
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            format!("--state-tls-ca: cannot read `{}`: {e}", path.display())
-        })?),
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("--state-tls-ca: cannot read `{}`: {e}", path.display()))?,
+        ),
         None => None,
     };
-    let conn = Arc::new(barbacane_state::RedisConn::open(url, ca).map_err(|e| format!("--state {e}"))?);
+    let conn =
+        Arc::new(barbacane_state::RedisConn::open(url, ca).map_err(|e| format!("--state {e}"))?);
     Ok(State {
-        rate_limiter: Some(Arc::new(barbacane_state::RedisLimiter::on(Arc::clone(&conn)))),
+        rate_limiter: Some(Arc::new(barbacane_state::RedisLimiter::on(Arc::clone(
+            &conn,
+        )))),
         response_cache: barbacane_wasm::SharedCache::new(Arc::new(
             barbacane_state::RedisCache::on(Arc::clone(&conn)),
         )),
