@@ -84,8 +84,9 @@
 //! byte but ASCII letters, digits and `-._~`). A query left empty is removed.
 //!
 //! **JSON body.** Applied only when the request's `Content-Type` is `application/json` or
-//! `application/<something>+json` (parameters such as `charset` allowed) and the body the
-//! gateway holds is one valid JSON value; any other body, or none, goes on untouched.
+//! `application/<something>+json` (parameters such as `charset` allowed), it has no
+//! `Content-Encoding` (or `identity`), and the body the gateway holds is one valid JSON
+//! value; any other body, or none, goes on untouched.
 //! Members are addressed with JSON Pointers (RFC 6901: `/a/b` is member `b` of member `a`,
 //! `/items/0` an array's first element, `~1` stands for `/` and `~0` for `~` in a name).
 //! `remove` deletes a member (every one of that name, if the object repeats it) or an array
@@ -563,7 +564,10 @@ impl RequestTransformer {
         let is_json = request
             .header("content-type")
             .is_some_and(|t| json::is_json_media_type(&t));
-        let Some(mut doc) = is_json
+        let identity = request
+            .header("content-encoding")
+            .is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
+        let Some(mut doc) = (is_json && identity)
             .then(|| request.body())
             .flatten()
             .and_then(|body| json::parse(&body))

@@ -798,6 +798,18 @@ fn bodies_that_are_not_json_pass_through() {
     assert_eq!(host.request_body(), None);
     let mut host = FakeHost::new();
     host.header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(b"{}");
+    run(&mut host, config.clone());
+    assert_eq!(host.request_body().unwrap(), b"{}");
+    let mut host = FakeHost::new();
+    host.header("content-type", "application/json")
+        .header("content-encoding", "Identity")
+        .body(b"{}");
+    run(&mut host, config.clone());
+    assert_eq!(host.request_body().unwrap(), br#"{"a":"1"}"#);
+    let mut host = FakeHost::new();
+    host.header("content-type", "application/json")
         .body(&[b'"', 0xff, b'"']);
     run(&mut host, config);
     assert_eq!(host.request_body().unwrap(), vec![b'"', 0xff, b'"']);
