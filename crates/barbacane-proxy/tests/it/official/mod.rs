@@ -8,3 +8,4 @@ mod jwt;
 mod lambda;
 mod middlewares;
 mod rate_limit;
+mod transform;
