@@ -97,8 +97,10 @@
 //! (`/meta/source` in `{}` gives `{"meta":{"source":"..."}}`); `-` or the array's length
 //! appends to an array. A destination under a string, number, boolean or null, or an array
 //! index beyond the end, is skipped. The body is edited as text: what the operations do not
-//! touch keeps its bytes (member order, whitespace, number spelling). When the body changed
-//! and the request has a `Content-Length`, it is updated to the new length.
+//! touch keeps its bytes (member order, whitespace, number spelling); each operation scans
+//! the text once and edits it in place (the plugin needs about the body's size in memory).
+//! When the body changed and the request has a `Content-Length`, it is updated to the new
+//! length.
 //!
 //! The gateway shows middlewares the request body only when it holds it in memory, so the
 //! plugin asks for bodies in `init` when `body` has operations (only then: a configuration
@@ -499,7 +501,7 @@ impl RequestTransformer {
         let path = encode_path(&path);
         if path != original && request.set_path(&path).is_err() {
             log::warn(&format!(
-                "request-transformer: the gateway refused the path `{path}`; the path is left as it was"
+                "the gateway refused the path `{path}`; the path is left as it was"
             ));
         }
     }
@@ -555,7 +557,7 @@ impl RequestTransformer {
         let query = pairs.to_query();
         if query != original.unwrap_or_default() && request.set_query(&query).is_err() {
             log::warn(&format!(
-                "request-transformer: the gateway refused the query `{query}`; the query is left as it was"
+                "the gateway refused the query `{query}`; the query is left as it was"
             ));
         }
     }
@@ -570,35 +572,27 @@ impl RequestTransformer {
         let Some(mut doc) = (is_json && identity)
             .then(|| request.body())
             .flatten()
-            .and_then(|body| json::parse(&body))
+            .and_then(json::parse)
         else {
             return;
         };
         let mut changed = false;
-        let mut apply = |edited: Option<String>, doc: &mut String| {
-            if let Some(edited) = edited {
-                *doc = edited;
-                changed = true;
-            }
-        };
         for pointer in &self.plan.body_remove {
-            apply(json::remove(&doc, pointer), &mut doc);
+            changed |= json::remove(&mut doc, pointer);
         }
         for (from, to) in &self.plan.body_rename {
-            apply(json::rename(&doc, from, to), &mut doc);
+            changed |= json::rename(&mut doc, from, to);
         }
         for (pointer, value) in add {
             if let Some(value) = value {
-                apply(json::set(&doc, &pointer, &json::string(&value)), &mut doc);
+                changed |= json::set(&mut doc, &pointer, &json::string(&value));
             }
         }
         if !changed {
             return;
         }
         if request.set_body(doc.as_bytes()).is_err() {
-            log::warn(
-                "request-transformer: the gateway refused the new body; it is left as it was",
-            );
+            log::warn("the gateway refused the new body; it is left as it was");
             return;
         }
         if request.header("content-length").is_some() {
@@ -616,7 +610,7 @@ fn write_header(request: &mut Request, name: &str, value: &str, append: bool) {
     };
     if written.is_err() {
         log::warn(&format!(
-            "request-transformer: the gateway refused a value for header `{name}` (a character a header cannot hold); the header is skipped"
+            "the gateway refused a value for header `{name}` (a character a header cannot hold); the header is skipped"
         ));
     }
 }

@@ -1,5 +1,7 @@
 //! Values with variables: parsed once by `init`, resolved against the request as it arrived.
 
+use std::cell::OnceCell;
+
 use barbacane_plugin_sdk::prelude::*;
 
 use crate::query;
@@ -107,14 +109,15 @@ impl Template {
 #[derive(Debug)]
 pub(crate) struct Snapshot<'r> {
     request: &'r Request,
-    query: Option<String>,
+    /// The query string's pairs, read at the first `$query` variable.
+    query: OnceCell<query::Pairs>,
 }
 
 impl<'r> Snapshot<'r> {
     pub(crate) fn new(request: &'r Request) -> Snapshot<'r> {
         Snapshot {
             request,
-            query: request.query(),
+            query: OnceCell::new(),
         }
     }
 
@@ -150,8 +153,8 @@ impl<'r> Snapshot<'r> {
             Var::Header(name) => self.request.header(name),
             Var::Query(name) => self
                 .query
-                .as_deref()
-                .and_then(|q| query::Pairs::parse(q).first_value(name)),
+                .get_or_init(|| query::Pairs::parse(&self.request.query().unwrap_or_default()))
+                .first_value(name),
             // The ABI does not give middlewares the router's path parameters.
             Var::Path(_) => None,
             Var::Cookie(name) => cookie(&self.request.header_values("cookie"), name),

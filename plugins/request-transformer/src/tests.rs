@@ -872,54 +872,81 @@ fn p(text: &str) -> Pointer {
     Pointer::parse(text).unwrap()
 }
 
+/// The JSON edits on a copy of `doc`: the new text, or `None` when the edit did nothing
+/// (and left the copy as it was).
+mod edit {
+    use super::*;
+
+    fn on(doc: &str, f: impl FnOnce(&mut String) -> bool) -> Option<String> {
+        let mut copy = doc.to_owned();
+        let changed = f(&mut copy);
+        if !changed {
+            assert_eq!(copy, doc, "a refused edit must leave the document alone");
+        }
+        changed.then_some(copy)
+    }
+
+    pub fn remove(doc: &str, pointer: &Pointer) -> Option<String> {
+        on(doc, |d| json::remove(d, pointer))
+    }
+
+    pub fn set(doc: &str, pointer: &Pointer, value: &str) -> Option<String> {
+        on(doc, |d| json::set(d, pointer, value))
+    }
+
+    pub fn rename(doc: &str, from: &Pointer, to: &Pointer) -> Option<String> {
+        on(doc, |d| json::rename(d, from, to))
+    }
+}
+
 #[test]
 fn json_remove_cuts_members_and_elements_with_their_comma() {
     let doc = r#"{ "a" : 1 , "b" : [ 1 , 2 , 3 ] , "c" : { "d" : null } }"#;
     assert_eq!(
-        json::remove(doc, &p("/a")).unwrap(),
+        edit::remove(doc, &p("/a")).unwrap(),
         r#"{ "b" : [ 1 , 2 , 3 ] , "c" : { "d" : null } }"#
     );
     assert_eq!(
-        json::remove(doc, &p("/c")).unwrap(),
+        edit::remove(doc, &p("/c")).unwrap(),
         r#"{ "a" : 1 , "b" : [ 1 , 2 , 3 ] }"#
     );
     assert_eq!(
-        json::remove(doc, &p("/c/d")).unwrap(),
+        edit::remove(doc, &p("/c/d")).unwrap(),
         r#"{ "a" : 1 , "b" : [ 1 , 2 , 3 ] , "c" : {  } }"#
     );
     assert_eq!(
-        json::remove(doc, &p("/b/1")).unwrap(),
+        edit::remove(doc, &p("/b/1")).unwrap(),
         r#"{ "a" : 1 , "b" : [ 1 , 3 ] , "c" : { "d" : null } }"#
     );
     assert_eq!(
-        json::remove(doc, &p("/b/2")).unwrap(),
+        edit::remove(doc, &p("/b/2")).unwrap(),
         r#"{ "a" : 1 , "b" : [ 1 , 2 ] , "c" : { "d" : null } }"#
     );
     for absent in ["/x", "/b/3", "/b/-", "/b/01", "/a/x", "/c/d/e", "/b/x"] {
-        assert_eq!(json::remove(doc, &p(absent)), None, "{absent}");
+        assert_eq!(edit::remove(doc, &p(absent)), None, "{absent}");
     }
     // A repeated name: every occurrence; an array index: once.
     assert_eq!(
-        json::remove(r#"{"a":1,"b":2,"a":3}"#, &p("/a")).unwrap(),
+        edit::remove(r#"{"a":1,"b":2,"a":3}"#, &p("/a")).unwrap(),
         r#"{"b":2}"#
     );
-    assert_eq!(json::remove("[1,2,3]", &p("/0")).unwrap(), "[2,3]");
+    assert_eq!(edit::remove("[1,2,3]", &p("/0")).unwrap(), "[2,3]");
     // Escaped names match their unescaped form.
     assert_eq!(
-        json::remove(r#"{"a\/b":1,"\u0063":2}"#, &p("/a~1b")).unwrap(),
+        edit::remove(r#"{"a\/b":1,"\u0063":2}"#, &p("/a~1b")).unwrap(),
         r#"{"\u0063":2}"#
     );
     assert_eq!(
-        json::remove(r#"{"a\/b":1,"\u0063":2}"#, &p("/c")).unwrap(),
+        edit::remove(r#"{"a\/b":1,"\u0063":2}"#, &p("/c")).unwrap(),
         r#"{"a\/b":1}"#
     );
     // Scalars have no members.
-    assert_eq!(json::remove(r#""text""#, &p("/a")), None);
+    assert_eq!(edit::remove(r#""text""#, &p("/a")), None);
 }
 
 #[test]
 fn json_set_replaces_appends_and_creates_objects() {
-    let s = |doc: &str, ptr: &str| json::set(doc, &p(ptr), r#""v""#);
+    let s = |doc: &str, ptr: &str| edit::set(doc, &p(ptr), r#""v""#);
     assert_eq!(s(r#"{"a":{"b":1}}"#, "/a/b").unwrap(), r#"{"a":{"b":"v"}}"#);
     assert_eq!(s(r#"{"a":{"b":1}}"#, "/a").unwrap(), r#"{"a":"v"}"#);
     assert_eq!(s(r#"{"a":{}}"#, "/a/b").unwrap(), r#"{"a":{"b":"v"}}"#);
@@ -949,7 +976,7 @@ fn json_set_replaces_appends_and_creates_objects() {
 #[test]
 fn json_rename_moves_or_leaves_the_document_alone() {
     let doc = r#"{"a":{"x":1},"b":"s","list":[10,20]}"#;
-    let r = |from: &str, to: &str| json::rename(doc, &p(from), &p(to));
+    let r = |from: &str, to: &str| edit::rename(doc, &p(from), &p(to));
     assert_eq!(
         r("/a", "/c").unwrap(),
         r#"{"b":"s","list":[10,20],"c":{"x":1}}"#
@@ -977,12 +1004,12 @@ fn json_rename_moves_or_leaves_the_document_alone() {
 #[test]
 fn json_edits_keep_untouched_bytes() {
     let doc = "{\n  \"n\": 1.50e3,\n  \"s\": \"\\u00e9\",\n  \"z\": [ ]\n}\n";
-    let out = json::set(doc, &p("/z/-"), "true").unwrap();
+    let out = edit::set(doc, &p("/z/-"), "true").unwrap();
     assert_eq!(
         out,
         "{\n  \"n\": 1.50e3,\n  \"s\": \"\\u00e9\",\n  \"z\": [true ]\n}\n"
     );
-    let out = json::remove(&out, &p("/s")).unwrap();
+    let out = edit::remove(&out, &p("/s")).unwrap();
     assert_eq!(out, "{\n  \"n\": 1.50e3,\n  \"z\": [true ]\n}\n");
     serde_json::from_str::<Value>(&out).unwrap();
 }
@@ -991,23 +1018,23 @@ fn json_edits_keep_untouched_bytes() {
 fn json_scanning_handles_strings_with_brackets_and_escapes() {
     let doc = r#"{"a":"}]\",{[","b":{"c":"\\"},"d":[["]"],{"e":"}"}]}"#;
     assert_eq!(
-        json::remove(doc, &p("/b")).unwrap(),
+        edit::remove(doc, &p("/b")).unwrap(),
         r#"{"a":"}]\",{[","d":[["]"],{"e":"}"}]}"#
     );
     assert_eq!(
-        json::remove(doc, &p("/d/1/e")).unwrap(),
+        edit::remove(doc, &p("/d/1/e")).unwrap(),
         r#"{"a":"}]\",{[","b":{"c":"\\"},"d":[["]"],{}]}"#
     );
     assert_eq!(
-        json::set(doc, &p("/d/0/-"), "1").unwrap(),
+        edit::set(doc, &p("/d/0/-"), "1").unwrap(),
         r#"{"a":"}]\",{[","b":{"c":"\\"},"d":[["]",1],{"e":"}"}]}"#
     );
 }
 
 #[test]
 fn json_parse_accepts_only_one_valid_value() {
-    assert!(json::parse(b" {\"a\": [1, 2.5e-3, null]} \n").is_some());
-    assert!(json::parse(b"\"x\"").is_some());
+    assert!(json::parse(b" {\"a\": [1, 2.5e-3, null]} \n".to_vec()).is_some());
+    assert!(json::parse(b"\"x\"".to_vec()).is_some());
     for bad in [
         &b""[..],
         b"{",
@@ -1018,7 +1045,7 @@ fn json_parse_accepts_only_one_valid_value() {
         b"{\"a\":\"\x01\"}",
     ] {
         assert!(
-            json::parse(bad).is_none(),
+            json::parse(bad.to_vec()).is_none(),
             "{:?}",
             String::from_utf8_lossy(bad)
         );
@@ -1028,6 +1055,31 @@ fn json_parse_accepts_only_one_valid_value() {
 #[test]
 fn pointers_unescape_tokens() {
     assert_eq!(p("/a~1b/~0c/"), p("/a~1b/~0c/"));
-    assert_eq!(json::set("{}", &p("/a~01"), "1").unwrap(), r#"{"a~1":1}"#);
-    assert_eq!(json::set("{}", &p("/"), "1").unwrap(), r#"{"":1}"#);
+    assert_eq!(edit::set("{}", &p("/a~01"), "1").unwrap(), r#"{"a~1":1}"#);
+    assert_eq!(edit::set("{}", &p("/"), "1").unwrap(), r#"{"":1}"#);
+}
+
+#[test]
+fn large_bodies_are_edited_in_place() {
+    // 8 MiB of small elements: scanned entry by entry, never collected.
+    let mut doc = String::with_capacity(8 << 20);
+    doc.push_str("{\"items\":[0");
+    while doc.len() < (8 << 20) - 64 {
+        doc.push_str(",0");
+    }
+    doc.push_str("],\"tail\":true}");
+    let elements = doc.matches('0').count();
+    assert!(json::set(&mut doc, &p("/items/-"), "1"));
+    assert!(json::remove(&mut doc, &p("/items/0")));
+    assert!(json::set(&mut doc, &p("/items/5"), "2"));
+    assert!(!json::set(
+        &mut doc,
+        &p(&format!("/items/{}", elements + 1)),
+        "3"
+    ));
+    assert!(json::set(&mut doc, &p(&format!("/items/{elements}")), "4"));
+    assert!(json::rename(&mut doc, &p("/tail"), &p("/end")));
+    assert!(doc.starts_with("{\"items\":[0,0,0,0,0,2,0"));
+    assert!(doc.ends_with(",0,1,4],\"end\":true}"));
+    assert!(json::parse(doc.into_bytes()).is_some());
 }

@@ -1,11 +1,13 @@
 //! JSON bodies edited as text, addressed by JSON Pointers (RFC 6901).
 //!
-//! A body is first checked to be one valid JSON text (UTF-8, serde_json's parser); the
-//! edits then splice that text: a removed member or element is cut out with its separating
-//! comma, a written value replaces the old value's bytes or is inserted before the
-//! container's closing bracket. Everything an operation does not touch keeps its bytes
-//! (member order, whitespace, number spelling, string escapes), and memory stays in
-//! proportion to the body, where a parsed tree could take several times its size.
+//! A body is first checked to be one valid JSON text (UTF-8, serde_json's parser, which
+//! allocates nothing for it); the edits then splice that text in place: a removed member or
+//! element is cut out with its separating comma, a written value replaces the old value's
+//! bytes or is appended after the container's last entry. Everything an operation does not
+//! touch keeps its bytes (member order, whitespace, number spelling, string escapes).
+//! Containers are scanned entry by entry without being collected, so the plugin needs about
+//! the body's size in memory, where a parsed tree could take many times that (the instance
+//! has 16 MiB, bodies reach 8 MiB).
 //!
 //! This file is the same in `request-transformer` and `response-transformer`; keep the two
 //! copies equal.
@@ -73,10 +75,10 @@ pub(crate) fn is_json_media_type(content_type: &str) -> bool {
 
 /// The body as JSON text, when it is exactly one valid JSON value (surrounding whitespace
 /// allowed).
-pub(crate) fn parse(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
-    Some(text.to_owned())
+pub(crate) fn parse(body: Vec<u8>) -> Option<String> {
+    let text = String::from_utf8(body).ok()?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).ok()?;
+    Some(text)
 }
 
 /// `value` as a JSON string literal.
@@ -84,62 +86,69 @@ pub(crate) fn string(value: &str) -> String {
     serde_json::Value::from(value).to_string()
 }
 
-/// `doc` without the member or element at `pointer` (every member of that name, when an
-/// object repeats it); `None` when there is nothing there.
-pub(crate) fn remove(doc: &str, pointer: &Pointer) -> Option<String> {
-    let (mut out, member) = remove_one(doc, &pointer.tokens)?;
-    // A name an object repeats: remove each occurrence (array elements shift instead, so
-    // an index is removed once).
-    if member {
-        while let Some((next, _)) = remove_one(&out, &pointer.tokens) {
-            out = next;
+/// Removes the member or element at `pointer` (every member of that name, when an object
+/// repeats it); `false` when there is nothing there.
+pub(crate) fn remove(doc: &mut String, pointer: &Pointer) -> bool {
+    let mut removed = false;
+    while let Some((start, end, member)) = removal(doc.as_bytes(), &pointer.tokens) {
+        doc.replace_range(start..end, "");
+        removed = true;
+        // Array elements shift into the removed place: an index is removed once.
+        if !member {
+            break;
         }
     }
-    Some(out)
+    removed
 }
 
-/// `doc` with `value` (JSON text) written at `pointer`: an existing member or element is
-/// replaced; a missing member is added at the end of its object, with objects created for
-/// the missing tokens before it; `-` or the array's length appends to an array. `None` when
-/// the place cannot exist: a token under a string, number, boolean or null, or an array
-/// index that is neither an existing index, its length nor `-`.
-pub(crate) fn set(doc: &str, pointer: &Pointer, value: &str) -> Option<String> {
-    set_tokens(doc, &pointer.tokens, value)
-}
-
-/// `doc` with the value at `from` moved to `to` (as [`remove`] then [`set`]); `None`, and
-/// the document unchanged, when nothing is at `from` or `to` cannot be written.
-pub(crate) fn rename(doc: &str, from: &Pointer, to: &Pointer) -> Option<String> {
-    if from == to {
-        return None;
+/// Writes `value` (JSON text) at `pointer`: an existing member or element is replaced; a
+/// missing member is added at the end of its object, with objects created for the missing
+/// tokens before it; `-` or the array's length appends to an array. `false`, and `doc`
+/// unchanged, when the place cannot exist: a token under a string, number, boolean or null,
+/// or an array index that is neither an existing index, its length nor `-`.
+pub(crate) fn set(doc: &mut String, pointer: &Pointer, value: &str) -> bool {
+    match insertion(doc.as_bytes(), &pointer.tokens, value) {
+        Some((start, end, text)) => {
+            doc.replace_range(start..end, &text);
+            true
+        }
+        None => false,
     }
-    let bytes = doc.as_bytes();
-    let (start, end) = find(bytes, &from.tokens)?;
-    let value = doc.get(start..end)?.to_owned();
-    let without = remove(doc, from)?;
-    set(&without, to, &value)
+}
+
+/// Moves the value at `from` to `to` (as [`remove`] then [`set`]); `false`, and `doc`
+/// unchanged, when nothing is at `from` or `to` cannot be written.
+pub(crate) fn rename(doc: &mut String, from: &Pointer, to: &Pointer) -> bool {
+    if from == to {
+        return false;
+    }
+    let Some(value) = find(doc.as_bytes(), &from.tokens).and_then(|(s, e)| doc.get(s..e)) else {
+        return false;
+    };
+    let value = value.to_owned();
+    let Some((start, end, _)) = removal(doc.as_bytes(), &from.tokens) else {
+        return false;
+    };
+    let Some(cut) = doc.get(start..end).map(str::to_owned) else {
+        return false;
+    };
+    doc.replace_range(start..end, "");
+    if set(doc, to, &value) {
+        return true;
+    }
+    doc.insert_str(start, &cut);
+    false
 }
 
 // --- scanning validated JSON text --------------------------------------------------------
 
 /// One member (object) or element (array) of a container.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The member's name (unescaped); `None` in arrays.
-    name: Option<String>,
     /// Where the entry starts: the name's opening quote, or the element's first byte.
     start: usize,
     /// The value's bytes.
     value: (usize, usize),
-}
-
-/// An object or array of the text.
-#[derive(Debug)]
-struct Container {
-    array: bool,
-    /// The index of the opening bracket.
-    open: usize,
-    entries: Vec<Entry>,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -205,70 +214,94 @@ fn value_end(s: &[u8], i: usize) -> usize {
     }
 }
 
-/// The unescaped text of the string literal `s[start..end]`.
-fn unescape(s: &[u8], start: usize, end: usize) -> String {
+/// Whether the string literal `s[start..end]` spells `name` once unescaped.
+fn name_is(s: &[u8], start: usize, end: usize, name: &str) -> bool {
     let Some(literal) = s.get(start..end) else {
-        return String::new();
+        return false;
     };
     let inner = literal
         .get(1..literal.len().saturating_sub(1))
         .unwrap_or_default();
     if !inner.contains(&b'\\') {
-        return String::from_utf8_lossy(inner).into_owned();
+        return inner == name.as_bytes();
     }
-    serde_json::from_slice::<String>(literal)
-        .unwrap_or_else(|_| String::from_utf8_lossy(inner).into_owned())
+    serde_json::from_slice::<String>(literal).is_ok_and(|unescaped| unescaped == name)
 }
 
-/// The container whose opening bracket is at `open`; `None` for a scalar.
-fn container(s: &[u8], open: usize) -> Option<Container> {
-    let array = match s.get(open) {
-        Some(b'[') => true,
-        Some(b'{') => false,
-        _ => return None,
-    };
-    let mut entries = Vec::new();
-    let mut i = skip_ws(s, open + 1);
-    loop {
-        match s.get(i) {
-            None | Some(b']' | b'}') => break,
-            Some(_) => {}
-        }
-        let start = i;
-        let name = if array {
-            None
-        } else {
-            let end = string_end(s, i);
-            let name = unescape(s, i, end);
-            // Past the name, the whitespace and the colon.
-            i = skip_ws(s, skip_ws(s, end) + 1);
-            Some(name)
+/// The entries of the container whose opening bracket is at `open`, one at a time: for
+/// each, its name's span (objects) and the entry.
+struct Entries<'a> {
+    s: &'a [u8],
+    array: bool,
+    /// Where the next entry (or the closing bracket) is; `None` once done.
+    at: Option<usize>,
+}
+
+impl<'a> Entries<'a> {
+    /// `None` when `open` is not an object or an array.
+    fn new(s: &'a [u8], open: usize) -> Option<Entries<'a>> {
+        let array = match s.get(open) {
+            Some(b'[') => true,
+            Some(b'{') => false,
+            _ => return None,
         };
-        let end = value_end(s, i);
-        entries.push(Entry {
-            name,
-            start,
-            value: (i, end),
-        });
-        i = skip_ws(s, end);
-        match s.get(i) {
-            Some(b',') => i = skip_ws(s, i + 1),
-            _ => break,
-        }
+        Some(Entries {
+            s,
+            array,
+            at: Some(skip_ws(s, open + 1)),
+        })
     }
-    Some(Container {
-        array,
-        open,
-        entries,
-    })
+}
+
+impl Iterator for Entries<'_> {
+    /// The name's span (objects only) and the entry.
+    type Item = (Option<(usize, usize)>, Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.s;
+        let start = self.at?;
+        if matches!(s.get(start), None | Some(b']' | b'}')) {
+            self.at = None;
+            return None;
+        }
+        let (name, value_start) = if self.array {
+            (None, start)
+        } else {
+            let end = string_end(s, start);
+            // Past the name, the whitespace and the colon.
+            (Some((start, end)), skip_ws(s, skip_ws(s, end) + 1))
+        };
+        let value_end = value_end(s, value_start);
+        let after = skip_ws(s, value_end);
+        self.at = match s.get(after) {
+            Some(b',') => Some(skip_ws(s, after + 1)),
+            _ => None,
+        };
+        Some((
+            name,
+            Entry {
+                start,
+                value: (value_start, value_end),
+            },
+        ))
+    }
 }
 
 /// Where a token leads in a container.
-enum Child {
-    /// An existing entry, by its index.
-    At(usize),
-    /// Nowhere yet: a new member of the object, or a new last element of the array.
-    Append,
+enum Slot {
+    /// An existing entry, with where the entry before it ends (its value) and where the one
+    /// after it starts.
+    At {
+        entry: Entry,
+        prev_end: Option<usize>,
+        next_start: Option<usize>,
+    },
+    /// Nowhere yet: a new member of the object, or a new last element of the array, to put
+    /// after the last entry (or after the opening bracket, `open`, when there is none).
+    Append {
+        open: usize,
+        last_end: Option<usize>,
+    },
     /// Nowhere it could be: an array index that is not one.
     Invalid,
 }
@@ -284,71 +317,91 @@ fn index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
-impl Container {
-    fn child(&self, token: &str) -> Child {
-        if self.array {
-            if token == "-" {
-                return Child::Append;
-            }
-            return match index(token) {
-                Some(i) if i < self.entries.len() => Child::At(i),
-                Some(i) if i == self.entries.len() => Child::Append,
-                _ => Child::Invalid,
-            };
+/// Where `token` leads in the container at `open`; `None` when `open` is a scalar. Of
+/// repeated names, the last one counts, as in most parsers.
+fn slot(s: &[u8], open: usize, token: &str) -> Option<Slot> {
+    let entries = Entries::new(s, open)?;
+    let wanted = if entries.array {
+        match (token, index(token)) {
+            ("-", _) => None,
+            (_, Some(i)) => Some(i),
+            (_, None) => return Some(Slot::Invalid),
         }
-        // Of repeated names, the last one counts, as in most parsers.
-        match self
-            .entries
-            .iter()
-            .rposition(|e| e.name.as_deref() == Some(token))
+    } else {
+        None
+    };
+    let array = entries.array;
+    let mut found: Option<(Entry, Option<usize>, Option<usize>)> = None;
+    let mut last: Option<Entry> = None;
+    let mut count = 0usize;
+    for (name, entry) in entries {
+        if let Some((_, _, next)) = found.as_mut()
+            && next.is_none()
         {
-            Some(i) => Child::At(i),
-            None => Child::Append,
+            *next = Some(entry.start);
+            // An index is found once; a name may repeat later.
+            if array {
+                break;
+            }
         }
+        let hit = if array {
+            wanted == Some(count)
+        } else {
+            name.is_some_and(|(start, end)| name_is(s, start, end, token))
+        };
+        if hit {
+            found = Some((entry, last.map(|e| e.value.1), None));
+        }
+        last = Some(entry);
+        count += 1;
     }
+    Some(match found {
+        Some((entry, prev_end, next_start)) => Slot::At {
+            entry,
+            prev_end,
+            next_start,
+        },
+        None if array && wanted.is_some_and(|i| i != count) => Slot::Invalid,
+        None => Slot::Append {
+            open,
+            last_end: last.map(|e| e.value.1),
+        },
+    })
 }
 
 /// The value span at `tokens`, if there is one.
 fn find(s: &[u8], tokens: &[String]) -> Option<(usize, usize)> {
-    let mut at = skip_ws(s, 0);
+    let at = skip_ws(s, 0);
     let mut span = (at, value_end(s, at));
     for token in tokens {
-        let c = container(s, at)?;
-        let Child::At(i) = c.child(token) else {
+        let Slot::At { entry, .. } = slot(s, span.0, token)? else {
             return None;
         };
-        span = c.entries.get(i)?.value;
-        at = span.0;
+        span = entry.value;
     }
     Some(span)
 }
 
-/// `text` with `s[start..end]` replaced by `with`.
-fn splice(text: &str, start: usize, end: usize, with: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len() + with.len());
-    out.push_str(text.get(..start)?);
-    out.push_str(with);
-    out.push_str(text.get(end..)?);
-    Some(out)
-}
-
-/// `doc` without the entry at `tokens`, and whether it was an object member.
-fn remove_one(doc: &str, tokens: &[String]) -> Option<(String, bool)> {
-    let s = doc.as_bytes();
+/// The span to cut to remove the entry at `tokens`, and whether it is an object member.
+fn removal(s: &[u8], tokens: &[String]) -> Option<(usize, usize, bool)> {
     let (last, parents) = tokens.split_last()?;
     let (parent, _) = find(s, parents)?;
-    let c = container(s, parent)?;
-    let Child::At(k) = c.child(last) else {
+    let member = s.get(parent) == Some(&b'{');
+    let Slot::At {
+        entry,
+        prev_end,
+        next_start,
+    } = slot(s, parent, last)?
+    else {
         return None;
     };
-    let entry = c.entries.get(k)?;
-    // Cut the entry with one comma: the one after it, or before it for the last entry.
-    let (start, end) = match (c.entries.get(k + 1), k.checked_sub(1)) {
-        (Some(next), _) => (entry.start, next.start),
-        (None, Some(prev)) => (c.entries.get(prev)?.value.1, entry.value.1),
+    // The entry with one comma: the one after it, or the one before it for the last entry.
+    let (start, end) = match (next_start, prev_end) {
+        (Some(next), _) => (entry.start, next),
+        (None, Some(prev)) => (prev, entry.value.1),
         (None, None) => (entry.start, entry.value.1),
     };
-    Some((splice(doc, start, end, "")?, !c.array))
+    Some((start, end, member))
 }
 
 /// `{"a":{"b":value}}` for the tokens `a`, `b`.
@@ -360,33 +413,32 @@ fn nest(tokens: &[String], value: &str) -> String {
     out
 }
 
-fn set_tokens(doc: &str, tokens: &[String], value: &str) -> Option<String> {
-    let s = doc.as_bytes();
+/// The span to replace, and its replacement, to write `value` at `tokens`.
+fn insertion(s: &[u8], tokens: &[String], value: &str) -> Option<(usize, usize, String)> {
     let mut at = skip_ws(s, 0);
     for (depth, token) in tokens.iter().enumerate() {
-        let c = container(s, at)?;
         let rest = tokens.get(depth + 1..).unwrap_or_default();
-        match c.child(token) {
-            Child::At(i) => {
-                let (start, end) = c.entries.get(i)?.value;
+        match slot(s, at, token)? {
+            Slot::At { entry, .. } => {
+                let (start, end) = entry.value;
                 if rest.is_empty() {
-                    return splice(doc, start, end, value);
+                    return Some((start, end, value.to_owned()));
                 }
                 at = start;
             }
-            Child::Append => {
+            Slot::Append { open, last_end } => {
                 let inner = nest(rest, value);
-                let entry = if c.array {
+                let entry = if s.get(open) == Some(&b'[') {
                     inner
                 } else {
                     format!("{}:{inner}", string(token))
                 };
-                return match c.entries.last() {
-                    Some(last) => splice(doc, last.value.1, last.value.1, &format!(",{entry}")),
-                    None => splice(doc, c.open + 1, c.open + 1, &entry),
-                };
+                return Some(match last_end {
+                    Some(end) => (end, end, format!(",{entry}")),
+                    None => (open + 1, open + 1, entry),
+                });
             }
-            Child::Invalid => return None,
+            Slot::Invalid => return None,
         }
     }
     None

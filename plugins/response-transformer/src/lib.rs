@@ -64,7 +64,9 @@
 //! the way; `-` or the array's length appends to an array. A destination under a string,
 //! number, boolean or null, or an array index beyond the end, is skipped. The body is edited
 //! as text: what the operations do not touch keeps its bytes (member order, whitespace,
-//! number spelling). The gateway sets `Content-Length` for the new body.
+//! number spelling); each operation scans the text once and edits it in place (the plugin
+//! needs about the body's size in memory). The gateway sets `Content-Length` for the new
+//! body.
 //!
 //! Proxied response bodies normally stream past middlewares; the plugin asks the gateway for
 //! whole response bodies in `init` when `body` has operations (only then, since buffering
@@ -299,30 +301,22 @@ impl ResponseTransformer {
         let Some(mut doc) = (is_json && identity)
             .then(|| response.body())
             .flatten()
-            .and_then(|body| json::parse(&body))
+            .and_then(json::parse)
         else {
             return;
         };
         let mut changed = false;
-        let mut apply = |edited: Option<String>, doc: &mut String| {
-            if let Some(edited) = edited {
-                *doc = edited;
-                changed = true;
-            }
-        };
         for pointer in &self.plan.body_remove {
-            apply(json::remove(&doc, pointer), &mut doc);
+            changed |= json::remove(&mut doc, pointer);
         }
         for (from, to) in &self.plan.body_rename {
-            apply(json::rename(&doc, from, to), &mut doc);
+            changed |= json::rename(&mut doc, from, to);
         }
         for (pointer, value) in &self.plan.body_add {
-            apply(json::set(&doc, pointer, value), &mut doc);
+            changed |= json::set(&mut doc, pointer, value);
         }
         if changed && response.set_body(doc.as_bytes()).is_err() {
-            log::warn(
-                "response-transformer: the gateway refused the new body; it is left as it was",
-            );
+            log::warn("the gateway refused the new body; it is left as it was");
         }
     }
 }
@@ -336,7 +330,7 @@ fn write_header(response: &mut Response, name: &str, value: &str, append: bool) 
     };
     if written.is_err() {
         log::warn(&format!(
-            "response-transformer: the gateway refused a value for header `{name}`; the header is skipped"
+            "the gateway refused a value for header `{name}`; the header is skipped"
         ));
     }
 }
@@ -358,9 +352,7 @@ impl Middleware for ResponseTransformer {
         if let Some(&status) = self.plan.status.get(&response.status())
             && response.set_status(status).is_err()
         {
-            log::warn(&format!(
-                "response-transformer: the gateway refused the status {status}"
-            ));
+            log::warn(&format!("the gateway refused the status {status}"));
         }
         self.rewrite_headers(response);
         if self.plan.has_body_ops() {
