@@ -104,6 +104,12 @@ fn every_code_has_an_invalid_fixture() {
         Code::E1022,
         "/paths/~1a/get/x-barbacane-dispatch/config/status",
     );
+    // An official middleware's schema (the compiler finds it by name, like `mock`'s).
+    assert_code(
+        &["invalid/e1022_redirect_config.yaml"],
+        Code::E1022,
+        "/paths/~1a/get/x-barbacane-middlewares/0/config/status_code",
+    );
     let mut with_manifest = options(&["valid/minimal.yaml"]);
     with_manifest.manifest = Some(fixtures().join("invalid/e1015_manifest.yaml"));
     let diags = compile(&LocalFs, &with_manifest).unwrap_err();

@@ -9,3 +9,4 @@ mod jwt;
 mod lambda;
 mod middlewares;
 mod rate_limit;
+mod transform;
