@@ -8,6 +8,8 @@
 # Usage: scripts/load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/measure.sh
+source scripts/lib/measure.sh
 duration=${1:-10}
 connections=${2:-64}
 path=${LOAD_PATH:-/pets/1}
@@ -93,31 +95,6 @@ for _ in $(seq 50); do
     [ -f "$work/nginx-proxy.pid" ] && break
   sleep 0.1
 done
-
-# Sum of utime+stime in clock ticks over a process and its children (nginx workers).
-ticks() {
-  local total=0 pid
-  for pid in "$@" $(pgrep -P "$1" || true); do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
-
-measure() {
-  local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz
-  wrk -t1 -c"$connections" -d2s "$url" >/dev/null 2>&1 # warm-up
-  before=$(ticks "$pid")
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
-  after=$(ticks "$pid")
-  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
-  hz=$(getconf CLK_TCK)
-  awk -v n="$name" -v r="$rps" -v p="$p99" -v t=$((after - before)) -v q="$reqs" -v hz="$hz" -v e="$errors" \
-    'BEGIN { printf "%-22s %12s req/s   p99 %-9s  server CPU %6.2f us/request  %s\n", n, r, p, (t / hz) * 1e6 / q, e }'
-}
 
 echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
 measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
