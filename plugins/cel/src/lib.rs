@@ -282,9 +282,7 @@ impl Uses {
 /// Walks `expr`, in a scope where the variables `bound` (macro iteration and accumulator
 /// variables) hide the outer ones.
 fn walk(expr: &IdedExpr, bound: &mut Vec<String>, uses: &mut Uses) -> Result<(), String> {
-    let is_request = |e: &IdedExpr, bound: &[String]| {
-        matches!(&e.expr, Expr::Ident(name) if name == REQUEST && !bound.iter().any(|b| b == REQUEST))
-    };
+    let is_request = |e: &IdedExpr, bound: &[String]| matches!(&e.expr, Expr::Ident(name) if name == REQUEST && !bound.iter().any(|b| b == REQUEST));
     match &expr.expr {
         Expr::Unspecified => {}
         Expr::Ident(name) => {
@@ -312,7 +310,11 @@ fn walk(expr: &IdedExpr, bound: &mut Vec<String>, uses: &mut Uses) -> Result<(),
             }
         }
         Expr::Call(call) => {
-            let key = match (call.func_name.as_str(), call.target.as_ref(), &call.args[..]) {
+            let key = match (
+                call.func_name.as_str(),
+                call.target.as_ref(),
+                &call.args[..],
+            ) {
                 (op @ ("_[_]" | "_[?_]" | "_?._"), None, [operand, key])
                     if is_request(operand, bound) =>
                 {
@@ -507,7 +509,10 @@ fn body_json(request: &Request, body: Option<&[u8]>) -> Boxed {
     let Some(body) = body else {
         return empty();
     };
-    if !request.header("content-type").is_some_and(|ct| is_json(&ct)) {
+    if !request
+        .header("content-type")
+        .is_some_and(|ct| is_json(&ct))
+    {
         return empty();
     }
     match serde_json::from_slice(body) {
