@@ -124,7 +124,10 @@
 //! invalid regular expression...), answers `500 urn:barbacane:error:cel-evaluation` whose
 //! `detail` says what went wrong (`the expression returned string, expected bool`,
 //! `the expression failed: No such key: x-tenant`), in both modes, and logs it as a
-//! warning. A request is never let through by an expression that could not decide.
+//! warning. A request is never let through by an expression that could not decide. Some
+//! errors quote the values they met (`No such key: <a header value>` for
+//! `request.headers[request.headers["x-name"]]`), request content
+//! included: the `detail` is cut at 512 bytes.
 //!
 //! Capabilities: `request`, `response`, `context`, `log`.
 
@@ -189,6 +192,9 @@ const TYPE_NAMES: [&str; 12] = [
     "type",
     "uint",
 ];
+/// Longest `detail` of a 500 (an evaluation error may quote the values it met, a whole body
+/// included).
+pub const MAX_DETAIL: usize = 512;
 /// Longest `on_match.deny.code`.
 pub const MAX_CODE: usize = 64;
 
@@ -441,6 +447,19 @@ fn problem(
     OutgoingResponse::new(status)
         .header("content-type", "application/problem+json")
         .body(body.to_string())
+}
+
+/// `why` cut to [`MAX_DETAIL`] bytes (on a character boundary), `…` marking the cut.
+fn shortened(mut why: String) -> String {
+    if why.len() > MAX_DETAIL {
+        let mut end = MAX_DETAIL;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+        why.push('…');
+    }
+    why
 }
 
 fn evaluation_failed(detail: &str) -> OutgoingResponse {
@@ -725,6 +744,7 @@ impl Middleware for Cel {
         let matched = match compiled.evaluate(request) {
             Ok(matched) => matched,
             Err(why) => {
+                let why = shortened(why);
                 log::warn(&why);
                 return Action::Respond(evaluation_failed(&why));
             }

@@ -525,6 +525,28 @@ fn an_evaluation_error_answers_500_in_both_modes() {
     assert_eq!(host.context_value("tier"), None);
 }
 
+#[test]
+fn a_long_detail_is_cut() {
+    let mut host = FakeHost::new();
+    let long = "\u{e9}".repeat(400);
+    host.header("x-long", &long);
+    let detail = eval(
+        &mut host,
+        "request.headers[request.headers['x-long']] == ''",
+    )
+    .unwrap_err();
+    assert!(
+        detail.len() <= MAX_DETAIL + '…'.len_utf8(),
+        "{}",
+        detail.len()
+    );
+    assert!(detail.ends_with('…'), "{detail}");
+    assert_eq!(host.logs()[0].1, detail);
+    assert_eq!(shortened("short".into()), "short");
+    let exact = "a".repeat(MAX_DETAIL);
+    assert_eq!(shortened(exact.clone()), exact);
+}
+
 // --- on_match ------------------------------------------------------------------------
 
 #[test]
