@@ -99,6 +99,13 @@
 //! that uses `request` other than by naming a field (`request.all(k, ...)`,
 //! `request[request.headers["x-field"]]`, `[request]`) gets every field.
 //!
+//! **Cost.** Parsing happens in `init`: the first parse in an instance also builds the
+//! parser's tables (about 10 ms of CPU in the sandbox; later instances of the pool pay it
+//! again, requests never do). An evaluation costs microseconds, plus the host calls of the
+//! fields it builds; `matches` compiles its regular expression at each evaluation (about
+//! 10 µs natively for a short pattern): prefer `startsWith`, `endsWith` and `contains`
+//! where they do.
+//!
 //! **Bodies.** A request body reaches middlewares only when the gateway holds it in memory.
 //! When the expression reads `body` or `body_json` (or `request` as a whole), the plugin asks
 //! the gateway from `init` to buffer request bodies (`core.buffer_bodies`): up to 8 MiB and
