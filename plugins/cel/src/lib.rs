@@ -59,22 +59,24 @@
 //! A missing map key is an error in CEL, not `null`: `request.headers["x-tenant"] == "acme"`
 //! fails (500, below) on a request without `X-Tenant`. Test first, with `has()` or `in`:
 //! `"x-tenant" in request.headers && request.headers["x-tenant"] == "acme"`, or
-//! `request.headers.?["x-tenant"].orValue("") == "acme"`.
+//! `request.headers[?"x-tenant"].orValue("") == "acme"`.
 //!
 //! **Identity.** The official authentication plugins write what they found to the request
 //! context (`auth.sub`, `auth.consumer`, `auth.scopes`, `auth.roles`, `auth.name`,
 //! `auth.method`, `auth.claims.<name>`; see each plugin's documentation). `consumer` and
-//! `claims` read them. The context value `auth.claims.<name>` becomes the claim `<name>`:
-//! parsed as JSON when it parses (`jwt-auth` writes numbers and booleans as their text, so
-//! `exp` is an `int` and `email_verified` a `bool`), else the string as it is (`email`).
-//! A string claim that happens to read as JSON (`"123"`, `"true"`) becomes that number or
-//! boolean. When no authentication plugin ran before this one (no `auth.method` in the
-//! context) and no `auth.claims.<name>` value is set, `consumer` falls back to the first
-//! value of the `x-auth-consumer` header and `claims` to the `x-auth-claims` header parsed
-//! as a JSON object (`{}` when it is not one): for a gateway behind an authenticating proxy
-//! that sets them. A client can send these headers too: rely on them only when that proxy
-//! is the only way in and overwrites them. Once an authentication plugin ran, the headers
-//! are never read.
+//! `claims` read them. The context value `auth.claims.<name>` becomes the claim `<name>`
+//! (for the names the expression writes, see Context): parsed as JSON when it parses
+//! (`jwt-auth` writes numbers and booleans as their text, so `exp` is an `int` and
+//! `email_verified` a `bool`), else the string as it is (`email`). A string claim that
+//! happens to read as JSON (`"123"`, `"true"`) becomes that number or boolean.
+//!
+//! When no authentication plugin ran before this one (no `auth.method` in the context),
+//! `consumer` without `auth.consumer` falls back to the first value of the
+//! `x-auth-consumer` header, and `claims` without any `auth.claims.<name>` to the
+//! `x-auth-claims` header parsed as a JSON object (every member; `{}` when it is not an
+//! object): for a gateway behind an authenticating proxy that sets them. A client can send
+//! these headers too: rely on them only when that proxy is the only way in and overwrites
+//! them. Once an authentication plugin ran, the headers are never read.
 //!
 //! **Context.** Plugins have no way to list the request context, only to read a key they
 //! name, so `context` (and `claims` from the context) hold the keys the expression names:
@@ -132,9 +134,9 @@
 //! `detail` says what went wrong (`the expression returned string, expected bool`,
 //! `the expression failed: No such key: x-tenant`), in both modes, and logs it as a
 //! warning. A request is never let through by an expression that could not decide. Some
-//! errors quote the values they met (`No such key: <a header value>` for
-//! `request.headers[request.headers["x-name"]]`), request content
-//! included: the `detail` is cut at 512 bytes.
+//! errors quote the values they met, request content included (`No such key: <a header
+//! value>` for `request.headers[request.headers["x-name"]]`): the `detail` is cut at 512
+//! bytes.
 //!
 //! Capabilities: `request`, `response`, `context`, `log`.
 
