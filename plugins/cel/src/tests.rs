@@ -181,6 +181,14 @@ fn headers_by_lowercase_name_repeated_values_joined() {
         setup,
         "request.headers.exists(n, n.startsWith('x-'))"
     ));
+    assert!(holds(
+        setup,
+        r#"request.headers[?"x-tenant"].orValue("") == "acme""#
+    ));
+    assert!(holds(
+        none,
+        r#"request.headers[?"x-tenant"].orValue("") == """#
+    ));
     assert!(holds(none, "request.headers == {}"));
 }
 
