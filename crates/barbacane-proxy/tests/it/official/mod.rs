@@ -3,6 +3,7 @@
 
 mod auth;
 mod cache;
+mod cel;
 mod chaos;
 mod cors;
 mod jwt;
