@@ -21,7 +21,7 @@ path=/pets/1
 command -v wrk >/dev/null || { echo "missing wrk: apt-get install wrk" >&2; exit 1; }
 redis=redis://127.0.0.1:6379/15
 
-cargo build --release -q -p barbacane
+[ -n "${BIN:-}" ] || cargo build --release -q -p barbacane
 bin=${BIN:-./target/release/barbacane}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
@@ -57,3 +57,22 @@ measure "mock + rate-limit (redis)" "$rlr_pid" "http://127.0.0.1:18192$path"
 measure "cache hit (local)" "$cache_pid" "http://127.0.0.1:18193$path"
 measure "cache hit (redis)" "$cacher_pid" "http://127.0.0.1:18194$path"
 echo "X-Cache of the last local request: $(curl -s -o /dev/null -D - "http://127.0.0.1:18193$path" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" {print $2}')"
+
+# Fleet correctness: two more gateways on the same Redis, quota 100 per 10 s (one key: every
+# request comes from 127.0.0.1), both loaded at once for 3 s. Allowed = responses that were
+# not 429; one quota for the fleet means 100 in total, not 100 per gateway.
+with_root "x-barbacane-ratelimit: {quota: 100, window: 10, policy_name: fleet-$$}"
+"$bin" compile --spec "$work/spec.yaml" --output "$work/fleet.bca" 2>/dev/null
+serve 18195 "$work/fleet.bca" --state "$redis"
+serve 18196 "$work/fleet.bca" --state "$redis"
+wait_healthy 18195 18196
+fleet() { wrk -t1 -c16 -d3s "http://127.0.0.1:$1$path" > "$work/fleet-$1.txt"; }
+fleet 18195 & a=$!
+fleet 18196 & b=$!
+wait "$a" "$b"
+total=0 refused=0
+for port in 18195 18196; do
+  total=$((total + $(awk '/requests in/ {print $1}' "$work/fleet-$port.txt")))
+  refused=$((refused + $(awk '/Non-2xx/ {print $NF}' "$work/fleet-$port.txt")))
+done
+echo "fleet quota (2 gateways, one Redis, q=100 w=10s): $total requests, $((total - refused)) allowed"

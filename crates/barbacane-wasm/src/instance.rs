@@ -252,7 +252,11 @@ impl Prepared {
             .and_then(wasmtime::Extern::into_memory);
         store.data_mut().memory = memory;
         Call {
-            live: Live { store, instance },
+            live: Live {
+                store,
+                instance,
+                hooks: [const { None }; 3],
+            },
             shared: Arc::clone(&self.shared),
             _permit: permit,
             reusable: true,
@@ -587,6 +591,32 @@ impl Call {
             })
     }
 
+    /// A `() -> i32` hook (`on_request`, `on_response`, `dispatch`), cached in the
+    /// instance, with a fresh deadline.
+    fn armed_hook(&mut self, function: &'static str) -> Result<TypedFunc<(), i32>, WasmError> {
+        let slot = match function {
+            exports::ON_REQUEST => Some(0),
+            exports::ON_RESPONSE => Some(1),
+            exports::DISPATCH => Some(2),
+            _ => None,
+        };
+        let cached = slot.and_then(|i| self.live.hooks.get(i).cloned().flatten());
+        let f = match cached {
+            Some(f) => f,
+            None => {
+                let f = self.func(function)?;
+                if let Some(entry) = slot.and_then(|i| self.live.hooks.get_mut(i)) {
+                    *entry = Some(f.clone());
+                }
+                f
+            }
+        };
+        self.live
+            .store
+            .set_epoch_deadline(self.live.store.data().deadline_ticks);
+        Ok(f)
+    }
+
     /// Calls a `() -> i32` export with a fresh deadline.
     fn hook_sync(&mut self, function: &'static str) -> Result<i32, WasmError> {
         if self.shared.is_async {
@@ -595,7 +625,7 @@ impl Call {
                 "this plugin makes outbound calls: use the async hooks",
             ));
         }
-        let f: TypedFunc<(), i32> = self.armed(function)?;
+        let f = self.armed_hook(function)?;
         f.call(&mut self.live.store, ())
             .map_err(|e| self.classify(function, e))
     }
@@ -604,7 +634,7 @@ impl Call {
         if !self.shared.is_async {
             return self.hook_sync(function);
         }
-        let f: TypedFunc<(), i32> = self.armed(function)?;
+        let f = self.armed_hook(function)?;
         f.call_async(&mut self.live.store, ())
             .await
             .map_err(|e| self.classify(function, e))
