@@ -29,6 +29,9 @@ fn thousand_operations() -> Vec<u8> {
             },
             middlewares: vec![],
             deprecated: false,
+            deprecated_since: None,
+            sunset: None,
+            sunset_link: None,
         })
         .collect();
     let mut b = ArtifactBuilder::default();

@@ -65,6 +65,16 @@ pub struct Operation {
     /// `deprecated: true` in the spec.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deprecated: bool,
+    /// The `Deprecation` date of a deprecated operation (seconds since the epoch):
+    /// `x-barbacane-sunset`'s `deprecated_since`, else the build time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated_since: Option<u64>,
+    /// The `Sunset` date (`x-barbacane-sunset`), seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sunset: Option<u64>,
+    /// The deprecation policy `Link` (`x-barbacane-sunset`'s `link`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sunset_link: Option<String>,
 }
 
 /// A dispatcher or middleware reference with its configuration.

@@ -69,6 +69,7 @@ pub fn compile(
         official_used: Default::default(),
         allow_plaintext_upstream: options.allow_plaintext_upstream,
         allow_unenforced_security: options.allow_unenforced_security,
+        build_time: options.build_time,
     };
     let patterns = PatternChecker::new(options.lenient_patterns);
     let mut shared = SharedDefs::default();

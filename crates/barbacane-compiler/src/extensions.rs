@@ -24,6 +24,9 @@ pub(crate) struct Known<'a> {
     pub(crate) allow_plaintext_upstream: bool,
     /// `--allow-unenforced-security`: E1032 becomes one W1004 per spec.
     pub(crate) allow_unenforced_security: bool,
+    /// The build time (seconds since the epoch): the `Deprecation` date of deprecated
+    /// operations that give none.
+    pub(crate) build_time: u64,
 }
 
 impl Known<'_> {

@@ -13,6 +13,7 @@
 
 mod build;
 mod extensions;
+mod lifecycle;
 mod manifest;
 mod operations;
 mod options;

@@ -107,6 +107,12 @@ pub(crate) fn compile_operations(
             ) {
                 unenforced += 1;
             }
+            let life = crate::lifecycle::lifecycle(
+                def.deprecated,
+                def.sunset.as_ref(),
+                known.build_time,
+                diags,
+            );
             let operation = Operation {
                 spec: spec.logical.clone(),
                 pointer: def.pointer.clone(),
@@ -118,6 +124,9 @@ pub(crate) fn compile_operations(
                 dispatch,
                 middlewares: chain,
                 deprecated: def.deprecated,
+                deprecated_since: life.deprecated_since,
+                sunset: life.sunset,
+                sunset_link: life.link,
             };
             checked.add(&operation, def);
             out.push(operation);

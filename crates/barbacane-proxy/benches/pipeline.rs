@@ -41,6 +41,9 @@ fn operation(i: usize, method: &str, path: String, body: Option<RequestBody>) ->
         },
         middlewares: vec![],
         deprecated: false,
+        deprecated_since: None,
+        sunset: None,
+        sunset_link: None,
     }
 }
 

@@ -40,6 +40,7 @@ pub mod reload;
 mod server;
 mod snapshot;
 pub mod tls;
+mod trace;
 mod worker;
 
 pub use config::{Limits, ServeConfig};

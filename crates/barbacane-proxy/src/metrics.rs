@@ -29,9 +29,23 @@ pub struct RouteMetrics {
     sum_nanos: AtomicU64,
     /// Requests refused by the spec's validation (400, 415).
     validation_failures: AtomicU64,
+    /// The operation is `deprecated: true`: its requests are also reported as
+    /// `barbacane_deprecated_route_requests_total` (the same counts, no extra atomic).
+    deprecated: bool,
 }
 
 impl RouteMetrics {
+    /// Marks the route as deprecated (see `barbacane_deprecated_route_requests_total`).
+    pub fn deprecated(mut self, deprecated: bool) -> RouteMetrics {
+        self.deprecated = deprecated;
+        self
+    }
+
+    /// The route template.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
     /// Counts a request the validator refused.
     pub fn validation_failed(&self) {
         self.validation_failures.fetch_add(1, Ordering::Relaxed);
@@ -46,6 +60,7 @@ impl RouteMetrics {
             buckets: Default::default(),
             sum_nanos: AtomicU64::new(0),
             validation_failures: AtomicU64::new(0),
+            deprecated: false,
         }
     }
 
@@ -174,6 +189,21 @@ pub fn render<'r>(
                 escape(&r.route)
             );
         }
+    }
+    family(
+        &mut out,
+        "barbacane_deprecated_route_requests_total",
+        "Requests answered by deprecated operations (deprecated: true), by route.",
+        "counter",
+    );
+    for r in routes.clone().filter(|r| r.deprecated) {
+        let n: u64 = r.status.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+        let _ = writeln!(
+            out,
+            "barbacane_deprecated_route_requests_total{{method=\"{}\",route=\"{}\"}} {n}",
+            escape(&r.method),
+            escape(&r.route)
+        );
     }
     family(
         &mut out,

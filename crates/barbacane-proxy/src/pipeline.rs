@@ -41,13 +41,15 @@ fn metrics_response(gateway: &Gateway) -> Response<Body> {
 }
 
 /// Handles one request end to end. Never fails: errors become problem responses here.
-pub async fn handle<B>(gateway: &Gateway, request: Request<B>) -> Response<Body>
+pub async fn handle<B>(gateway: &Gateway, mut request: Request<B>) -> Response<Body>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let started = std::time::Instant::now();
     let request_id = finish::request_id(request.headers());
+    let trace_id = crate::trace::ensure(request.headers_mut());
+    let access = AccessRecord::of(&request);
     let config = gateway.config();
     // An owned handle: the request may wait on an upstream for a while, and must keep the
     // snapshot it started with (its routes' counters included).
@@ -57,7 +59,7 @@ where
         && request.uri().path() == METRICS_PATH
         && request.method() == http::Method::GET
     {
-        return finish::finish(metrics_response(gateway), request_id);
+        return finish::finish(metrics_response(gateway), request_id, &trace_id);
     }
     let response = match run(&snapshot, config, request, &request_id, &mut matched).await {
         Ok(response) => response,
@@ -71,19 +73,75 @@ where
         }
     };
     let status = response.status().as_u16();
-    match matched {
-        Matched::Route(index) => {
-            if let Some(route) = snapshot.route_metrics().get(index) {
-                route.record(status, started.elapsed());
-            }
+    let elapsed = started.elapsed();
+    let route = match matched {
+        Matched::Route(index) => snapshot.route_metrics().get(index).inspect(|route| {
+            route.record(status, elapsed);
+        }),
+        Matched::Unmatched => {
+            gateway.metrics().unmatched.record(status, elapsed);
+            None
         }
-        Matched::Unmatched => gateway
-            .metrics()
-            .unmatched
-            .record(status, started.elapsed()),
-        Matched::Health => {}
+        Matched::Health => return finish::finish(response, request_id, &trace_id),
+    };
+    access.log(route, &response, elapsed, &request_id, &trace_id);
+    finish::finish(response, request_id, &trace_id)
+}
+
+/// What the access log needs of a request, taken before the request is consumed.
+struct AccessRecord {
+    method: http::Method,
+    path: String,
+    bytes_in: Option<u64>,
+    client: Option<std::net::IpAddr>,
+}
+
+impl AccessRecord {
+    fn of<B>(request: &Request<B>) -> AccessRecord {
+        // Only the path: query strings carry API keys and tokens often enough that they
+        // never reach the log.
+        let path = if tracing::enabled!(target: "barbacane::access", tracing::Level::INFO) {
+            request.uri().path().to_owned()
+        } else {
+            String::new()
+        };
+        AccessRecord {
+            method: request.method().clone(),
+            path,
+            bytes_in: request
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok()),
+            client: request.extensions().get::<ClientAddr>().map(|a| a.0.ip()),
+        }
     }
-    finish::finish(response, request_id)
+
+    /// One `request_completed` event (target `barbacane::access`, level INFO): the access
+    /// log. No header value is ever logged.
+    fn log(
+        &self,
+        route: Option<&crate::metrics::RouteMetrics>,
+        response: &Response<Body>,
+        elapsed: std::time::Duration,
+        request_id: &http::HeaderValue,
+        trace_id: &[u8; 32],
+    ) {
+        use http_body::Body as _;
+        tracing::info!(
+            target: "barbacane::access",
+            method = %self.method,
+            route = route.map_or("-", |r| r.route()),
+            path = %self.path,
+            status = response.status().as_u16(),
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            bytes_in = self.bytes_in,
+            bytes_out = response.body().size_hint().exact(),
+            client = self.client.map(tracing::field::display),
+            request_id = request_id.to_str().unwrap_or("-"),
+            trace_id = std::str::from_utf8(trace_id).unwrap_or("-"),
+            "request_completed"
+        );
+    }
 }
 
 /// Which counters a request is recorded in.
@@ -207,10 +265,14 @@ where
             }
         }
     };
-    Ok(match ran {
+    let mut response = match ran {
         Some(ran) => middleware::on_response(ran, response).await,
         None => response,
-    })
+    };
+    for (name, value) in &entry.lifecycle {
+        response.headers_mut().append(name.clone(), value.clone());
+    }
+    Ok(response)
 }
 
 /// Reads the whole body for a dispatcher that wants it in memory, bounded by the smaller of

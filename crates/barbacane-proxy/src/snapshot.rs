@@ -114,6 +114,8 @@ pub(crate) struct RouteEntry {
     pub(crate) middlewares: Vec<barbacane_wasm::Prepared>,
     /// A middleware of the chain asked for whole request bodies (`core.buffer_bodies`).
     pub(crate) buffers_request: bool,
+    /// `Deprecation`, `Sunset` and `Link` for a deprecated operation (empty otherwise).
+    pub(crate) lifecycle: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Index of its counters in [`Snapshot::route_metrics`].
     pub(crate) metrics: usize,
 }
@@ -210,7 +212,9 @@ impl Snapshot {
             let mut entry =
                 prepare(op, &config.definitions, &mut schemas, &mut plugins).map_err(fail)?;
             entry.metrics = route_metrics.len();
-            route_metrics.push(crate::metrics::RouteMetrics::new(&op.method, &op.path));
+            route_metrics.push(
+                crate::metrics::RouteMetrics::new(&op.method, &op.path).deprecated(op.deprecated),
+            );
             builder
                 .insert(&op.path, method, entry)
                 .map_err(|e| fail(e.to_string()))?;
@@ -301,10 +305,41 @@ fn prepare(
     let buffers_request = middlewares.iter().any(|m| m.body_needs().request);
     Ok(RouteEntry {
         buffers_request,
+        lifecycle: lifecycle_fields(op),
         validator: OperationValidator::build_cached(op, definitions, schemas)
             .map_err(|e| e.to_string())?,
         dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
         middlewares,
         metrics: 0,
     })
+}
+
+/// The API lifecycle fields of an operation's responses (seed 002 M10): `Deprecation`
+/// (RFC 9745, a Structured Field date), `Sunset` (RFC 8594, an HTTP-date) and the policy
+/// `Link` (`rel="deprecation"` and `rel="sunset"`). Built once per snapshot.
+fn lifecycle_fields(op: &Operation) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    let mut out = Vec::new();
+    if !op.deprecated {
+        return out;
+    }
+    let mut push = |name: &'static str, value: String| {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            out.push((http::HeaderName::from_static(name), v));
+        }
+    };
+    push(
+        "deprecation",
+        format!("@{}", op.deprecated_since.unwrap_or(0)),
+    );
+    if let Some(sunset) = op.sunset {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(sunset);
+        push("sunset", httpdate::fmt_http_date(at));
+    }
+    if let Some(link) = &op.sunset_link {
+        push(
+            "link",
+            format!("<{link}>; rel=\"deprecation\", <{link}>; rel=\"sunset\""),
+        );
+    }
+    out
 }

@@ -42,6 +42,9 @@ pub enum Code {
     E1024,
     /// An upstream URL is plaintext `http://` without `--allow-plaintext-upstream`.
     E1031,
+    /// `x-barbacane-sunset` on an operation that is not `deprecated: true`, or a date, key
+    /// or link in it that is not valid.
+    E1030,
     /// Warning: a configuration field meant for a secret holds a literal value (it ends up in
     /// the artifact in clear); use a secret reference (`env://`, `file://`) or a hash.
     W1001,
@@ -90,6 +93,7 @@ impl Code {
             Code::E1023 => "E1023",
             Code::E1024 => "E1024",
             Code::E1031 => "E1031",
+            Code::E1030 => "E1030",
             Code::W1001 => "W1001",
             Code::E1032 => "E1032",
             Code::E1040 => "E1040",

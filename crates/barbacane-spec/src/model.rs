@@ -86,6 +86,8 @@ pub struct OperationDef {
     pub ratelimit: Option<Extension>,
     /// `x-barbacane-cache` on the operation (replaces the root one; `false` turns it off).
     pub cache: Option<Extension>,
+    /// `x-barbacane-sunset` (with `deprecated: true`): the operation's sunset date.
+    pub sunset: Option<Extension>,
     /// `security` on the operation (replaces the root's; `[]` makes it public).
     pub security: Option<Extension>,
     /// `deprecated`.

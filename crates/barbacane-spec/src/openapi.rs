@@ -252,6 +252,7 @@ fn path_item(
             middlewares: extension(item.file, &pointer, op_map, "x-barbacane-middlewares"),
             ratelimit: extension(item.file, &pointer, op_map, "x-barbacane-ratelimit"),
             cache: extension(item.file, &pointer, op_map, "x-barbacane-cache"),
+            sunset: extension(item.file, &pointer, op_map, "x-barbacane-sunset"),
             security: extension(item.file, &pointer, op_map, "security"),
             deprecated: op_map
                 .get("deprecated")

@@ -68,6 +68,9 @@ fn operation() -> Operation {
         },
         middlewares: vec![],
         deprecated: false,
+        deprecated_since: None,
+        sunset: None,
+        sunset_link: None,
     }
 }
 

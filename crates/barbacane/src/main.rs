@@ -8,7 +8,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    cmd::init_tracing(cli.log_level.as_deref(), cli.log_format);
+    // Held until `main` returns: dropping it flushes the log lines still queued.
+    let _logs = cmd::init_tracing(cli.log_level.as_deref(), cli.log_format);
     let code = match cli.command {
         cli::Command::Compile(args) => cmd::compile::run(args),
         cli::Command::Validate(args) => cmd::validate::run(args),

@@ -90,6 +90,11 @@ fn every_code_has_an_invalid_fixture() {
         "/x-barbacane-ratelimit/quota",
     );
     assert_code(
+        &["invalid/e1030_sunset.yaml"],
+        Code::E1030,
+        "/paths/~1a/get/x-barbacane-sunset",
+    );
+    assert_code(
         &["invalid/e1042_cache_shape.yaml"],
         Code::E1042,
         "/paths/~1a/get/x-barbacane-cache",

@@ -25,9 +25,20 @@ pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
     HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-pub(crate) fn finish(mut response: Response<Body>, request_id: HeaderValue) -> Response<Body> {
+pub(crate) static X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// `Server`, `X-Request-Id` and `X-Trace-Id` (the W3C trace id the request carried or was
+/// given, `crate::trace`).
+pub(crate) fn finish(
+    mut response: Response<Body>,
+    request_id: HeaderValue,
+    trace_id: &[u8; 32],
+) -> Response<Body> {
     let headers = response.headers_mut();
     headers.insert(SERVER, HeaderValue::from_static(crate::SERVER));
     headers.insert(X_REQUEST_ID.clone(), request_id);
+    if let Ok(v) = HeaderValue::from_bytes(trace_id) {
+        headers.insert(X_TRACE_ID.clone(), v);
+    }
     response
 }

@@ -11,6 +11,7 @@ mod limits;
 mod metrics;
 mod multi_spec;
 mod normalization;
+mod observability;
 mod official;
 mod plugins;
 mod problem_details;

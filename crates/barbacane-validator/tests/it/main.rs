@@ -93,6 +93,9 @@ fn operation() -> Operation {
         },
         middlewares: vec![],
         deprecated: false,
+        deprecated_since: None,
+        sunset: None,
+        sunset_link: None,
     }
 }
 

@@ -20,15 +20,24 @@ use crate::cli::{ModuleCacheArgs, ServeOptions, SpecArgs};
 /// Exit code when the compiler reports errors.
 pub const EXIT_DIAGNOSTICS: i32 = 1;
 
-pub fn init_tracing(filter: Option<&str>, format: crate::cli::LogFormat) {
+/// Logs to stderr through a writer thread: a request never waits on the terminal or the
+/// pipe (the access log writes a line per request). When the writer falls 128k lines
+/// behind, new lines are dropped rather than slowing requests. The returned guard flushes
+/// what is queued when dropped.
+pub fn init_tracing(
+    filter: Option<&str>,
+    format: crate::cli::LogFormat,
+) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer);
     match format {
         crate::cli::LogFormat::Text => builder.init(),
         // Fields at the top level next to `timestamp`, `level`, `target` and `message`, so
@@ -40,6 +49,7 @@ pub fn init_tracing(filter: Option<&str>, format: crate::cli::LogFormat) {
             .with_span_list(false)
             .init(),
     }
+    guard
 }
 
 /// Build time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.

@@ -242,7 +242,22 @@ fn json_logs_are_one_object_per_line() {
         ],
         &crate::support::Launch::default(),
     );
-    let log = server.stderr();
+    let answer = server.get("/pets/1?api_key=s3cret");
+    let trace_id = answer.header("x-trace-id").unwrap_or_default().to_owned();
+    assert_eq!(trace_id.len(), 32, "{trace_id:?}");
+    // The access record is written after the response: give the writer a moment.
+    let mut log = server.stderr();
+    for _ in 0..50 {
+        if log.contains("request_completed") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        log = server.stderr();
+    }
+    assert!(
+        !log.contains("s3cret"),
+        "a query string reached the log: {log}"
+    );
     let lines: Vec<serde_json::Value> = log
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -263,4 +278,21 @@ fn json_logs_are_one_object_per_line() {
             .is_some_and(|h| h.starts_with("sha256:")),
         "{serving}"
     );
+    let access = lines
+        .iter()
+        .find(|l| l["message"] == "request_completed")
+        .unwrap_or_else(|| panic!("no access record in {log}"));
+    assert_eq!(access["target"], "barbacane::access");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["route"], "/pets/{petId}", "{access}");
+    assert_eq!(access["path"], "/pets/1");
+    assert_eq!(access["status"], answer.status);
+    assert_eq!(access["client"], "127.0.0.1");
+    assert_eq!(access["trace_id"], trace_id.as_str());
+    assert_eq!(
+        access["request_id"],
+        answer.header("x-request-id").unwrap_or_default()
+    );
+    assert!(access["duration_us"].is_u64(), "{access}");
+    assert!(access["bytes_out"].is_u64(), "{access}");
 }
