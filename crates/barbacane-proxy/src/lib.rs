@@ -24,6 +24,7 @@
     )
 )]
 
+pub mod access_log;
 pub mod admin;
 mod body;
 mod config;

@@ -127,6 +127,24 @@ impl AccessRecord {
         trace_id: &[u8; 32],
     ) {
         use http_body::Body as _;
+        if !tracing::enabled!(target: "barbacane::access", tracing::Level::INFO) {
+            return;
+        }
+        let line = crate::access_log::AccessLine {
+            method: self.method.as_str(),
+            route: route.map_or("-", |r| r.route()),
+            path: &self.path,
+            status: response.status().as_u16(),
+            duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            bytes_in: self.bytes_in,
+            bytes_out: response.body().size_hint().exact(),
+            client: self.client,
+            request_id: request_id.to_str().unwrap_or("-"),
+            trace_id: std::str::from_utf8(trace_id).unwrap_or("-"),
+        };
+        if crate::access_log::write(&line) {
+            return;
+        }
         tracing::info!(
             target: "barbacane::access",
             method = %self.method,

@@ -22,5 +22,6 @@ fn main() -> std::process::ExitCode {
         cli::Command::OciLabels(args) => cmd::evidence::oci_labels(args),
         cli::Command::OciLayout(args) => cmd::evidence::oci_layout(args),
     };
+    barbacane_proxy::access_log::flush();
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -33,7 +33,19 @@ pub fn init_tracing(
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // Buffered: the writer thread drains every queued line, then flushes once, so a busy
+    // gateway makes one write(2) per batch instead of one per line.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 << 10,
+        std::io::stderr(),
+    ));
+    barbacane_proxy::access_log::install(
+        Box::new(writer.clone()),
+        match format {
+            crate::cli::LogFormat::Text => barbacane_proxy::access_log::AccessFormat::Text,
+            crate::cli::LogFormat::Json => barbacane_proxy::access_log::AccessFormat::Json,
+        },
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
