@@ -41,14 +41,15 @@ fn metrics_response(gateway: &Gateway) -> Response<Body> {
 }
 
 /// Handles one request end to end. Never fails: errors become problem responses here.
-pub async fn handle<B>(gateway: &Gateway, mut request: Request<B>) -> Response<Body>
+pub async fn handle<B>(gateway: &Gateway, request: Request<B>) -> Response<Body>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let started = std::time::Instant::now();
     let request_id = finish::request_id(request.headers());
-    let trace_id = crate::trace::ensure(request.headers_mut());
+    let trace = crate::trace::resolve(request.headers());
+    let trace_id = trace.id;
     let access = AccessRecord::of(&request);
     let config = gateway.config();
     // An owned handle: the request may wait on an upstream for a while, and must keep the
@@ -61,7 +62,16 @@ where
     {
         return finish::finish(metrics_response(gateway), request_id, &trace_id);
     }
-    let response = match run(&snapshot, config, request, &request_id, &mut matched).await {
+    let response = match run(
+        &snapshot,
+        config,
+        request,
+        &request_id,
+        &trace,
+        &mut matched,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(error) => {
             if let (GatewayError::Validation(_), Matched::Route(index)) = (&error, &matched)
@@ -177,14 +187,16 @@ async fn run<B>(
     config: &ServeConfig,
     request: Request<B>,
     request_id: &http::HeaderValue,
+    trace: &crate::trace::Trace,
     matched: &mut Matched,
 ) -> Result<Response<Body>, GatewayError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     limits::check(&parts, &config.limits)?;
+    crate::trace::apply(trace, &mut parts.headers);
     if parts.uri.path() == HEALTH_PATH {
         *matched = Matched::Health;
         return Ok(health());

@@ -14,11 +14,23 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
-/// The request's trace id (32 lowercase hex digits), after making sure the request carries
-/// a valid `traceparent`.
-pub(crate) fn ensure(headers: &mut HeaderMap) -> [u8; 32] {
+/// A request's trace: its id, and the `traceparent` it must be given when it came without a
+/// valid one.
+pub(crate) struct Trace {
+    /// The trace id, 32 lowercase hex digits.
+    pub(crate) id: [u8; 32],
+    /// A new `traceparent`, when the request's own is missing or invalid.
+    new_parent: Option<HeaderValue>,
+}
+
+/// The trace of a request with these headers (nothing changed yet: the request's limits are
+/// checked on what the client sent).
+pub(crate) fn resolve(headers: &HeaderMap) -> Trace {
     if let Some(id) = valid_trace_id(headers) {
-        return id;
+        return Trace {
+            id,
+            new_parent: None,
+        };
     }
     let (trace, parent): (u128, u64) = loop {
         let (t, p) = (rand::random::<u128>(), rand::random::<u64>());
@@ -29,11 +41,25 @@ pub(crate) fn ensure(headers: &mut HeaderMap) -> [u8; 32] {
     let value = format!("00-{trace:032x}-{parent:016x}-01");
     let mut id = [0u8; 32];
     id.copy_from_slice(&value.as_bytes()[3..35]);
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(TRACEPARENT.clone(), v);
+    Trace {
+        id,
+        new_parent: HeaderValue::from_str(&value).ok(),
     }
-    headers.remove(&TRACESTATE);
-    id
+}
+
+/// Gives the request its new `traceparent` (dropping the stale `tracestate`), if it needs one.
+pub(crate) fn apply(trace: &Trace, headers: &mut HeaderMap) {
+    if let Some(parent) = &trace.new_parent {
+        headers.insert(TRACEPARENT.clone(), parent.clone());
+        headers.remove(&TRACESTATE);
+    }
+}
+
+#[cfg(test)]
+fn ensure(headers: &mut HeaderMap) -> [u8; 32] {
+    let trace = resolve(headers);
+    apply(&trace, headers);
+    trace.id
 }
 
 /// The trace id of a valid `traceparent` (exactly one field line).
