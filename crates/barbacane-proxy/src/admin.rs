@@ -199,13 +199,23 @@ impl Admin {
         }
         match (path, request.method()) {
             ("/_admin/metrics", &Method::GET) => {
-                let mut response = Response::new(Body::new(Bytes::from(
-                    self.reloader.gateway().render_metrics(),
-                )));
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
+                let text = self.reloader.gateway().render_metrics();
+                let accept = request
+                    .headers()
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                let (text, kind) = if crate::metrics::wants_openmetrics(accept) {
+                    (
+                        crate::metrics::to_openmetrics(&text),
+                        crate::metrics::OPENMETRICS_TEXT,
+                    )
+                } else {
+                    (text, crate::metrics::PROMETHEUS_TEXT)
+                };
+                let mut response = Response::new(Body::new(Bytes::from(text)));
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(kind));
                 response
             }
             ("/_admin/provenance", &Method::GET)

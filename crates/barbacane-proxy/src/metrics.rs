@@ -255,6 +255,56 @@ pub fn render<'r>(
     out
 }
 
+/// The content type of the Prometheus text format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of OpenMetrics 1.0 text.
+pub const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Whether an `Accept` value asks for OpenMetrics (as Prometheus does when it prefers it).
+pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        a.split(',').any(|range| {
+            let mut params = range.split(';').map(str::trim);
+            let media = params.next().unwrap_or_default();
+            let refused = params.any(|p| p.replace(' ', "") == "q=0");
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        })
+    })
+}
+
+/// The exposition of [`render`] as OpenMetrics 1.0 text: a counter family is named without
+/// its `_total` suffix in `# HELP`/`# TYPE` (its samples keep it), and the text ends with
+/// `# EOF`. Everything else (gauges, histograms, label syntax) is the same in both formats.
+pub fn to_openmetrics(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.lines() {
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| Some((p, line.strip_prefix(p)?)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let name = match name.strip_suffix("_total") {
+                    Some(family) if counters.contains(name) => family,
+                    _ => name,
+                };
+                let _ = writeln!(out, "{prefix}{name} {tail}");
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
 fn family(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -270,6 +320,23 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+        let text = "# HELP barbacane_requests_total Requests.\n# TYPE barbacane_requests_total counter\nbarbacane_requests_total{route=\"/a\"} 3\n# HELP barbacane_active_connections Open.\n# TYPE barbacane_active_connections gauge\nbarbacane_active_connections 1\n";
+        assert_eq!(
+            to_openmetrics(text),
+            "# HELP barbacane_requests Requests.\n# TYPE barbacane_requests counter\nbarbacane_requests_total{route=\"/a\"} 3\n# HELP barbacane_active_connections Open.\n# TYPE barbacane_active_connections gauge\nbarbacane_active_connections 1\n# EOF\n"
+        );
+        assert!(wants_openmetrics(Some(
+            "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        )));
+        assert!(!wants_openmetrics(Some("text/plain")));
+        assert!(!wants_openmetrics(Some(
+            "application/openmetrics-text; q=0"
+        )));
+        assert!(!wants_openmetrics(None));
+    }
 
     #[test]
     fn records_by_class_and_bucket() {

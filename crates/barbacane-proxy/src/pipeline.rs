@@ -30,12 +30,22 @@ pub const HEALTH_PATH: &str = "/__barbacane/health";
 /// Reserved path of the metrics on the traffic listener (only with `--metrics-on-traffic`).
 pub const METRICS_PATH: &str = "/__barbacane/metrics";
 
-/// The Prometheus exposition as a response.
-fn metrics_response(gateway: &Gateway) -> Response<Body> {
-    let mut response = Response::new(Body::new(Bytes::from(gateway.render_metrics())));
+/// The exposition as a response: OpenMetrics when `Accept` asks for it, else the
+/// Prometheus text format.
+fn metrics_response(gateway: &Gateway, accept: Option<&str>) -> Response<Body> {
+    let text = gateway.render_metrics();
+    let (text, kind) = if crate::metrics::wants_openmetrics(accept) {
+        (
+            crate::metrics::to_openmetrics(&text),
+            crate::metrics::OPENMETRICS_TEXT,
+        )
+    } else {
+        (text, crate::metrics::PROMETHEUS_TEXT)
+    };
+    let mut response = Response::new(Body::new(Bytes::from(text)));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        http::HeaderValue::from_static(kind),
     );
     response
 }
@@ -60,7 +70,11 @@ where
         && request.uri().path() == METRICS_PATH
         && request.method() == http::Method::GET
     {
-        return finish::finish(metrics_response(gateway), request_id, &trace_id);
+        let accept = request
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        return finish::finish(metrics_response(gateway, accept), request_id, &trace_id);
     }
     let response = match run(
         &snapshot,

@@ -104,4 +104,22 @@ async fn metrics_on_traffic_when_asked() {
         text.contains("# TYPE barbacane_requests_total counter"),
         "{text}"
     );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    // OpenMetrics when the scraper prefers it (Prometheus' own Accept header).
+    conn.write(
+        b"GET /__barbacane/metrics HTTP/1.1\r\nHost: t\r\nAccept: application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n",
+    )
+    .await;
+    let r = conn.read_response().await.unwrap();
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE barbacane_requests counter"), "{text}");
+    assert!(!text.contains("# TYPE barbacane_requests_total"), "{text}");
 }
