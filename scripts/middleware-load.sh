@@ -8,6 +8,8 @@
 # Usage: scripts/middleware-load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/measure.sh
+source scripts/lib/measure.sh
 duration=${1:-10}
 connections=${2:-64}
 command -v wrk >/dev/null || { echo "missing wrk: apt-get install wrk" >&2; exit 1; }
@@ -60,29 +62,7 @@ serve fleet 18194 --state redis://127.0.0.1:6379/0; fleet_b=$!
 serve key 18195; key_pid=$!
 serve jwtES256 18196; es_pid=$!
 serve jwtRS256 18197; rs_pid=$!
-for port in 18190 18191 18192 18193 18194 18195 18196 18197; do
-  for _ in $(seq 50); do
-    curl -fs "http://127.0.0.1:$port/__barbacane/health" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-done
-
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-measure() { # name pid url [wrk args]
-  local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz
-  shift 3
-  wrk -t1 -c"$connections" -d2s "$@" "$url" >/dev/null 2>&1 # warm-up
-  before=$(ticks "$pid")
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url")
-  after=$(ticks "$pid")
-  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
-  hz=$(getconf CLK_TCK)
-  awk -v n="$name" -v r="$rps" -v p="$p99" -v t=$((after - before)) -v q="$reqs" -v hz="$hz" -v e="$errors" \
-    'BEGIN { printf "%-26s %12s req/s   p99 %-9s  server CPU %6.2f us/request  %s\n", n, r, p, (t / hz) * 1e6 / q, e }'
-}
+wait_healthy 18190 18191 18192 18193 18194 18195 18196 18197
 
 echo "wrk: 1 thread, $connections connections, ${duration}s"
 measure "mock, no middleware" "$plain_pid" "http://127.0.0.1:18190/pets/1"

@@ -13,12 +13,14 @@ ticks() {
   echo "$total"
 }
 
-# measure NAME PID URL: one warm-up, one measured wrk run; prints req/s, p99, CPU/request.
+# measure NAME PID URL [WRK ARGS...]: one warm-up, one measured wrk run; prints req/s, p99,
+# CPU/request.
 measure() {
   local name=$1 pid=$2 url=$3 before after out reqs rps p99 hz errors
-  wrk -t1 -c"$connections" -d2s "$url" >/dev/null 2>&1 # warm-up
+  shift 3
+  wrk -t1 -c"$connections" -d2s "$@" "$url" >/dev/null 2>&1 # warm-up
   before=$(ticks "$pid")
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url")
   after=$(ticks "$pid")
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
