@@ -75,6 +75,44 @@ pub struct Operation {
     /// The deprecation policy `Link` (`x-barbacane-sunset`'s `link`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sunset_link: Option<String>,
+    /// For an operation of an AsyncAPI document: its action, channel and messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventOperation>,
+}
+
+/// What an AsyncAPI operation becomes on the traffic listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventOperation {
+    /// `send` (`POST`: the body is published) or `receive` (`GET`: a Server-Sent Events
+    /// stream of the channel's messages).
+    pub action: EventAction,
+    /// The channel's `address` as written in the spec.
+    pub address: String,
+    /// The operation's messages, in order.
+    pub messages: Vec<EventMessage>,
+}
+
+/// An AsyncAPI operation's `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventAction {
+    /// Clients publish messages through the gateway.
+    Send,
+    /// Clients receive the channel's messages through the gateway.
+    Receive,
+}
+
+/// One message an event operation carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMessage {
+    /// Its name (the `event` field of a Server-Sent Event).
+    pub name: String,
+    /// Its content type.
+    pub content_type: String,
+    /// The payload schema (JSON Schema 2020-12, `$ref`s into the shared definitions), kept for
+    /// `receive` operations, whose messages are checked before they are forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
 }
 
 /// A dispatcher or middleware reference with its configuration.

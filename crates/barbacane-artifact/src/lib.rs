@@ -23,8 +23,8 @@ mod signing;
 mod time;
 
 pub use config::{
-    CONFIG_MEMBER, CompiledConfig, Encoding, MediaType, Operation, ParamLocation, ParamStyle,
-    Parameter, PluginUse, RequestBody, SkippedCheck,
+    CONFIG_MEMBER, CompiledConfig, Encoding, EventAction, EventMessage, EventOperation, MediaType,
+    Operation, ParamLocation, ParamStyle, Parameter, PluginUse, RequestBody, SkippedCheck,
 };
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;

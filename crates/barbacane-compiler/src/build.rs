@@ -60,7 +60,10 @@ pub fn compile(
     let mut specs = Vec::new();
     for root in set.roots() {
         match parse_spec(&set, root) {
-            Ok(spec) => specs.push(spec),
+            Ok(mut spec) => {
+                diags.append(&mut spec.warnings);
+                specs.push(spec);
+            }
             Err(d) => diags.extend(d),
         }
     }

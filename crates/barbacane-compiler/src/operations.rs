@@ -1,6 +1,9 @@
 //! From the typed model to compiled operations: routes, extensions and bundled schemas.
 
-use barbacane_artifact::{MediaType, Operation, Parameter, PluginUse, RequestBody};
+use barbacane_artifact::{
+    EventAction, EventMessage, EventOperation, MediaType, Operation, Parameter, PluginUse,
+    RequestBody,
+};
 use barbacane_router::{InsertError, RouterBuilder};
 use barbacane_spec::{
     Code, Diagnostic, DocumentSet, OperationDef, PatternChecker, SharedDefs, Spec,
@@ -127,6 +130,7 @@ pub(crate) fn compile_operations(
                 deprecated_since: life.deprecated_since,
                 sunset: life.sunset,
                 sunset_link: life.link,
+                event: event(set, spec, def, patterns, shared, diags),
             };
             checked.add(&operation, def);
             out.push(operation);
@@ -460,11 +464,53 @@ fn request_body(
         content: body
             .content
             .iter()
-            .map(|m| MediaType {
-                media_type: m.media_type.clone(),
-                encoding: m.encoding.clone(),
-                schema: m.schema.as_ref().and_then(&mut bundle),
-                item_schema: m.item_schema.as_ref().and_then(&mut bundle),
+            .map(|m| {
+                let mut schema = m.schema.as_ref().and_then(&mut bundle);
+                if !m.alternatives.is_empty() {
+                    // An AsyncAPI body is any one of its messages: `anyOf`, not `oneOf`, so
+                    // that a payload valid for two overlapping messages is still accepted.
+                    let mut any: Vec<Value> = schema.into_iter().collect();
+                    any.extend(m.alternatives.iter().filter_map(&mut bundle));
+                    schema = Some(serde_json::json!({ "anyOf": any }));
+                }
+                MediaType {
+                    media_type: m.media_type.clone(),
+                    encoding: m.encoding.clone(),
+                    schema,
+                    item_schema: m.item_schema.as_ref().and_then(&mut bundle),
+                }
+            })
+            .collect(),
+    })
+}
+
+/// An AsyncAPI operation's action and messages; a `receive` operation keeps its payload
+/// schemas, which the data plane checks each message against before forwarding it.
+fn event(
+    set: &DocumentSet,
+    spec: &Spec,
+    def: &OperationDef,
+    patterns: &PatternChecker,
+    shared: &mut SharedDefs,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<EventOperation> {
+    let event = def.event.as_ref()?;
+    let mut bundle = bundler(set, spec, patterns, shared, diags);
+    let receive = event.action == EventAction::Receive;
+    Some(EventOperation {
+        action: event.action,
+        address: event.address.clone(),
+        messages: event
+            .messages
+            .iter()
+            .map(|m| EventMessage {
+                name: m.name.clone(),
+                content_type: m.content_type.clone(),
+                schema: if receive {
+                    m.payload.as_ref().and_then(&mut bundle)
+                } else {
+                    None
+                },
             })
             .collect(),
     })

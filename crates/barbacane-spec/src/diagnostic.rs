@@ -69,6 +69,9 @@ pub enum Code {
     /// Warning (`--allow-unenforced-security` only): operations of a spec declare a
     /// `security` requirement that no middleware of their chain checks.
     W1004,
+    /// Warning: an AsyncAPI message's payload is in a schema format that is not JSON Schema
+    /// (Avro, RAML, Protobuf...); its payloads are not validated by the gateway.
+    W1005,
 }
 
 impl Code {
@@ -102,6 +105,7 @@ impl Code {
             Code::W1002 => "W1002",
             Code::W1003 => "W1003",
             Code::W1004 => "W1004",
+            Code::W1005 => "W1005",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! OpenAPI 3.0 / 3.1 documents to a typed model.
+//! OpenAPI 3.0 / 3.1 / 3.2 and AsyncAPI 3.0 documents to a typed model.
 //!
 //! - [`source`]: reading files (through a [`FileSystem`], so the control plane can compile from
 //!   stored inputs) and parsing YAML or JSON with line/column errors.
@@ -13,6 +13,7 @@
 // Diagnostics are large and only travel the cold, compile-time error path.
 #![allow(clippy::result_large_err)]
 
+mod asyncapi;
 mod diagnostic;
 mod docset;
 mod model;
@@ -26,8 +27,8 @@ pub mod source;
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use docset::{DocumentSet, Located};
 pub use model::{
-    BodyDef, Dialect, Extension, MediaTypeDef, Method, OperationDef, ParamLocation, ParamStyle,
-    ParameterDef, SchemaLocation, Spec,
+    BodyDef, Dialect, EventDef, Extension, MediaTypeDef, MessageDef, Method, OperationDef,
+    ParamLocation, ParamStyle, ParameterDef, SchemaLocation, Spec, SpecKind,
 };
 pub use openapi::parse_spec;
 pub use pattern_check::{PatternChecker, SkippedPattern};

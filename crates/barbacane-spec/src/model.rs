@@ -7,13 +7,25 @@ pub use barbacane_artifact::{ParamLocation, ParamStyle};
 pub use barbacane_router::Method;
 
 /// Which schema dialect a spec's schemas are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// OpenAPI 3.0.x: an extended subset of JSON Schema draft 4/5 (`nullable`, boolean
     /// `exclusiveMinimum`/`exclusiveMaximum`, no type arrays).
     OpenApi30,
     /// OpenAPI 3.1.x: JSON Schema 2020-12.
     OpenApi31,
+    /// AsyncAPI 3.0's Schema Object: a superset of JSON Schema draft-07 (tuple `items` lists,
+    /// `additionalItems`, `dependencies`, `$ref` siblings ignored).
+    Draft07,
+}
+
+/// Which kind of document a spec is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecKind {
+    /// OpenAPI 3.x: `paths`.
+    OpenApi,
+    /// AsyncAPI 3.0: `channels` and `operations`.
+    AsyncApi,
 }
 
 /// An `x-barbacane-*` value as written, with where it was written.
@@ -36,7 +48,9 @@ pub struct Spec {
     pub display: String,
     /// Logical name of the root file.
     pub logical: String,
-    /// The `openapi` version string.
+    /// OpenAPI or AsyncAPI.
+    pub kind: SpecKind,
+    /// The `openapi` (or `asyncapi`) version string.
     pub version: String,
     /// Schema dialect implied by the version.
     pub dialect: Dialect,
@@ -59,6 +73,8 @@ pub struct Spec {
     pub security_schemes: std::collections::BTreeMap<String, String>,
     /// Every operation, in document order of paths then methods.
     pub operations: Vec<OperationDef>,
+    /// Warnings found while reading the document (errors fail the parse instead).
+    pub warnings: Vec<crate::Diagnostic>,
 }
 
 /// One operation of a path item.
@@ -92,6 +108,31 @@ pub struct OperationDef {
     pub security: Option<Extension>,
     /// `deprecated`.
     pub deprecated: bool,
+    /// For an AsyncAPI operation: its action, channel and messages.
+    pub event: Option<EventDef>,
+}
+
+/// What an AsyncAPI operation does and carries.
+#[derive(Debug, Clone)]
+pub struct EventDef {
+    /// `send`: clients publish through the gateway (`POST` on the channel address);
+    /// `receive`: clients subscribe through it (`GET`, a Server-Sent Events stream).
+    pub action: barbacane_artifact::EventAction,
+    /// The channel's `address` as written.
+    pub address: String,
+    /// The operation's messages (or, without `messages`, the channel's), in order.
+    pub messages: Vec<MessageDef>,
+}
+
+/// One AsyncAPI message.
+#[derive(Debug, Clone)]
+pub struct MessageDef {
+    /// The message's key in its channel (or `name`, when given).
+    pub name: String,
+    /// `contentType`, else the document's `defaultContentType`, else `application/json`.
+    pub content_type: String,
+    /// The payload schema, when it is one the gateway can check.
+    pub payload: Option<SchemaLocation>,
 }
 
 /// Where a schema sits in the document set.
@@ -148,4 +189,7 @@ pub struct MediaTypeDef {
     pub item_schema: Option<SchemaLocation>,
     /// Its `encoding` object (form and multipart bodies), by property name.
     pub encoding: std::collections::BTreeMap<String, barbacane_artifact::Encoding>,
+    /// Further schemas a body of this type may match instead of `schema` (an AsyncAPI
+    /// operation with several messages of one content type: the body is any of them).
+    pub alternatives: Vec<SchemaLocation>,
 }

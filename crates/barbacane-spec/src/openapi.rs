@@ -6,7 +6,7 @@ use crate::model::SchemaLocation;
 use crate::pointer::push;
 use crate::{
     BodyDef, Code, Diagnostic, Dialect, DocumentSet, Extension, Located, MediaTypeDef, Method,
-    OperationDef, ParamLocation, ParamStyle, ParameterDef, SourceFile, Spec,
+    OperationDef, ParamLocation, ParamStyle, ParameterDef, SourceFile, Spec, SpecKind,
 };
 
 /// Builds the model of one root spec, collecting every diagnostic rather than stopping at the
@@ -22,6 +22,9 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
             "start the document with `openapi: 3.1.0`",
         )]);
     };
+    if doc.contains_key("asyncapi") && !doc.contains_key("openapi") {
+        return crate::asyncapi::parse_asyncapi(set, root, doc);
+    }
     let dialect = match version(root, doc) {
         Ok(d) => d,
         Err(d) => return Err(vec![d]),
@@ -30,6 +33,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         path: root.path.clone(),
         display: root.display.clone(),
         logical: root.logical.clone(),
+        kind: SpecKind::OpenApi,
         version: doc
             .get("openapi")
             .and_then(Value::as_str)
@@ -49,6 +53,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         security: extension(root, "", doc, "security"),
         security_schemes: security_schemes(doc),
         operations: Vec::new(),
+        warnings: Vec::new(),
     };
     let is_32 = spec.version.starts_with("3.2");
     match doc.get("paths") {
@@ -105,11 +110,8 @@ fn version(root: &SourceFile, doc: &Map<String, Value>) -> Result<Dialect, Diagn
             ));
         }
         None => {
-            let (code, message) = match doc.get("swagger").or_else(|| doc.get("asyncapi")) {
-                Some(_) => (
-                    Code::E1002,
-                    "Swagger 2.0 and AsyncAPI documents are not OpenAPI 3.x",
-                ),
+            let (code, message) = match doc.get("swagger") {
+                Some(_) => (Code::E1002, "Swagger 2.0 documents are not OpenAPI 3.x"),
                 None => (
                     Code::E1001,
                     "no `openapi` field: this is not an OpenAPI document",
@@ -175,7 +177,7 @@ fn security_schemes(doc: &Map<String, Value>) -> std::collections::BTreeMap<Stri
         .collect()
 }
 
-fn extension(
+pub(crate) fn extension(
     file: &SourceFile,
     at: &str,
     obj: &Map<String, Value>,
@@ -258,6 +260,7 @@ fn path_item(
                 .get("deprecated")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            event: None,
             pointer,
         });
     }
@@ -317,7 +320,7 @@ fn operations<'v>(
     out
 }
 
-fn not_mapping(node: &Located<'_>, what: &str) -> Diagnostic {
+pub(crate) fn not_mapping(node: &Located<'_>, what: &str) -> Diagnostic {
     Diagnostic::error(
         Code::E1006,
         &node.file.display,
@@ -563,6 +566,7 @@ fn request_body(
                 schema,
                 item_schema,
                 encoding,
+                alternatives: Vec::new(),
             });
         }
     }

@@ -8,6 +8,9 @@
 //! - siblings of `$ref` are ignored, as 3.0 specifies;
 //! - `format: int32`/`int64` add the matching bounds (3.0 and 3.1), which JSON Schema
 //!   validators otherwise ignore.
+//!
+//! AsyncAPI 3.0's schemas are draft-07: tuple `items`, `additionalItems` and `dependencies`
+//! are rewritten to their 2020-12 spellings, and `$ref` siblings are ignored.
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -84,8 +87,8 @@ pub fn bundle_schema_with(
 /// repeat them in every operation.
 #[derive(Debug, Default)]
 pub struct SharedDefs {
-    /// (OpenAPI 3.0 dialect?, canonical file, pointer) -> name.
-    names: HashMap<(bool, std::path::PathBuf, String), String>,
+    /// (dialect, canonical file, pointer) -> name.
+    names: HashMap<(Dialect, std::path::PathBuf, String), String>,
     taken: HashSet<String>,
     defs: BTreeMap<String, Value>,
 }
@@ -182,7 +185,8 @@ impl Bundler<'_> {
         if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
             let name = self.reference(node, reference)?;
             let target = json!({ "$ref": format!("#/$defs/{name}") });
-            if self.dialect == Dialect::OpenApi30 || map.len() == 1 {
+            // 3.0 and draft-07 (AsyncAPI) ignore the siblings of `$ref`.
+            if self.dialect != Dialect::OpenApi31 || map.len() == 1 {
                 return Ok(target);
             }
             // 3.1 allows siblings next to `$ref`: keep them, converted.
@@ -202,6 +206,12 @@ impl Bundler<'_> {
     ) -> Result<Map<String, Value>, Diagnostic> {
         let mut out = Map::new();
         for (key, value) in map {
+            if self.dialect == Dialect::Draft07
+                && let Some((key, value)) = self.draft07(node, map, key, value)?
+            {
+                out.insert(key, value);
+                continue;
+            }
             let child = |k: &str| Located {
                 file: node.file,
                 pointer: push(&node.pointer, k),
@@ -276,6 +286,67 @@ impl Bundler<'_> {
         Ok(out)
     }
 
+    /// Draft-07 keywords that 2020-12 spells differently: a tuple `items` list becomes
+    /// `prefixItems` (and `additionalItems` then becomes `items`; without a tuple it means
+    /// nothing and is kept inert), `dependencies` becomes `dependentSchemas` (a property list
+    /// as a schema requiring them). `Ok(None)`: the keyword is not one of them.
+    fn draft07(
+        &mut self,
+        node: &Located<'_>,
+        map: &Map<String, Value>,
+        key: &str,
+        value: &Value,
+    ) -> Result<Option<(String, Value)>, Diagnostic> {
+        let tuple = map.get("items").is_some_and(Value::is_array);
+        match key {
+            "items" if tuple => {
+                let base = push(&node.pointer, key);
+                let mut list = Vec::new();
+                for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                    list.push(self.convert(&Located {
+                        file: node.file,
+                        pointer: format!("{base}/{i}"),
+                        value: item,
+                    })?);
+                }
+                Ok(Some(("prefixItems".into(), Value::Array(list))))
+            }
+            "additionalItems" if tuple => {
+                let located = Located {
+                    file: node.file,
+                    pointer: push(&node.pointer, key),
+                    value,
+                };
+                Ok(Some(("items".into(), self.convert(&located)?)))
+            }
+            // Without a tuple `items`, draft-07 ignores `additionalItems`: keep it inert.
+            "additionalItems" => Ok(Some(("x-draft07-additionalItems".into(), value.clone()))),
+            "dependencies" => {
+                let Some(entries) = value.as_object() else {
+                    return Ok(None);
+                };
+                let base = push(&node.pointer, key);
+                let mut schemas = Map::new();
+                for (name, dep) in entries {
+                    // A property list means "these are required too": the same as a schema
+                    // requiring them.
+                    let converted = if dep.is_array() {
+                        json!({ "required": dep })
+                    } else {
+                        self.convert(&Located {
+                            file: node.file,
+                            pointer: push(&base, name),
+                            value: dep,
+                        })?
+                    };
+                    schemas.insert(name.clone(), converted);
+                }
+                Ok(Some(("dependentSchemas".into(), Value::Object(schemas))))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn reference(&mut self, node: &Located<'_>, reference: &str) -> Result<String, Diagnostic> {
         let target = self
             .set
@@ -290,7 +361,7 @@ impl Bundler<'_> {
                 )
             })?;
         let key = (
-            self.dialect == Dialect::OpenApi30,
+            self.dialect,
             target.file.path.clone(),
             target.pointer.clone(),
         );

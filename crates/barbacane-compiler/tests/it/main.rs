@@ -5,6 +5,7 @@ use barbacane_artifact::{Artifact, CONFIG_MEMBER, CompiledConfig, InputKind};
 use barbacane_compiler::*;
 use std::path::{Path, PathBuf};
 
+mod asyncapi;
 mod dialect;
 mod public_specs;
 mod real_world;
