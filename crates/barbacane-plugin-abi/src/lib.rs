@@ -92,11 +92,17 @@ pub enum Capability {
     /// `barbacane:cache`: a response cache kept by the host (in process, bounded in bytes,
     /// or on a shared Redis), with concurrent misses for one key coalesced.
     Cache,
+    /// `barbacane:nats`: publish to NATS (core or JetStream) through the gateway's pooled
+    /// connections, awaiting the server's acknowledgement.
+    Nats,
+    /// `barbacane:kafka`: produce to Kafka (`acks=all`) through the gateway's pooled
+    /// producers, awaiting the acknowledgement.
+    Kafka,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 13] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -108,6 +114,8 @@ impl Capability {
         Capability::Ratelimit,
         Capability::Crypto,
         Capability::Cache,
+        Capability::Nats,
+        Capability::Kafka,
     ];
 
     /// The name used in `plugin.toml`.
@@ -124,6 +132,8 @@ impl Capability {
             Capability::Ratelimit => "ratelimit",
             Capability::Crypto => "crypto",
             Capability::Cache => "cache",
+            Capability::Nats => "nats",
+            Capability::Kafka => "kafka",
         }
     }
 
@@ -141,6 +151,8 @@ impl Capability {
             Capability::Ratelimit => "barbacane:ratelimit",
             Capability::Crypto => "barbacane:crypto",
             Capability::Cache => "barbacane:cache",
+            Capability::Nats => "barbacane:nats",
+            Capability::Kafka => "barbacane:kafka",
         }
     }
 
@@ -155,6 +167,7 @@ impl Capability {
             Capability::Request => &[
                 "method",
                 "path",
+                "path_param",
                 "query",
                 "body",
                 "header",
@@ -186,6 +199,8 @@ impl Capability {
             Capability::Ratelimit => &["take"],
             Capability::Crypto => &["verify", "hmac", "sha256", "constant_time_eq"],
             Capability::Cache => &["lookup", "store"],
+            Capability::Nats => &["publish"],
+            Capability::Kafka => &["publish"],
         }
     }
 

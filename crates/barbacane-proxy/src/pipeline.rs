@@ -248,11 +248,22 @@ where
         Validated::Unread(body) => (None, Some(body)),
     };
     let mut parts = parts;
+    // Plugins read template variables with `request.path_param`; listed only for routes
+    // that have some and plugins to read them.
+    let wasm_dispatch = matches!(dispatcher, crate::dispatch::Dispatcher::Wasm(_));
+    let path_params = || -> Vec<(String, String)> {
+        found
+            .params
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    };
     let (ran, flow) = if entry.middlewares.is_empty() {
         (None, Flow::Continue)
     } else {
         let (ran, flow) =
-            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered).await;
+            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered, path_params())
+                .await;
         (Some(ran), flow)
     };
     let response = match flow {
@@ -292,6 +303,11 @@ where
                         parts,
                         body,
                         params: &params,
+                        path_params: if wasm_dispatch {
+                            path_params()
+                        } else {
+                            Vec::new()
+                        },
                         peer,
                         request_id,
                         body_limit: config.limits.max_body_bytes,

@@ -45,6 +45,12 @@ pub fn exchange(method: &str, target: &str) -> ExchangeBuilder {
 }
 
 impl ExchangeBuilder {
+    /// Sets a template variable of the matched route (`barbacane:request.path_param`).
+    pub fn path_param(mut self, name: &str, value: &str) -> Self {
+        self.0.path_params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Sets the connection's peer address (`barbacane:request.client_ip`).
     pub fn client_ip(mut self, ip: std::net::IpAddr) -> Self {
         self.0.client_ip = Some(ip);

@@ -185,6 +185,7 @@ impl Prepared {
             memory: None,
             in_init: true,
             cache: self.plugin.cache.clone(),
+            events: self.plugin.events.clone(),
             cache_lease: None,
             body_flags: 0,
             deadline_ticks,

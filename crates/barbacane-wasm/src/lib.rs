@@ -25,6 +25,7 @@
 
 mod cache;
 mod error;
+mod events;
 mod host;
 mod instance;
 mod limiter;
@@ -39,6 +40,10 @@ pub use cache::{
     SharedCache,
 };
 pub use error::WasmError;
+pub use events::{
+    DEFAULT_PUBLISH_TIMEOUT, EventBus, KafkaPublish, MAX_PUBLISH_TIMEOUT, NatsPublish, PublishAck,
+    PublishError, PublishFuture,
+};
 pub use instance::{BodyNeeds, Call, PoolOptions, Prepared, StartError};
 pub use limiter::{Decision, LimitError, LimitFuture, RateLimiter};
 pub use outbound::{

@@ -286,6 +286,8 @@ impl Runtime {
             runtime: Arc::clone(self),
             is_async: manifest.allows(Capability::Http)
                 || manifest.allows(Capability::Cache)
+                || manifest.allows(Capability::Nats)
+                || manifest.allows(Capability::Kafka)
                 || (manifest.allows(Capability::Ratelimit) && !sync_limits),
             manifest: Arc::new(manifest),
             pre,
@@ -293,6 +295,7 @@ impl Runtime {
             http: None,
             limiter,
             cache: None,
+            events: None,
         })
     }
 
@@ -367,6 +370,8 @@ pub struct Plugin {
     pub(crate) limiter: Option<Arc<dyn crate::RateLimiter>>,
     /// The gateway's response cache and the artifact's namespace in it.
     pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
+    /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
+    pub(crate) events: Option<Arc<dyn crate::EventBus>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -400,6 +405,13 @@ impl Plugin {
     /// Gives the plugin the gateway's HTTP client (used only if it declares `http`).
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Plugin {
         self.http = Some(client);
+        self
+    }
+
+    /// Gives the plugin the gateway's broker clients (used only if it declares `nats` or
+    /// `kafka`).
+    pub fn with_event_bus(mut self, bus: Arc<dyn crate::EventBus>) -> Plugin {
+        self.events = Some(bus);
         self
     }
 

@@ -28,6 +28,9 @@ pub struct ExchangeState {
     pub context: BTreeMap<String, String>,
     /// The address of the connection's peer (`barbacane:request.client_ip`).
     pub client_ip: Option<std::net::IpAddr>,
+    /// The route's template variables as matched (decoded), for
+    /// `barbacane:request.path_param`.
+    pub path_params: Vec<(String, String)>,
 }
 
 /// A response as plugins see it.
@@ -63,6 +66,8 @@ pub(crate) struct HostState {
     /// The gateway's response cache and this artifact's namespace in it, for plugins that
     /// declare `cache`.
     pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
+    /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
+    pub(crate) events: Option<Arc<dyn crate::EventBus>>,
     /// The key this request is filling (`barbacane:cache.lookup` missed first).
     pub(crate) cache_lease: Option<crate::cache::Lease>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).

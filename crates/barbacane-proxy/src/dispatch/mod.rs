@@ -40,6 +40,8 @@ pub(crate) struct DispatchRequest<'a> {
     pub(crate) path: String,
     /// Captured path parameters, by name.
     pub(crate) params: &'a (dyn Fn(&str) -> Option<&'a str> + Sync),
+    /// The same, listed (for WASM dispatchers; empty for other dispatchers).
+    pub(crate) path_params: Vec<(String, String)>,
     /// The client's address, when known.
     pub(crate) peer: Option<std::net::IpAddr>,
     /// This request's id (propagated upstream).

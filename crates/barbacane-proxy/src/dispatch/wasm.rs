@@ -96,6 +96,7 @@ impl WasmDispatcher {
                 .extensions
                 .get::<crate::pipeline::ClientAddr>()
                 .map(|a| a.0.ip()),
+            path_params: request.path_params,
         };
         let mut call = self
             .prepared

@@ -39,6 +39,7 @@ pub(crate) async fn on_request(
     chain: &[Prepared],
     parts: &mut Parts,
     body: &mut Option<Bytes>,
+    path_params: Vec<(String, String)>,
 ) -> (Ran, Flow) {
     let mut exchange = ExchangeState {
         method: parts.method.clone(),
@@ -58,6 +59,7 @@ pub(crate) async fn on_request(
             .extensions
             .get::<crate::pipeline::ClientAddr>()
             .map(|a| a.0.ip()),
+        path_params,
     };
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;

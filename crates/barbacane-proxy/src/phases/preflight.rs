@@ -44,7 +44,8 @@ pub(crate) async fn answer(
     allowed: MethodSet,
 ) -> Result<Response<Body>, GatewayError> {
     let mut body = None;
-    let (ran, flow) = middleware::on_request(&entry.middlewares, &mut parts, &mut body).await;
+    let (ran, flow) =
+        middleware::on_request(&entry.middlewares, &mut parts, &mut body, Vec::new()).await;
     let response = match flow {
         Flow::Respond(response) => response,
         Flow::Continue => return Err(GatewayError::MethodNotAllowed(allowed)),

@@ -6,6 +6,7 @@ mod clock;
 mod context;
 mod core;
 mod crypto;
+mod events;
 mod http_call;
 mod log;
 mod ratelimit;
@@ -37,6 +38,8 @@ pub(crate) fn add_to_linker(
         Capability::Ratelimit => ratelimit::add_to_linker(linker, sync_limits),
         Capability::Crypto => crypto::add_to_linker(linker),
         Capability::Cache => cache::add_to_linker(linker),
+        Capability::Nats => events::add_to_linker(linker, true),
+        Capability::Kafka => events::add_to_linker(linker, false),
     }
 }
 

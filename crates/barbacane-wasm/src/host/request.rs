@@ -5,7 +5,9 @@
 //! `header_count(nptr, nlen) -> i32`, `header_names() -> i32` (distinct lowercase names
 //! joined by `\n`), `set_header(n.., v..) add_header(n.., v..)
 //! remove_header(n..) set_path(p..) set_query(p..) set_body(p..) set_method(p..) -> i32`,
-//! `client_ip() -> i32` (the connection's peer address as text, or -1).
+//! `client_ip() -> i32` (the connection's peer address as text, or -1),
+//! `path_param(nptr, nlen) -> i32` (the decoded value of the route's template variable, or
+//! -1).
 
 use http::uri::PathAndQuery;
 use wasmtime::{Caller, Linker};
@@ -21,6 +23,24 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         let m = c.data().exchange.method.as_str().to_owned();
         c.data_mut().give(m)
     })?;
+    linker.func_wrap(
+        MODULE,
+        "path_param",
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<i32> {
+            let name = read_str(&mut c, ptr, len)?;
+            let value = c
+                .data()
+                .exchange
+                .path_params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone());
+            Ok(match value {
+                Some(v) => c.data_mut().give(v),
+                None => -1,
+            })
+        },
+    )?;
     linker.func_wrap(MODULE, "path", |mut c: Caller<'_, HostState>| {
         let p = c.data().exchange.uri.path().to_owned();
         c.data_mut().give(p)

@@ -56,6 +56,7 @@ pub mod cache;
 pub mod clock;
 pub mod context;
 pub mod crypto;
+pub mod events;
 mod host;
 pub mod http;
 pub mod log;

@@ -37,6 +37,12 @@ impl Request {
         text(host::path())
     }
 
+    /// The value of the route's template variable `name` (`{id}` in `/items/{id}`), decoded;
+    /// `None` when the route has no such variable.
+    pub fn path_param(&self, name: &str) -> Option<String> {
+        host::path_param(name).map(text)
+    }
+
     /// The query string without `?`, if any.
     pub fn query(&self) -> Option<String> {
         host::query().map(text)

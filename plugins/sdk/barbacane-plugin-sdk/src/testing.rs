@@ -140,6 +140,9 @@ impl FakeHost {
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
+                nats: old.nats,
+                kafka: old.kafka,
+                published: old.published,
                 ratelimit_down: old.ratelimit_down,
                 buckets: old.buckets,
                 ratelimit_takes: old.ratelimit_takes,
@@ -159,6 +162,12 @@ impl FakeHost {
     /// Sets the request path.
     pub fn path(&mut self, path: &str) -> &mut Self {
         with(|s| s.path = path.to_owned());
+        self
+    }
+
+    /// Sets a template variable of the matched route (`Request::path_param`).
+    pub fn path_param(&mut self, name: &str, value: &str) -> &mut Self {
+        with(|s| s.path_params.push((name.to_owned(), value.to_owned())));
         self
     }
 
@@ -241,6 +250,39 @@ impl FakeHost {
     ) -> &mut Self {
         with(|s| s.http = Some(Box::new(handler)));
         self
+    }
+
+    /// Acknowledges NATS publishes with `broker(head, payload)` (the head is the JSON the
+    /// plugin sent: `url`, `subject`, `headers`, `jetstream`, `timeout_ms`).
+    pub fn nats(
+        &mut self,
+        broker: impl FnMut(
+            &serde_json::Value,
+            &[u8],
+        ) -> Result<crate::events::Ack, crate::events::PublishError>
+        + 'static,
+    ) -> &mut Self {
+        with(|s| s.nats = Some(Box::new(broker)));
+        self
+    }
+
+    /// Acknowledges Kafka publishes with `broker(head, payload)` (the head: `brokers`,
+    /// `topic`, `key`, `headers`, `timeout_ms`).
+    pub fn kafka(
+        &mut self,
+        broker: impl FnMut(
+            &serde_json::Value,
+            &[u8],
+        ) -> Result<crate::events::Ack, crate::events::PublishError>
+        + 'static,
+    ) -> &mut Self {
+        with(|s| s.kafka = Some(Box::new(broker)));
+        self
+    }
+
+    /// Every publish so far: broker (`nats` or `kafka`), the JSON head, the payload.
+    pub fn published(&self) -> Vec<(&'static str, serde_json::Value, Vec<u8>)> {
+        with(|s| s.published.clone())
     }
 
     /// Answers `crypto::verify` with `verifier(alg, jwk, msg, sig)` (the gateway checks

@@ -14,6 +14,11 @@ pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 /// A signature checker standing in for the gateway's `crypto.verify`.
 pub(crate) type Verifier = Box<dyn FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String>>;
 
+/// A broker standing in for NATS or Kafka: gets the JSON head and the payload.
+pub(crate) type BrokerHandler = Box<
+    dyn FnMut(&serde_json::Value, &[u8]) -> Result<crate::events::Ack, crate::events::PublishError>,
+>;
+
 /// An HTTP handler standing in for the network.
 pub(crate) type HttpHandler = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, HttpError>>;
 
@@ -22,6 +27,7 @@ pub(crate) struct State {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) query: Option<String>,
+    pub(crate) path_params: Vec<(String, String)>,
     pub(crate) headers: Headers,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) response: Option<FakeResponse>,
@@ -53,6 +59,11 @@ pub(crate) struct State {
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
     pub(crate) verifier: Option<Verifier>,
+    /// The NATS and Kafka stand-ins.
+    pub(crate) nats: Option<BrokerHandler>,
+    pub(crate) kafka: Option<BrokerHandler>,
+    /// Every publish: broker (`nats`, `kafka`), JSON head, payload.
+    pub(crate) published: Vec<(&'static str, serde_json::Value, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -148,6 +159,15 @@ pub(crate) fn method() -> Vec<u8> {
 
 pub(crate) fn path() -> Vec<u8> {
     with(|s| s.path.clone().into_bytes())
+}
+
+pub(crate) fn path_param(name: &str) -> Option<Vec<u8>> {
+    with(|s| {
+        s.path_params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone().into_bytes())
+    })
 }
 
 pub(crate) fn query() -> Option<Vec<u8>> {
@@ -293,6 +313,47 @@ pub(crate) fn http_call(head: &[u8], body: &[u8]) -> Vec<u8> {
             }
         }
     })
+}
+
+fn broker_publish(broker: &'static str, head: &[u8], body: &[u8]) -> Vec<u8> {
+    use crate::events::{PublishError, PublishErrorKind, encode_result};
+    let Ok(head) = serde_json::from_slice::<serde_json::Value>(head) else {
+        return encode_result(&Err(PublishError {
+            kind: PublishErrorKind::Invalid,
+            message: "malformed head".into(),
+        }));
+    };
+    let handler = with(|s| {
+        s.published.push((broker, head.clone(), body.to_vec()));
+        if broker == "nats" {
+            s.nats.take()
+        } else {
+            s.kafka.take()
+        }
+    });
+    let Some(mut handler) = handler else {
+        return encode_result(&Err(PublishError {
+            kind: PublishErrorKind::Unavailable,
+            message: format!("the fake host has no {broker} broker"),
+        }));
+    };
+    let result = handler(&head, body);
+    with(|s| {
+        if broker == "nats" {
+            s.nats = Some(handler);
+        } else {
+            s.kafka = Some(handler);
+        }
+    });
+    encode_result(&result)
+}
+
+pub(crate) fn nats_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
+    broker_publish("nats", head, body)
+}
+
+pub(crate) fn kafka_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
+    broker_publish("kafka", head, body)
 }
 
 pub(crate) fn http_response_body() -> Option<Vec<u8>> {

@@ -41,6 +41,8 @@ unsafe extern "C" {
     fn req_method() -> i32;
     #[link_name = "path"]
     fn req_path() -> i32;
+    #[link_name = "path_param"]
+    fn req_path_param(nptr: *const u8, nlen: i32) -> i32;
     #[link_name = "query"]
     fn req_query() -> i32;
     #[link_name = "body"]
@@ -99,6 +101,18 @@ unsafe extern "C" {
     fn http_call_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
     #[link_name = "response_body"]
     fn http_response_body_raw() -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:nats")]
+unsafe extern "C" {
+    #[link_name = "publish"]
+    fn nats_publish_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
+}
+
+#[link(wasm_import_module = "barbacane:kafka")]
+unsafe extern "C" {
+    #[link_name = "publish"]
+    fn kafka_publish_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:secrets")]
@@ -248,6 +262,11 @@ pub(crate) fn path() -> Vec<u8> {
     take(unsafe { req_path() }).unwrap_or_default()
 }
 
+pub(crate) fn path_param(name: &str) -> Option<Vec<u8>> {
+    // SAFETY: a valid slice for the duration of the call.
+    take(unsafe { req_path_param(name.as_ptr(), len(name.as_bytes())) })
+}
+
 pub(crate) fn query() -> Option<Vec<u8>> {
     // SAFETY: no arguments.
     take(unsafe { req_query() })
@@ -372,6 +391,18 @@ pub(crate) fn set_status(code: u16) -> bool {
 pub(crate) fn http_call(head: &[u8], body: &[u8]) -> Vec<u8> {
     // SAFETY: valid slices for the duration of the call.
     take(unsafe { http_call_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) })
+        .unwrap_or_default()
+}
+
+pub(crate) fn nats_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
+    // SAFETY: valid slices for the duration of the call.
+    take(unsafe { nats_publish_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) })
+        .unwrap_or_default()
+}
+
+pub(crate) fn kafka_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
+    // SAFETY: valid slices for the duration of the call.
+    take(unsafe { kafka_publish_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) })
         .unwrap_or_default()
 }
 
