@@ -194,7 +194,7 @@ impl Capability {
                 "remove_header",
                 "set_body",
             ],
-            Capability::Http => &["call", "response_body"],
+            Capability::Http => &["call", "response_body", "send_detached"],
             Capability::Secrets => &["get"],
             Capability::Ratelimit => &["take"],
             Capability::Crypto => &["verify", "hmac", "sha256", "constant_time_eq"],

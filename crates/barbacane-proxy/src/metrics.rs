@@ -240,6 +240,23 @@ pub fn render<'r>(
             n.load(Ordering::Relaxed)
         );
     }
+    let background = barbacane_wasm::background::stats();
+    family(
+        &mut out,
+        "barbacane_background_deliveries_total",
+        "Requests fire-and-forget delivered in the background, by outcome (dropped: the queue was full).",
+        "counter",
+    );
+    for (outcome, n) in [
+        ("delivered", background.delivered),
+        ("failed", background.failed),
+        ("dropped", background.dropped),
+    ] {
+        let _ = writeln!(
+            out,
+            "barbacane_background_deliveries_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
     family(
         &mut out,
         "barbacane_artifact_info",

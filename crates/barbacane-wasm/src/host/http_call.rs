@@ -9,6 +9,11 @@
 //! The call is asynchronous: the guest is suspended on its fiber while the gateway's client
 //! awaits, and the time spent waiting does not count against the plugin's 100 ms budget
 //! (the deadline is reset when the answer arrives).
+//!
+//! `send_detached(head_ptr, head_len, body_ptr, body_len) -> i32` hands the same request to
+//! the gateway to deliver in the background (`fire-and-forget`): 0 when it was queued, -1
+//! when the background queue is full (the request is dropped, counted and logged), -2 when
+//! the request is invalid. See [`crate::background`].
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
@@ -42,6 +47,30 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 caller.as_context_mut().set_epoch_deadline(ticks);
                 let result = encode(caller.data_mut(), outcome);
                 Ok(caller.data_mut().give(result))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "send_detached",
+        |mut caller: Caller<'_, HostState>,
+         hptr: i32,
+         hlen: i32,
+         bptr: i32,
+         blen: i32|
+         -> wasmtime::Result<i32> {
+            let head = read_bytes(&mut caller, hptr, hlen)?;
+            let body = read_bytes(&mut caller, bptr, blen)?;
+            let plugin = caller.data().plugin.clone();
+            Ok(match prepare(&caller, &head, body) {
+                Ok((client, request)) => match crate::background::deliver(&plugin, client, request) {
+                    true => 0,
+                    false => -1,
+                },
+                Err(e) => {
+                    tracing::warn!(plugin = %plugin, error = %e.message(), "detached request refused");
+                    -2
+                }
             })
         },
     )?;

@@ -159,6 +159,27 @@ pub fn call(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
     })
 }
 
+/// Why [`send_detached`] did not take a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetachError {
+    /// The gateway's background queue is full: the request was dropped (and counted).
+    QueueFull,
+    /// The request cannot be sent (bad URL, method or header).
+    Invalid,
+}
+
+/// Hands `request` to the gateway to send in the background, and returns at once: the
+/// plugin never learns the answer (failures are counted and logged by the gateway). The
+/// gateway bounds how many such requests are in flight; past that they are dropped.
+pub fn send_detached(request: &HttpRequest) -> Result<(), DetachError> {
+    let head = serde_json::to_vec(request).map_err(|_| DetachError::Invalid)?;
+    match host::http_send_detached(&head, &request.body) {
+        0 => Ok(()),
+        -1 => Err(DetachError::QueueFull),
+        _ => Err(DetachError::Invalid),
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn encode_head(response: &HttpResponse) -> Vec<u8> {
     serde_json::to_vec(response).unwrap_or_default()

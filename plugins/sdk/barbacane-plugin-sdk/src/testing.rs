@@ -140,6 +140,8 @@ impl FakeHost {
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
+                detached: old.detached,
+                detached_full: old.detached_full,
                 nats: old.nats,
                 kafka: old.kafka,
                 published: old.published,
@@ -432,6 +434,17 @@ impl FakeHost {
     /// What the plugin logged: `(level, message)`, level 0 error .. 3 debug.
     pub fn logs(&self) -> Vec<(i32, String)> {
         with(|s| s.logs.clone())
+    }
+
+    /// The requests handed over with `http::send_detached` so far.
+    pub fn detached_requests(&self) -> Vec<HttpRequest> {
+        with(|s| s.detached.clone())
+    }
+
+    /// Makes `http::send_detached` answer that the gateway's queue is full.
+    pub fn detached_queue_full(&mut self, full: bool) -> &mut Self {
+        with(|s| s.detached_full = full);
+        self
     }
 
     /// The outbound requests made so far (bodies included).

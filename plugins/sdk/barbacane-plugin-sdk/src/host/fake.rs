@@ -40,6 +40,10 @@ pub(crate) struct State {
     pub(crate) secrets: BTreeMap<String, Vec<u8>>,
     pub(crate) http: Option<HttpHandler>,
     pub(crate) http_calls: Vec<HttpRequest>,
+    /// Requests handed over with `send_detached`.
+    pub(crate) detached: Vec<HttpRequest>,
+    /// `send_detached` answers "queue full".
+    pub(crate) detached_full: bool,
     pub(crate) http_body: Option<Vec<u8>>,
     /// The peer address `barbacane:request.client_ip` reports.
     pub(crate) client_ip: Option<String>,
@@ -354,6 +358,21 @@ pub(crate) fn nats_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
 
 pub(crate) fn kafka_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
     broker_publish("kafka", head, body)
+}
+
+pub(crate) fn http_send_detached(head: &[u8], body: &[u8]) -> i32 {
+    let Ok(mut request) = serde_json::from_slice::<HttpRequest>(head) else {
+        return -2;
+    };
+    request.body = body.to_vec();
+    with(|s| {
+        if s.detached_full {
+            -1
+        } else {
+            s.detached.push(request);
+            0
+        }
+    })
 }
 
 pub(crate) fn http_response_body() -> Option<Vec<u8>> {

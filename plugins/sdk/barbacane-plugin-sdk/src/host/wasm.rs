@@ -101,6 +101,8 @@ unsafe extern "C" {
     fn http_call_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
     #[link_name = "response_body"]
     fn http_response_body_raw() -> i32;
+    #[link_name = "send_detached"]
+    fn http_send_detached_raw(hptr: *const u8, hlen: i32, bptr: *const u8, blen: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:nats")]
@@ -404,6 +406,11 @@ pub(crate) fn kafka_publish(head: &[u8], body: &[u8]) -> Vec<u8> {
     // SAFETY: valid slices for the duration of the call.
     take(unsafe { kafka_publish_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) })
         .unwrap_or_default()
+}
+
+pub(crate) fn http_send_detached(head: &[u8], body: &[u8]) -> i32 {
+    // SAFETY: valid slices for the duration of the call.
+    unsafe { http_send_detached_raw(head.as_ptr(), len(head), body.as_ptr(), len(body)) }
 }
 
 pub(crate) fn http_response_body() -> Option<Vec<u8>> {
