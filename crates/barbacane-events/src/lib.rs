@@ -23,10 +23,11 @@
 //!
 //! # Delivery guarantees
 //!
-//! - NATS core (`jetstream: false`): the message is published and the connection flushed
-//!   (written to the server's socket). Core NATS has no acknowledgement; use JetStream
-//!   (`jetstream: true`) for one: the stream's `PubAck`, or [`PublishError::Rejected`] when
-//!   no stream holds the subject.
+//! - NATS core (`jetstream: false`): the publish returns once the server has processed the
+//!   message (confirmed by a round trip on the same connection, shared by concurrent
+//!   publishes), which is as far as core NATS goes: subscribers connected at that moment
+//!   get it, nothing is stored. Use JetStream (`jetstream: true`) for storage: the stream's
+//!   `PubAck`, or [`PublishError::Rejected`] when no stream holds the subject.
 //! - Kafka: `acks=all`; the partition is chosen like the Java client's default partitioner
 //!   (murmur2 of the key, see [`kafka::partitioner`]) or round-robin without a key. Not
 //!   idempotent (rskafka 0.6 has no idempotent producer): a batch retried after a lost answer
@@ -82,6 +83,9 @@ pub struct BrokerOptions {
     /// Messages async-nats holds per subscription before dropping (a slow-consumer guard
     /// behind each [`Subscription`]'s own buffer). Default 8192.
     pub nats_subscription_capacity: usize,
+    /// Longest pause between two NATS reconnection attempts (they start at once and double
+    /// from 1 ms). Default 1 s.
+    pub nats_max_reconnect_delay: Duration,
     /// How long a Kafka batch waits for more records before it is sent. Default 2 ms.
     pub kafka_linger: Duration,
     /// Most bytes (keys, values, headers) in one Kafka batch; a larger record is rejected.
@@ -104,6 +108,7 @@ impl Default for BrokerOptions {
             subscribe_timeout: Duration::from_secs(5),
             client_name: "barbacane".to_owned(),
             nats_subscription_capacity: 8192,
+            nats_max_reconnect_delay: Duration::from_secs(1),
             kafka_linger: Duration::from_millis(2),
             kafka_max_batch_bytes: 1024 * 1024,
             kafka_retry_deadline: Duration::from_secs(5),
@@ -202,7 +207,7 @@ impl Brokers {
 
     /// Publishes `msg` through the NATS server(s) at `url` (`nats://host:port`, several
     /// separated by commas) and waits for the broker, at most `timeout`: for a core publish
-    /// until the connection is flushed, for JetStream until the stream's `PubAck`.
+    /// until the server has processed the message, for JetStream until the stream's `PubAck`.
     ///
     /// # Errors
     ///

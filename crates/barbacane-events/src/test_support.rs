@@ -53,6 +53,7 @@ fn stop(child: &mut Option<Child>) {
 pub struct NatsServer {
     child: Option<Child>,
     port: u16,
+    monitor_port: u16,
 }
 
 impl NatsServer {
@@ -61,6 +62,7 @@ impl NatsServer {
         let mut server = NatsServer {
             child: None,
             port: free_port(),
+            monitor_port: free_port(),
         };
         server.restart();
         server
@@ -76,11 +78,39 @@ impl NatsServer {
         stop(&mut self.child);
     }
 
+    /// The number of client connections the server has now, from its monitoring endpoint
+    /// (`/varz`).
+    pub fn connections(&self) -> u64 {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.monitor_port))
+            .expect("connect to the nats-server monitoring port");
+        stream
+            .write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("ask /varz");
+        let mut body = String::new();
+        stream.read_to_string(&mut body).expect("read /varz");
+        let field = "\"connections\":";
+        let at = body.find(field).expect("/varz has `connections`") + field.len();
+        body[at..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("`connections` is a number")
+    }
+
     /// Starts it again on the same port (killing it first if it runs).
     pub fn restart(&mut self) {
         self.kill();
-        let port = self.port.to_string();
-        let args = ["-a", "127.0.0.1", "-p", port.as_str()];
+        let (port, monitor) = (self.port.to_string(), self.monitor_port.to_string());
+        let args = [
+            "-a",
+            "127.0.0.1",
+            "-p",
+            port.as_str(),
+            "-m",
+            monitor.as_str(),
+        ];
         let spawn = |binary: &str| {
             Command::new(binary)
                 .args(args)

@@ -34,9 +34,9 @@ pub struct KafkaRecord {
 /// What the broker acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ack {
-    /// A NATS publish. For a core publish both fields are `None` (core NATS acknowledges
-    /// nothing: the message was written to the server's connection); for JetStream they are
-    /// the stream that stored the message and its sequence there.
+    /// A NATS publish. For a core publish both fields are `None` (the server processed the
+    /// message; core NATS stores nothing); for JetStream they are the stream that stored the
+    /// message and its sequence there.
     Nats {
         /// The JetStream stream that stored the message.
         stream: Option<String>,

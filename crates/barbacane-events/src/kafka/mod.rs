@@ -69,6 +69,14 @@ pub(crate) async fn connect(
     if bootstrap.is_empty() {
         return Err(PublishError::Rejected("no Kafka broker given".to_owned()));
     }
+    reachable(&bootstrap, options.connect_timeout)
+        .await
+        .map_err(|e| {
+            PublishError::Unavailable(format!(
+                "cannot connect to Kafka at {}: {e}",
+                crate::stats::redact(brokers)
+            ))
+        })?;
     let client = ClientBuilder::new(bootstrap)
         .client_id(options.client_name.as_str())
         .backoff_config(rskafka::BackoffConfig {
@@ -91,6 +99,21 @@ pub(crate) async fn connect(
         linger: options.kafka_linger,
         max_batch_bytes: options.kafka_max_batch_bytes,
     }))
+}
+
+/// Fails unless one of `bootstrap` accepts a TCP connection: rskafka would retry a refused
+/// connection until its deadline, and a broker that is down should be reported as such at
+/// once rather than as a timeout.
+async fn reachable(bootstrap: &[String], limit: Duration) -> Result<(), String> {
+    let mut last = String::new();
+    for broker in bootstrap {
+        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(broker.as_str())).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = format!("no answer within {limit:?}"),
+        }
+    }
+    Err(last)
 }
 
 /// Produces `record` and waits for its acknowledgement, until `deadline`.
@@ -241,22 +264,25 @@ impl Cluster {
 /// What an rskafka error means for the caller.
 pub(crate) fn classify(error: &ClientError) -> PublishError {
     match error {
-        ClientError::ServerError { protocol_error, .. } => match protocol_error {
-            ProtocolError::UnknownTopicOrPartition
-            | ProtocolError::InvalidTopicException
-            | ProtocolError::MessageTooLarge
-            | ProtocolError::RecordListTooLarge
-            | ProtocolError::InvalidRecord
-            | ProtocolError::CorruptMessage
-            | ProtocolError::InvalidTimestamp
-            | ProtocolError::PolicyViolation
-            | ProtocolError::TopicAuthorizationFailed
-            | ProtocolError::ClusterAuthorizationFailed
-            | ProtocolError::UnsupportedForMessageFormat
-            | ProtocolError::InvalidRequiredAcks => PublishError::Rejected(error.to_string()),
-            _ => PublishError::Unavailable(error.to_string()),
-        },
+        ClientError::ServerError {
+            protocol_error:
+                ProtocolError::UnknownTopicOrPartition
+                | ProtocolError::InvalidTopicException
+                | ProtocolError::MessageTooLarge
+                | ProtocolError::RecordListTooLarge
+                | ProtocolError::InvalidRecord
+                | ProtocolError::CorruptMessage
+                | ProtocolError::InvalidTimestamp
+                | ProtocolError::PolicyViolation
+                | ProtocolError::TopicAuthorizationFailed
+                | ProtocolError::ClusterAuthorizationFailed
+                | ProtocolError::UnsupportedForMessageFormat
+                | ProtocolError::InvalidRequiredAcks,
+            ..
+        } => PublishError::Rejected(error.to_string()),
         ClientError::Timeout => PublishError::Timeout,
+        // Other server errors (not leader, not enough replicas, ...) are the cluster's state,
+        // as are connection and retry failures.
         _ => PublishError::Unavailable(error.to_string()),
     }
 }
