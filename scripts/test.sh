@@ -21,6 +21,9 @@ export BARBACANE_EVIDENCE_PYTHON
 echo "== public API descriptions (see scripts/real-specs.sh)"
 BARBACANE_REAL_SPECS="$(scripts/real-specs.sh)"
 export BARBACANE_REAL_SPECS
+echo "== Kafka-protocol broker for the event tests (see scripts/tansu.sh)"
+BARBACANE_TANSU="$(scripts/tansu.sh)"
+export BARBACANE_TANSU
 echo "== cargo test"
 cargo test --workspace
 echo "== official plugins, natively against the SDK's fake host"

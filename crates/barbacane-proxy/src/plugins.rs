@@ -146,6 +146,10 @@ impl<'a> PluginSet<'a> {
             };
             plugin = plugin.with_http_client(client);
         }
+        if plugin.manifest().allows(Capability::Nats) || plugin.manifest().allows(Capability::Kafka)
+        {
+            plugin = plugin.with_event_bus(crate::dispatch::brokers::PluginEventBus::shared()?);
+        }
         if plugin.manifest().allows(Capability::Cache) {
             let namespace = &self.artifact.header().artifact_hash;
             plugin = plugin.with_cache(Arc::clone(&self.cache), namespace);

@@ -1,6 +1,7 @@
 //! Dispatchers: what produces the response once a request has passed validation and the
 //! middlewares' `on_request`.
 
+pub(crate) mod brokers;
 mod plugin_http;
 pub(crate) mod upstream;
 mod wasm;

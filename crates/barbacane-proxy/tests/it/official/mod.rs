@@ -6,6 +6,7 @@ mod cache;
 mod cel;
 mod chaos;
 mod cors;
+mod events;
 mod jwt;
 mod lambda;
 mod middlewares;
