@@ -19,6 +19,9 @@ pub enum Body {
     /// An upstream response body whose beginning was read (buffering for plugins stopped at
     /// its bound): those bytes, then the rest streamed.
     Resumed(Option<Bytes>, hyper::body::Incoming),
+    /// A Server-Sent Events stream: frames produced by the subscription's task, which ends
+    /// the stream by dropping its sender.
+    Events(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 /// Reads a streamed response body whole, up to `limit` bytes: `Body::Full` when it fits
@@ -82,6 +85,7 @@ impl http_body::Body for Body {
                 Some(bytes) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
                 None => Pin::new(incoming).poll_frame(cx).map_err(BoxError::from),
             },
+            Body::Events(frames) => frames.poll_recv(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -92,6 +96,7 @@ impl http_body::Body for Body {
             Body::Resumed(head, incoming) => {
                 head.as_ref().is_none_or(Bytes::is_empty) && incoming.is_end_stream()
             }
+            Body::Events(frames) => frames.is_closed() && frames.is_empty(),
         }
     }
 
@@ -109,6 +114,7 @@ impl http_body::Body for Body {
                 }
                 hint
             }
+            Body::Events(_) => SizeHint::new(),
         }
     }
 }

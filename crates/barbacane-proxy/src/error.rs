@@ -70,6 +70,12 @@ pub enum GatewayError {
     /// A bug or an unexpected state in the gateway.
     #[error("internal error: {0}")]
     Internal(String),
+    /// An event stream route asked for something other than `text/event-stream`.
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    /// The broker behind an event stream cannot be reached.
+    #[error("broker unavailable: {0}")]
+    BrokerUnavailable(String),
 }
 
 impl GatewayError {
@@ -87,7 +93,7 @@ impl GatewayError {
     /// expected to pass.
     pub fn retry_after(&self) -> Option<u32> {
         match self {
-            GatewayError::PluginOverloaded(_) => Some(1),
+            GatewayError::PluginOverloaded(_) | GatewayError::BrokerUnavailable(_) => Some(1),
             _ => None,
         }
     }
@@ -113,9 +119,10 @@ impl GatewayError {
             }
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            GatewayError::CircuitOpen | GatewayError::PluginOverloaded(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::CircuitOpen
+            | GatewayError::PluginOverloaded(_)
+            | GatewayError::BrokerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         }
     }
 
@@ -141,6 +148,8 @@ impl GatewayError {
             GatewayError::BadGateway(_) => "bad-gateway",
             GatewayError::UpstreamTimeout => "upstream-timeout",
             GatewayError::CircuitOpen => "circuit-open",
+            GatewayError::NotAcceptable(_) => "not-acceptable",
+            GatewayError::BrokerUnavailable(_) => "broker-unavailable",
         }
     }
 
@@ -152,7 +161,8 @@ impl GatewayError {
             | GatewayError::PluginOverloaded(_) => Fault::Internal,
             GatewayError::BadGateway(_)
             | GatewayError::UpstreamTimeout
-            | GatewayError::CircuitOpen => Fault::Upstream,
+            | GatewayError::CircuitOpen
+            | GatewayError::BrokerUnavailable(_) => Fault::Upstream,
             _ => Fault::Client,
         }
     }
@@ -181,6 +191,12 @@ impl GatewayError {
             GatewayError::BadGateway(_) => "The upstream service could not be reached.",
             GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
             GatewayError::CircuitOpen => "The upstream service is unavailable; try again later.",
+            GatewayError::NotAcceptable(_) => {
+                "This route streams events: ask for them with `Accept: text/event-stream`."
+            }
+            GatewayError::BrokerUnavailable(_) => {
+                "The message broker cannot be reached; try again shortly."
+            }
         }
     }
 }

@@ -240,6 +240,45 @@ pub fn render<'r>(
             n.load(Ordering::Relaxed)
         );
     }
+    let streams = crate::dispatch::stream::stats();
+    family(
+        &mut out,
+        "barbacane_event_stream_subscribers",
+        "Server-Sent Events streams open now (AsyncAPI receive operations).",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "barbacane_event_stream_subscribers {}",
+        streams.subscribers.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "barbacane_event_stream_messages_total",
+        "Broker messages on event streams, by outcome (invalid: matched no message schema, skipped).",
+        "counter",
+    );
+    for (outcome, n) in [
+        ("forwarded", &streams.forwarded),
+        ("invalid", &streams.invalid),
+    ] {
+        let _ = writeln!(
+            out,
+            "barbacane_event_stream_messages_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+    family(
+        &mut out,
+        "barbacane_event_stream_slow_disconnects_total",
+        "Event streams ended because the client read slower than messages arrived.",
+        "counter",
+    );
+    let _ = writeln!(
+        out,
+        "barbacane_event_stream_slow_disconnects_total {}",
+        streams.lagged.load(Ordering::Relaxed)
+    );
     let background = barbacane_wasm::background::stats();
     family(
         &mut out,

@@ -308,7 +308,21 @@ fn prepare(
         lifecycle: lifecycle_fields(op),
         validator: OperationValidator::build_cached(op, definitions, schemas)
             .map_err(|e| e.to_string())?,
-        dispatcher: Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
+        dispatcher: match op
+            .event
+            .as_ref()
+            .filter(|e| e.action == barbacane_artifact::EventAction::Receive)
+            .and_then(|e| {
+                crate::dispatch::stream::EventStream::build(
+                    &op.dispatch.name,
+                    &op.dispatch.config,
+                    e,
+                    definitions,
+                )
+            }) {
+            Some(stream) => Dispatcher::Stream(Box::new(stream?)),
+            None => Dispatcher::build(&op.dispatch.name, &op.dispatch.config, plugins)?,
+        },
         middlewares,
         metrics: 0,
     })

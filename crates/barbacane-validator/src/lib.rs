@@ -25,12 +25,14 @@ mod coerce;
 mod content;
 mod definitions;
 mod error;
+mod message;
 mod multipart;
 mod operation;
 mod params;
 
 pub use cache::SchemaCache;
 pub use error::{FailureKind, FieldError, SchemaError, ValidationFailure};
+pub use message::MessageValidator;
 pub use operation::{OperationValidator, RequestParts};
 
 /// Compiles one operation schema as [`OperationValidator::build_with_definitions`] does
@@ -67,7 +69,13 @@ pub fn schemas_of(
         item_schema_is_checked(&m.media_type)
             .then(|| (schema, format!("body {} items", m.media_type)))
     });
-    params.chain(bodies).chain(items)
+    let messages = op.event.iter().flat_map(|e| {
+        e.messages.iter().filter_map(|m| {
+            let schema = m.schema.as_ref()?;
+            Some((schema, format!("message {}", m.name)))
+        })
+    });
+    params.chain(bodies).chain(items).chain(messages)
 }
 
 /// Whether a body schema of this media type (or range) is compiled and enforced; others get

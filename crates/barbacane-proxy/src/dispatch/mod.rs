@@ -3,6 +3,7 @@
 
 pub(crate) mod brokers;
 mod plugin_http;
+pub(crate) mod stream;
 pub(crate) mod upstream;
 mod wasm;
 
@@ -31,6 +32,8 @@ pub(crate) enum Dispatcher {
     Constant(Arc<ConstantResponse>),
     /// A WASM dispatcher run per request.
     Wasm(WasmDispatcher),
+    /// An AsyncAPI `receive` operation: a Server-Sent Events stream of broker messages.
+    Stream(Box<stream::EventStream>),
 }
 
 /// What a dispatcher sees of the request.
@@ -96,6 +99,7 @@ impl Dispatcher {
             Dispatcher::Upstream(upstream) => upstream.forward(request).await,
             Dispatcher::Constant(constant) => Ok(constant.respond()),
             Dispatcher::Wasm(plugin) => plugin.dispatch(request, buffered).await,
+            Dispatcher::Stream(stream) => stream.dispatch(request).await,
         }
     }
 }

@@ -129,7 +129,7 @@ pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<
     }
     let visible = match &body {
         Body::Full(bytes) => Some(bytes.clone().unwrap_or_default()),
-        Body::Streaming(_) | Body::Resumed(..) => None,
+        Body::Streaming(_) | Body::Resumed(..) | Body::Events(_) => None,
     };
     let mut state = ResponseState {
         status: head.status,

@@ -304,3 +304,213 @@ paths:
     assert_eq!(got.header("x-event"), Some("push"));
     assert_eq!(&got.body[..], br#"{"e":1}"#);
 }
+
+/// A `receive` operation on `address` dispatched by `dispatch`; messages `Shipped` (requires
+/// `id`) and `Note` (requires `text`).
+fn receive_spec(address: &str, dispatch: &str) -> String {
+    format!(
+        r#"asyncapi: 3.0.0
+info: {{title: streams, version: "1"}}
+channels:
+  c:
+    address: {address}
+    messages:
+      Shipped:
+        payload: {{type: object, required: [id], properties: {{id: {{type: string}}}}}}
+      Note:
+        payload: {{type: object, required: [text], additionalProperties: false, properties: {{text: {{type: string}}}}}}
+operations:
+  watch:
+    action: receive
+    channel: {{$ref: '#/channels/c'}}
+    x-barbacane-dispatch: {dispatch}
+"#
+    )
+}
+
+/// An open Server-Sent Events response, read as raw text (chunk sizes included: the
+/// assertions look for whole event frames in it).
+struct SseClient {
+    stream: tokio::net::TcpStream,
+    seen: String,
+}
+
+impl SseClient {
+    async fn open(gw: &TestGateway, path: &str, accept: &str) -> SseClient {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+        let head = format!("GET {path} HTTP/1.1\r\nHost: gw\r\nAccept: {accept}\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        SseClient {
+            stream,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until `needle` has been seen (10 s at most); returns everything so far.
+    async fn until(&mut self, needle: &str) -> &str {
+        use tokio::io::AsyncReadExt;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = vec![0u8; 8192];
+        while !self.seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let n = tokio::time::timeout(left, self.stream.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no `{needle}` within 10 s; got:\n{}", self.seen))
+                .unwrap();
+            assert!(
+                n > 0,
+                "stream closed before `{needle}`; got:\n{}",
+                self.seen
+            );
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        &self.seen
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receive_operations_stream_valid_nats_messages_as_server_sent_events() {
+    let url = shared_nats_url();
+    let root = unique("gw.sse.");
+    let gw = gateway(&receive_spec(
+        "/shipments/{region}",
+        &format!("{{name: nats, config: {{url: '{url}', subject: '{root}.{{region}}'}}}}"),
+    ))
+    .await;
+    // Without `Accept: text/event-stream`: 406, nothing subscribed.
+    let r = gw
+        .send(
+            gw.request("GET", "/shipments/eu")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 406);
+    assert_eq!(r.json()["type"], "urn:barbacane:error:not-acceptable");
+
+    let mut client = SseClient::open(&gw, "/shipments/eu", "text/event-stream").await;
+    let head = client.until(": subscribed").await.to_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    let publisher = brokers();
+    let publish = |subject: String, payload: &'static str| {
+        let publisher = publisher.clone();
+        let url = url.clone();
+        async move {
+            publisher
+                .nats_publish(
+                    &url,
+                    barbacane_events::NatsMessage {
+                        subject,
+                        headers: vec![],
+                        payload: Bytes::from_static(payload.as_bytes()),
+                        jetstream: false,
+                    },
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    publish(format!("{root}.eu"), r#"{"id":"s1"}"#).await;
+    // Matches no message schema: skipped.
+    publish(format!("{root}.eu"), r#"{"other":true}"#).await;
+    // Another region's subject: not this stream's.
+    publish(format!("{root}.us"), r#"{"id":"us1"}"#).await;
+    publish(format!("{root}.eu"), r#"{"text":"hello"}"#).await;
+    let seen = client.until(r#"data: {"text":"hello"}"#).await.to_owned();
+    assert!(
+        seen.contains("event: Shipped\ndata: {\"id\":\"s1\"}\n\n"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("event: Note\ndata: {\"text\":\"hello\"}"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("other"),
+        "an invalid message was forwarded: {seen}"
+    );
+    assert!(
+        !seen.contains("us1"),
+        "another subject was forwarded: {seen}"
+    );
+    // The events come in publish order, each with an id.
+    let s1 = seen.find("s1").unwrap();
+    let hello = seen.find("hello").unwrap();
+    assert!(s1 < hello);
+    assert_eq!(seen.matches("\nid: ").count(), 2, "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_on_an_unreachable_broker_is_a_503() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    server.kill();
+    let gw = gateway(&receive_spec(
+        "/shipments",
+        &format!("{{name: nats, config: {{url: '{url}', subject: gw.down}}}}"),
+    ))
+    .await;
+    let r = gw
+        .send(
+            gw.request("GET", "/shipments")
+                .header("accept", "text/event-stream")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 503, "{}", r.text());
+    assert_eq!(r.json()["type"], "urn:barbacane:error:broker-unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receive_operations_stream_new_kafka_records() {
+    let tansu = Tansu::start();
+    tansu.create_topic("gw-shipments", 2).await;
+    let publisher = brokers();
+    let record = |value: &str| barbacane_events::KafkaRecord {
+        topic: "gw-shipments".into(),
+        key: Some(b"k".to_vec()),
+        headers: vec![],
+        payload: value.as_bytes().to_vec(),
+    };
+    // Published before anyone subscribed: a new subscriber starts at the latest offsets.
+    publisher
+        .kafka_publish(
+            &tansu.brokers(),
+            record(r#"{"id":"old"}"#),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let gw = gateway(&receive_spec(
+        "/shipments",
+        &format!(
+            "{{name: kafka, config: {{brokers: '{}', topic: gw-shipments}}}}",
+            tansu.brokers()
+        ),
+    ))
+    .await;
+    let mut client = SseClient::open(&gw, "/shipments", "text/event-stream").await;
+    client.until(": subscribed").await;
+    for value in [r#"{"id":"k1"}"#, r#"{"nope":1}"#, r#"{"id":"k2"}"#] {
+        publisher
+            .kafka_publish(&tansu.brokers(), record(value), Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+    let seen = client.until(r#"data: {"id":"k2"}"#).await.to_owned();
+    assert!(
+        seen.contains("event: Shipped\ndata: {\"id\":\"k1\"}"),
+        "{seen}"
+    );
+    assert!(!seen.contains("old"), "{seen}");
+    assert!(!seen.contains("nope"), "{seen}");
+    assert!(seen.find("k1").unwrap() < seen.find("k2").unwrap());
+}
