@@ -88,9 +88,10 @@ pub struct BrokerOptions {
     pub nats_max_reconnect_delay: Duration,
     /// How long a Kafka batch waits for more records before it is sent. Default 2 ms.
     pub kafka_linger: Duration,
-    /// Most bytes (keys, values, headers) in one Kafka batch; a larger record is rejected.
-    /// Default 1 MiB (Kafka's default `max.message.bytes`).
-    pub kafka_max_batch_bytes: usize,
+    /// Most bytes (key, value, headers) in one Kafka record; a larger record is rejected.
+    /// Default 1 MiB (Kafka's default `max.message.bytes`). Batches themselves stay near
+    /// 7 KiB: see the [`kafka`] module.
+    pub kafka_max_record_bytes: usize,
     /// How long rskafka retries one failing request (reconnecting, re-reading metadata)
     /// before giving up; a Kafka subscription ends after that long without its broker.
     /// Default 5 s.
@@ -110,7 +111,7 @@ impl Default for BrokerOptions {
             nats_subscription_capacity: 8192,
             nats_max_reconnect_delay: Duration::from_secs(1),
             kafka_linger: Duration::from_millis(2),
-            kafka_max_batch_bytes: 1024 * 1024,
+            kafka_max_record_bytes: 1024 * 1024,
             kafka_retry_deadline: Duration::from_secs(5),
             kafka_fetch_max_bytes: 1024 * 1024,
             kafka_fetch_max_wait: Duration::from_millis(500),
@@ -242,7 +243,7 @@ impl Brokers {
     ///
     /// [`PublishError::Unavailable`] when the cluster cannot be reached,
     /// [`PublishError::Timeout`], and [`PublishError::Rejected`] for an unknown topic or a
-    /// record over [`BrokerOptions::kafka_max_batch_bytes`] or the broker's limit.
+    /// record over [`BrokerOptions::kafka_max_record_bytes`] or the broker's limit.
     pub async fn kafka_publish(
         &self,
         brokers: &str,

@@ -170,6 +170,11 @@ impl Tansu {
         tansu
     }
 
+    /// The broker's process id while it runs (to read its CPU time in load tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The broker list to hand [`Brokers`](crate::Brokers): `127.0.0.1:PORT`.
     pub fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)

@@ -190,7 +190,7 @@ async fn concurrent_publishes_are_batched_and_all_acknowledged() {
 }
 
 #[tokio::test]
-async fn unknown_topics_and_oversized_records_are_rejected() {
+async fn unknown_topics_and_oversized_records_are_rejected_large_ones_go_alone() {
     let tansu = Tansu::start();
     let brokers = brokers();
     let missing = brokers
