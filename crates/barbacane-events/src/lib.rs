@@ -40,7 +40,10 @@
 //! reconnects (a publish while disconnected fails at once with
 //! [`PublishError::Unavailable`]), and a Kafka client that failed is rebuilt on next use.
 //! Outages are logged once when they start and once when they end, with the broker's address
-//! (credentials removed) and the error; payloads and header values are never logged.
+//! (credentials removed) and the error; this crate never logs payloads or header values.
+//! async-nats does, at TRACE level: target `async_nats::connection` dumps outgoing headers,
+//! incoming messages and the CONNECT credentials. Keep `async_nats` above TRACE outside of
+//! debugging.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),

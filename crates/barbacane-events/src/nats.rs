@@ -25,7 +25,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// A pooled NATS connection, its JetStream context and its barrier.
 #[derive(Debug, Clone)]
@@ -39,7 +39,9 @@ type Confirmation = oneshot::Sender<Result<(), PublishError>>;
 
 /// Confirms that the server has processed what this connection sent: callers queue, one task
 /// sends a barrier request for everyone queued so far and answers them all when the server
-/// replies; callers arriving meanwhile wait for the next round.
+/// replies; callers arriving meanwhile wait for the next round. A round in flight when the
+/// connection drops fails at once (its reply will never come), so it does not hold up the
+/// rounds after the reconnection.
 #[derive(Debug, Clone)]
 struct Barrier {
     queue: mpsc::UnboundedSender<Confirmation>,
@@ -47,8 +49,13 @@ struct Barrier {
 
 impl Barrier {
     /// Starts the barrier task of `client` (on the current runtime); it ends with the
-    /// connection's last handle. `limit` bounds one round trip.
-    fn start(client: async_nats::Client, limit: Duration) -> Barrier {
+    /// connection's last handle. `limit` bounds one round trip; `drops` changes each time the
+    /// connection is lost.
+    fn start(
+        client: async_nats::Client,
+        limit: Duration,
+        mut drops: watch::Receiver<u64>,
+    ) -> Barrier {
         let (queue, mut waiting) = mpsc::unbounded_channel::<Confirmation>();
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
@@ -57,14 +64,20 @@ impl Barrier {
                 while let Ok(next) = waiting.try_recv() {
                     round.push(next);
                 }
+                drops.borrow_and_update();
                 let request = async_nats::Request::new().timeout(Some(limit));
-                let outcome = match client.send_request(client.new_inbox(), request).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => match e.kind() {
-                        RequestErrorKind::NoResponders => Ok(()),
-                        RequestErrorKind::TimedOut => Err(PublishError::Timeout),
-                        _ => Err(PublishError::Unavailable(e.to_string())),
+                let outcome = tokio::select! {
+                    reply = client.send_request(client.new_inbox(), request) => match reply {
+                        Ok(_) => Ok(()),
+                        Err(e) => match e.kind() {
+                            RequestErrorKind::NoResponders => Ok(()),
+                            RequestErrorKind::TimedOut => Err(PublishError::Timeout),
+                            _ => Err(PublishError::Unavailable(e.to_string())),
+                        },
                     },
+                    Ok(()) = drops.changed() => Err(PublishError::Unavailable(
+                        "the NATS connection was lost before the server confirmed".to_owned(),
+                    )),
                 };
                 for waiter in round {
                     let _ = waiter.send(outcome.clone());
@@ -94,6 +107,7 @@ pub(crate) async fn connect(
 ) -> Result<NatsConn, PublishError> {
     let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     let lost = Arc::new(AtomicBool::new(false));
+    let (dropped, drops) = watch::channel(0u64);
     let max_delay = options.nats_max_reconnect_delay;
     let client = async_nats::ConnectOptions::new()
         .name(&options.client_name)
@@ -103,10 +117,12 @@ pub(crate) async fn connect(
         .reconnect_delay_callback(move |attempts| reconnect_delay(attempts, max_delay))
         .event_callback(move |event| {
             let (health, counters, lost) = (health.clone(), counters.clone(), lost.clone());
+            let dropped = dropped.clone();
             async move {
                 match event {
                     async_nats::Event::Disconnected => {
                         lost.store(true, Ordering::Relaxed);
+                        dropped.send_modify(|n| *n += 1);
                         health.down_because("connection lost; reconnecting");
                     }
                     async_nats::Event::Connected => {
@@ -128,7 +144,7 @@ pub(crate) async fn connect(
             PublishError::Unavailable(format!("cannot connect to NATS at {}: {e}", crate::stats::redact(url)))
         })?;
     let jetstream = async_nats::jetstream::new(client.clone());
-    let barrier = Barrier::start(client.clone(), options.connect_timeout);
+    let barrier = Barrier::start(client.clone(), options.connect_timeout, drops);
     Ok(NatsConn {
         client,
         jetstream,
