@@ -25,8 +25,8 @@
 //!
 //! - NATS core (`jetstream: false`): the publish returns once the server has processed the
 //!   message (confirmed by a round trip on the same connection, shared by concurrent
-//!   publishes), which is as far as core NATS goes: subscribers connected at that moment
-//!   get it, nothing is stored. Use JetStream (`jetstream: true`) for storage: the stream's
+//!   publishes; needs NATS 2.2+ and permission to publish to `_INBOX.>`), which is as far
+//!   as core NATS goes: subscribers connected at that moment get it, nothing is stored. Use JetStream (`jetstream: true`) for storage: the stream's
 //!   `PubAck`, or [`PublishError::Rejected`] when no stream holds the subject.
 //! - Kafka: `acks=all`; the partition is chosen like the Java client's default partitioner
 //!   (murmur2 of the key, see [`kafka::partitioner`]) or round-robin without a key. Not
@@ -275,8 +275,9 @@ impl Brokers {
 
     /// Subscribes to `subject` (wildcards allowed) on the NATS server(s) at `url`. The
     /// subscription is registered with the server before this returns; at most `buffer`
-    /// events wait for the reader, beyond that it ends with [`SubscriptionError::Lagged`].
-    /// Messages published while the client is reconnecting are not seen (core NATS).
+    /// events (at least 1) wait for the reader, beyond that it ends with
+    /// [`SubscriptionError::Lagged`]. Messages published while the client is reconnecting
+    /// are not seen (core NATS).
     ///
     /// # Errors
     ///
@@ -312,9 +313,9 @@ impl Brokers {
     /// Subscribes to every partition of `topic` on the Kafka cluster reached through
     /// `brokers`, from the latest offsets at the time of the call: every record produced
     /// after this returns is seen, none before. No consumer group is joined and no offset is
-    /// committed. At most `buffer` events wait for the reader, beyond that it ends with
-    /// [`SubscriptionError::Lagged`]; it also ends when the cluster stays unreachable for
-    /// [`BrokerOptions::kafka_retry_deadline`].
+    /// committed. At most `buffer` events (at least 1) wait for the reader, beyond that it
+    /// ends with [`SubscriptionError::Lagged`]; it also ends when the cluster stays
+    /// unreachable for [`BrokerOptions::kafka_retry_deadline`].
     ///
     /// # Errors
     ///

@@ -10,7 +10,8 @@
 //! succeeds for a while after the server died. So a core publish is confirmed by a
 //! [`Barrier`]: a request to a subject nobody listens on, which the server answers ("no
 //! responders") after processing everything the connection sent before it. Publishes waiting
-//! at the same time share one barrier round trip.
+//! at the same time share one barrier round trip. This needs a server that answers "no
+//! responders" (NATS 2.2 or later) and a client allowed to publish to `_INBOX.>`.
 
 use crate::pool::Slot;
 use crate::stats::{Counters, Health};
@@ -108,6 +109,7 @@ pub(crate) async fn connect(
     let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     let lost = Arc::new(AtomicBool::new(false));
     let (dropped, drops) = watch::channel(0u64);
+    let slow = Arc::new(AtomicBool::new(false));
     let max_delay = options.nats_max_reconnect_delay;
     let client = async_nats::ConnectOptions::new()
         .name(&options.client_name)
@@ -117,7 +119,7 @@ pub(crate) async fn connect(
         .reconnect_delay_callback(move |attempts| reconnect_delay(attempts, max_delay))
         .event_callback(move |event| {
             let (health, counters, lost) = (health.clone(), counters.clone(), lost.clone());
-            let dropped = dropped.clone();
+            let (dropped, slow) = (dropped.clone(), slow.clone());
             async move {
                 match event {
                     async_nats::Event::Disconnected => {
@@ -131,8 +133,13 @@ pub(crate) async fn connect(
                         }
                         health.ok();
                     }
-                    async_nats::Event::SlowConsumer(sid) => {
-                        tracing::warn!(target = %health.target(), sid, "NATS subscription dropped messages (slow consumer)");
+                    // Reported per dropped message: warn once per connection.
+                    async_nats::Event::SlowConsumer(sid) if first_time(&slow) => {
+                        tracing::warn!(
+                            target = %health.target(),
+                            sid,
+                            "NATS subscription dropped messages: the broker runtime is not keeping up (logged once)"
+                        );
                     }
                     _ => {}
                 }
@@ -150,6 +157,11 @@ pub(crate) async fn connect(
         jetstream,
         barrier,
     })
+}
+
+/// Whether `flag` was still down (and raises it).
+fn first_time(flag: &AtomicBool) -> bool {
+    !flag.swap(true, Ordering::Relaxed)
 }
 
 /// No pause before the first attempt, then 2, 4, 8 ... ms up to `max`.
