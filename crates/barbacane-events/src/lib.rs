@@ -26,12 +26,14 @@
 //! - NATS core (`jetstream: false`): the publish returns once the server has processed the
 //!   message (confirmed by a round trip on the same connection, shared by concurrent
 //!   publishes; needs NATS 2.2+ and permission to publish to `_INBOX.>`), which is as far
-//!   as core NATS goes: subscribers connected at that moment get it, nothing is stored. Use JetStream (`jetstream: true`) for storage: the stream's
-//!   `PubAck`, or [`PublishError::Rejected`] when no stream holds the subject.
+//!   as core NATS goes: subscribers connected at that moment get it, nothing is stored. Use
+//!   JetStream (`jetstream: true`) for storage: the stream's `PubAck`, or
+//!   [`PublishError::Rejected`] when no stream holds the subject.
 //! - Kafka: `acks=all`; the partition is chosen like the Java client's default partitioner
 //!   (murmur2 of the key, see [`kafka::partitioner`]) or round-robin without a key. Not
 //!   idempotent (rskafka 0.6 has no idempotent producer): a batch retried after a lost answer
-//!   may be stored twice.
+//!   may be stored twice. A header name given twice keeps its last value (rskafka keeps
+//!   headers in a map). Records over 7 KiB cost ~40 ms each (see [`kafka`]).
 //! - A [`PublishError::Timeout`] means "unknown": the message may still arrive.
 //!
 //! # Failures
