@@ -9,7 +9,8 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     /// The broker could not be reached: connect failed, the connection is down, no route.
-    /// The message was not published.
+    /// The message was not published, or the connection was lost before the broker confirmed
+    /// it (then it was most likely lost with the connection).
     #[error("broker unavailable: {0}")]
     Unavailable(String),
     /// No answer within the caller's timeout. The outcome is unknown: the message may still

@@ -25,13 +25,15 @@
 //!
 //! - NATS core (`jetstream: false`): the publish returns once the server has processed the
 //!   message (confirmed by a round trip on the same connection, shared by concurrent
-//!   publishes), which is as far as core NATS goes: subscribers connected at that moment
-//!   get it, nothing is stored. Use JetStream (`jetstream: true`) for storage: the stream's
-//!   `PubAck`, or [`PublishError::Rejected`] when no stream holds the subject.
+//!   publishes; needs NATS 2.2+ and permission to publish to `_INBOX.>`), which is as far
+//!   as core NATS goes: subscribers connected at that moment get it, nothing is stored. Use
+//!   JetStream (`jetstream: true`) for storage: the stream's `PubAck`, or
+//!   [`PublishError::Rejected`] when no stream holds the subject.
 //! - Kafka: `acks=all`; the partition is chosen like the Java client's default partitioner
 //!   (murmur2 of the key, see [`kafka::partitioner`]) or round-robin without a key. Not
 //!   idempotent (rskafka 0.6 has no idempotent producer): a batch retried after a lost answer
-//!   may be stored twice.
+//!   may be stored twice. A header name given twice keeps its last value (rskafka keeps
+//!   headers in a map). Records over 7 KiB cost ~40 ms each (see [`kafka`]).
 //! - A [`PublishError::Timeout`] means "unknown": the message may still arrive.
 //!
 //! # Failures
@@ -40,7 +42,10 @@
 //! reconnects (a publish while disconnected fails at once with
 //! [`PublishError::Unavailable`]), and a Kafka client that failed is rebuilt on next use.
 //! Outages are logged once when they start and once when they end, with the broker's address
-//! (credentials removed) and the error; payloads and header values are never logged.
+//! (credentials removed) and the error; this crate never logs payloads or header values.
+//! async-nats does, at TRACE level: target `async_nats::connection` dumps outgoing headers,
+//! incoming messages and the CONNECT credentials. Keep `async_nats` above TRACE outside of
+//! debugging.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -88,9 +93,10 @@ pub struct BrokerOptions {
     pub nats_max_reconnect_delay: Duration,
     /// How long a Kafka batch waits for more records before it is sent. Default 2 ms.
     pub kafka_linger: Duration,
-    /// Most bytes (keys, values, headers) in one Kafka batch; a larger record is rejected.
-    /// Default 1 MiB (Kafka's default `max.message.bytes`).
-    pub kafka_max_batch_bytes: usize,
+    /// Most bytes (key, value, headers) in one Kafka record; a larger record is rejected.
+    /// Default 1 MiB (Kafka's default `max.message.bytes`). Batches themselves stay near
+    /// 7 KiB: see the [`kafka`] module.
+    pub kafka_max_record_bytes: usize,
     /// How long rskafka retries one failing request (reconnecting, re-reading metadata)
     /// before giving up; a Kafka subscription ends after that long without its broker.
     /// Default 5 s.
@@ -110,7 +116,7 @@ impl Default for BrokerOptions {
             nats_subscription_capacity: 8192,
             nats_max_reconnect_delay: Duration::from_secs(1),
             kafka_linger: Duration::from_millis(2),
-            kafka_max_batch_bytes: 1024 * 1024,
+            kafka_max_record_bytes: 1024 * 1024,
             kafka_retry_deadline: Duration::from_secs(5),
             kafka_fetch_max_bytes: 1024 * 1024,
             kafka_fetch_max_wait: Duration::from_millis(500),
@@ -242,7 +248,7 @@ impl Brokers {
     ///
     /// [`PublishError::Unavailable`] when the cluster cannot be reached,
     /// [`PublishError::Timeout`], and [`PublishError::Rejected`] for an unknown topic or a
-    /// record over [`BrokerOptions::kafka_max_batch_bytes`] or the broker's limit.
+    /// record over [`BrokerOptions::kafka_max_record_bytes`] or the broker's limit.
     pub async fn kafka_publish(
         &self,
         brokers: &str,
@@ -271,8 +277,9 @@ impl Brokers {
 
     /// Subscribes to `subject` (wildcards allowed) on the NATS server(s) at `url`. The
     /// subscription is registered with the server before this returns; at most `buffer`
-    /// events wait for the reader, beyond that it ends with [`SubscriptionError::Lagged`].
-    /// Messages published while the client is reconnecting are not seen (core NATS).
+    /// events (at least 1) wait for the reader, beyond that it ends with
+    /// [`SubscriptionError::Lagged`]. Messages published while the client is reconnecting
+    /// are not seen (core NATS).
     ///
     /// # Errors
     ///
@@ -308,9 +315,9 @@ impl Brokers {
     /// Subscribes to every partition of `topic` on the Kafka cluster reached through
     /// `brokers`, from the latest offsets at the time of the call: every record produced
     /// after this returns is seen, none before. No consumer group is joined and no offset is
-    /// committed. At most `buffer` events wait for the reader, beyond that it ends with
-    /// [`SubscriptionError::Lagged`]; it also ends when the cluster stays unreachable for
-    /// [`BrokerOptions::kafka_retry_deadline`].
+    /// committed. At most `buffer` events (at least 1) wait for the reader, beyond that it
+    /// ends with [`SubscriptionError::Lagged`]; it also ends when the cluster stays
+    /// unreachable for [`BrokerOptions::kafka_retry_deadline`].
     ///
     /// # Errors
     ///

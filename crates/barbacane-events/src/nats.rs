@@ -10,7 +10,8 @@
 //! succeeds for a while after the server died. So a core publish is confirmed by a
 //! [`Barrier`]: a request to a subject nobody listens on, which the server answers ("no
 //! responders") after processing everything the connection sent before it. Publishes waiting
-//! at the same time share one barrier round trip.
+//! at the same time share one barrier round trip. This needs a server that answers "no
+//! responders" (NATS 2.2 or later) and a client allowed to publish to `_INBOX.>`.
 
 use crate::pool::Slot;
 use crate::stats::{Counters, Health};
@@ -25,7 +26,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// A pooled NATS connection, its JetStream context and its barrier.
 #[derive(Debug, Clone)]
@@ -39,7 +40,9 @@ type Confirmation = oneshot::Sender<Result<(), PublishError>>;
 
 /// Confirms that the server has processed what this connection sent: callers queue, one task
 /// sends a barrier request for everyone queued so far and answers them all when the server
-/// replies; callers arriving meanwhile wait for the next round.
+/// replies; callers arriving meanwhile wait for the next round. A round in flight when the
+/// connection drops fails at once (its reply will never come), so it does not hold up the
+/// rounds after the reconnection.
 #[derive(Debug, Clone)]
 struct Barrier {
     queue: mpsc::UnboundedSender<Confirmation>,
@@ -47,8 +50,13 @@ struct Barrier {
 
 impl Barrier {
     /// Starts the barrier task of `client` (on the current runtime); it ends with the
-    /// connection's last handle. `limit` bounds one round trip.
-    fn start(client: async_nats::Client, limit: Duration) -> Barrier {
+    /// connection's last handle. `limit` bounds one round trip; `drops` changes each time the
+    /// connection is lost.
+    fn start(
+        client: async_nats::Client,
+        limit: Duration,
+        mut drops: watch::Receiver<u64>,
+    ) -> Barrier {
         let (queue, mut waiting) = mpsc::unbounded_channel::<Confirmation>();
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
@@ -57,14 +65,20 @@ impl Barrier {
                 while let Ok(next) = waiting.try_recv() {
                     round.push(next);
                 }
+                drops.borrow_and_update();
                 let request = async_nats::Request::new().timeout(Some(limit));
-                let outcome = match client.send_request(client.new_inbox(), request).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => match e.kind() {
-                        RequestErrorKind::NoResponders => Ok(()),
-                        RequestErrorKind::TimedOut => Err(PublishError::Timeout),
-                        _ => Err(PublishError::Unavailable(e.to_string())),
+                let outcome = tokio::select! {
+                    reply = client.send_request(client.new_inbox(), request) => match reply {
+                        Ok(_) => Ok(()),
+                        Err(e) => match e.kind() {
+                            RequestErrorKind::NoResponders => Ok(()),
+                            RequestErrorKind::TimedOut => Err(PublishError::Timeout),
+                            _ => Err(PublishError::Unavailable(e.to_string())),
+                        },
                     },
+                    Ok(()) = drops.changed() => Err(PublishError::Unavailable(
+                        "the NATS connection was lost before the server confirmed".to_owned(),
+                    )),
                 };
                 for waiter in round {
                     let _ = waiter.send(outcome.clone());
@@ -94,6 +108,8 @@ pub(crate) async fn connect(
 ) -> Result<NatsConn, PublishError> {
     let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     let lost = Arc::new(AtomicBool::new(false));
+    let (dropped, drops) = watch::channel(0u64);
+    let slow = Arc::new(AtomicBool::new(false));
     let max_delay = options.nats_max_reconnect_delay;
     let client = async_nats::ConnectOptions::new()
         .name(&options.client_name)
@@ -103,10 +119,12 @@ pub(crate) async fn connect(
         .reconnect_delay_callback(move |attempts| reconnect_delay(attempts, max_delay))
         .event_callback(move |event| {
             let (health, counters, lost) = (health.clone(), counters.clone(), lost.clone());
+            let (dropped, slow) = (dropped.clone(), slow.clone());
             async move {
                 match event {
                     async_nats::Event::Disconnected => {
                         lost.store(true, Ordering::Relaxed);
+                        dropped.send_modify(|n| *n += 1);
                         health.down_because("connection lost; reconnecting");
                     }
                     async_nats::Event::Connected => {
@@ -115,8 +133,13 @@ pub(crate) async fn connect(
                         }
                         health.ok();
                     }
-                    async_nats::Event::SlowConsumer(sid) => {
-                        tracing::warn!(target = %health.target(), sid, "NATS subscription dropped messages (slow consumer)");
+                    // Reported per dropped message: warn once per connection.
+                    async_nats::Event::SlowConsumer(sid) if first_time(&slow) => {
+                        tracing::warn!(
+                            target = %health.target(),
+                            sid,
+                            "NATS subscription dropped messages: the broker runtime is not keeping up (logged once)"
+                        );
                     }
                     _ => {}
                 }
@@ -128,12 +151,17 @@ pub(crate) async fn connect(
             PublishError::Unavailable(format!("cannot connect to NATS at {}: {e}", crate::stats::redact(url)))
         })?;
     let jetstream = async_nats::jetstream::new(client.clone());
-    let barrier = Barrier::start(client.clone(), options.connect_timeout);
+    let barrier = Barrier::start(client.clone(), options.connect_timeout, drops);
     Ok(NatsConn {
         client,
         jetstream,
         barrier,
     })
+}
+
+/// Whether `flag` was still down (and raises it).
+fn first_time(flag: &AtomicBool) -> bool {
+    !flag.swap(true, Ordering::Relaxed)
 }
 
 /// No pause before the first attempt, then 2, 4, 8 ... ms up to `max`.

@@ -78,9 +78,19 @@ impl NatsServer {
         stop(&mut self.child);
     }
 
-    /// The number of client connections the server has now, from its monitoring endpoint
-    /// (`/varz`).
+    /// The number of client connections the server has now (its monitoring endpoint).
     pub fn connections(&self) -> u64 {
+        self.varz("connections")
+    }
+
+    /// The number of subscriptions the server holds now, its own internal ones included (its
+    /// monitoring endpoint).
+    pub fn subscriptions(&self) -> u64 {
+        self.varz("subscriptions")
+    }
+
+    /// A numeric field of the server's `/varz`.
+    fn varz(&self, name: &str) -> u64 {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.monitor_port))
             .expect("connect to the nats-server monitoring port");
@@ -89,14 +99,17 @@ impl NatsServer {
             .expect("ask /varz");
         let mut body = String::new();
         stream.read_to_string(&mut body).expect("read /varz");
-        let field = "\"connections\":";
-        let at = body.find(field).expect("/varz has `connections`") + field.len();
+        let field = format!("\"{name}\":");
+        let at = body
+            .find(&field)
+            .unwrap_or_else(|| panic!("/varz has no `{name}`"))
+            + field.len();
         body[at..]
             .trim_start()
             .split(|c: char| !c.is_ascii_digit())
             .next()
             .and_then(|n| n.parse().ok())
-            .expect("`connections` is a number")
+            .unwrap_or_else(|| panic!("`{name}` in /varz is not a number"))
     }
 
     /// Starts it again on the same port (killing it first if it runs).
@@ -168,6 +181,11 @@ impl Tansu {
         };
         tansu.restart();
         tansu
+    }
+
+    /// The broker's process id while it runs (to read its CPU time in load tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The broker list to hand [`Brokers`](crate::Brokers): `127.0.0.1:PORT`.

@@ -56,6 +56,7 @@ fn offsets_of(acks: &[Ack]) -> Vec<(i32, i64)> {
 
 #[tokio::test]
 async fn records_are_stored_with_key_headers_and_payload_in_order() {
+    crate::logs::install();
     let tansu = Tansu::start();
     let topic = unique("orders-");
     tansu.create_topic(&topic, 3).await;
@@ -66,8 +67,13 @@ async fn records_are_stored_with_key_headers_and_payload_in_order() {
             headers: vec![
                 ("content-type".into(), b"application/json".to_vec()),
                 ("x-n".into(), n.to_string().into_bytes()),
+                ("x-token".into(), b"secret-ok-header".to_vec()),
             ],
-            ..record(&topic, Some("customer-42"), &format!("{{\"n\":{n}}}"))
+            ..record(
+                &topic,
+                Some("customer-42"),
+                &format!("{{\"n\":\"secret-ok-{n}\"}}"),
+            )
         };
         acks.push(
             brokers
@@ -89,17 +95,19 @@ async fn records_are_stored_with_key_headers_and_payload_in_order() {
         assert_eq!(stored.record.key.as_deref(), Some(&b"customer-42"[..]));
         assert_eq!(
             stored.record.value.as_deref(),
-            Some(format!("{{\"n\":{n}}}").as_bytes())
+            Some(format!("{{\"n\":\"secret-ok-{n}\"}}").as_bytes())
         );
         assert_eq!(
             stored.record.headers,
             BTreeMap::from([
                 ("content-type".to_owned(), b"application/json".to_vec()),
                 ("x-n".to_owned(), n.to_string().into_bytes()),
+                ("x-token".to_owned(), b"secret-ok-header".to_vec()),
             ])
         );
     }
     assert_eq!(brokers.stats().published, 5);
+    assert_eq!(crate::logs::leaking("secret-ok"), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -190,7 +198,7 @@ async fn concurrent_publishes_are_batched_and_all_acknowledged() {
 }
 
 #[tokio::test]
-async fn unknown_topics_and_oversized_records_are_rejected() {
+async fn unknown_topics_and_oversized_records_are_rejected_large_ones_go_alone() {
     let tansu = Tansu::start();
     let brokers = brokers();
     let missing = brokers
@@ -315,6 +323,7 @@ async fn a_slow_kafka_reader_is_disconnected() {
 
 #[tokio::test]
 async fn an_outage_fails_within_the_timeout_and_heals_by_itself() {
+    crate::logs::install();
     let mut tansu = Tansu::start();
     let topic = unique("outage-");
     tansu.create_topic(&topic, 1).await;
@@ -328,8 +337,12 @@ async fn an_outage_fails_within_the_timeout_and_heals_by_itself() {
     tansu.kill();
     for _ in 0..3 {
         let start = Instant::now();
+        let secret = KafkaRecord {
+            headers: vec![("authorization".into(), b"secret-header-value".to_vec())],
+            ..record(&topic, Some("secret-key"), "secret-payload")
+        };
         let result = brokers
-            .kafka_publish(&tansu.brokers(), record(&topic, None, "lost"), timeout)
+            .kafka_publish(&tansu.brokers(), secret, timeout)
             .await;
         assert!(
             matches!(
@@ -355,4 +368,44 @@ async fn an_outage_fails_within_the_timeout_and_heals_by_itself() {
     let stats = brokers.stats();
     assert!(stats.reconnects >= 1, "{stats:?}");
     assert_eq!(stats.failed, 3);
+
+    let target = tansu.brokers();
+    let warnings = crate::logs::containing("broker unreachable");
+    let warnings: Vec<_> = warnings.iter().filter(|e| e.contains(&target)).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let back = crate::logs::containing("reachable again");
+    assert_eq!(
+        back.iter().filter(|e| e.contains(&target)).count(),
+        1,
+        "{back:#?}"
+    );
+    assert_eq!(crate::logs::leaking("secret-"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_kafka_subscription_ends_when_its_broker_stays_away() {
+    let mut tansu = Tansu::start();
+    let topic = unique("gone-");
+    tansu.create_topic(&topic, 2).await;
+    let brokers = Brokers::new(BrokerOptions {
+        kafka_retry_deadline: Duration::from_millis(500),
+        ..BrokerOptions::default()
+    })
+    .unwrap();
+    let mut sub = brokers
+        .kafka_subscribe_latest(&tansu.brokers(), &topic, 8)
+        .await
+        .unwrap();
+    brokers
+        .kafka_publish(&tansu.brokers(), record(&topic, None, "seen"), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut sub).await.unwrap().unwrap().payload,
+        "seen".as_bytes()
+    );
+    tansu.kill();
+    let end = next(&mut sub).await.unwrap();
+    assert!(matches!(end, Err(SubscriptionError::Broker(_))), "{end:?}");
+    assert!(next(&mut sub).await.is_none());
 }

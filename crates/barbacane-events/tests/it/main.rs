@@ -4,6 +4,7 @@
 //! `scripts/tansu.sh`) started per test.
 
 mod kafka;
+mod logs;
 mod nats;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -20,6 +20,7 @@ fn message(subject: &str, payload: &'static str) -> NatsMessage {
 
 #[tokio::test]
 async fn core_publish_reaches_a_subscriber_with_headers_in_order() {
+    crate::logs::install();
     let brokers = brokers();
     let url = shared_nats_url();
     let subject = unique("barbacane.test.core.");
@@ -30,6 +31,7 @@ async fn core_publish_reaches_a_subscriber_with_headers_in_order() {
                 ("X-Seq".into(), i.to_string()),
                 ("X-Tag".into(), "a".into()),
                 ("X-Tag".into(), "b".into()),
+                ("X-Token".into(), "secret-core-header".into()),
             ],
             ..message(&subject, payload)
         };
@@ -53,9 +55,11 @@ async fn core_publish_reaches_a_subscriber_with_headers_in_order() {
                 ("X-Seq".to_owned(), i.to_string()),
                 ("X-Tag".to_owned(), "a".to_owned()),
                 ("X-Tag".to_owned(), "b".to_owned()),
+                ("X-Token".to_owned(), "secret-core-header".to_owned()),
             ]
         );
     }
+    assert_eq!(crate::logs::leaking("secret-core"), Vec::<String>::new());
     let stats = brokers.stats();
     assert_eq!((stats.published, stats.failed), (3, 0));
     assert_eq!(stats.active_subscriptions, 1);
@@ -231,6 +235,7 @@ async fn concurrent_first_uses_share_one_connection() {
 
 #[tokio::test]
 async fn publishes_fail_within_the_timeout_during_an_outage_and_recover_by_themselves() {
+    crate::logs::install();
     let mut server = NatsServer::start();
     let url = server.url();
     let brokers = brokers();
@@ -251,9 +256,11 @@ async fn publishes_fail_within_the_timeout_during_an_outage_and_recover_by_thems
     server.kill();
     for _ in 0..3 {
         let start = Instant::now();
-        let result = brokers
-            .nats_publish(&url, message("barbacane.test.outage", "lost"), timeout)
-            .await;
+        let secret = NatsMessage {
+            headers: vec![("Authorization".into(), "secret-header-value".into())],
+            ..message("barbacane.test.outage", "secret-payload")
+        };
+        let result = brokers.nats_publish(&url, secret, timeout).await;
         assert!(
             matches!(
                 result,
@@ -276,6 +283,20 @@ async fn publishes_fail_within_the_timeout_during_an_outage_and_recover_by_thems
     // The subscription was renewed on the new connection.
     let event = next(&mut sub).await.unwrap().unwrap();
     assert_eq!(event.payload, "after".as_bytes());
+
+    // One warning when the outage starts, one line when it ends, whatever failed between.
+    let target = url.trim_start_matches("nats://");
+    let warnings = crate::logs::containing("broker unreachable");
+    let warnings: Vec<_> = warnings.iter().filter(|e| e.contains(target)).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].starts_with("WARN"), "{warnings:#?}");
+    let back = crate::logs::containing("reachable again");
+    assert_eq!(
+        back.iter().filter(|e| e.contains(target)).count(),
+        1,
+        "{back:#?}"
+    );
+    assert_eq!(crate::logs::leaking("secret-"), Vec::<String>::new());
 }
 
 #[test]
@@ -298,4 +319,27 @@ fn connections_outlive_the_runtime_of_their_first_caller() {
     publish(brokers.clone(), server.url()).unwrap();
     assert_eq!(server.connections(), 1);
     assert_eq!(brokers.stats().reconnects, 0);
+}
+
+#[tokio::test]
+async fn dropping_a_subscription_unsubscribes() {
+    let server = NatsServer::start();
+    let brokers = brokers();
+    // The first publish also opens the client's request inbox (used to confirm publishes).
+    brokers
+        .nats_publish(&server.url(), message("barbacane.test.unsub", "x"), TIMEOUT)
+        .await
+        .unwrap();
+    let before = server.subscriptions();
+    let sub = brokers
+        .nats_subscribe(&server.url(), "barbacane.test.unsub", 4)
+        .await
+        .unwrap();
+    assert_eq!(server.subscriptions(), before + 1);
+    drop(sub);
+    eventually(Duration::from_secs(5), || async {
+        (server.subscriptions() == before).then_some(())
+    })
+    .await;
+    assert_eq!(brokers.stats().active_subscriptions, 0);
 }
