@@ -30,8 +30,15 @@ pub fn init_tracing(
 ) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
-        Some(f) => EnvFilter::new(f),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        Some(f) => f.to_owned(),
+        None => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+    };
+    // The NATS client logs message headers, payloads and connection credentials at TRACE:
+    // never let a broad `trace` filter reach it (an explicit `async_nats=...` still wins).
+    let filter = if filter.contains("trace") && !filter.contains("async_nats") {
+        EnvFilter::new(format!("{filter},async_nats=debug"))
+    } else {
+        EnvFilter::new(filter)
     };
     // Buffered: the writer thread drains every queued line, then flushes once, so a busy
     // gateway makes one write(2) per batch instead of one per line.
