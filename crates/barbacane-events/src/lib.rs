@@ -105,6 +105,13 @@ pub struct BrokerOptions {
     pub kafka_fetch_max_bytes: i32,
     /// How long a Kafka fetch waits at the broker for new records (long poll). Default 500 ms.
     pub kafka_fetch_max_wait: Duration,
+    /// Create a topic a publish names when the cluster does not have it, as Kafka producers
+    /// do by default (a broker's `auto.create.topics.enable` is on unless turned off): with
+    /// the broker's default partition count and replication factor, else this many
+    /// partitions and one replica. `None`: a missing topic is refused (`Rejected`). The
+    /// broker may still refuse (a creation policy or ACL): the publish is then `Rejected`.
+    /// Default `Some(1)` (Kafka's `num.partitions` default).
+    pub kafka_create_missing_topics: Option<i32>,
 }
 
 impl Default for BrokerOptions {
@@ -117,6 +124,7 @@ impl Default for BrokerOptions {
             nats_max_reconnect_delay: Duration::from_secs(1),
             kafka_linger: Duration::from_millis(2),
             kafka_max_record_bytes: 1024 * 1024,
+            kafka_create_missing_topics: Some(1),
             kafka_retry_deadline: Duration::from_secs(5),
             kafka_fetch_max_bytes: 1024 * 1024,
             kafka_fetch_max_wait: Duration::from_millis(500),

@@ -45,6 +45,7 @@ pub(crate) struct Cluster {
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     linger: Duration,
     max_record_bytes: usize,
+    create_missing: Option<i32>,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +102,7 @@ pub(crate) async fn connect(
         topics: Mutex::new(HashMap::new()),
         linger: options.kafka_linger,
         max_record_bytes: options.kafka_max_record_bytes,
+        create_missing: options.kafka_create_missing_topics,
     }))
 }
 
@@ -216,13 +218,23 @@ impl Cluster {
         Ok(count)
     }
 
-    /// The partition count of `name` from fresh metadata.
+    /// The partition count of `name` from fresh metadata (creating the topic first when it
+    /// is missing and [`BrokerOptions::kafka_create_missing_topics`] allows it).
     async fn read_partition_count(&self, name: &str) -> Result<i32, PublishError> {
-        let topics = self.client.list_topics().await.map_err(|e| classify(&e))?;
-        let count = topics
-            .iter()
-            .find(|t| t.name == name)
-            .map_or(0, |t| t.partitions.len());
+        let mut count = self.listed_partitions(name).await?;
+        if count == 0
+            && let Some(partitions) = self.create_missing
+        {
+            self.create_topic(name, partitions).await?;
+            // Metadata catches up with the creation shortly.
+            for _ in 0..50 {
+                count = self.listed_partitions(name).await?;
+                if count > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         if count == 0 {
             return Err(PublishError::Rejected(format!(
                 "unknown Kafka topic `{name}`"
@@ -231,6 +243,40 @@ impl Cluster {
         i32::try_from(count).map_err(|_| {
             PublishError::Unavailable(format!("topic `{name}` has too many partitions"))
         })
+    }
+
+    async fn listed_partitions(&self, name: &str) -> Result<usize, PublishError> {
+        let topics = self.client.list_topics().await.map_err(|e| classify(&e))?;
+        Ok(topics
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(0, |t| t.partitions.len()))
+    }
+
+    /// Creates `name` with the broker's defaults (-1: KIP-464, Kafka 2.4 and later), else with
+    /// `partitions` partitions and one replica; a topic created meanwhile by someone else is
+    /// fine.
+    async fn create_topic(&self, name: &str, partitions: i32) -> Result<(), PublishError> {
+        let controller = self.client.controller_client().map_err(|e| classify(&e))?;
+        let mut outcome = controller.create_topic(name, -1, -1, 5_000).await;
+        if matches!(&outcome, Err(ClientError::ServerError { protocol_error, .. })
+            if *protocol_error != ProtocolError::TopicAlreadyExists)
+        {
+            outcome = controller.create_topic(name, partitions, 1, 5_000).await;
+        }
+        match outcome {
+            Ok(()) => {
+                tracing::info!(topic = name, "created the missing Kafka topic");
+                Ok(())
+            }
+            Err(ClientError::ServerError {
+                protocol_error: ProtocolError::TopicAlreadyExists,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(PublishError::Rejected(format!(
+                "topic `{name}` is missing and cannot be created: {e}"
+            ))),
+        }
     }
 
     async fn producer(

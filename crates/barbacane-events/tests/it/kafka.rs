@@ -200,7 +200,11 @@ async fn concurrent_publishes_are_batched_and_all_acknowledged() {
 #[tokio::test]
 async fn unknown_topics_and_oversized_records_are_rejected_large_ones_go_alone() {
     let tansu = Tansu::start();
-    let brokers = brokers();
+    let brokers = Brokers::new(BrokerOptions {
+        kafka_create_missing_topics: None,
+        ..BrokerOptions::default()
+    })
+    .unwrap();
     let missing = brokers
         .kafka_publish(
             &tansu.brokers(),
@@ -224,6 +228,37 @@ async fn unknown_topics_and_oversized_records_are_rejected_large_ones_go_alone()
         matches!(result, Err(PublishError::Rejected(_))),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn a_missing_topic_is_created_as_kafka_producers_do_by_default() {
+    let tansu = Tansu::start();
+    let topic = unique("auto-");
+    let ack = brokers()
+        .kafka_publish(&tansu.brokers(), record(&topic, None, "first"), TIMEOUT)
+        .await
+        .unwrap();
+    assert!(matches!(ack, Ack::Kafka { offset: 0, .. }), "{ack:?}");
+    // The record is in the new topic.
+    let client = rskafka::client::ClientBuilder::new(vec![tansu.brokers()])
+        .build()
+        .await
+        .unwrap();
+    let Ack::Kafka { partition, .. } = ack else {
+        unreachable!()
+    };
+    let (records, _) = client
+        .partition_client(
+            topic.as_str(),
+            partition,
+            rskafka::client::partition::UnknownTopicHandling::Error,
+        )
+        .await
+        .unwrap()
+        .fetch_records(0, 1..1_000_000, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(records[0].record.value.as_deref(), Some(&b"first"[..]));
 }
 
 #[tokio::test]
