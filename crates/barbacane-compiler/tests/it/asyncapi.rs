@@ -151,31 +151,31 @@ fn a_payload_in_another_schema_format_is_a_warning_and_not_checked() {
 #[test]
 fn asyncapi_diagnostics() {
     assert_code(
-        &["invalid/asyncapi_e1002_version.yaml"],
+        &["invalid/e1002_asyncapi_version.yaml"],
         Code::E1002,
         "/asyncapi",
     );
     assert_code(
-        &["invalid/asyncapi_e1006_action.yaml"],
+        &["invalid/e1006_asyncapi_action.yaml"],
         Code::E1006,
         "/operations/publish/action",
     );
     assert_code(
-        &["invalid/asyncapi_e1006_address.yaml"],
+        &["invalid/e1006_asyncapi_address.yaml"],
         Code::E1006,
         "/channels/dynamic/address",
     );
     // An HTTP-facing server's security applies to the channel's operations.
     assert_code(
-        &["invalid/asyncapi_e1032_server.yaml"],
+        &["invalid/e1032_asyncapi_server.yaml"],
         Code::E1032,
         "/servers/edge/security",
     );
     // One routing table across OpenAPI and AsyncAPI documents.
     assert_code(
         &[
-            "invalid/asyncapi_e1010_openapi.yaml",
-            "invalid/asyncapi_e1010_mixed.yaml",
+            "invalid/mixed/e1010_openapi.yaml",
+            "invalid/mixed/e1010_asyncapi.yaml",
         ],
         Code::E1010,
         "/operations/publish",
