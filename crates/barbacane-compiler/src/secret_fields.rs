@@ -11,12 +11,36 @@ use serde_json::Value;
 /// Prefixes that are not literals, per (plugin, field).
 const REFERENCES: &[&str] = &["env://", "file://"];
 
-/// The secret fields of official plugins: plugin, list key, field, accepted non-literal
-/// prefixes beyond references.
-const FIELDS: &[(&str, &str, &str, &[&str])] = &[
-    ("apikey-auth", "keys", "key", &["sha256:"]),
-    ("basic-auth", "credentials", "password", &["$argon2"]),
+/// The secret fields of official plugins: plugin, list key (`None`: a top-level field),
+/// field, accepted non-literal prefixes beyond references.
+const FIELDS: &[(&str, Option<&str>, &str, &[&str])] = &[
+    ("apikey-auth", Some("keys"), "key", &["sha256:"]),
+    ("basic-auth", Some("credentials"), "password", &["$argon2"]),
+    ("oauth2-auth", None, "client_secret", &[]),
 ];
+
+/// The string values of `field` in `config`, with their pointers below `config`.
+fn values<'a>(config: &'a Value, list: Option<&str>, field: &str) -> Vec<(String, &'a str)> {
+    let Some(list) = list else {
+        return config
+            .get(field)
+            .and_then(Value::as_str)
+            .map(|v| (format!("/{field}"), v))
+            .into_iter()
+            .collect();
+    };
+    let Some(items) = config.get(list).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let value = item.get(field).and_then(Value::as_str)?;
+            Some((format!("/{list}/{i}/{field}"), value))
+        })
+        .collect()
+}
 
 /// Warns about each literal secret of `used`, configured at `pointer` in `file`.
 pub(crate) fn check(used: &PluginUse, file: &str, pointer: &str, diags: &mut Vec<Diagnostic>) {
@@ -24,13 +48,7 @@ pub(crate) fn check(used: &PluginUse, file: &str, pointer: &str, diags: &mut Vec
         if used.name != *plugin {
             continue;
         }
-        let Some(items) = used.config.get(*list).and_then(Value::as_array) else {
-            continue;
-        };
-        for (i, item) in items.iter().enumerate() {
-            let Some(value) = item.get(*field).and_then(Value::as_str) else {
-                continue;
-            };
+        for (at, value) in values(&used.config, *list, field) {
             let safe = REFERENCES
                 .iter()
                 .chain(hashes.iter())
@@ -39,7 +57,7 @@ pub(crate) fn check(used: &PluginUse, file: &str, pointer: &str, diags: &mut Vec
                 diags.push(Diagnostic::warning(
                     Code::W1001,
                     file,
-                    format!("{pointer}/config/{list}/{i}/{field}"),
+                    format!("{pointer}/config{at}"),
                     format!(
                         "`{field}` holds a literal secret: the artifact will carry it in clear"
                     ),

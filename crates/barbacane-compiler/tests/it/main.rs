@@ -447,7 +447,11 @@ fn literal_secrets_are_warnings_that_never_show_the_value() {
     let spec = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      \
                 x-barbacane-middlewares:\n        - name: apikey-auth\n          config: {keys: [\
                 {key: 'env://K', id: a}, {key: hunter2-literal, id: b}]}\n        - name: basic-auth\n          \
-                config: {credentials: [{username: u, password: pw-literal}]}\n      \
+                config: {credentials: [{username: u, password: pw-literal}]}\n        \
+                - name: oauth2-auth\n          config: {introspection_endpoint: 'https://idp.test/i', \
+                client_id: c, client_secret: cs-literal}\n        - name: oauth2-auth\n          \
+                config: {introspection_endpoint: 'https://idp.test/i', client_id: c, \
+                client_secret: 'file:///run/cs'}\n      \
                 x-barbacane-dispatch: {name: mock}\n      responses: {'200': {description: ok}}\n";
     let mut fs = MemoryFs::default();
     fs.insert("p/api.yaml", spec.as_bytes().to_vec());
@@ -469,13 +473,16 @@ fn literal_secrets_are_warnings_that_never_show_the_value() {
         pointers,
         [
             "/paths/~1a/get/x-barbacane-middlewares/0/config/keys/1/key",
-            "/paths/~1a/get/x-barbacane-middlewares/1/config/credentials/0/password"
+            "/paths/~1a/get/x-barbacane-middlewares/1/config/credentials/0/password",
+            "/paths/~1a/get/x-barbacane-middlewares/2/config/client_secret"
         ]
     );
     for d in &out.warnings {
         let text = d.to_string();
         assert!(
-            !text.contains("hunter2") && !text.contains("pw-literal"),
+            !text.contains("hunter2")
+                && !text.contains("pw-literal")
+                && !text.contains("cs-literal"),
             "{text}"
         );
     }

@@ -2,6 +2,7 @@
 //! from specs that name them, served on loopback, exercised over real HTTP.
 
 mod auth;
+mod authz;
 mod cache;
 mod cel;
 mod chaos;
