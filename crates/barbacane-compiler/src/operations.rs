@@ -99,6 +99,12 @@ pub(crate) fn compile_operations(
                 Some(ext) => cache_sugar(ext, known, diags),
                 None => global_cache.clone().unwrap_or_default(),
             });
+            // `x-barbacane-middlewares: []` on the operation itself: its author took every
+            // middleware off it on purpose.
+            let opted_out = def
+                .middlewares
+                .as_ref()
+                .is_some_and(|m| m.value.as_array().is_some_and(Vec::is_empty));
             if crate::security::check(
                 def.security.as_ref(),
                 spec.security.as_ref(),
@@ -106,6 +112,7 @@ pub(crate) fn compile_operations(
                 &chain,
                 known,
                 (&def.file, &def.pointer),
+                opted_out,
                 diags,
             ) {
                 unenforced += 1;

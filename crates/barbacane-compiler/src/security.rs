@@ -41,6 +41,7 @@ pub(crate) fn check(
     chain: &[PluginUse],
     known: &crate::extensions::Known<'_>,
     (file, pointer): (&str, &str),
+    opted_out: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
     let Some(ext) = op_security.or(root_security) else {
@@ -70,6 +71,22 @@ pub(crate) fn check(
     }
     if known.allow_unenforced_security {
         return true;
+    }
+    if opted_out {
+        // An operation that declares `x-barbacane-middlewares: []` itself says, at the
+        // operation, that nothing runs before its dispatcher: specs written for the earlier
+        // implementation use this for public operations under a root `security`. Served
+        // without authentication, so it is said loudly, but it is not refused.
+        diags.push(Diagnostic::warning(
+            Code::W1006,
+            file,
+            pointer,
+            "the operation takes every middleware off (`x-barbacane-middlewares: []`) while a \
+             `security` requirement applies to it: it is served without authentication",
+            "add `security: []` to the operation to say it is public, or give it the auth \
+             middleware",
+        ));
+        return false;
     }
     let wanted: Vec<String> = requirements
         .iter()

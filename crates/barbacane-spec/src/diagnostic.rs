@@ -72,6 +72,9 @@ pub enum Code {
     /// Warning: an AsyncAPI message's payload is in a schema format that is not JSON Schema
     /// (Avro, RAML, Protobuf...); its payloads are not validated by the gateway.
     W1005,
+    /// Warning: an operation declares `x-barbacane-middlewares: []` while a `security`
+    /// requirement applies to it (E1032 otherwise): it is served without authentication.
+    W1006,
 }
 
 impl Code {
@@ -106,6 +109,7 @@ impl Code {
             Code::W1003 => "W1003",
             Code::W1004 => "W1004",
             Code::W1005 => "W1005",
+            Code::W1006 => "W1006",
         }
     }
 }

@@ -439,7 +439,24 @@ fn security_requirements_are_met_by_the_chain_or_waived() {
         "{}",
         d.message
     );
-    assert!(compiles(&spec("[{jwt: []}]", "[]")).is_err());
+    assert!(compiles(&spec("[{jwt: []}]", "[{name: correlation-id}]")).is_err());
+    // An operation that takes every middleware off itself is served as public, loudly.
+    let mut fs = MemoryFs::default();
+    fs.insert("p/api.yaml", spec("[{jwt: []}]", "[]").into_bytes());
+    let out = compile(
+        &fs,
+        &CompileOptions {
+            specs: vec!["/p/api.yaml".into()],
+            ..Default::default()
+        },
+    )
+    .expect("W1006 is a warning");
+    let w = out
+        .warnings
+        .iter()
+        .find(|d| d.code == Code::W1006)
+        .expect("W1006");
+    assert_eq!(w.json_pointer, "/paths/~1a/get");
 }
 
 #[test]
