@@ -116,7 +116,7 @@
 //! | `$header.<name>` | the first value of the request header (name case-insensitive) |
 //! | `$query.<name>` | the first value of the query parameter, percent-decoded (`+` stays `+`) |
 //! | `$cookie.<name>` | the value of the cookie from the `Cookie` header (name case-sensitive) |
-//! | `$path.<name>` | a path parameter: **always empty** (see below) |
+//! | `$path.<name>` | the route's template variable `<name>` (`{id}` in `/pets/{id}`), percent-decoded |
 //!
 //! A variable's name is the longest run of ASCII letters, digits, `-`, `_` and `.` after
 //! the dot, without trailing dots (`$header.x-user.` is the header `x-user` followed by a
@@ -133,12 +133,6 @@
 //! With `skip_if_empty: true`, an `add` or `set` (headers, query, body) whose value uses a
 //! variable that resolves to the empty string is not applied at all; a value without
 //! variables, even an empty one, is always written.
-//!
-//! **Path parameters are not available.** The plugin ABI gives middlewares the path but not
-//! the parameters the router extracted from it, and the gateway does not put them in the
-//! request context, so `$path.<name>` always resolves to the empty string (and makes an
-//! `add` or `set` with `skip_if_empty` skip). Use `path.replace` with a capture group to
-//! reuse a part of the path in the path, or a `context:` value that an earlier plugin set.
 //!
 //! Capabilities: `request`, `response`, `context`, `log`.
 

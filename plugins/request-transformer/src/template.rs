@@ -155,8 +155,7 @@ impl<'r> Snapshot<'r> {
                 .query
                 .get_or_init(|| query::Pairs::parse(&self.request.query().unwrap_or_default()))
                 .first_value(name),
-            // The ABI does not give middlewares the router's path parameters.
-            Var::Path(_) => None,
+            Var::Path(name) => self.request.path_param(name),
             Var::Cookie(name) => cookie(&self.request.header_values("cookie"), name),
         }
         .unwrap_or_default()

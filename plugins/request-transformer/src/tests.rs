@@ -498,10 +498,18 @@ fn cookie_variables_read_the_cookie_header() {
 }
 
 #[test]
-fn path_parameters_are_not_available_and_resolve_empty() {
+fn path_parameters_come_from_the_route() {
     assert_eq!(
         resolved("user-$path.id", |h| {
-            h.path("/users/42");
+            h.path("/users/42").path_param("id", "42");
+        })
+        .as_deref(),
+        Some("user-42")
+    );
+    // A name the route does not have is empty.
+    assert_eq!(
+        resolved("user-$path.other", |h| {
+            h.path("/users/42").path_param("id", "42");
         })
         .as_deref(),
         Some("user-")
