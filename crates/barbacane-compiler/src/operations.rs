@@ -111,8 +111,7 @@ pub(crate) fn compile_operations(
                 &spec.security_schemes,
                 &chain,
                 known,
-                (&def.file, &def.pointer),
-                opted_out,
+                (&def.file, &def.pointer, opted_out),
                 diags,
             ) {
                 unenforced += 1;

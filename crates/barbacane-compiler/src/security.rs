@@ -33,15 +33,16 @@ fn satisfiers(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Pushes E1032 when no requirement of `security` (the operation's, else the root's) can be
-/// met by `chain`, unless `allow_unenforced`; returns whether the requirement is unmet.
+/// met by `chain`, unless `allow_unenforced` (or W1006 when `opted_out`: the operation's own
+/// `x-barbacane-middlewares` is `[]`); returns whether the requirement is unmet. `site` is
+/// the operation's file and pointer, and `opted_out`.
 pub(crate) fn check(
     op_security: Option<&Extension>,
     root_security: Option<&Extension>,
     schemes: &BTreeMap<String, String>,
     chain: &[PluginUse],
     known: &crate::extensions::Known<'_>,
-    (file, pointer): (&str, &str),
-    opted_out: bool,
+    (file, pointer, opted_out): (&str, &str, bool),
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
     let Some(ext) = op_security.or(root_security) else {
