@@ -58,6 +58,9 @@ pub struct ServeConfig {
     /// Terminate TLS on the traffic listener (`--tls-cert`, `--tls-key`); plaintext when
     /// `None`.
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    /// Record sampled requests as OpenTelemetry spans and export them (`--otlp-endpoint`);
+    /// `None`: no spans (the W3C trace context is still kept and propagated).
+    pub tracer: Option<std::sync::Arc<crate::otel::Tracer>>,
 }
 
 impl ServeConfig {
@@ -92,6 +95,7 @@ impl Default for ServeConfig {
             max_connections: 0,
             workers: 0,
             tls: None,
+            tracer: None,
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod connected;
 mod dispatch;
 mod error;
 pub mod metrics;
+pub mod otel;
 mod phases;
 pub mod pipeline;
 mod plugins;

@@ -311,6 +311,27 @@ pub fn render<'r>(
     out
 }
 
+/// The span exporter's counters (only with `--otlp-endpoint`).
+pub fn render_spans(out: &mut String, stats: &crate::otel::ExportStats) {
+    family(
+        out,
+        "barbacane_trace_spans_total",
+        "Spans recorded for export, by outcome (dropped: the export queue was full; failed: the collector refused or did not answer).",
+        "counter",
+    );
+    for (outcome, n) in [
+        ("exported", &stats.exported),
+        ("dropped", &stats.dropped),
+        ("failed", &stats.failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "barbacane_trace_spans_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+}
+
 /// The content type of the Prometheus text format.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The content type of OpenMetrics 1.0 text.

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 
 use crate::body::{BoxError, OutgoingBody};
 use crate::dispatch::DispatchRequest;
+use crate::otel::span::Spans;
 use crate::phases::middleware::Flow;
 use crate::phases::validate::Validated;
 use crate::phases::{finish, limits, middleware, preflight, route, validate};
@@ -58,7 +59,7 @@ where
 {
     let started = std::time::Instant::now();
     let request_id = finish::request_id(request.headers());
-    let trace = crate::trace::resolve(request.headers());
+    let trace = crate::trace::resolve(request.headers(), started);
     let trace_id = trace.id;
     let access = AccessRecord::of(&request);
     let config = gateway.config();
@@ -66,6 +67,7 @@ where
     // snapshot it started with (its routes' counters included).
     let snapshot = gateway.snapshot_arc();
     let mut matched = Matched::Unmatched;
+    let mut spans = Spans::default();
     if config.metrics_on_traffic
         && request.uri().path() == METRICS_PATH
         && request.method() == http::Method::GET
@@ -83,6 +85,7 @@ where
         &request_id,
         &trace,
         &mut matched,
+        &mut spans,
     )
     .await
     {
@@ -109,7 +112,52 @@ where
         Matched::Health => return finish::finish(response, request_id, &trace_id),
     };
     access.log(route, &response, elapsed, &request_id, &trace_id);
+    if let (Some(recorder), Some(tracer)) = (spans.0.take(), &config.tracer) {
+        tracer.submit(close_request_span(
+            *recorder,
+            &response,
+            route,
+            &request_id,
+            snapshot.header().artifact_hash.as_str(),
+        ));
+    }
     finish::finish(response, request_id, &trace_id)
+}
+
+/// The request span's closing attributes (OpenTelemetry HTTP server conventions); a 5xx
+/// marks it failed.
+fn close_request_span(
+    recorder: crate::otel::span::Recorder,
+    response: &Response<Body>,
+    route: Option<&crate::metrics::RouteMetrics>,
+    request_id: &http::HeaderValue,
+    artifact_hash: &str,
+) -> crate::otel::FinishedTrace {
+    use crate::otel::AttrValue;
+    let status = response.status();
+    let mut attrs: Vec<(std::borrow::Cow<'static, str>, AttrValue)> = Vec::with_capacity(12);
+    let mut add = |k: &'static str, v: AttrValue| attrs.push((k.into(), v));
+    add(
+        "http.response.status_code",
+        AttrValue::Int(i64::from(status.as_u16())),
+    );
+    if let Some(route) = route {
+        add("http.route", AttrValue::from(route.route().to_owned()));
+    }
+    add(
+        "barbacane.artifact_hash",
+        AttrValue::from(artifact_hash.to_owned()),
+    );
+    if let Ok(id) = request_id.to_str() {
+        add("barbacane.request_id", AttrValue::from(id.to_owned()));
+    }
+    let error = status
+        .is_server_error()
+        .then(|| status.as_u16().to_string());
+    if error.is_some() {
+        add("error.type", AttrValue::from(status.as_u16().to_string()));
+    }
+    recorder.finish(attrs, error)
 }
 
 /// What the access log needs of a request, taken before the request is consumed.
@@ -203,6 +251,7 @@ async fn run<B>(
     request_id: &http::HeaderValue,
     trace: &crate::trace::Trace,
     matched: &mut Matched,
+    spans: &mut Spans,
 ) -> Result<Response<Body>, GatewayError>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -210,16 +259,25 @@ where
 {
     let (mut parts, body) = request.into_parts();
     limits::check(&parts, &config.limits)?;
-    crate::trace::apply(trace, &mut parts.headers);
     if parts.uri.path() == HEALTH_PATH {
         *matched = Matched::Health;
         return Ok(health());
     }
+    let routing_started = config.tracer.is_some().then(std::time::Instant::now);
     // `Uri` clones share their bytes: this lets the parsed path outlive the move of `parts`
     // into the dispatcher.
     let uri = parts.uri.clone();
-    let path = barbacane_router::normalize_path(uri.path()).map_err(GatewayError::BadPath)?;
-    let found = match route::lookup(snapshot, &parts.method, &path) {
+    let path = match barbacane_router::normalize_path(uri.path()) {
+        Ok(path) => path,
+        Err(e) => {
+            *spans = begin_spans(trace, config, &mut parts, None, routing_started);
+            return Err(GatewayError::BadPath(e));
+        }
+    };
+    let found = route::lookup(snapshot, &parts.method, &path);
+    let entry = found.as_ref().ok().map(|f| f.value);
+    *spans = begin_spans(trace, config, &mut parts, entry, routing_started);
+    let found = match found {
         Ok(found) => found,
         Err(GatewayError::MethodNotAllowed(allowed)) => {
             return match preflight::target(snapshot, &parts, &path) {
@@ -230,6 +288,7 @@ where
         Err(e) => return Err(e),
     };
     *matched = Matched::Route(found.value.metrics);
+    let started = spans.mark();
     let validated = validate::validate(
         &found.value.validator,
         &found.params,
@@ -237,7 +296,13 @@ where
         body,
         &config.limits,
     )
-    .await?;
+    .await;
+    spans.close("barbacane.validation", started, |span| {
+        if let Err(e) = &validated {
+            span.error = Some(e.to_string());
+        }
+    });
+    let validated = validated?;
     let entry = found.value;
     let dispatcher = &entry.dispatcher;
     let (mut buffered, unread) = match validated {
@@ -261,9 +326,14 @@ where
     let (ran, flow) = if entry.middlewares.is_empty() {
         (None, Flow::Continue)
     } else {
-        let (ran, flow) =
-            middleware::on_request(&entry.middlewares, &mut parts, &mut buffered, path_params())
-                .await;
+        let (ran, flow) = middleware::on_request(
+            &entry.middlewares,
+            &mut parts,
+            &mut buffered,
+            path_params(),
+            spans,
+        )
+        .await;
         (Some(ran), flow)
     };
     let response = match flow {
@@ -296,6 +366,7 @@ where
             let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
             let params = |name: &str| found.params.get(name);
             let context = ran.as_ref().map(|r| r.context.clone()).unwrap_or_default();
+            let started = spans.mark();
             let dispatched = dispatcher
                 .dispatch(
                     DispatchRequest {
@@ -316,6 +387,9 @@ where
                     buffered,
                 )
                 .await;
+            spans.close_dispatch(started, |span| {
+                describe_dispatch(span, dispatcher, &dispatched);
+            });
             match (dispatched, &ran) {
                 (Ok(response), _) => response,
                 // Middlewares that ran still see error responses in `on_response` (CORS
@@ -325,14 +399,107 @@ where
             }
         }
     };
+    let started = spans.mark();
     let mut response = match ran {
-        Some(ran) => middleware::on_response(ran, response).await,
+        Some(ran) => middleware::on_response(ran, response, spans).await,
         None => response,
     };
     for (name, value) in &entry.lifecycle {
         response.headers_mut().append(name.clone(), value.clone());
     }
+    spans.close("barbacane.response", started, |_| {});
     Ok(response)
+}
+
+/// Decides whether the request is recorded and, if so, opens its spans: the request's
+/// attributes and the routing span (from `routing_started` to now).
+fn begin_spans(
+    trace: &crate::trace::Trace,
+    config: &ServeConfig,
+    parts: &mut http::request::Parts,
+    entry: Option<&crate::snapshot::RouteEntry>,
+    routing_started: Option<std::time::Instant>,
+) -> Spans {
+    let mut spans = trace.begin(
+        config.tracer.as_deref(),
+        entry.and_then(|e| e.trace_sampling),
+        &mut parts.headers,
+    );
+    if let (Some(recorder), Some(routing_started)) = (&mut spans.0, routing_started) {
+        describe_request(recorder, parts, config, entry);
+        let start = recorder.at(routing_started);
+        let span = recorder.child("barbacane.routing", start);
+        recorder.push(span);
+    }
+    spans
+}
+
+/// The request span's opening attributes (OpenTelemetry HTTP server conventions, plus the
+/// API and operation).
+fn describe_request(
+    recorder: &mut crate::otel::span::Recorder,
+    parts: &http::request::Parts,
+    config: &ServeConfig,
+    entry: Option<&crate::snapshot::RouteEntry>,
+) {
+    use crate::otel::AttrValue;
+    recorder.root_attr(
+        "http.request.method",
+        AttrValue::from(parts.method.as_str().to_owned()),
+    );
+    recorder.root_attr("url.path", AttrValue::from(parts.uri.path().to_owned()));
+    recorder.root_attr(
+        "url.scheme",
+        AttrValue::from(if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }),
+    );
+    let version = match parts.version {
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+    recorder.root_attr("network.protocol.version", AttrValue::from(version));
+    if let Some(client) = parts.extensions.get::<ClientAddr>() {
+        recorder.root_attr("client.address", AttrValue::from(client.0.ip().to_string()));
+    }
+    if let Some(agent) = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        recorder.root_attr("user_agent.original", AttrValue::from(agent.to_owned()));
+    }
+    if let Some(entry) = entry {
+        recorder.root_attr("barbacane.api", AttrValue::from(entry.api.to_string()));
+        if let Some(id) = &entry.operation_id {
+            recorder.root_attr("barbacane.operation_id", AttrValue::from(id.to_string()));
+        }
+    }
+}
+
+/// The dispatch span: which dispatcher, and how it ended.
+fn describe_dispatch(
+    span: &mut crate::otel::SpanData,
+    dispatcher: &crate::dispatch::Dispatcher,
+    outcome: &Result<Response<Body>, GatewayError>,
+) {
+    dispatcher.describe(span);
+    match outcome {
+        Ok(response) => {
+            span.attr(
+                "http.response.status_code",
+                i64::from(response.status().as_u16()),
+            );
+            if response.status().is_server_error() {
+                span.error = Some(response.status().as_u16().to_string());
+            }
+        }
+        Err(e) => span.error = Some(e.to_string()),
+    }
 }
 
 /// Reads the whole body for a dispatcher that wants it in memory, bounded by the smaller of

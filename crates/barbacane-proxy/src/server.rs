@@ -37,14 +37,18 @@ impl Gateway {
     /// The Prometheus exposition of this gateway and its live snapshot.
     pub fn render_metrics(&self) -> String {
         let snapshot = self.snapshot();
-        crate::metrics::render(
+        let mut text = crate::metrics::render(
             &self.metrics,
             &crate::metrics::ArtifactLabels {
                 artifact_hash: &snapshot.header().artifact_hash,
                 content_hash: snapshot.content_hash(),
             },
             snapshot.route_metrics().iter(),
-        )
+        );
+        if let Some(tracer) = &self.config.tracer {
+            crate::metrics::render_spans(&mut text, tracer.stats());
+        }
+        text
     }
 
     /// The live snapshot. Requests hold it for their whole life, so a swap never changes the

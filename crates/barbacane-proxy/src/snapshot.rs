@@ -118,6 +118,12 @@ pub(crate) struct RouteEntry {
     pub(crate) lifecycle: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Index of its counters in [`Snapshot::route_metrics`].
     pub(crate) metrics: usize,
+    /// The spec that declared it (`barbacane.api` on spans).
+    pub(crate) api: Box<str>,
+    /// Its `operationId`.
+    pub(crate) operation_id: Option<Box<str>>,
+    /// `x-barbacane-observability.trace_sampling`: the ratio new traces are recorded at.
+    pub(crate) trace_sampling: Option<f64>,
 }
 
 /// A loaded artifact: header, router, validators and dispatchers, swapped in as one unit.
@@ -325,6 +331,9 @@ fn prepare(
         },
         middlewares,
         metrics: 0,
+        api: op.spec.as_str().into(),
+        operation_id: op.operation_id.as_deref().map(Into::into),
+        trace_sampling: None,
     })
 }
 

@@ -6,8 +6,11 @@
 //! to restart the trace), gets a new trace: a random trace id and parent id, flags
 //! `01` (sampled, so that upstreams sampling by their parent, OpenTelemetry's default,
 //! record it as they would have without the gateway), and its `tracestate` is dropped (it
-//! belonged to the discarded parent). The gateway exports no spans of its own yet, so it
-//! never replaces a valid parent id with one nobody will see.
+//! belonged to the discarded parent).
+//!
+//! With an OTLP exporter (`--otlp-endpoint`) the gateway takes part in the trace: a request it
+//! records goes upstream with the gateway's dispatch span as parent id (flags `01`), one it
+//! samples out keeps the caller's `traceparent`, or starts a new trace flagged `00`.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -21,15 +24,90 @@ pub(crate) struct Trace {
     pub(crate) id: [u8; 32],
     /// A new `traceparent`, when the request's own is missing or invalid.
     new_parent: Option<HeaderValue>,
+    /// The caller's span id and its sampled flag, when the request's `traceparent` is valid.
+    remote: Option<(u64, bool)>,
+    /// When the request arrived (the request span's start).
+    arrived: std::time::Instant,
+}
+
+impl Trace {
+    /// Decides whether the request is recorded (see `otel`), sets the `traceparent` the
+    /// request goes on with, and returns the recorder when it is recorded.
+    pub(crate) fn begin(
+        &self,
+        tracer: Option<&crate::otel::Tracer>,
+        operation_ratio: Option<f64>,
+        headers: &mut HeaderMap,
+    ) -> crate::otel::span::Spans {
+        use crate::otel::span::{Recorder, Spans};
+        let Some(tracer) = tracer else {
+            apply(self, headers);
+            return Spans(None);
+        };
+        let id = self.id_bytes();
+        let sampled = match self.remote {
+            Some((_, sampled)) => sampled,
+            None => crate::otel::sampled_at(&id, operation_ratio.unwrap_or(tracer.ratio())),
+        };
+        if !sampled {
+            if self.remote.is_none() {
+                let parent = crate::otel::span::span_id();
+                set_parent(headers, &self.id, parent, false);
+                headers.remove(&TRACESTATE);
+            }
+            return Spans(None);
+        }
+        let tracestate = match self.remote {
+            Some(_) => headers
+                .get(&TRACESTATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            None => {
+                headers.remove(&TRACESTATE);
+                String::new()
+            }
+        };
+        let recorder = Recorder::new(id, self.remote.map_or(0, |r| r.0), tracestate, self.arrived);
+        set_parent(headers, &self.id, recorder.dispatch, true);
+        Spans(Some(Box::new(recorder)))
+    }
+
+    /// The trace id as 16 bytes.
+    fn id_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for (i, pair) in self.id.chunks(2).enumerate() {
+            let hex = |c: u8| match c {
+                b'0'..=b'9' => c - b'0',
+                _ => c - b'a' + 10,
+            };
+            out[i] = hex(pair[0]) << 4 | hex(pair[1]);
+        }
+        out
+    }
+}
+
+/// `traceparent: 00-<trace>-<parent>-<flags>`.
+fn set_parent(headers: &mut HeaderMap, trace: &[u8; 32], parent: u64, sampled: bool) {
+    let value = format!(
+        "00-{}-{parent:016x}-{}",
+        std::str::from_utf8(trace).unwrap_or_default(),
+        if sampled { "01" } else { "00" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(TRACEPARENT.clone(), value);
+    }
 }
 
 /// The trace of a request with these headers (nothing changed yet: the request's limits are
 /// checked on what the client sent).
-pub(crate) fn resolve(headers: &HeaderMap) -> Trace {
-    if let Some(id) = valid_trace_id(headers) {
+pub(crate) fn resolve(headers: &HeaderMap, arrived: std::time::Instant) -> Trace {
+    if let Some((id, parent, flags)) = valid_parent(headers) {
         return Trace {
             id,
             new_parent: None,
+            remote: Some((parent, flags & 1 == 1)),
+            arrived,
         };
     }
     let (trace, parent): (u128, u64) = loop {
@@ -44,6 +122,8 @@ pub(crate) fn resolve(headers: &HeaderMap) -> Trace {
     Trace {
         id,
         new_parent: HeaderValue::from_str(&value).ok(),
+        remote: None,
+        arrived,
     }
 }
 
@@ -57,19 +137,23 @@ pub(crate) fn apply(trace: &Trace, headers: &mut HeaderMap) {
 
 #[cfg(test)]
 fn ensure(headers: &mut HeaderMap) -> [u8; 32] {
-    let trace = resolve(headers);
+    let trace = resolve(headers, std::time::Instant::now());
     apply(&trace, headers);
     trace.id
 }
 
-/// The trace id of a valid `traceparent` (exactly one field line).
-fn valid_trace_id(headers: &HeaderMap) -> Option<[u8; 32]> {
+/// The trace id, parent id and flags of a valid `traceparent` (exactly one field line).
+fn valid_parent(headers: &HeaderMap) -> Option<([u8; 32], u64, u8)> {
     let mut values = headers.get_all(&TRACEPARENT).iter();
     let value = values.next()?;
     if values.next().is_some() {
         return None;
     }
-    parse(value.as_bytes())
+    let b = value.as_bytes();
+    let id = parse(b)?;
+    let parent = u64::from_str_radix(std::str::from_utf8(&b[36..52]).ok()?, 16).ok()?;
+    let flags = u8::from_str_radix(std::str::from_utf8(&b[53..55]).ok()?, 16).ok()?;
+    Some((id, parent, flags))
 }
 
 /// `version "-" trace-id "-" parent-id "-" trace-flags`, lowercase hex. Version `ff` is

@@ -358,6 +358,11 @@ impl Prepared {
 }
 
 impl Call {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// Copies the configuration into the guest; returns `(ptr, len)` for `init`.
     fn place_config_sync(&mut self, config: &[u8]) -> Result<(i32, i32), WasmError> {
         let len = self.config_len(config)?;

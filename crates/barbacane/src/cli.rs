@@ -282,8 +282,45 @@ pub struct ServeOptions {
     /// Milliseconds a request waits for a busy plugin's instance before 503 plugin-overloaded.
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub plugin_wait_ms: u64,
+    /// Export OpenTelemetry spans to this OTLP collector (`http://collector:4318` for
+    /// http/protobuf, `http://collector:4317` for grpc). Batched from a thread of its own: a
+    /// slow or dead collector never delays a request (spans are dropped, and counted).
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The OTLP protocol: `http/protobuf` (POST <URL>/v1/traces) or `grpc`.
+    #[arg(long, value_name = "PROTOCOL", default_value = "http/protobuf",
+          env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_parser = ["http/protobuf", "http", "grpc"])]
+    pub otlp_protocol: String,
+    /// A header sent with every export (`NAME=VALUE`, repeatable; e.g. a collector's API key).
+    #[arg(
+        long = "otlp-header",
+        value_name = "NAME=VALUE",
+        requires = "otlp_endpoint"
+    )]
+    pub otlp_headers: Vec<String>,
+    /// Share of new traces recorded (0.0 to 1.0). A request whose `traceparent` says
+    /// sampled or not is recorded or not as its caller decided; an operation's
+    /// `x-barbacane-observability.trace_sampling` overrides this for its new traces.
+    #[arg(long, value_name = "RATIO", default_value_t = 1.0, value_parser = parse_ratio)]
+    pub trace_sampling: f64,
+    /// `service.name` of the exported spans.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "barbacane",
+        env = "OTEL_SERVICE_NAME"
+    )]
+    pub service_name: String,
     #[command(flatten)]
     pub cache: ModuleCacheArgs,
+}
+
+/// A ratio between 0 and 1.
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{s}` is not a ratio between 0.0 and 1.0")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,14 @@ use upstream::Upstream;
 pub(crate) use wasm::ConstantResponse;
 use wasm::WasmDispatcher;
 
+/// The client the OTLP exporter sends with (system roots; HTTP/2 only for gRPC).
+pub(crate) type OtlpClient = upstream::client::ClientHandle;
+
+/// A pooled client for the OTLP exporter.
+pub(crate) fn otlp_client(http2_only: bool) -> Result<OtlpClient, String> {
+    upstream::client::client_for(&upstream::client::TlsSettings::default(), http2_only)
+}
+
 /// A dispatcher, prepared at load time.
 #[derive(Debug)]
 pub(crate) enum Dispatcher {
@@ -34,6 +42,25 @@ pub(crate) enum Dispatcher {
     Wasm(WasmDispatcher),
     /// An AsyncAPI `receive` operation: a Server-Sent Events stream of broker messages.
     Stream(Box<stream::EventStream>),
+}
+
+impl Dispatcher {
+    /// The dispatch span's attributes: the dispatcher's name and, for an upstream, where the
+    /// request went.
+    pub(crate) fn describe(&self, span: &mut crate::otel::SpanData) {
+        match self {
+            Dispatcher::Upstream(upstream) => {
+                span.kind = crate::otel::Kind::Client;
+                span.attr("barbacane.dispatcher", "http-upstream");
+                upstream.describe(span);
+            }
+            Dispatcher::Constant(_) => span.attr("barbacane.dispatcher", "constant"),
+            Dispatcher::Wasm(wasm) => {
+                span.attr("barbacane.dispatcher", wasm.name().to_owned());
+            }
+            Dispatcher::Stream(_) => span.attr("barbacane.dispatcher", "event-stream"),
+        }
+    }
 }
 
 /// What a dispatcher sees of the request.

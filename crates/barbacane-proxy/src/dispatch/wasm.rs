@@ -65,6 +65,11 @@ pub(crate) struct WasmDispatcher {
 }
 
 impl WasmDispatcher {
+    /// The plugin's name.
+    pub(crate) fn name(&self) -> &str {
+        self.prepared.name()
+    }
+
     pub(crate) fn new(prepared: Prepared, reads_request: bool) -> WasmDispatcher {
         WasmDispatcher {
             prepared,

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::Response;
 use http::request::Parts;
 
+use crate::otel::span::Spans;
 use crate::{Body, GatewayError};
 
 /// The instances whose `on_request` ran, kept for `on_response`.
@@ -40,6 +41,7 @@ pub(crate) async fn on_request(
     parts: &mut Parts,
     body: &mut Option<Bytes>,
     path_params: Vec<(String, String)>,
+    spans: &mut Spans,
 ) -> (Ran, Flow) {
     let mut exchange = ExchangeState {
         method: parts.method.clone(),
@@ -66,15 +68,28 @@ pub(crate) async fn on_request(
     let mut wants_response_body = false;
     for prepared in chain {
         wants_response_body |= prepared.body_needs().response;
+        let started = spans.mark();
         let mut call = match prepared.start_async(exchange).await {
             Ok(call) => call,
             Err(failed) => {
                 exchange = failed.exchange;
                 flow = Flow::Failed(GatewayError::plugin_start(failed.error));
+                spans.close("barbacane.middleware", started, |span| {
+                    describe(span, prepared.name(), "request");
+                    span.error = Some("the plugin could not start".into());
+                });
                 break;
             }
         };
         let action = call.on_request_async().await;
+        spans.close("barbacane.middleware", started, |span| {
+            describe(span, prepared.name(), "request");
+            match &action {
+                Ok(Action::Respond) => span.attr("barbacane.short_circuit", true),
+                Err(e) => span.error = Some(e.to_string()),
+                Ok(Action::Continue) => {}
+            }
+        });
         exchange = std::mem::take(call.exchange_mut());
         match action {
             Ok(Action::Continue) => calls.push(call),
@@ -114,7 +129,11 @@ pub(crate) async fn on_request(
 
 /// Runs `on_response` in reverse. A plugin failing here is logged and its changes dropped:
 /// the response goes out as it was before that plugin.
-pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<Body> {
+pub(crate) async fn on_response(
+    ran: Ran,
+    response: Response<Body>,
+    spans: &mut Spans,
+) -> Response<Body> {
     let Ran {
         mut calls,
         wants_response_body,
@@ -141,7 +160,15 @@ pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<
         let exchange = call.exchange_mut();
         exchange.response = Some(state.clone());
         exchange.context = std::mem::take(&mut context);
-        match call.on_response_async().await {
+        let started = spans.mark();
+        let outcome = call.on_response_async().await;
+        spans.close("barbacane.middleware", started, |span| {
+            describe(span, call.name(), "response");
+            if let Err(e) = &outcome {
+                span.error = Some(e.to_string());
+            }
+        });
+        match outcome {
             Ok(()) => {
                 let mut exchange = call.into_exchange();
                 context = std::mem::take(&mut exchange.context);
@@ -169,6 +196,13 @@ pub(crate) async fn on_response(ran: Ran, response: Response<Body>) -> Response<
         (body, _) => body,
     };
     Response::from_parts(head, body)
+}
+
+/// A middleware span's attributes.
+fn describe(span: &mut crate::otel::SpanData, plugin: &str, phase: &'static str) {
+    span.name = format!("barbacane.middleware {plugin}").into();
+    span.attr("barbacane.middleware", plugin.to_owned());
+    span.attr("barbacane.phase", phase);
 }
 
 /// The largest response body buffered for middlewares that ask for bodies (the same bound

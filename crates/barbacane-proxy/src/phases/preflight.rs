@@ -44,12 +44,18 @@ pub(crate) async fn answer(
     allowed: MethodSet,
 ) -> Result<Response<Body>, GatewayError> {
     let mut body = None;
-    let (ran, flow) =
-        middleware::on_request(&entry.middlewares, &mut parts, &mut body, Vec::new()).await;
+    let (ran, flow) = middleware::on_request(
+        &entry.middlewares,
+        &mut parts,
+        &mut body,
+        Vec::new(),
+        &mut Default::default(),
+    )
+    .await;
     let response = match flow {
         Flow::Respond(response) => response,
         Flow::Continue => return Err(GatewayError::MethodNotAllowed(allowed)),
         Flow::Failed(error) => return Err(error),
     };
-    Ok(middleware::on_response(ran, response).await)
+    Ok(middleware::on_response(ran, response, &mut Default::default()).await)
 }

@@ -13,6 +13,7 @@ mod multi_spec;
 mod normalization;
 mod observability;
 mod official;
+mod otlp;
 mod plugins;
 mod problem_details;
 mod properties;

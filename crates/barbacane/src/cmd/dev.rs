@@ -81,6 +81,13 @@ pub fn run(args: DevArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
+    config.tracer = match super::tracer(&args.options, None) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
     rt.block_on(async move {
         let hash = snapshot.header().artifact_hash.clone();
         let gateway = Gateway::new(snapshot, config);

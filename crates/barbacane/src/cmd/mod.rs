@@ -115,7 +115,44 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         metrics_on_traffic: options.metrics_on_traffic,
         workers: options.workers.unwrap_or(0),
         tls: None,
+        tracer: None,
     }
+}
+
+/// The span exporter (`--otlp-endpoint`), or `None` when spans are not exported.
+fn tracer(
+    options: &ServeOptions,
+    instance: Option<&str>,
+) -> Result<Option<std::sync::Arc<barbacane_proxy::otel::Tracer>>, String> {
+    use barbacane_proxy::otel::{OtlpConfig, OtlpProtocol, Tracer};
+    let Some(endpoint) = options.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let protocol: OtlpProtocol = options.otlp_protocol.parse()?;
+    let mut config = OtlpConfig::new(endpoint, protocol)?;
+    for header in &options.otlp_headers {
+        config.add_header(header)?;
+    }
+    if protocol == OtlpProtocol::HttpProtobuf && endpoint.trim_end_matches('/').ends_with(":4317") {
+        tracing::warn!(
+            endpoint,
+            "port 4317 is OTLP's gRPC port; pass --otlp-protocol grpc if the collector speaks gRPC there"
+        );
+    }
+    let tracer = Tracer::start(
+        config,
+        options.trace_sampling,
+        &options.service_name,
+        instance,
+    )
+    .map_err(|e| format!("cannot start the OTLP exporter: {e}"))?;
+    tracing::info!(
+        endpoint,
+        protocol = %options.otlp_protocol,
+        sampling = options.trace_sampling,
+        "exporting spans over OTLP"
+    );
+    Ok(Some(tracer))
 }
 
 /// The traffic listener's TLS settings (`--tls-cert`, `--tls-key`, `--tls-client-ca`).

@@ -68,6 +68,13 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     config.tls = tls.clone();
+    config.tracer = match super::tracer(&args.options, args.connect.data_plane_name.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::USAGE;
+        }
+    };
     let connect = match connect_config(&args.connect, &options) {
         Ok(c) => c,
         Err(e) => {

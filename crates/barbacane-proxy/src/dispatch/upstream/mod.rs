@@ -11,7 +11,7 @@
 //! (`threshold`, `window`).
 
 mod breaker;
-mod client;
+pub(crate) mod client;
 mod headers;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -56,6 +56,15 @@ enum Piece {
 }
 
 impl Upstream {
+    /// `server.address`, `server.port` and `url.scheme` of the upstream on the dispatch span.
+    pub(crate) fn describe(&self, span: &mut crate::otel::SpanData) {
+        span.attr("server.address", self.authority.host().to_owned());
+        if let Some(port) = self.authority.port_u16() {
+            span.attr("server.port", i64::from(port));
+        }
+        span.attr("url.scheme", self.scheme.as_str().to_owned());
+    }
+
     pub(crate) fn build(config: &Value) -> Result<Upstream, String> {
         let url = config
             .get("url")
