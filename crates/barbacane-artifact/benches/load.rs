@@ -32,6 +32,7 @@ fn thousand_operations() -> Vec<u8> {
             deprecated_since: None,
             sunset: None,
             sunset_link: None,
+            observability: Default::default(),
             event: None,
         })
         .collect();

@@ -78,6 +78,33 @@ pub struct Operation {
     /// For an operation of an AsyncAPI document: its action, channel and messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<EventOperation>,
+    /// `x-barbacane-observability` (the operation's keys over the root's).
+    #[serde(default, skip_serializing_if = "Observability::is_default")]
+    pub observability: Observability,
+}
+
+/// `x-barbacane-observability` of an operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observability {
+    /// `trace_sampling`: the ratio new traces of this operation are recorded at (overrides
+    /// `--trace-sampling`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_sampling: Option<f64>,
+    /// `latency_slo_ms`: a response slower than this counts in
+    /// `barbacane_slo_violation_total`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_slo_ms: Option<u64>,
+    /// `detailed_validation_logs`: a refused request logs each validation error (field and
+    /// reason, never the value) at `info`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detailed_validation_logs: bool,
+}
+
+impl Observability {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Observability::default()
+    }
 }
 
 /// What an AsyncAPI operation becomes on the traffic listener.

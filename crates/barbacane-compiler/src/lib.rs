@@ -15,6 +15,7 @@ mod build;
 mod extensions;
 mod lifecycle;
 mod manifest;
+mod observability;
 mod operations;
 mod options;
 mod plugins;

@@ -137,6 +137,11 @@ pub(crate) fn compile_operations(
                 sunset: life.sunset,
                 sunset_link: life.link,
                 event: event(set, spec, def, patterns, shared, diags),
+                observability: crate::observability::observability(
+                    spec.observability.as_ref(),
+                    def.observability.as_ref(),
+                    diags,
+                ),
             };
             checked.add(&operation, def);
             out.push(operation);

@@ -44,6 +44,7 @@ fn operation(i: usize, method: &str, path: String, body: Option<RequestBody>) ->
         deprecated_since: None,
         sunset: None,
         sunset_link: None,
+        observability: Default::default(),
         event: None,
     }
 }

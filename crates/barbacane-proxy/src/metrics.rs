@@ -32,6 +32,11 @@ pub struct RouteMetrics {
     /// The operation is `deprecated: true`: its requests are also reported as
     /// `barbacane_deprecated_route_requests_total` (the same counts, no extra atomic).
     deprecated: bool,
+    /// `x-barbacane-observability.latency_slo_ms`: slower responses are counted.
+    slo: Option<Duration>,
+    slo_violations: AtomicU64,
+    /// `x-barbacane-observability.detailed_validation_logs`.
+    detailed_validation_logs: bool,
 }
 
 impl RouteMetrics {
@@ -39,6 +44,28 @@ impl RouteMetrics {
     pub fn deprecated(mut self, deprecated: bool) -> RouteMetrics {
         self.deprecated = deprecated;
         self
+    }
+
+    /// Counts responses slower than `slo` (`barbacane_slo_violation_total`).
+    pub fn slo(mut self, slo: Option<Duration>) -> RouteMetrics {
+        self.slo = slo;
+        self
+    }
+
+    /// Logs each validation error of a refused request at `info`.
+    pub fn detailed_validation_logs(mut self, on: bool) -> RouteMetrics {
+        self.detailed_validation_logs = on;
+        self
+    }
+
+    /// Whether refused requests log each validation error at `info`.
+    pub fn logs_validation_details(&self) -> bool {
+        self.detailed_validation_logs
+    }
+
+    /// The method.
+    pub fn method(&self) -> &str {
+        &self.method
     }
 
     /// The route template.
@@ -61,6 +88,9 @@ impl RouteMetrics {
             sum_nanos: AtomicU64::new(0),
             validation_failures: AtomicU64::new(0),
             deprecated: false,
+            slo: None,
+            slo_violations: AtomicU64::new(0),
+            detailed_validation_logs: false,
         }
     }
 
@@ -78,6 +108,9 @@ impl RouteMetrics {
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+        if self.slo.is_some_and(|slo| elapsed > slo) {
+            self.slo_violations.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -204,6 +237,24 @@ pub fn render<'r>(
             escape(&r.method),
             escape(&r.route)
         );
+    }
+    family(
+        &mut out,
+        "barbacane_slo_violation_total",
+        "Responses slower than the operation's x-barbacane-observability latency_slo_ms, by route.",
+        "counter",
+    );
+    for r in routes.clone() {
+        if let Some(slo) = r.slo {
+            let _ = writeln!(
+                out,
+                "barbacane_slo_violation_total{{method=\"{}\",route=\"{}\",slo_ms=\"{}\"}} {}",
+                escape(&r.method),
+                escape(&r.route),
+                slo.as_millis(),
+                r.slo_violations.load(Ordering::Relaxed)
+            );
+        }
     }
     family(
         &mut out,

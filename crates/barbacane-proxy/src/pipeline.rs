@@ -91,10 +91,11 @@ where
     {
         Ok(response) => response,
         Err(error) => {
-            if let (GatewayError::Validation(_), Matched::Route(index)) = (&error, &matched)
+            if let (GatewayError::Validation(failure), Matched::Route(index)) = (&error, &matched)
                 && let Some(route) = snapshot.route_metrics().get(*index)
             {
                 route.validation_failed();
+                log_validation_failure(route, failure, &request_id);
             }
             problem::respond(&error, config.dev, Some(&request_id))
         }
@@ -158,6 +159,40 @@ fn close_request_span(
         add("error.type", AttrValue::from(status.as_u16().to_string()));
     }
     recorder.finish(attrs, error)
+}
+
+/// The `validation_failure` event: at `debug` with the number of errors, or at `info` with
+/// each error's location, field and reason when the operation asks for
+/// `detailed_validation_logs` (reasons never echo the submitted value).
+fn log_validation_failure(
+    route: &crate::metrics::RouteMetrics,
+    failure: &barbacane_validator::ValidationFailure,
+    request_id: &http::HeaderValue,
+) {
+    let request_id = request_id.to_str().unwrap_or("-");
+    if !route.logs_validation_details() {
+        tracing::debug!(
+            target: "barbacane::validation",
+            method = route.method(),
+            route = route.route(),
+            errors = failure.errors.len(),
+            request_id,
+            "validation_failure"
+        );
+        return;
+    }
+    for e in &failure.errors {
+        tracing::info!(
+            target: "barbacane::validation",
+            method = route.method(),
+            route = route.route(),
+            location = e.location,
+            field = %e.field,
+            reason = %e.reason,
+            request_id,
+            "validation_failure"
+        );
+    }
 }
 
 /// What the access log needs of a request, taken before the request is consumed.

@@ -219,7 +219,14 @@ impl Snapshot {
                 prepare(op, &config.definitions, &mut schemas, &mut plugins).map_err(fail)?;
             entry.metrics = route_metrics.len();
             route_metrics.push(
-                crate::metrics::RouteMetrics::new(&op.method, &op.path).deprecated(op.deprecated),
+                crate::metrics::RouteMetrics::new(&op.method, &op.path)
+                    .deprecated(op.deprecated)
+                    .slo(
+                        op.observability
+                            .latency_slo_ms
+                            .map(std::time::Duration::from_millis),
+                    )
+                    .detailed_validation_logs(op.observability.detailed_validation_logs),
             );
             builder
                 .insert(&op.path, method, entry)
@@ -333,7 +340,7 @@ fn prepare(
         metrics: 0,
         api: op.spec.as_str().into(),
         operation_id: op.operation_id.as_deref().map(Into::into),
-        trace_sampling: None,
+        trace_sampling: op.observability.trace_sampling,
     })
 }
 

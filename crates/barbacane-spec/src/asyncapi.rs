@@ -99,6 +99,7 @@ pub(crate) fn parse_asyncapi(
         dispatch: extension(root, "", doc, "x-barbacane-dispatch"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
         ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
+        observability: extension(root, "", doc, "x-barbacane-observability"),
         cache: extension(root, "", doc, "x-barbacane-cache"),
         security: None,
         security_schemes: schemes.kinds,
@@ -389,6 +390,7 @@ impl Context<'_> {
             ratelimit: extension(op.file, &op.pointer, map, "x-barbacane-ratelimit"),
             cache: extension(op.file, &op.pointer, map, "x-barbacane-cache"),
             sunset: extension(op.file, &op.pointer, map, "x-barbacane-sunset"),
+            observability: extension(op.file, &op.pointer, map, "x-barbacane-observability"),
             security,
             deprecated: map
                 .get("x-barbacane-deprecated")

@@ -60,6 +60,10 @@ pub enum Code {
     E1041,
     /// `x-barbacane-cache` is not `true`, `false` or a mapping of `cache` keys.
     E1042,
+    /// `x-barbacane-observability` is not a mapping, has an unknown key, or a value out of
+    /// range (`trace_sampling` outside 0..=1, `latency_slo_ms` not a positive integer,
+    /// `detailed_validation_logs` not a boolean).
+    E1050,
     /// Warning: a path template has empty segments (`//openapi`); they are removed, as
     /// request normalization removes them from every request path.
     W1002,
@@ -105,6 +109,7 @@ impl Code {
             Code::E1040 => "E1040",
             Code::E1041 => "E1041",
             Code::E1042 => "E1042",
+            Code::E1050 => "E1050",
             Code::W1002 => "W1002",
             Code::W1003 => "W1003",
             Code::W1004 => "W1004",

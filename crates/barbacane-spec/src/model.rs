@@ -66,6 +66,8 @@ pub struct Spec {
     pub ratelimit: Option<Extension>,
     /// Root `x-barbacane-cache` (sugar for a `cache` middleware).
     pub cache: Option<Extension>,
+    /// Root `x-barbacane-observability` (defaults for every operation).
+    pub observability: Option<Extension>,
     /// Root `security` requirements.
     pub security: Option<Extension>,
     /// `components.securitySchemes`: name -> kind (`http:bearer`, `http:basic`, `apiKey`,
@@ -104,6 +106,8 @@ pub struct OperationDef {
     pub cache: Option<Extension>,
     /// `x-barbacane-sunset` (with `deprecated: true`): the operation's sunset date.
     pub sunset: Option<Extension>,
+    /// `x-barbacane-observability` on the operation (its keys win over the root's).
+    pub observability: Option<Extension>,
     /// `security` on the operation (replaces the root's; `[]` makes it public).
     pub security: Option<Extension>,
     /// `deprecated`.

@@ -49,6 +49,7 @@ pub fn parse_spec(set: &DocumentSet, root: &SourceFile) -> Result<Spec, Vec<Diag
         dispatch: extension(root, "", doc, "x-barbacane-dispatch"),
         middlewares: extension(root, "", doc, "x-barbacane-middlewares"),
         ratelimit: extension(root, "", doc, "x-barbacane-ratelimit"),
+        observability: extension(root, "", doc, "x-barbacane-observability"),
         cache: extension(root, "", doc, "x-barbacane-cache"),
         security: extension(root, "", doc, "security"),
         security_schemes: security_schemes(doc),
@@ -255,6 +256,7 @@ fn path_item(
             ratelimit: extension(item.file, &pointer, op_map, "x-barbacane-ratelimit"),
             cache: extension(item.file, &pointer, op_map, "x-barbacane-cache"),
             sunset: extension(item.file, &pointer, op_map, "x-barbacane-sunset"),
+            observability: extension(item.file, &pointer, op_map, "x-barbacane-observability"),
             security: extension(item.file, &pointer, op_map, "security"),
             deprecated: op_map
                 .get("deprecated")

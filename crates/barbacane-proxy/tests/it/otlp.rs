@@ -402,3 +402,60 @@ async fn a_collector_that_never_answers_costs_requests_nothing() {
     assert!(shown >= dropped, "{shown} < {dropped}");
     held.abort();
 }
+
+#[tokio::test]
+async fn an_operation_sets_its_own_sampling_and_latency_slo() {
+    let receiver = Receiver::start().await;
+    let mut slow = Reply::new(200, "text/plain", "ok");
+    slow.delay = Duration::from_millis(30);
+    let upstream = CaptureServer::start(slow).await;
+    let spec = format!(
+        r#"
+openapi: 3.1.0
+info: {{title: t, version: "1"}}
+x-barbacane-observability: {{trace_sampling: 0.0}}
+paths:
+  /quiet:
+    get:
+      x-barbacane-dispatch: {{name: mock, config: {{status: 200}}}}
+      responses: {{"200": {{description: ok}}}}
+  /critical:
+    get:
+      x-barbacane-observability: {{trace_sampling: 1.0, latency_slo_ms: 5}}
+      x-barbacane-dispatch: {{name: http-upstream, config: {{url: "{}"}}}}
+      responses: {{"200": {{description: ok}}}}
+"#,
+        upstream.url()
+    );
+    let artifact = compile_yaml_with(&[("api.yaml", &spec)], |o| {
+        o.allow_plaintext_upstream = true;
+    })
+    .unwrap();
+    // The global ratio says "everything"; the spec's root says "nothing" except /critical.
+    let config = ServeConfig {
+        tracer: Some(tracer(&receiver.url(), OtlpProtocol::HttpProtobuf, 1.0)),
+        ..ServeConfig::default()
+    };
+    let gw = TestGateway::from_artifact(&artifact, config).await;
+    let quiet = get(&gw, "/quiet", None).await;
+    let critical = get(&gw, "/critical", None).await;
+    receiver.trace(critical.header("x-trace-id").unwrap()).await;
+    let quiet_id = quiet.header("x-trace-id").unwrap();
+    assert!(
+        receiver
+            .spans()
+            .iter()
+            .all(|s| hex(&s.trace_id) != quiet_id),
+        "/quiet is sampled out by its spec"
+    );
+    // The upstream answered after 30 ms: over the 5 ms objective.
+    let metrics = gw.gateway().render_metrics();
+    assert!(
+        metrics.contains(
+            "barbacane_slo_violation_total{method=\"GET\",route=\"/critical\",slo_ms=\"5\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("route=\"/quiet\",slo_ms"), "{metrics}");
+    barbacane_test::promtool_check(&metrics);
+}

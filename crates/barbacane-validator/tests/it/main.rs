@@ -96,6 +96,7 @@ fn operation() -> Operation {
         deprecated_since: None,
         sunset: None,
         sunset_link: None,
+        observability: Default::default(),
         event: None,
     }
 }
