@@ -21,4 +21,5 @@ mod replicas;
 mod specs;
 mod support;
 mod tls;
+mod ui;
 mod versioning;
