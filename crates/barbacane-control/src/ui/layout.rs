@@ -31,6 +31,8 @@ fn head(title: &str) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="referrer" content="no-referrer";
+            // No favicon request (it would reach the API and be logged as unauthorized).
+            link rel="icon" href="data:,";
             title { (title) " · Barbacane" }
             link rel="stylesheet" href="/ui/assets/app.css";
             script src="/ui/assets/app.js" defer {}

@@ -22,4 +22,5 @@ mod specs;
 mod support;
 mod tls;
 mod ui;
+mod ui_browser;
 mod versioning;
