@@ -236,8 +236,11 @@ fn remediation(r: &Remediation, session: &Session, open: bool) -> Markup {
             (layout::changes(dry.get("changes").unwrap_or(&Value::Null)))
             (outcome(r))
             @if r.state == "proposed" && open {
+                div.decide {
                 form.card method="post" action={ "/ui/remediations/" (r.id) "/approve" } aria-label="Approve" {
                     (csrf::field(session))
+                    h4 { "Approve" }
+                    p.hint { "The desired artifact is sent to this node now; the next drift pass verifies." }
                     label for={ "by-a-" (r.id) } { "Your name (recorded)" }
                     input id={ "by-a-" (r.id) } type="text" name="by" required maxlength="200" autocomplete="name";
                     label for={ "c-a-" (r.id) } { "Comment (ticket, reason)" }
@@ -246,11 +249,14 @@ fn remediation(r: &Remediation, session: &Session, open: bool) -> Markup {
                 }
                 form.card method="post" action={ "/ui/remediations/" (r.id) "/reject" } aria-label="Reject" {
                     (csrf::field(session))
+                    h4 { "Reject" }
+                    p.hint { "Recorded; nothing is changed." }
                     label for={ "by-r-" (r.id) } { "Your name (recorded)" }
                     input id={ "by-r-" (r.id) } type="text" name="by" required maxlength="200" autocomplete="name";
                     label for={ "c-r-" (r.id) } { "Comment" }
                     textarea id={ "c-r-" (r.id) } name="comment" {}
                     button.danger.reject type="submit" { "Reject" }
+                }
                 }
             }
         }
