@@ -134,7 +134,7 @@ pub async fn confirm(
             (Some(a), Some(b)) => crate::drift::dry_run::changes(a, b)
                 .unwrap_or_else(|e| serde_json::json!({"unknown": e})),
             _ => {
-                serde_json::json!({"unknown": "the control plane does not hold the artifact this node serves"})
+                serde_json::json!({"unknown": "the control plane does not hold the artifact served now"})
             }
         };
         diffs.push((n.artifact_hash.clone(), change, 1));
