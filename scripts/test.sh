@@ -21,6 +21,8 @@ export BARBACANE_EVIDENCE_PYTHON
 echo "== public API descriptions (see scripts/real-specs.sh)"
 BARBACANE_REAL_SPECS="$(scripts/real-specs.sh)"
 export BARBACANE_REAL_SPECS
+echo "== web UI browser-test tools (see scripts/ui-tools.sh)"
+scripts/ui-tools.sh
 echo "== Kafka-protocol broker for the event tests (see scripts/tansu.sh)"
 BARBACANE_TANSU="$(scripts/tansu.sh)"
 export BARBACANE_TANSU

@@ -30,5 +30,6 @@ pub mod server;
 pub mod state;
 pub mod storage;
 pub mod tls;
+pub mod ui;
 pub mod version;
 pub mod worker;

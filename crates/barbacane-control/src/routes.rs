@@ -201,8 +201,9 @@ pub fn table() -> Vec<Route> {
     ]
 }
 
-/// The whole API: public routes, authorized routes (posture, then version negotiation), and
-/// problem+json fallbacks for unknown paths and methods.
+/// The whole API: public routes, authorized routes (posture, then version negotiation), the
+/// web UI under `/ui/` (its own session and posture checks, `ui::router`), and problem+json
+/// fallbacks for unknown paths and methods.
 pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut private = Router::new();
@@ -224,6 +225,7 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(private)
         .merge(machine)
+        .merge(crate::ui::router(state.clone()))
         .fallback(api::route_not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(middleware::from_fn(api::check_target))

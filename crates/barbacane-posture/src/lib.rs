@@ -108,6 +108,20 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// Constant-time check of a token known only by its SHA-256 digest (a web session
+    /// remembers the digest of the token it was opened with, so rotating that token out
+    /// ends the session).
+    pub fn accepts_digest(&self, presented: &[u8; 32]) -> bool {
+        self.digests
+            .iter()
+            .fold(subtle::Choice::from(0), |found, d| {
+                found | d.ct_eq(presented)
+            })
+            .into()
+    }
+}
+
 fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }

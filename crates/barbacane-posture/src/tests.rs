@@ -22,6 +22,16 @@ fn primary_and_secondary_tokens_are_accepted_others_not() {
 }
 
 #[test]
+fn a_digest_is_accepted_while_its_token_is() {
+    let tokens = Tokens::from_values(["old", "new"]);
+    assert!(tokens.accepts_digest(&digest(b"new")));
+    assert!(!tokens.accepts_digest(&digest(b"gone")));
+    let rotated = Tokens::from_values(["new"]);
+    assert!(!rotated.accepts_digest(&digest(b"old")));
+    assert!(!Tokens::default().accepts_digest(&digest(b"")));
+}
+
+#[test]
 fn authorize_combines_allowlist_and_token() {
     let posture = Posture {
         tokens: Tokens::from_values(["t0k3n"]),

@@ -103,28 +103,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewApiKey>,
 ) -> Result<Response, ApiError> {
     let project_id = parse_id("project", &id)?;
-    let scopes = check(&body)?;
-    let (key, sha256) = generate()?;
-    let created = api_keys::create(
-        state.pool(),
-        &NewKey {
-            project_id,
-            name: body.name.trim(),
-            prefix: &key[..DISPLAY_LEN],
-            sha256: &sha256,
-            scopes: &scopes,
-            expires_at: body.expires_at,
-        },
-    )
-    .await
-    .map_err(|e| {
-        if is_foreign_key_violation(&e) {
-            ApiError::not_found("project", &id)
-        } else {
-            e.into()
-        }
-    })?;
-    tracing::info!(project = %project_id, key = %created.id, prefix = %created.prefix, "API key created");
+    let (created, key) = create_key(&state, project_id, &body).await?;
     let mut out = serde_json::to_value(&created).map_err(|e| ApiError::Internal(e.to_string()))?;
     out["key"] = json!(key);
     Ok((
@@ -140,6 +119,38 @@ pub async fn create(
         Json(out),
     )
         .into_response())
+}
+
+/// Checks the request and creates a key; returns its record and the key itself, which
+/// nothing keeps (the API's and the UI's one path).
+pub async fn create_key(
+    state: &AppState,
+    project_id: uuid::Uuid,
+    body: &NewApiKey,
+) -> Result<(ApiKey, String), ApiError> {
+    let scopes = check(body)?;
+    let (key, sha256) = generate()?;
+    let created = api_keys::create(
+        state.pool(),
+        &NewKey {
+            project_id,
+            name: body.name.trim(),
+            prefix: &key[..DISPLAY_LEN],
+            sha256: &sha256,
+            scopes: &scopes,
+            expires_at: body.expires_at,
+        },
+    )
+    .await
+    .map_err(|e| {
+        if is_foreign_key_violation(&e) {
+            ApiError::not_found("project", project_id.to_string())
+        } else {
+            e.into()
+        }
+    })?;
+    tracing::info!(project = %project_id, key = %created.id, prefix = %created.prefix, "API key created");
+    Ok((created, key))
 }
 
 /// `GET /projects/{id}/api-keys`: never the secrets.
@@ -163,11 +174,22 @@ pub async fn revoke(
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let project_id = parse_id("project", &id)?;
-    let key = parse_id("api key", &key_id)?;
+    revoke_key(&state, project_id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a key and closes the connections of the nodes using it (the API's and the UI's
+/// one path).
+pub async fn revoke_key(
+    state: &AppState,
+    project_id: uuid::Uuid,
+    key_id: &str,
+) -> Result<(), ApiError> {
+    let key = parse_id("api key", key_id)?;
     if !api_keys::revoke(state.pool(), project_id, key).await? {
         return Err(ApiError::not_found("api key", key_id));
     }
     let closed = state.hub().disconnect_key(key);
     tracing::info!(project = %project_id, key = %key, disconnected = closed, "API key revoked");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -29,10 +29,15 @@ pub async fn compile_spec(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let spec_id = parse_id("spec", &id)?;
+    Ok(accepted(enqueue_spec(&state, &id).await?))
+}
+
+/// Queues the compilation of a spec's current revision (the API's and the UI's one path).
+pub async fn enqueue_spec(state: &AppState, id: &str) -> Result<Uuid, ApiError> {
+    let spec_id = parse_id("spec", id)?;
     let spec = specs::get(state.pool(), spec_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("spec", &id))?;
+        .ok_or_else(|| ApiError::not_found("spec", id))?;
     let compilation = compilations::enqueue(
         state.pool(),
         spec.project_id,
@@ -41,7 +46,7 @@ pub async fn compile_spec(
     )
     .await?;
     state.wake_workers();
-    Ok(accepted(compilation))
+    Ok(compilation)
 }
 
 /// `POST /projects/{id}/compile` → 202 `{"id"}`: every spec of the project into one artifact.
@@ -49,7 +54,12 @@ pub async fn compile_project(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let project_id = parse_id("project", &id)?;
+    Ok(accepted(enqueue_project(&state, &id).await?))
+}
+
+/// Queues the compilation of every spec of a project (the API's and the UI's one path).
+pub async fn enqueue_project(state: &AppState, id: &str) -> Result<Uuid, ApiError> {
+    let project_id = parse_id("project", id)?;
     if projects::get(state.pool(), project_id).await?.is_none() {
         return Err(ApiError::not_found("project", id));
     }
@@ -61,7 +71,7 @@ pub async fn compile_project(
     }
     let compilation = compilations::enqueue(state.pool(), project_id, None, &revisions).await?;
     state.wake_workers();
-    Ok(accepted(compilation))
+    Ok(compilation)
 }
 
 /// `GET /compilations/{id}` → `{"id", "status", "artifact_id", "diagnostics", ...}`.

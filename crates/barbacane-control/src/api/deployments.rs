@@ -33,17 +33,47 @@ pub async fn deploy(
     JsonBody(body): JsonBody<NewDeployment>,
 ) -> Result<Response, ApiError> {
     let project_id = parse_id("project", &id)?;
-    if body.labels.values().any(|v| !v.is_string()) {
+    let made = deploy_artifact(&state, project_id, &body.artifact_id, body.labels).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/deployments/{}", made.deployment.id))],
+        Json(json!({"deployment_id": made.deployment.id, "nodes": made.nodes, "notified": made.notified})),
+    )
+        .into_response())
+}
+
+/// A deployment just made.
+#[derive(Debug)]
+pub struct Deployed {
+    /// The record.
+    pub deployment: deployments::Deployment,
+    /// Nodes it targets.
+    pub nodes: usize,
+    /// Connected nodes told at once.
+    pub notified: usize,
+}
+
+/// Records a deployment of `artifact_id` (an artifact of the project) to the project's nodes
+/// whose labels include `labels`, and tells the connected ones (the API's and the UI's one
+/// path).
+pub async fn deploy_artifact(
+    state: &AppState,
+    project_id: uuid::Uuid,
+    artifact_id: &str,
+    labels: Map<String, Value>,
+) -> Result<Deployed, ApiError> {
+    if labels.values().any(|v| !v.is_string()) {
         return Err(ApiError::InvalidRequest(
             "`labels` values must be strings".into(),
         ));
     }
-    let artifact_id = parse_id("artifact", &body.artifact_id)?;
+    let raw_artifact = artifact_id;
+    let artifact_id = parse_id("artifact", raw_artifact)?;
     let artifact = match artifacts::get(state.pool(), artifact_id).await? {
         Some((a, _)) if a.project_id == project_id => a,
-        _ => return Err(ApiError::not_found("artifact", &body.artifact_id)),
+        _ => return Err(ApiError::not_found("artifact", raw_artifact)),
     };
-    let labels = Value::Object(body.labels);
+    let labels = Value::Object(labels);
     let connected = state.hub().connected_in(project_id);
     let (deployment, nodes) = deployments::create(
         state.pool(),
@@ -63,12 +93,11 @@ pub async fn deploy(
         }
     }
     tracing::info!(project = %project_id, deployment = %deployment.id, artifact = %artifact_id, nodes = nodes.len(), notified, "deployment created");
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/deployments/{}", deployment.id))],
-        Json(json!({"deployment_id": deployment.id, "nodes": nodes.len(), "notified": notified})),
-    )
-        .into_response())
+    Ok(Deployed {
+        deployment,
+        nodes: nodes.len(),
+        notified,
+    })
 }
 
 /// `GET /projects/{id}/deployments`: newest first.

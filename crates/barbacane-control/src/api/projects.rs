@@ -20,24 +20,29 @@ pub struct NewProject {
     pub name: String,
 }
 
-/// `POST /projects` → 201 `{"id"}`.
-pub async fn create(
-    State(state): State<AppState>,
-    JsonBody(body): JsonBody<NewProject>,
-) -> Result<Response, ApiError> {
-    let name = body.name.trim();
+/// Checks the name and creates the project (the API's and the UI's one path).
+pub async fn create_project(state: &AppState, name: &str) -> Result<Project, ApiError> {
+    let name = name.trim();
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(
             "`name` must be 1 to 128 characters without control characters".into(),
         ));
     }
-    let project = projects::create(state.pool(), name).await.map_err(|e| {
+    projects::create(state.pool(), name).await.map_err(|e| {
         if is_unique_violation(&e) {
             ApiError::AlreadyExists(format!("a project named `{name}` already exists"))
         } else {
             e.into()
         }
-    })?;
+    })
+}
+
+/// `POST /projects` → 201 `{"id"}`.
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewProject>,
+) -> Result<Response, ApiError> {
+    let project = create_project(&state, &body.name).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/projects/{}", project.id))],

@@ -106,7 +106,7 @@ pub struct Rejection {
     pub comment: String,
 }
 
-fn person(name: &str, field: &str) -> Result<String, ApiError> {
+pub(crate) fn person(name: &str, field: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest(format!(

@@ -132,8 +132,21 @@ pub async fn upload(
     // Bounded work: the permit is taken before the body is read, so queued uploads hold no
     // buffered body, and only as many spec checks run at once as there are cores.
     let _permit = state.spec_check().await?;
-    let SpecUpload { name, files } = upload::read(request, &state, query.name).await?;
-    let (files, checked) = check(&state, files).await?;
+    let upload = upload::read(request, &state, query.name).await?;
+    let (revision, checked) = create_spec(&state, project_id, upload).await?;
+    Ok(written(StatusCode::CREATED, &revision, &checked))
+}
+
+/// Checks an upload (422 with every diagnostic when it does not compile) and stores it as a
+/// new spec of the project (the API's and the UI's one path). The caller holds a
+/// spec-check permit.
+pub async fn create_spec(
+    state: &AppState,
+    project_id: Uuid,
+    upload: SpecUpload,
+) -> Result<(Revision, Checked), ApiError> {
+    let SpecUpload { name, files } = upload;
+    let (files, checked) = check(state, files).await?;
     let revision = specs::create(
         state.pool(),
         project_id,
@@ -148,12 +161,12 @@ pub async fn upload(
                 "the project already has a spec named `{name}`; PUT /specs/{{id}} adds a revision"
             ))
         } else if is_foreign_key_violation(&e) {
-            ApiError::not_found("project", &project)
+            ApiError::not_found("project", project_id.to_string())
         } else {
             e.into()
         }
     })?;
-    Ok(written(StatusCode::CREATED, &revision, &checked))
+    Ok((revision, checked))
 }
 
 /// What `If-Match` asks for.

@@ -68,7 +68,15 @@ async fn from_parts(
     state: &AppState,
     name: Option<String>,
 ) -> Result<SpecUpload, ApiError> {
-    let parts = multipart(request, state).await?;
+    from_form_parts(multipart(request, state).await?, name)
+}
+
+/// The parts of a multipart upload (`spec` once, `file` any number of times) as an upload;
+/// `name` overrides the `spec` part's file name.
+pub fn from_form_parts(
+    parts: Vec<super::extract::Part>,
+    name: Option<String>,
+) -> Result<SpecUpload, ApiError> {
     let mut root: Option<SourceFile> = None;
     let mut others = Vec::new();
     let mut paths = BTreeSet::new();

@@ -70,6 +70,22 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Compilation>, sqlx::E
     .await
 }
 
+/// A project's latest `limit` compilations, newest first.
+pub async fn for_project(
+    pool: &PgPool,
+    project_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Compilation>, sqlx::Error> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM compilations WHERE project_id = $1 \
+         ORDER BY created_at DESC, id LIMIT $2"
+    )))
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Claims the oldest pending compilation: `FOR UPDATE SKIP LOCKED` lets any number of workers
 /// (in any number of processes) claim concurrently without ever claiming the same row.
 pub async fn claim(

@@ -13,6 +13,7 @@ pub mod plugins;
 pub mod projects;
 pub mod remediations;
 pub mod specs;
+pub mod ui_sessions;
 pub mod webhooks;
 
 use sqlx::PgPool;

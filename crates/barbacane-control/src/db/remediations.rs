@@ -133,6 +133,23 @@ pub async fn for_finding(pool: &PgPool, finding: Uuid) -> Result<Vec<Remediation
     .await
 }
 
+/// The latest `limit` remediations (of one project, or of all), newest first: the audit
+/// trail of proposals and decisions.
+pub async fn recent(
+    pool: &PgPool,
+    project: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Remediation>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE ($1::uuid IS NULL OR r.project_id = $1) \
+         ORDER BY GREATEST(r.created_at, d.decided_at) DESC NULLS LAST, r.id LIMIT $2"
+    )))
+    .bind(project)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// A decision to record.
 #[derive(Debug)]
 pub struct Decision<'a> {

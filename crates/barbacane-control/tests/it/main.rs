@@ -21,4 +21,6 @@ mod replicas;
 mod specs;
 mod support;
 mod tls;
+mod ui;
+mod ui_browser;
 mod versioning;
