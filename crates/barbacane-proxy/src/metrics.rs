@@ -12,6 +12,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use barbacane_wasm::stats::Histogram;
+
 /// Upper bounds (seconds) of the request duration histogram.
 pub const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -37,7 +39,28 @@ pub struct RouteMetrics {
     slo_violations: AtomicU64,
     /// `x-barbacane-observability.detailed_validation_logs`.
     detailed_validation_logs: bool,
+    /// Time from handing the request to the dispatcher to its response head.
+    dispatch: Histogram,
+    /// Dispatches that failed (upstream unreachable, timed out, breaker open, plugin
+    /// failure), answered with a gateway error.
+    dispatch_errors: AtomicU64,
+    /// Request bodies with a known length, in bytes.
+    request_size: Histogram,
+    /// Response bodies with a known length, in bytes.
+    response_size: Histogram,
 }
+
+/// Upper bounds (bytes) of the size histograms.
+pub const SIZE_BUCKETS: [f64; 8] = [
+    100.0,
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
+    10_000_000.0,
+    100_000_000.0,
+    1e9,
+];
 
 impl RouteMetrics {
     /// Marks the route as deprecated (see `barbacane_deprecated_route_requests_total`).
@@ -91,6 +114,29 @@ impl RouteMetrics {
             slo: None,
             slo_violations: AtomicU64::new(0),
             detailed_validation_logs: false,
+            dispatch: Histogram::new(&BUCKETS),
+            dispatch_errors: AtomicU64::new(0),
+            request_size: Histogram::new(&SIZE_BUCKETS),
+            response_size: Histogram::new(&SIZE_BUCKETS),
+        }
+    }
+
+    /// Records one dispatch: how long until the response head, and whether it failed.
+    pub fn record_dispatch(&self, elapsed: Duration, failed: bool) {
+        self.dispatch.observe_duration(elapsed);
+        if failed {
+            self.dispatch_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records the body sizes that are known (`Content-Length`, or a response body of exact
+    /// length).
+    pub fn record_sizes(&self, request: Option<u64>, response: Option<u64>) {
+        if let Some(n) = request {
+            self.request_size.observe(n as f64);
+        }
+        if let Some(n) = response {
+            self.response_size.observe(n as f64);
         }
     }
 
@@ -223,6 +269,8 @@ pub fn render<'r>(
             );
         }
     }
+    render_route_histograms(&mut out, routes.clone());
+    render_plugins(&mut out);
     family(
         &mut out,
         "barbacane_deprecated_route_requests_total",
@@ -360,6 +408,188 @@ pub fn render<'r>(
         escape(artifact.content_hash)
     );
     out
+}
+
+/// Dispatch times, dispatch errors and body sizes of the routes that served requests (a
+/// route never called adds no lines: big specs would otherwise scrape thousands of empty
+/// histograms).
+fn render_route_histograms<'r>(
+    out: &mut String,
+    routes: impl Iterator<Item = &'r RouteMetrics> + Clone,
+) {
+    let served = || {
+        routes.clone().filter(|r| {
+            r.dispatch.count() > 0 || r.request_size.count() > 0 || r.response_size.count() > 0
+        })
+    };
+    let labels = |r: &RouteMetrics| {
+        format!(
+            "method=\"{}\",route=\"{}\"",
+            escape(&r.method),
+            escape(&r.route)
+        )
+    };
+    family(
+        out,
+        "barbacane_dispatch_duration_seconds",
+        "Time from dispatch to the response head, by route.",
+        "histogram",
+    );
+    for r in served().filter(|r| r.dispatch.count() > 0) {
+        r.dispatch
+            .render(out, "barbacane_dispatch_duration_seconds", &labels(r));
+    }
+    family(
+        out,
+        "barbacane_dispatch_errors_total",
+        "Dispatches that failed (upstream unreachable or timed out, circuit open, plugin failure), by route.",
+        "counter",
+    );
+    for r in served() {
+        let n = r.dispatch_errors.load(Ordering::Relaxed);
+        if n > 0 {
+            let _ = writeln!(out, "barbacane_dispatch_errors_total{{{}}} {n}", labels(r));
+        }
+    }
+    family(
+        out,
+        "barbacane_request_size_bytes",
+        "Request bodies of known length, by route.",
+        "histogram",
+    );
+    for r in served().filter(|r| r.request_size.count() > 0) {
+        r.request_size
+            .render(out, "barbacane_request_size_bytes", &labels(r));
+    }
+    family(
+        out,
+        "barbacane_response_size_bytes",
+        "Response bodies of known length, by route.",
+        "histogram",
+    );
+    for r in served().filter(|r| r.response_size.count() > 0) {
+        r.response_size
+            .render(out, "barbacane_response_size_bytes", &labels(r));
+    }
+}
+
+/// Per-plugin families: guest execution time, traps and timeouts, middleware time, short
+/// circuits, and each plugin's own metrics (`barbacane_plugin_<name>_<metric>`).
+fn render_plugins(out: &mut String) {
+    let plugins = barbacane_wasm::stats::all();
+    let hooks = barbacane_wasm::stats::HOOKS;
+    family(
+        out,
+        "barbacane_wasm_execution_duration_seconds",
+        "Time in a plugin's guest code, by plugin and hook.",
+        "histogram",
+    );
+    for p in &plugins {
+        for (i, h) in p.execution.iter().enumerate() {
+            if h.count() > 0 {
+                h.render(
+                    out,
+                    "barbacane_wasm_execution_duration_seconds",
+                    &format!("plugin=\"{}\",hook=\"{}\"", escape(&p.name), hooks[i]),
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "barbacane_wasm_traps_total",
+        "Plugin calls that trapped or ran out of time (kind), by plugin and hook.",
+        "counter",
+    );
+    for p in &plugins {
+        for (i, hook) in hooks.iter().enumerate() {
+            for (kind, n) in [("trap", &p.traps[i]), ("timeout", &p.timeouts[i])] {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "barbacane_wasm_traps_total{{plugin=\"{}\",hook=\"{hook}\",kind=\"{kind}\"}} {n}",
+                        escape(&p.name)
+                    );
+                }
+            }
+        }
+    }
+    family(
+        out,
+        "barbacane_middleware_duration_seconds",
+        "Time a middleware took (instance checkout and its hook), by middleware and phase.",
+        "histogram",
+    );
+    for p in &plugins {
+        for (phase, h) in ["request", "response"].iter().zip(&p.middleware) {
+            if h.count() > 0 {
+                h.render(
+                    out,
+                    "barbacane_middleware_duration_seconds",
+                    &format!("middleware=\"{}\",phase=\"{phase}\"", escape(&p.name)),
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "barbacane_middleware_short_circuits_total",
+        "Requests a middleware answered itself in on_request, by middleware.",
+        "counter",
+    );
+    for p in &plugins {
+        let n = p.short_circuits.load(Ordering::Relaxed);
+        if n > 0 || p.middleware[0].count() > 0 {
+            let _ = writeln!(
+                out,
+                "barbacane_middleware_short_circuits_total{{middleware=\"{}\"}} {n}",
+                escape(&p.name)
+            );
+        }
+    }
+    for p in &plugins {
+        render_custom(out, p);
+    }
+}
+
+/// A plugin's own metrics, each prefixed `barbacane_plugin_<plugin>_` (the plugin name's
+/// `-` become `_`).
+fn render_custom(out: &mut String, p: &barbacane_wasm::stats::PluginStats) {
+    let custom = p
+        .custom
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let prefix = format!("barbacane_plugin_{}_", p.name.replace(['-', '.'], "_"));
+    for (name, sets) in &custom.counters {
+        let full = format!("{prefix}{name}");
+        family(
+            out,
+            &full,
+            &format!("Counter `{name}` of plugin {}.", p.name),
+            "counter",
+        );
+        for (labels, n) in sets {
+            let braces = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{labels}}}")
+            };
+            let _ = writeln!(out, "{full}{braces} {n}");
+        }
+    }
+    for (name, sets) in &custom.histograms {
+        let full = format!("{prefix}{name}");
+        family(
+            out,
+            &full,
+            &format!("Histogram `{name}` of plugin {}.", p.name),
+            "histogram",
+        );
+        for (labels, h) in sets {
+            h.render(out, &full, labels);
+        }
+    }
 }
 
 /// The span exporter's counters (only with `--otlp-endpoint`).

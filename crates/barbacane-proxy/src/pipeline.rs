@@ -104,7 +104,9 @@ where
     let elapsed = started.elapsed();
     let route = match matched {
         Matched::Route(index) => snapshot.route_metrics().get(index).inspect(|route| {
+            use http_body::Body as _;
             route.record(status, elapsed);
+            route.record_sizes(access.bytes_in, response.body().size_hint().exact());
         }),
         Matched::Unmatched => {
             gateway.metrics().unmatched.record(status, elapsed);
@@ -402,6 +404,7 @@ where
             let params = |name: &str| found.params.get(name);
             let context = ran.as_ref().map(|r| r.context.clone()).unwrap_or_default();
             let started = spans.mark();
+            let timer = std::time::Instant::now();
             let dispatched = dispatcher
                 .dispatch(
                     DispatchRequest {
@@ -422,6 +425,9 @@ where
                     buffered,
                 )
                 .await;
+            if let Some(route) = snapshot.route_metrics().get(entry.metrics) {
+                route.record_dispatch(timer.elapsed(), dispatched.is_err());
+            }
             spans.close_dispatch(started, |span| {
                 describe_dispatch(span, dispatcher, &dispatched);
             });

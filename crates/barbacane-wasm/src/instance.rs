@@ -38,6 +38,8 @@ struct Shared {
     pool: Arc<Pool>,
     /// What `init` asked for with `core.buffer_bodies` when the configuration was proved.
     body_flags: std::sync::atomic::AtomicU8,
+    /// The plugin's process-wide statistics.
+    stats: Arc<crate::stats::PluginStats>,
 }
 
 /// Whole bodies a prepared middleware asked the gateway to hold for it
@@ -121,6 +123,7 @@ impl Prepared {
                 is_async: plugin.is_async,
                 pool,
                 body_flags: std::sync::atomic::AtomicU8::new(0),
+                stats: crate::stats::for_plugin(&plugin.manifest.name),
             }),
             plugin,
             config: config.into(),
@@ -130,6 +133,11 @@ impl Prepared {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.plugin.manifest.name
+    }
+
+    /// The plugin's process-wide statistics.
+    pub fn stats(&self) -> &Arc<crate::stats::PluginStats> {
+        &self.shared.stats
     }
 
     /// The plugin this was prepared from.
@@ -361,6 +369,11 @@ impl Call {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// The plugin's process-wide statistics.
+    pub fn stats(&self) -> &Arc<crate::stats::PluginStats> {
+        &self.shared.stats
     }
 
     /// Copies the configuration into the guest; returns `(ptr, len)` for `init`.
@@ -632,8 +645,34 @@ impl Call {
             ));
         }
         let f = self.armed_hook(function)?;
-        f.call(&mut self.live.store, ())
-            .map_err(|e| self.classify(function, e))
+        let started = std::time::Instant::now();
+        let result = f.call(&mut self.live.store, ());
+        self.timed(function, started, result)
+    }
+
+    /// Records a hook's execution time and failure, and classifies the failure.
+    fn timed(
+        &self,
+        function: &'static str,
+        started: std::time::Instant,
+        result: Result<i32, wasmtime::Error>,
+    ) -> Result<i32, WasmError> {
+        let stats = &self.shared.stats;
+        let hook = crate::stats::PluginStats::hook_index(function);
+        if let Some(i) = hook {
+            stats.execution[i].observe_duration(started.elapsed());
+        }
+        result.map_err(|e| {
+            let error = self.classify(function, e);
+            if let Some(i) = hook {
+                let counter = match error {
+                    WasmError::Timeout { .. } => &stats.timeouts[i],
+                    _ => &stats.traps[i],
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            error
+        })
     }
 
     async fn hook(&mut self, function: &'static str) -> Result<i32, WasmError> {
@@ -641,9 +680,9 @@ impl Call {
             return self.hook_sync(function);
         }
         let f = self.armed_hook(function)?;
-        f.call_async(&mut self.live.store, ())
-            .await
-            .map_err(|e| self.classify(function, e))
+        let started = std::time::Instant::now();
+        let result = f.call_async(&mut self.live.store, ()).await;
+        self.timed(function, started, result)
     }
 
     fn classify(&self, function: &'static str, e: wasmtime::Error) -> WasmError {

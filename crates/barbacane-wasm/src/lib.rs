@@ -35,6 +35,7 @@ mod outbound;
 mod pool;
 mod runtime;
 mod state;
+pub mod stats;
 
 pub use cache::{
     CacheError, CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache,

@@ -69,6 +69,7 @@ pub(crate) async fn on_request(
     for prepared in chain {
         wants_response_body |= prepared.body_needs().response;
         let started = spans.mark();
+        let timer = std::time::Instant::now();
         let mut call = match prepared.start_async(exchange).await {
             Ok(call) => call,
             Err(failed) => {
@@ -82,6 +83,13 @@ pub(crate) async fn on_request(
             }
         };
         let action = call.on_request_async().await;
+        let stats = prepared.stats();
+        stats.middleware[0].observe_duration(timer.elapsed());
+        if matches!(action, Ok(Action::Respond)) {
+            stats
+                .short_circuits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         spans.close("barbacane.middleware", started, |span| {
             describe(span, prepared.name(), "request");
             match &action {
@@ -161,7 +169,9 @@ pub(crate) async fn on_response(
         exchange.response = Some(state.clone());
         exchange.context = std::mem::take(&mut context);
         let started = spans.mark();
+        let timer = std::time::Instant::now();
         let outcome = call.on_response_async().await;
+        call.stats().middleware[1].observe_duration(timer.elapsed());
         spans.close("barbacane.middleware", started, |span| {
             describe(span, call.name(), "response");
             if let Err(e) = &outcome {

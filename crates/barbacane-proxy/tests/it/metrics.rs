@@ -123,3 +123,61 @@ async fn metrics_on_traffic_when_asked() {
     assert!(text.contains("# TYPE barbacane_requests counter"), "{text}");
     assert!(!text.contains("# TYPE barbacane_requests_total"), "{text}");
 }
+
+#[tokio::test]
+async fn dispatch_times_errors_and_body_sizes_are_counted_by_route() {
+    use barbacane_test::capture::{CaptureServer, Reply};
+    let upstream = CaptureServer::start(Reply::new(200, "text/plain", "0123456789")).await;
+    // A port nobody listens on: the second route's dispatch fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let spec = format!(
+        r#"
+openapi: 3.1.0
+info: {{title: M, version: "1"}}
+paths:
+  /up:
+    post:
+      x-barbacane-dispatch: {{name: http-upstream, config: {{url: "{}"}}}}
+      responses: {{"200": {{description: ok}}}}
+  /down:
+    get:
+      x-barbacane-dispatch: {{name: http-upstream, config: {{url: "{dead}"}}}}
+      responses: {{"200": {{description: ok}}}}
+"#,
+        upstream.url()
+    );
+    let artifact = barbacane_test::compile_yaml_with(&[("api.yaml", &spec)], |o| {
+        o.allow_plaintext_upstream = true;
+    })
+    .unwrap();
+    let gw = TestGateway::from_artifact(&artifact, Default::default()).await;
+    let r = gw
+        .send(
+            gw.request("POST", "/up")
+                .header("content-type", "text/plain")
+                .body(http_body_util::Full::new(bytes::Bytes::from(vec![
+                    b'x';
+                    2_000
+                ])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(gw.get("/down").await.status(), 502);
+    let text = gw.gateway().render_metrics();
+    let has = |needle: &str| assert!(text.contains(needle), "no `{needle}` in\n{text}");
+    has("barbacane_dispatch_duration_seconds_count{method=\"POST\",route=\"/up\"} 1");
+    has("barbacane_dispatch_duration_seconds_count{method=\"GET\",route=\"/down\"} 1");
+    has("barbacane_dispatch_errors_total{method=\"GET\",route=\"/down\"} 1");
+    assert!(
+        !text.contains("barbacane_dispatch_errors_total{method=\"POST\""),
+        "{text}"
+    );
+    // 2,000 bytes in: above the 1,000 bound, within 10,000.
+    has("barbacane_request_size_bytes_bucket{method=\"POST\",route=\"/up\",le=\"1000\"} 0");
+    has("barbacane_request_size_bytes_bucket{method=\"POST\",route=\"/up\",le=\"10000\"} 1");
+    has("barbacane_response_size_bytes_count{method=\"POST\",route=\"/up\"} 1");
+    barbacane_test::promtool_check(&text);
+}

@@ -309,3 +309,47 @@ fn undeclared_capabilities_are_refused_at_compile_time() {
     assert_eq!(diags[0].code, Code::E1024, "{diags:#?}");
     assert!(diags[0].message.contains("barbacane:response"));
 }
+
+/// The number on the line starting with `prefix` (the counters are process-wide and other
+/// tests run in the same process: callers compare with at least what they caused).
+fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}` in\n{text}"))
+}
+
+#[tokio::test]
+async fn plugin_metrics_count_execution_traps_and_short_circuits() {
+    let gw = gateway().await;
+    assert_eq!(gw.get("/report").await.status(), 299);
+    assert_eq!(gw.get("/trap-request").await.status(), 500);
+    assert_eq!(gw.get("/global").await.status(), 200);
+    let text = gw.gateway().render_metrics();
+    assert!(
+        metric(
+            &text,
+            "barbacane_middleware_short_circuits_total{middleware=\"reporter\"}"
+        ) >= 1
+    );
+    assert!(
+        metric(
+            &text,
+            "barbacane_wasm_traps_total{plugin=\"trap-request\",hook=\"on_request\",kind=\"trap\"}"
+        ) >= 1
+    );
+    // Two taggers on /global, two before the reporter on /report: on_request and on_response.
+    assert!(
+        metric(
+            &text,
+            "barbacane_wasm_execution_duration_seconds_count{plugin=\"tagger\",hook=\"on_request\"}"
+        ) >= 4
+    );
+    assert!(
+        metric(
+            &text,
+            "barbacane_middleware_duration_seconds_count{middleware=\"tagger\",phase=\"response\"}"
+        ) >= 2
+    );
+    barbacane_test::promtool_check(&text);
+}
