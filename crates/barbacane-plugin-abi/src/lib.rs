@@ -98,11 +98,14 @@ pub enum Capability {
     /// `barbacane:kafka`: produce to Kafka (`acks=all`) through the gateway's pooled
     /// producers, awaiting the acknowledgement.
     Kafka,
+    /// `barbacane:telemetry`: the plugin's own Prometheus metrics
+    /// (`barbacane_plugin_<name>_...`) and spans nested under the request's trace.
+    Telemetry,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -116,6 +119,7 @@ impl Capability {
         Capability::Cache,
         Capability::Nats,
         Capability::Kafka,
+        Capability::Telemetry,
     ];
 
     /// The name used in `plugin.toml`.
@@ -134,6 +138,7 @@ impl Capability {
             Capability::Cache => "cache",
             Capability::Nats => "nats",
             Capability::Kafka => "kafka",
+            Capability::Telemetry => "telemetry",
         }
     }
 
@@ -153,6 +158,7 @@ impl Capability {
             Capability::Cache => "barbacane:cache",
             Capability::Nats => "barbacane:nats",
             Capability::Kafka => "barbacane:kafka",
+            Capability::Telemetry => "barbacane:telemetry",
         }
     }
 
@@ -201,6 +207,13 @@ impl Capability {
             Capability::Cache => &["lookup", "store"],
             Capability::Nats => &["publish"],
             Capability::Kafka => &["publish"],
+            Capability::Telemetry => &[
+                "metric_counter_inc",
+                "metric_histogram_observe",
+                "span_start",
+                "span_set_attribute",
+                "span_end",
+            ],
         }
     }
 

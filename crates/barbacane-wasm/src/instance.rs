@@ -197,6 +197,7 @@ impl Prepared {
             cache_lease: None,
             body_flags: 0,
             deadline_ticks,
+            stats: Some(Arc::clone(&self.shared.stats)),
         };
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);

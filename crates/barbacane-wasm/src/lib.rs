@@ -53,4 +53,4 @@ pub use outbound::{
     OutboundRequest, OutboundResponse,
 };
 pub use runtime::{Limits, Plugin, Runtime};
-pub use state::{ExchangeState, ResponseState};
+pub use state::{ExchangeState, GuestSpan, ResponseState};

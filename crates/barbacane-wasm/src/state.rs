@@ -31,6 +31,23 @@ pub struct ExchangeState {
     /// The route's template variables as matched (decoded), for
     /// `barbacane:request.path_param`.
     pub path_params: Vec<(String, String)>,
+    /// The request is traced: `barbacane:telemetry.span_start` records spans.
+    pub traced: bool,
+    /// Spans the plugin of the current hook recorded; the gateway takes them after the hook.
+    pub guest_spans: Vec<GuestSpan>,
+}
+
+/// A span a plugin recorded (`barbacane:telemetry`).
+#[derive(Debug, Clone)]
+pub struct GuestSpan {
+    /// Its name as the plugin gave it.
+    pub name: String,
+    /// When `span_start` was called.
+    pub start: std::time::Instant,
+    /// When `span_end` was called (`None`: the hook returned first; it ends there).
+    pub end: Option<std::time::Instant>,
+    /// Attributes, in order.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// A response as plugins see it.
@@ -74,6 +91,8 @@ pub(crate) struct HostState {
     pub(crate) body_flags: u8,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).
     pub(crate) deadline_ticks: u64,
+    /// The plugin's statistics (its own metrics go there).
+    pub(crate) stats: Option<Arc<crate::stats::PluginStats>>,
 }
 
 impl HostState {

@@ -102,6 +102,8 @@ impl WasmDispatcher {
                 .get::<crate::pipeline::ClientAddr>()
                 .map(|a| a.0.ip()),
             path_params: request.path_params,
+            // Spans of dispatcher plugins are not collected yet (middlewares' are).
+            ..Default::default()
         };
         let mut call = self
             .prepared

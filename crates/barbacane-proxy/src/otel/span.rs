@@ -216,16 +216,42 @@ impl Spans {
     }
 
     /// Records a child of the request span from `start` to now; `describe` adds attributes
-    /// and runs only when the request is recorded.
+    /// and runs only when the request is recorded. Returns the span's id (0 when not
+    /// recorded).
     pub(crate) fn close(
         &mut self,
         name: &'static str,
         start: u64,
         describe: impl FnOnce(&mut SpanData),
-    ) {
-        if let Some(recorder) = &mut self.0 {
-            let mut span = recorder.child(name, start);
-            describe(&mut span);
+    ) -> u64 {
+        match &mut self.0 {
+            Some(recorder) => {
+                let mut span = recorder.child(name, start);
+                describe(&mut span);
+                let id = span.id;
+                recorder.push(span);
+                id
+            }
+            None => 0,
+        }
+    }
+
+    /// Records the spans a plugin made during one hook as children of `parent` (the hook's
+    /// span); a span the plugin did not end ends now.
+    pub(crate) fn guest(&mut self, parent: u64, spans: Vec<barbacane_wasm::GuestSpan>) {
+        let Some(recorder) = &mut self.0 else {
+            return;
+        };
+        let now = recorder.now();
+        for guest in spans {
+            let mut span = recorder.child(guest.name, recorder.at(guest.start));
+            span.parent = parent;
+            span.end = guest.end.map_or(now, |end| recorder.at(end));
+            span.attrs = guest
+                .attributes
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k), AttrValue::Str(Cow::Owned(v))))
+                .collect();
             recorder.push(span);
         }
     }

@@ -62,6 +62,8 @@ pub(crate) async fn on_request(
             .get::<crate::pipeline::ClientAddr>()
             .map(|a| a.0.ip()),
         path_params,
+        traced: spans.0.is_some(),
+        guest_spans: Vec::new(),
     };
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;
@@ -83,6 +85,7 @@ pub(crate) async fn on_request(
             }
         };
         let action = call.on_request_async().await;
+        let guest = std::mem::take(&mut call.exchange_mut().guest_spans);
         let stats = prepared.stats();
         stats.middleware[0].observe_duration(timer.elapsed());
         if matches!(action, Ok(Action::Respond)) {
@@ -90,7 +93,7 @@ pub(crate) async fn on_request(
                 .short_circuits
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        spans.close("barbacane.middleware", started, |span| {
+        let id = spans.close("barbacane.middleware", started, |span| {
             describe(span, prepared.name(), "request");
             match &action {
                 Ok(Action::Respond) => span.attr("barbacane.short_circuit", true),
@@ -98,6 +101,7 @@ pub(crate) async fn on_request(
                 Ok(Action::Continue) => {}
             }
         });
+        spans.guest(id, guest);
         exchange = std::mem::take(call.exchange_mut());
         match action {
             Ok(Action::Continue) => calls.push(call),
@@ -172,12 +176,14 @@ pub(crate) async fn on_response(
         let timer = std::time::Instant::now();
         let outcome = call.on_response_async().await;
         call.stats().middleware[1].observe_duration(timer.elapsed());
-        spans.close("barbacane.middleware", started, |span| {
+        let guest = std::mem::take(&mut call.exchange_mut().guest_spans);
+        let id = spans.close("barbacane.middleware", started, |span| {
             describe(span, call.name(), "response");
             if let Err(e) = &outcome {
                 span.error = Some(e.to_string());
             }
         });
+        spans.guest(id, guest);
         match outcome {
             Ok(()) => {
                 let mut exchange = call.into_exchange();

@@ -22,13 +22,13 @@ use prost::Message;
 
 /// An OTLP receiver: HTTP/1.1 `POST /v1/traces` and gRPC `TraceService/Export` (HTTP/2),
 /// keeping every decoded request.
-struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<(String, ExportTraceServiceRequest)>>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -53,7 +53,7 @@ impl Receiver {
         Receiver { addr, seen }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
@@ -70,7 +70,7 @@ impl Receiver {
     }
 
     /// Waits until spans of `trace_id` (hex) include a `barbacane.request`.
-    async fn trace(&self, trace_id: &str) -> Vec<Span> {
+    pub(crate) async fn trace(&self, trace_id: &str) -> Vec<Span> {
         for _ in 0..100 {
             let spans: Vec<Span> = self
                 .spans()

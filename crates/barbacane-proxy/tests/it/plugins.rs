@@ -42,6 +42,29 @@ const REPORTER: &str = r#"(module
     (drop (call $status (i32.const 299))) (call $copy (i32.const 0)) (call $copy (i32.const 1)) (i32.const 1))
   (func (export "on_response") (result i32) (i32.const 0)))"#;
 
+/// Records a span `lookup` (attribute `cache=miss`) and counts `lookups_total{kind="a"}`
+/// in `on_request` (`telemetry` capability).
+const PROBE: &str = r#"(module
+  (import "barbacane:telemetry" "span_start" (func $start (param i32 i32) (result i32)))
+  (import "barbacane:telemetry" "span_set_attribute" (func $attr (param i32 i32 i32 i32 i32) (result i32)))
+  (import "barbacane:telemetry" "span_end" (func $end (param i32) (result i32)))
+  (import "barbacane:telemetry" "metric_counter_inc" (func $inc (param i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "lookup")
+  (data (i32.const 16) "cache")
+  (data (i32.const 32) "miss")
+  (data (i32.const 48) "lookups_total")
+  (data (i32.const 64) "kind=a")
+  (func (export "barbacane_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "on_request") (result i32) (local $s i32)
+    (local.set $s (call $start (i32.const 0) (i32.const 6)))
+    (drop (call $attr (local.get $s) (i32.const 16) (i32.const 5) (i32.const 32) (i32.const 4)))
+    (drop (call $end (local.get $s)))
+    (drop (call $inc (i32.const 48) (i32.const 13) (i32.const 64) (i32.const 6) (i64.const 1)))
+    (i32.const 0))
+  (func (export "on_response") (result i32) (i32.const 0)))"#;
+
 /// Traps in `on_request`.
 const TRAP_REQUEST: &str = r#"(module
   (memory (export "memory") 1)
@@ -101,6 +124,7 @@ fn project(spec: &str) -> tempfile::TempDir {
         None,
     );
     plugin(d, "trap-request", "middleware", "", TRAP_REQUEST, None);
+    plugin(d, "probe", "middleware", "\"telemetry\"", PROBE, None);
     plugin(
         d,
         "trap-response",
@@ -116,6 +140,7 @@ fn project(spec: &str) -> tempfile::TempDir {
         "reporter",
         "trap-request",
         "trap-response",
+        "probe",
         "backend",
     ] {
         manifest.push_str(&format!("  {name}:\n    path: plugins/{name}\n"));
@@ -159,6 +184,10 @@ paths:
   /trap-request:
     get:
       x-barbacane-middlewares: [{name: trap-request}]
+      x-barbacane-dispatch: {name: mock}
+  /probe:
+    get:
+      x-barbacane-middlewares: [{name: probe}]
       x-barbacane-dispatch: {name: mock}
   /trap-response:
     get:
@@ -352,4 +381,49 @@ async fn plugin_metrics_count_execution_traps_and_short_circuits() {
         ) >= 2
     );
     barbacane_test::promtool_check(&text);
+}
+
+#[tokio::test]
+async fn a_plugin_s_own_metrics_and_spans_reach_the_exposition_and_the_trace() {
+    use barbacane_proxy::otel::{OtlpConfig, OtlpProtocol, Tracer};
+    let receiver = crate::otlp::Receiver::start().await;
+    let mut otlp = OtlpConfig::new(&receiver.url(), OtlpProtocol::HttpProtobuf).unwrap();
+    otlp.flush_interval = std::time::Duration::from_millis(50);
+    let config = ServeConfig {
+        tracer: Some(Tracer::start(otlp, 1.0, "plugins", None).unwrap()),
+        ..ServeConfig::default()
+    };
+    let dir = project(SPEC);
+    let artifact = build(dir.path()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let gw = TestGateway::from_artifact(&artifact, config).await;
+    let r = gw.get("/probe").await;
+    assert_eq!(r.status(), 200);
+    let text = gw.gateway().render_metrics();
+    assert!(metric(&text, "barbacane_plugin_probe_lookups_total{kind=\"a\"}") >= 1);
+    assert!(
+        text.contains("# TYPE barbacane_plugin_probe_lookups_total counter"),
+        "{text}"
+    );
+    barbacane_test::promtool_check(&text);
+    let spans = receiver.trace(r.header("x-trace-id").unwrap()).await;
+    let lookup = spans
+        .iter()
+        .find(|s| s.name == "lookup")
+        .expect("the plugin's span");
+    let parent = spans
+        .iter()
+        .find(|s| s.span_id == lookup.parent_span_id)
+        .expect("its parent is in the trace");
+    assert_eq!(parent.name, "barbacane.middleware probe");
+    assert!(lookup.start_time_unix_nano >= parent.start_time_unix_nano);
+    assert!(lookup.end_time_unix_nano <= parent.end_time_unix_nano);
+    let attribute = lookup
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "cache")
+        .unwrap();
+    assert_eq!(
+        attribute.value.as_ref().unwrap().value,
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue("miss".into()))
+    );
 }

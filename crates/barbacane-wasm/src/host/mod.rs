@@ -13,6 +13,7 @@ mod ratelimit;
 mod request;
 mod response;
 pub(crate) mod secrets;
+mod telemetry;
 
 use barbacane_plugin_abi::Capability;
 use wasmtime::Linker;
@@ -40,6 +41,7 @@ pub(crate) fn add_to_linker(
         Capability::Cache => cache::add_to_linker(linker),
         Capability::Nats => events::add_to_linker(linker, true),
         Capability::Kafka => events::add_to_linker(linker, false),
+        Capability::Telemetry => telemetry::add_to_linker(linker),
     }
 }
 

@@ -65,6 +65,7 @@ pub mod ratelimit;
 mod request;
 mod response;
 pub mod secrets;
+pub mod telemetry;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

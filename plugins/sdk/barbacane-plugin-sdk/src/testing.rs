@@ -61,6 +61,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A span a plugin recorded: name, attributes, whether it ended.
+pub type RecordedSpan = (String, Vec<(String, String)>, bool);
+
 /// Builds a middleware from a configuration as the gateway does: deserialize, then `init`.
 pub fn middleware_from<M>(config: &serde_json::Value) -> Result<M, String>
 where
@@ -429,6 +432,27 @@ impl FakeHost {
     /// A context value.
     pub fn context_value(&self, key: &str) -> Option<String> {
         with(|s| s.context.get(key).cloned())
+    }
+
+    /// Counter updates so far: name, labels (`name=value` lines), amount.
+    pub fn counters(&self) -> Vec<(String, String, u64)> {
+        with(|s| s.counters.clone())
+    }
+
+    /// Histogram observations so far: name, labels (`name=value` lines), value.
+    pub fn histograms(&self) -> Vec<(String, String, f64)> {
+        with(|s| s.histograms.clone())
+    }
+
+    /// Spans so far: name, attributes, whether it ended.
+    pub fn spans(&self) -> Vec<RecordedSpan> {
+        with(|s| s.spans.clone())
+    }
+
+    /// Makes the request traced (`telemetry::Span` records) or not (the default).
+    pub fn traced(&mut self, traced: bool) -> &mut Self {
+        with(|s| s.traced = traced);
+        self
     }
 
     /// What the plugin logged: `(level, message)`, level 0 error .. 3 debug.

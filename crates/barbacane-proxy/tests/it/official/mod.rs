@@ -12,4 +12,5 @@ mod jwt;
 mod lambda;
 mod middlewares;
 mod rate_limit;
+mod telemetry;
 mod transform;

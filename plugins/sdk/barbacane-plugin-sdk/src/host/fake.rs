@@ -68,6 +68,14 @@ pub(crate) struct State {
     pub(crate) kafka: Option<BrokerHandler>,
     /// Every publish: broker (`nats`, `kafka`), JSON head, payload.
     pub(crate) published: Vec<(&'static str, serde_json::Value, Vec<u8>)>,
+    /// Counter updates: name, labels (as encoded), amount.
+    pub(crate) counters: Vec<(String, String, u64)>,
+    /// Histogram observations: name, labels (as encoded), value.
+    pub(crate) histograms: Vec<(String, String, f64)>,
+    /// The request is traced (`span_start` records).
+    pub(crate) traced: bool,
+    /// Spans: name, attributes, ended.
+    pub(crate) spans: Vec<crate::testing::RecordedSpan>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -503,4 +511,72 @@ pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
 
 pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a == b
+}
+
+/// The gateway's metric name rule.
+fn metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 64
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The gateway's label rule: `name=value` lines with valid names.
+fn metric_labels(labels: &str) -> bool {
+    labels
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .all(|l| l.split_once('=').is_some_and(|(n, _)| metric_name(n)))
+}
+
+pub(crate) fn metric_counter_inc(name: &str, labels: &str, by: u64) -> bool {
+    if !metric_name(name) || !metric_labels(labels) {
+        return false;
+    }
+    with(|s| s.counters.push((name.to_owned(), labels.to_owned(), by)));
+    true
+}
+
+pub(crate) fn metric_histogram_observe(name: &str, labels: &str, value: f64) -> bool {
+    if !metric_name(name) || !metric_labels(labels) || !value.is_finite() {
+        return false;
+    }
+    with(|s| {
+        s.histograms
+            .push((name.to_owned(), labels.to_owned(), value))
+    });
+    true
+}
+
+pub(crate) fn span_start(name: &str) -> i32 {
+    with(|s| {
+        if !s.traced || name.is_empty() {
+            return 0;
+        }
+        s.spans.push((name.to_owned(), Vec::new(), false));
+        i32::try_from(s.spans.len()).unwrap_or(0)
+    })
+}
+
+fn open_span(s: &mut State, span: i32) -> Option<&mut crate::testing::RecordedSpan> {
+    let index = usize::try_from(span).ok()?.checked_sub(1)?;
+    s.spans.get_mut(index).filter(|span| !span.2)
+}
+
+pub(crate) fn span_set_attribute(span: i32, key: &str, value: &str) {
+    with(|s| {
+        if let Some(span) = open_span(s, span) {
+            span.1.push((key.to_owned(), value.to_owned()));
+        }
+    });
+}
+
+pub(crate) fn span_end(span: i32) {
+    with(|s| {
+        if let Some(span) = open_span(s, span) {
+            span.2 = true;
+        }
+    });
 }

@@ -19,6 +19,32 @@ unsafe extern "C" {
     fn log_write(level: i32, ptr: *const u8, len: i32);
 }
 
+#[link(wasm_import_module = "barbacane:telemetry")]
+unsafe extern "C" {
+    #[link_name = "metric_counter_inc"]
+    fn tel_counter_inc(nptr: *const u8, nlen: i32, lptr: *const u8, llen: i32, by: i64) -> i32;
+    #[link_name = "metric_histogram_observe"]
+    fn tel_histogram_observe(
+        nptr: *const u8,
+        nlen: i32,
+        lptr: *const u8,
+        llen: i32,
+        value: f64,
+    ) -> i32;
+    #[link_name = "span_start"]
+    fn tel_span_start(nptr: *const u8, nlen: i32) -> i32;
+    #[link_name = "span_set_attribute"]
+    fn tel_span_set_attribute(
+        span: i32,
+        kptr: *const u8,
+        klen: i32,
+        vptr: *const u8,
+        vlen: i32,
+    ) -> i32;
+    #[link_name = "span_end"]
+    fn tel_span_end(span: i32) -> i32;
+}
+
 #[link(wasm_import_module = "barbacane:context")]
 unsafe extern "C" {
     #[link_name = "get"]
@@ -496,4 +522,56 @@ pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
 pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // SAFETY: valid slices for the duration of the call.
     unsafe { crypto_eq_raw(a.as_ptr(), len(a), b.as_ptr(), len(b)) == 1 }
+}
+
+pub(crate) fn metric_counter_inc(name: &str, labels: &str, by: u64) -> bool {
+    let by = i64::try_from(by).unwrap_or(i64::MAX);
+    // SAFETY: both slices are valid for their lengths for the duration of the call.
+    unsafe {
+        tel_counter_inc(
+            name.as_ptr(),
+            len(name.as_bytes()),
+            labels.as_ptr(),
+            len(labels.as_bytes()),
+            by,
+        ) == 0
+    }
+}
+
+pub(crate) fn metric_histogram_observe(name: &str, labels: &str, value: f64) -> bool {
+    // SAFETY: both slices are valid for their lengths for the duration of the call.
+    unsafe {
+        tel_histogram_observe(
+            name.as_ptr(),
+            len(name.as_bytes()),
+            labels.as_ptr(),
+            len(labels.as_bytes()),
+            value,
+        ) == 0
+    }
+}
+
+pub(crate) fn span_start(name: &str) -> i32 {
+    // SAFETY: the slice is valid for its length for the duration of the call.
+    unsafe { tel_span_start(name.as_ptr(), len(name.as_bytes())) }
+}
+
+pub(crate) fn span_set_attribute(span: i32, key: &str, value: &str) {
+    // SAFETY: both slices are valid for their lengths for the duration of the call.
+    unsafe {
+        tel_span_set_attribute(
+            span,
+            key.as_ptr(),
+            len(key.as_bytes()),
+            value.as_ptr(),
+            len(value.as_bytes()),
+        );
+    }
+}
+
+pub(crate) fn span_end(span: i32) {
+    // SAFETY: a plain value call.
+    unsafe {
+        tel_span_end(span);
+    }
 }
