@@ -29,6 +29,7 @@ pub mod secret_ref;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 pub mod tls;
 pub mod ui;
 pub mod version;

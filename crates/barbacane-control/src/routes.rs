@@ -215,13 +215,18 @@ pub fn router(state: AppState) -> Router {
             Access::AdminOrKey => machine = machine.route(r.path, r.handler),
         }
     }
-    let machine = machine.route_layer(middleware::from_fn(version::negotiate_version));
+    let machine = machine
+        .route_layer(middleware::from_fn(version::negotiate_version))
+        .route_layer(middleware::from_fn(crate::telemetry::track));
+    // Counted outermost, so refusals by the posture count too.
     let private = private
         .route_layer(middleware::from_fn(version::negotiate_version))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             posture::authorize,
-        ));
+        ))
+        .route_layer(middleware::from_fn(crate::telemetry::track));
+    let public = public.route_layer(middleware::from_fn(crate::telemetry::track));
     public
         .merge(private)
         .merge(machine)

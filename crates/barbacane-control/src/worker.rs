@@ -149,7 +149,9 @@ impl Workers {
                 }
             })
         };
+        let started = std::time::Instant::now();
         let (outcome, plugins) = self.build(&c, shutdown).await;
+        crate::telemetry::compile_finished(outcome.is_ok(), started.elapsed());
         self.finish(&c, outcome, plugins, shutdown).await;
         renewal.abort();
     }

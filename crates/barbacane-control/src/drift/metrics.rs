@@ -139,6 +139,7 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        crate::telemetry::render(&mut out);
         Ok(out)
     }
 }

@@ -254,6 +254,25 @@ async fn drift_is_alerted_signed_and_converged_only_by_an_approval() {
         text.contains("barbacane_control_connected_data_planes 1"),
         "{text}"
     );
+    // Requests by route template (never the raw path), and the compilations this process ran.
+    let count = |prefix: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{prefix}` in {text}"))
+    };
+    assert!(
+        count(
+            "barbacane_control_http_request_duration_seconds_count{method=\"GET\",route=\"/artifacts/{id}\",status=\"2xx\"}"
+        ) >= 1
+    );
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("route=\"/artifacts/"))
+            .all(|l| l.contains("route=\"/artifacts/{id}")),
+        "raw paths never become labels: {text}"
+    );
+    assert!(count("barbacane_control_compile_duration_seconds_count{result=\"succeeded\"}") >= 2);
     barbacane_test::promtool_check(&text);
 
     // A proposal states what would change, and changes nothing.
