@@ -36,6 +36,8 @@ pub(crate) struct AccessLine<'a> {
     pub client: Option<std::net::IpAddr>,
     pub request_id: &'a str,
     pub trace_id: &'a str,
+    /// The request span's id, when the request was traced (`--otlp-endpoint`).
+    pub span_id: Option<u64>,
 }
 
 struct Sink {
@@ -150,6 +152,9 @@ fn format_line(out: &mut String, format: AccessFormat, now: SystemTime, l: &Acce
             json_str(out, l.request_id);
             out.push_str(",\"trace_id\":");
             json_str(out, l.trace_id);
+            if let Some(span) = l.span_id {
+                let _ = write!(out, ",\"span_id\":\"{span:016x}\"");
+            }
             out.push_str(",\"target\":\"barbacane::access\"}\n");
         }
         AccessFormat::Text => {
@@ -172,12 +177,16 @@ fn format_line(out: &mut String, format: AccessFormat, now: SystemTime, l: &Acce
             if let Some(c) = &client {
                 let _ = write!(out, " client={c}");
             }
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 " request_id={} trace_id={}",
                 text_value(l.request_id),
                 l.trace_id
             );
+            if let Some(span) = l.span_id {
+                let _ = write!(out, " span_id={span:016x}");
+            }
+            out.push('\n');
         }
     }
 }
@@ -246,6 +255,7 @@ mod tests {
             client: Some("127.0.0.1".parse().unwrap()),
             request_id: "r-1",
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+            span_id: Some(0x00f0_67aa_0ba9_02b7),
         }
     }
 
@@ -268,6 +278,7 @@ mod tests {
         assert_eq!(v["bytes_out"], 37);
         assert!(v.get("bytes_in").is_none());
         assert_eq!(v["client"], "127.0.0.1");
+        assert_eq!(v["span_id"], "00f067aa0ba902b7");
     }
 
     #[test]

@@ -114,7 +114,12 @@ where
         }
         Matched::Health => return finish::finish(response, request_id, &trace_id),
     };
-    access.log(route, &response, elapsed, &request_id, &trace_id);
+    access.log(
+        route,
+        &response,
+        elapsed,
+        (&request_id, &trace_id, spans.0.as_ref().map(|r| r.root)),
+    );
     if let (Some(recorder), Some(tracer)) = (spans.0.take(), &config.tracer) {
         tracer.submit(close_request_span(
             *recorder,
@@ -232,8 +237,7 @@ impl AccessRecord {
         route: Option<&crate::metrics::RouteMetrics>,
         response: &Response<Body>,
         elapsed: std::time::Duration,
-        request_id: &http::HeaderValue,
-        trace_id: &[u8; 32],
+        (request_id, trace_id, span_id): (&http::HeaderValue, &[u8; 32], Option<u64>),
     ) {
         use http_body::Body as _;
         if !tracing::enabled!(target: "barbacane::access", tracing::Level::INFO) {
@@ -250,6 +254,7 @@ impl AccessRecord {
             client: self.client,
             request_id: request_id.to_str().unwrap_or("-"),
             trace_id: std::str::from_utf8(trace_id).unwrap_or("-"),
+            span_id,
         };
         if crate::access_log::write(&line) {
             return;
@@ -266,6 +271,7 @@ impl AccessRecord {
             client = self.client.map(tracing::field::display),
             request_id = request_id.to_str().unwrap_or("-"),
             trace_id = std::str::from_utf8(trace_id).unwrap_or("-"),
+            span_id = span_id.map(|s| tracing::field::display(format!("{s:016x}"))),
             "request_completed"
         );
     }

@@ -666,11 +666,21 @@ impl Call {
         result.map_err(|e| {
             let error = self.classify(function, e);
             if let Some(i) = hook {
-                let counter = match error {
-                    WasmError::Timeout { .. } => &stats.timeouts[i],
-                    _ => &stats.traps[i],
+                let (counter, kind) = match error {
+                    WasmError::Timeout { .. } => (&stats.timeouts[i], "timeout"),
+                    _ => (&stats.traps[i], "trap"),
                 };
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if stats.may_log_trap() {
+                    tracing::warn!(
+                        target: "barbacane::wasm",
+                        plugin = %self.shared.name,
+                        hook = function,
+                        kind,
+                        error = %error,
+                        "wasm_trap"
+                    );
+                }
             }
             error
         })

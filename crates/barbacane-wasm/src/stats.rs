@@ -107,6 +107,9 @@ pub struct PluginStats {
     pub short_circuits: AtomicU64,
     /// Its own metrics (`telemetry` capability).
     pub custom: Mutex<CustomMetrics>,
+    /// The second (since the epoch) of the last `wasm_trap` log line: at most one per second
+    /// per plugin, so a plugin failing on every request cannot flood the log.
+    last_trap_log: AtomicU64,
 }
 
 impl PluginStats {
@@ -119,7 +122,16 @@ impl PluginStats {
             middleware: std::array::from_fn(|_| Histogram::new(&FAST_BUCKETS)),
             short_circuits: AtomicU64::new(0),
             custom: Mutex::new(CustomMetrics::default()),
+            last_trap_log: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a `wasm_trap` line may be logged now (once per second per plugin).
+    pub fn may_log_trap(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_trap_log.swap(now, Ordering::Relaxed) != now
     }
 
     /// The index of `hook` in [`HOOKS`].
