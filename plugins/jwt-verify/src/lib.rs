@@ -16,6 +16,9 @@ pub mod keys;
 pub mod keyset;
 pub mod token;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use answer::{Identity, Refusal};
 pub use claims::ClaimRules;
 pub use keys::{Alg, Key, KeyType};
