@@ -11,5 +11,6 @@ mod events;
 mod jwt;
 mod lambda;
 mod middlewares;
+mod oidc;
 mod rate_limit;
 mod transform;
