@@ -407,20 +407,17 @@ impl Middleware for JwtAuth {
     }
 
     fn on_request(&mut self, request: &mut Request) -> Action {
-        let identity = match self.authenticate(request) {
-            Ok(identity) => identity,
-            Err(Refusal::Missing) => return Action::Respond(answer::missing()),
-            Err(Refusal::Invalid(why)) => {
-                log::debug(&format!("token refused: {why}"));
-                return Action::Respond(answer::invalid());
+        match self.authenticate(request) {
+            Ok(identity) => {
+                identity.set_context("jwt");
+                Action::Continue
             }
-            Err(Refusal::InsufficientScope) => {
-                return Action::Respond(answer::insufficient_scope(&self.policy.scope_challenge));
-            }
-            Err(Refusal::Unavailable) => return Action::Respond(unavailable()),
-        };
-        identity.set_context("jwt");
-        Action::Continue
+            Err(refusal) => Action::Respond(answer::refuse(
+                refusal,
+                &self.policy.scope_challenge,
+                unavailable,
+            )),
+        }
     }
 }
 

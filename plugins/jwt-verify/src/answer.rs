@@ -86,6 +86,24 @@ pub fn unavailable(problem_type: &str, detail: &str, retry_after_s: i64) -> Outg
     .header("retry-after", retry_after_s.to_string())
 }
 
+/// The answer to `refusal` (an invalid token's reason is logged at debug level, never the
+/// token); `scope_challenge` from [`scope_challenge`], `unavailable` makes the plugin's 503.
+pub fn refuse(
+    refusal: Refusal,
+    scope_challenge: &str,
+    unavailable: impl FnOnce() -> OutgoingResponse,
+) -> OutgoingResponse {
+    match refusal {
+        Refusal::Missing => missing(),
+        Refusal::Invalid(why) => {
+            log::debug(&format!("token refused: {why}"));
+            invalid()
+        }
+        Refusal::InsufficientScope => insufficient_scope(scope_challenge),
+        Refusal::Unavailable => unavailable(),
+    }
+}
+
 /// The `WWW-Authenticate` value of the 403, naming every required scope.
 pub fn scope_challenge(required_scopes: &[String]) -> String {
     let scopes = required_scopes.join(" ");

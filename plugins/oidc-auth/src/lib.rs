@@ -85,8 +85,8 @@
 //!
 //! Capabilities: `request`, `response`, `context`, `crypto`, `http`, `clock`, `log`.
 
+use barbacane_plugin_sdk::clock;
 use barbacane_plugin_sdk::prelude::*;
-use barbacane_plugin_sdk::{clock, log};
 use jwt_verify::answer::{self, Refusal};
 use jwt_verify::fetch::check_url;
 use jwt_verify::keyset::{self, KeySet, UNAVAILABLE_RETRY_MS};
@@ -305,20 +305,17 @@ impl Middleware for OidcAuth {
     }
 
     fn on_request(&mut self, request: &mut Request) -> Action {
-        let identity = match self.authenticate(request) {
-            Ok(identity) => identity,
-            Err(Refusal::Missing) => return Action::Respond(answer::missing()),
-            Err(Refusal::Invalid(why)) => {
-                log::debug(&format!("token refused: {why}"));
-                return Action::Respond(answer::invalid());
+        match self.authenticate(request) {
+            Ok(identity) => {
+                identity.set_context("oidc");
+                Action::Continue
             }
-            Err(Refusal::InsufficientScope) => {
-                return Action::Respond(answer::insufficient_scope(&self.policy.scope_challenge));
-            }
-            Err(Refusal::Unavailable) => return Action::Respond(self.unavailable()),
-        };
-        identity.set_context("oidc");
-        Action::Continue
+            Err(refusal) => Action::Respond(answer::refuse(
+                refusal,
+                &self.policy.scope_challenge,
+                || self.unavailable(),
+            )),
+        }
     }
 }
 
