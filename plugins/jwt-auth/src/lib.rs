@@ -144,35 +144,33 @@
 //!
 //! Capabilities: `request`, `response`, `context`, `crypto`, `http`, `clock`, `log`.
 
-use barbacane_plugin_sdk::http::{self, HttpRequest};
 use barbacane_plugin_sdk::prelude::*;
-use barbacane_plugin_sdk::{clock, crypto, log};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use barbacane_plugin_sdk::{clock, log};
+use jwt_verify::answer::{self, Refusal};
+use jwt_verify::keyset::{self, KeySet};
+use jwt_verify::token::{bearer_token, is_scope_token, names, parse_jws};
+use jwt_verify::{ClaimRules, Identity, fetch};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-mod keys;
+// Names the unit tests reach through `use super::*`, from when this module held the code
+// now in `jwt-verify`.
+#[cfg(test)]
+use {
+    barbacane_plugin_sdk::crypto,
+    base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD},
+};
+
 mod pem;
 
+pub use jwt_verify::keys;
 use keys::{Alg, Key};
 
-/// The challenge of a request without a token.
-pub const CHALLENGE: &str = r#"Bearer realm="api""#;
-
-/// The challenge of a request with an invalid token.
-pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="api", error="invalid_token""#;
-
-/// At most one fetch of the JWK Set per this many milliseconds for tokens naming an unknown
-/// `kid`, and between a failed scheduled fetch and its retry.
-pub const REFETCH_INTERVAL_MS: i64 = 30_000;
-
-/// While no JWK Set was ever fetched: at most one attempt per this many milliseconds (the
-/// `Retry-After` of the 503).
-pub const UNAVAILABLE_RETRY_MS: i64 = 5_000;
+pub use answer::{CHALLENGE, INVALID_TOKEN_CHALLENGE};
+pub use keyset::{REFETCH_INTERVAL_MS, UNAVAILABLE_RETRY_MS};
 
 /// Largest JWK Set body read, in bytes.
-pub const MAX_JWKS_BYTES: usize = 512 * 1024;
+pub const MAX_JWKS_BYTES: usize = fetch::MAX_DOCUMENT_BYTES;
 
 /// Longest `timeout_ms` (the gateway's limit for an outbound call).
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
@@ -211,17 +209,8 @@ pub struct JwtAuth {
     policy: Policy,
     /// The JWK Set as last fetched, kept across requests.
     #[serde(skip)]
-    jwks: Jwks,
-    /// SHA-256 of the signing input and signature of tokens whose signature verified, so a
-    /// client reusing its token (the common case) costs one hash instead of a public-key
-    /// check; claims are still checked on every request. Bounded, cleared when full and
-    /// whenever the JWK Set is fetched (a key that left the set verifies nothing more).
-    #[serde(skip)]
-    verified: std::collections::HashSet<[u8; 32]>,
+    jwks: KeySet,
 }
-
-/// Verified signatures an instance remembers.
-const VERIFIED_CACHE: usize = 1024;
 
 fn default_clock_skew_seconds() -> u64 {
     60
@@ -246,213 +235,8 @@ struct Policy {
     refresh_ms: i64,
     /// The 403's challenge.
     scope_challenge: String,
-}
-
-/// The JWK Set of `jwks_url`, and when it was fetched (monotonic milliseconds).
-#[derive(Debug, Default)]
-struct Jwks {
-    keys: Vec<Key>,
-    /// The last successful fetch.
-    fetched_ms: Option<i64>,
-    /// The last attempt, successful or not.
-    attempted_ms: Option<i64>,
-    /// Whether the last attempt failed.
-    failed: bool,
-}
-
-impl Jwks {
-    /// Whether at least `gap` ms passed since the last attempt (or there was none).
-    fn quiet_for(&self, now_ms: i64, gap: i64) -> bool {
-        self.attempted_ms
-            .is_none_or(|t| now_ms.saturating_sub(t) >= gap)
-    }
-
-    /// Whether a fetch is due now, for lack of keys or for their age.
-    fn due(&self, now_ms: i64, refresh_ms: i64) -> bool {
-        match self.fetched_ms {
-            None => self.quiet_for(now_ms, UNAVAILABLE_RETRY_MS),
-            Some(fetched) => {
-                now_ms.saturating_sub(fetched) >= refresh_ms
-                    && (!self.failed || self.quiet_for(now_ms, REFETCH_INTERVAL_MS))
-            }
-        }
-    }
-}
-
-/// Why a request is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Refusal {
-    /// No bearer token.
-    Missing,
-    /// A token that is not valid, and why (for the debug log).
-    Invalid(String),
-    /// A valid token without every required scope.
-    InsufficientScope,
-    /// No key to check the token with: the JWK Set cannot be fetched.
-    Unavailable,
-}
-
-/// A compact JWS, decoded.
-#[derive(Debug)]
-struct Jws<'a> {
-    /// `header.payload`, as sent: what was signed.
-    signing_input: &'a str,
-    alg: Alg,
-    kid: Option<String>,
-    claims: Map<String, Value>,
-    signature: Vec<u8>,
-}
-
-/// What an accepted token says, for the context.
-#[derive(Debug)]
-struct Identity {
-    sub: Option<String>,
-    scopes: Vec<String>,
-    roles: Option<Vec<String>>,
-    claims: Map<String, Value>,
-}
-
-/// The token of an `Authorization: Bearer <token>` field, when there is one.
-fn bearer_token(request: &Request) -> Option<String> {
-    let value = request.header("authorization")?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim_start_matches(' ');
-    (!token.is_empty()).then(|| token.to_owned())
-}
-
-/// A base64url part of a token: no padding, canonical.
-fn decode_part(part: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(part).ok()
-}
-
-/// A JSON object from a token part.
-fn json_object(part: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_slice(&decode_part(part)?) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-/// Splits and decodes a compact JWS, and checks its header against `allowed`.
-fn parse_jws<'a>(token: &'a str, allowed: &[Alg]) -> Result<Jws<'a>, String> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, payload, signature] = parts[..] else {
-        return Err(if parts.len() == 5 {
-            "a JWE (five parts): only signed tokens (JWS) are accepted".to_owned()
-        } else {
-            format!("{} parts: a compact JWS has three", parts.len())
-        });
-    };
-    let header_json = json_object(header).ok_or("the header is not a base64url JSON object")?;
-    let alg = match header_json.get("alg") {
-        Some(Value::String(alg)) => alg,
-        Some(_) => return Err("the header's `alg` is not a string".into()),
-        None => return Err("the header has no `alg`".into()),
-    };
-    if let Some(why) = keys::refusal(alg) {
-        return Err(format!("alg: {why}"));
-    }
-    let alg = Alg::parse(alg).ok_or("alg: not supported")?;
-    if !allowed.contains(&alg) {
-        return Err(format!("alg: {} is not in `algorithms`", alg.name()));
-    }
-    if header_json.contains_key("crit") {
-        return Err("the header has `crit`: no extension is understood".into());
-    }
-    let kid = match header_json.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err("the header's `kid` is not a string".into()),
-    };
-    let claims = json_object(payload).ok_or("the payload is not a base64url JSON object")?;
-    let signature = decode_part(signature).ok_or("the signature is not base64url")?;
-    if signature.is_empty() {
-        return Err("the signature is empty".into());
-    }
-    Ok(Jws {
-        signing_input: &token[..header.len() + 1 + payload.len()],
-        alg,
-        kid,
-        claims,
-        signature,
-    })
-}
-
-/// A NumericDate claim: `None` when absent, an error when not a number.
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, String> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(value) => value
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| format!("`{name}` is not a number")),
-    }
-}
-
-/// The values of a claim that lists names: a space-separated string, or an array of
-/// strings (values holding whitespace, or empty, skipped).
-fn names(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|s| !s.is_empty() && !s.chars().any(char::is_whitespace))
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// An RFC 6749 `scope-token`: `%x21 / %x23-5B / %x5D-7E`, at least one.
-fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
-
-/// Checks a `jwks_url`: `https://`, or `http://` to a loopback host; no credentials.
-fn check_jwks_url(url: &str) -> Result<(), String> {
-    let refuse = |why: &str| Err(format!("jwks_url `{url}`: {why}"));
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return refuse("not an absolute URL (https://...)");
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return refuse("it holds whitespace");
-    }
-    if authority.contains('@') {
-        return refuse("credentials in the URL are not accepted");
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((inside, _)) => format!("[{inside}]"),
-            None => return refuse("malformed IPv6 host"),
-        },
-        None => authority.split(':').next().unwrap_or_default().to_owned(),
-    };
-    if host.is_empty() {
-        return refuse("no host");
-    }
-    if scheme.eq_ignore_ascii_case("https") {
-        return Ok(());
-    }
-    if scheme.eq_ignore_ascii_case("http") {
-        let loopback = ["127.0.0.1", "localhost", "[::1]"]
-            .iter()
-            .any(|h| host.eq_ignore_ascii_case(h));
-        if loopback {
-            return Ok(());
-        }
-        return refuse(
-            "keys must be fetched over https (http:// is accepted only for 127.0.0.1, \
-             localhost and [::1])",
-        );
-    }
-    refuse("the scheme must be https")
+    /// How the fetch-failure warning names the JWK Set.
+    jwks_label: String,
 }
 
 /// The accepted algorithms: `algorithms`, or all of them.
@@ -481,229 +265,46 @@ fn parse_algorithms(algorithms: Option<&[String]>) -> Result<Vec<Alg>, String> {
     Ok(algs)
 }
 
-/// Fetches and parses the JWK Set at `url`.
-fn fetch_jwks(url: &str, timeout_ms: u64) -> Result<Vec<Key>, String> {
-    let mut request = HttpRequest::new("GET", url);
-    request.headers.push((
-        "accept".to_owned(),
-        "application/jwk-set+json, application/json".to_owned(),
-    ));
-    request.timeout_ms = Some(timeout_ms);
-    let response = http::call(&request).map_err(|e| e.to_string())?;
-    if response.status != 200 {
-        return Err(format!("the server answered {}", response.status));
-    }
-    if response.body.len() > MAX_JWKS_BYTES {
-        return Err(format!("the JWK Set is over {} KiB", MAX_JWKS_BYTES / 1024));
-    }
-    let set: Value =
-        serde_json::from_slice(&response.body).map_err(|_| "the answer is not JSON".to_owned())?;
-    let entries = set
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("the answer is not a JWK Set (no `keys` array)")?;
-    let mut keys = Vec::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
-        match keys::parse_jwk(entry) {
-            Ok(key) => keys.push(key),
-            Err(why) => {
-                let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("");
-                log::debug(&format!(
-                    "jwks_url: key {index} (kid {}) skipped: {why}",
-                    keys::shown(kid)
-                ));
-            }
-        }
-    }
-    if keys.is_empty() {
-        return Err("the JWK Set has no usable signing key".into());
-    }
-    Ok(keys)
-}
-
 /// The monotonic clock, in milliseconds.
 fn monotonic_ms() -> i64 {
     clock::monotonic_ns() / 1_000_000
 }
 
-fn missing() -> OutgoingResponse {
-    OutgoingResponse::problem_with_detail(
-        401,
-        "unauthorized",
-        "Authentication required",
-        Some("The request needs a bearer token."),
-    )
-    .header("www-authenticate", CHALLENGE)
-}
-
-fn invalid() -> OutgoingResponse {
-    OutgoingResponse::problem_with_detail(
-        401,
-        "unauthorized",
-        "Authentication required",
-        Some("The bearer token is invalid (invalid_token)."),
-    )
-    .header("www-authenticate", INVALID_TOKEN_CHALLENGE)
-}
-
 fn unavailable() -> OutgoingResponse {
-    OutgoingResponse::problem_with_detail(
-        503,
+    answer::unavailable(
         "jwks-unavailable",
-        "The token cannot be checked",
-        Some("The keys of the token's issuer are unavailable; try again shortly."),
+        "The keys of the token's issuer are unavailable; try again shortly.",
+        UNAVAILABLE_RETRY_MS / 1000,
     )
-    .header("retry-after", (UNAVAILABLE_RETRY_MS / 1000).to_string())
 }
 
 impl JwtAuth {
-    fn insufficient_scope(&self) -> OutgoingResponse {
-        OutgoingResponse::problem_with_detail(
-            403,
-            "insufficient-scope",
-            "Insufficient scope",
-            Some("The bearer token lacks a scope this operation requires (insufficient_scope)."),
-        )
-        .header("www-authenticate", self.policy.scope_challenge.as_str())
-    }
-
-    /// Fetches the JWK Set and records the outcome; on failure the keys are kept.
-    fn fetch(&mut self, now_ms: i64) {
-        let Some(url) = self.jwks_url.as_deref() else {
-            return;
-        };
-        self.jwks.attempted_ms = Some(now_ms);
-        match fetch_jwks(url, self.timeout_ms) {
-            Ok(keys) => {
-                self.jwks.keys = keys;
-                self.verified.clear();
-                self.jwks.fetched_ms = Some(now_ms);
-                self.jwks.failed = false;
-            }
-            Err(why) => {
-                self.jwks.failed = true;
-                let kept = match self.jwks.keys.len() {
-                    0 => "no keys to fall back on".to_owned(),
-                    1 => "keeping the key fetched before".to_owned(),
-                    n => format!("keeping the {n} keys fetched before"),
-                };
-                log::warn(&format!("fetching the JWK Set {url} failed: {why}; {kept}"));
-            }
-        }
-    }
-
-    /// Whether a configured or fetched key has the `kid`.
-    fn knows_kid(&self, kid: &str) -> bool {
-        self.policy
-            .static_keys
-            .iter()
-            .chain(&self.jwks.keys)
-            .any(|k| k.kid.as_deref() == Some(kid))
-    }
-
     /// Checks the token's signature with the candidate keys, fetching the JWK Set when due.
-    fn check_signature(&mut self, jws: &Jws<'_>) -> Result<(), Refusal> {
-        if self.jwks_url.is_some() {
-            let now = monotonic_ms();
-            if self.jwks.due(now, self.policy.refresh_ms) {
-                self.fetch(now);
-            }
-            if let Some(kid) = &jws.kid
-                && !self.knows_kid(kid)
-                && self.jwks.quiet_for(now, REFETCH_INTERVAL_MS)
-            {
-                self.fetch(now);
-            }
+    fn check_signature(&mut self, jws: &jwt_verify::Jws<'_>) -> Result<(), Refusal> {
+        if let Some(url) = self.jwks_url.as_deref() {
+            let timeout_ms = self.timeout_ms;
+            self.jwks.refresh(
+                monotonic_ms(),
+                self.policy.refresh_ms,
+                jws.kid.as_deref(),
+                &self.policy.static_keys,
+                &self.policy.jwks_label,
+                || fetch::fetch_jwks(url, timeout_ms, "jwks_url"),
+            );
         }
-        let mut seen = jws.signing_input.as_bytes().to_vec();
-        seen.push(b'.');
-        seen.extend_from_slice(&jws.signature);
-        let seen = crypto::sha256(&seen);
-        if self.verified.contains(&seen) {
-            return Ok(());
-        }
-        let kid = jws.kid.as_deref();
-        let candidates = self
-            .policy
-            .static_keys
-            .iter()
-            .chain(&self.jwks.keys)
-            .filter(|k| k.accepts(jws.alg))
-            .filter(|k| match (k.kid.as_deref(), kid) {
-                (Some(have), Some(want)) => have == want,
-                _ => true,
-            });
-        let mut tried = 0;
-        for key in candidates {
-            tried += 1;
-            match crypto::verify(
-                jws.alg.name(),
-                &key.jwk,
-                jws.signing_input.as_bytes(),
-                &jws.signature,
-            ) {
-                Ok(true) => {
-                    if self.verified.len() >= VERIFIED_CACHE {
-                        self.verified.clear();
-                    }
-                    self.verified.insert(seen);
-                    return Ok(());
-                }
-                Ok(false) => {}
-                Err(why) => log::debug(&format!("the gateway cannot verify with a key: {why}")),
-            }
-        }
-        if self.jwks_url.is_some() && self.jwks.fetched_ms.is_none() {
+        let tried = match self.jwks.verify(&self.policy.static_keys, jws) {
+            Ok(()) => return Ok(()),
+            Err(tried) => tried,
+        };
+        if self.jwks_url.is_some() && !self.jwks.ever_fetched() {
             return Err(Refusal::Unavailable);
         }
-        Err(Refusal::Invalid(match (tried, kid) {
-            (0, Some(kid)) => format!(
-                "no {} key with kid {} for {}",
-                if self.jwks_url.is_some() {
-                    "configured or fetched"
-                } else {
-                    "configured"
-                },
-                keys::shown(kid),
-                jws.alg.name()
-            ),
-            (0, None) => format!("no key for {}", jws.alg.name()),
-            _ => "the signature does not verify".to_owned(),
-        }))
-    }
-
-    /// Checks the registered claims at `now_ms` (Unix milliseconds).
-    fn check_claims(&self, claims: &Map<String, Value>, now_ms: i64) -> Result<(), String> {
-        let now = now_ms as f64;
-        let skew = self.clock_skew_seconds as f64;
-        let exp = numeric_date(claims, "exp")?.ok_or("the token has no `exp`")?;
-        if now >= (exp + skew) * 1000.0 {
-            return Err("expired (`exp`)".into());
-        }
-        for name in ["nbf", "iat"] {
-            if let Some(at) = numeric_date(claims, name)?
-                && now < (at - skew) * 1000.0
-            {
-                return Err(format!("`{name}` is in the future"));
-            }
-        }
-        if let Some(issuer) = &self.issuer
-            && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
-        {
-            return Err("`iss` is not the configured issuer".into());
-        }
-        if let Some(audience) = &self.audience {
-            let matches = |v: &Value| v.as_str() == Some(audience.as_str());
-            let ok = match claims.get("aud") {
-                Some(Value::Array(items)) => items.iter().any(matches),
-                Some(aud) => matches(aud),
-                None => false,
-            };
-            if !ok {
-                return Err("`aud` does not contain the configured audience".into());
-            }
-        }
-        Ok(())
+        let sources = if self.jwks_url.is_some() {
+            "configured or fetched"
+        } else {
+            "configured"
+        };
+        Err(Refusal::Invalid(keyset::unverified(tried, jws, sources)))
     }
 
     /// Checks the request's token.
@@ -713,26 +314,14 @@ impl JwtAuth {
         if !self.skip_signature_validation {
             self.check_signature(&jws)?;
         }
-        self.check_claims(&jws.claims, clock::now_ms())
-            .map_err(Refusal::Invalid)?;
-        let claims = jws.claims;
-        let scopes = names(claims.get("scope").or_else(|| claims.get("scp")));
-        if let Some(lacking) = self.required_scopes.iter().find(|s| !scopes.contains(s)) {
-            log::debug(&format!(
-                "token refused: it lacks the scope {}",
-                keys::shown(lacking)
-            ));
-            return Err(Refusal::InsufficientScope);
-        }
-        let roles = self
-            .groups_claim
-            .as_ref()
-            .map(|claim| names(claims.get(claim)));
-        Ok(Identity {
-            sub: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            scopes,
-            roles,
-            claims,
+        let rules = ClaimRules {
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            clock_skew_seconds: self.clock_skew_seconds,
+        };
+        let groups_claim = self.groups_claim.as_deref();
+        answer::accept(jws, &rules, &self.required_scopes, |claims| {
+            groups_claim.map(|claim| names(claims.get(claim)))
         })
     }
 }
@@ -769,7 +358,7 @@ impl Middleware for JwtAuth {
             ));
         }
         if let Some(url) = &self.jwks_url {
-            check_jwks_url(url)?;
+            fetch::check_url("jwks_url", url)?;
         }
         let mut static_keys = Vec::new();
         if let Some(jwk) = &self.public_key_jwk {
@@ -804,48 +393,31 @@ impl Middleware for JwtAuth {
                  can forge a token this configuration accepts; never use it in production",
             );
         }
-        let challenge_scopes = self.required_scopes.join(" ");
         self.policy = Policy {
             algorithms,
             static_keys: static_keys.into_iter().map(|(_, key)| key).collect(),
             refresh_ms,
-            scope_challenge: format!(
-                r#"Bearer realm="api", error="insufficient_scope", scope="{challenge_scopes}""#
+            scope_challenge: answer::scope_challenge(&self.required_scopes),
+            jwks_label: format!(
+                "the JWK Set {}",
+                self.jwks_url.as_deref().unwrap_or_default()
             ),
         };
         Ok(())
     }
 
     fn on_request(&mut self, request: &mut Request) -> Action {
-        let identity = match self.authenticate(request) {
-            Ok(identity) => identity,
-            Err(Refusal::Missing) => return Action::Respond(missing()),
-            Err(Refusal::Invalid(why)) => {
-                log::debug(&format!("token refused: {why}"));
-                return Action::Respond(invalid());
+        match self.authenticate(request) {
+            Ok(identity) => {
+                identity.set_context("jwt");
+                Action::Continue
             }
-            Err(Refusal::InsufficientScope) => return Action::Respond(self.insufficient_scope()),
-            Err(Refusal::Unavailable) => return Action::Respond(unavailable()),
-        };
-        if let Some(sub) = &identity.sub {
-            context::set("auth.sub", sub);
-            context::set("auth.consumer", sub);
+            Err(refusal) => Action::Respond(answer::refuse(
+                refusal,
+                &self.policy.scope_challenge,
+                unavailable,
+            )),
         }
-        context::set("auth.scopes", &identity.scopes.join(" "));
-        if let Some(roles) = &identity.roles {
-            context::set("auth.roles", &roles.join(" "));
-        }
-        for (name, value) in &identity.claims {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => continue,
-            };
-            context::set(&format!("auth.claims.{name}"), &text);
-        }
-        context::set("auth.method", "jwt");
-        Action::Continue
     }
 }
 

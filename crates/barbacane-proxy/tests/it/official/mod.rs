@@ -11,6 +11,7 @@ mod events;
 mod jwt;
 mod lambda;
 mod middlewares;
+mod oidc;
 mod rate_limit;
 mod telemetry;
 mod transform;

@@ -85,8 +85,8 @@ pub fn refusal(name: &str) -> Option<String> {
     Some(match name {
         "none" => "`none` (an unsecured JWS) is never accepted".to_owned(),
         "HS256" | "HS384" | "HS512" => format!(
-            "`{name}` is an HMAC (shared secret) algorithm: jwt-auth verifies asymmetric \
-             signatures only"
+            "`{name}` is an HMAC (shared secret) algorithm: only asymmetric signatures \
+             are verified"
         ),
         "ES512" => "`ES512` (P-521) is not supported by the gateway".to_owned(),
         _ => format!(
@@ -286,7 +286,7 @@ pub fn parse_jwk(value: &Value) -> Result<Key, String> {
         }
         ("oct", _) => {
             return Err(
-                "`kty` `oct` is a shared secret: jwt-auth verifies asymmetric signatures only"
+                "`kty` `oct` is a shared secret: only asymmetric signatures are verified"
                     .to_owned(),
             );
         }
