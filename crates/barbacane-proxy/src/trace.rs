@@ -22,8 +22,9 @@ pub(crate) static TRACESTATE: HeaderName = HeaderName::from_static("tracestate")
 pub(crate) struct Trace {
     /// The trace id, 32 lowercase hex digits.
     pub(crate) id: [u8; 32],
-    /// A new `traceparent`, when the request's own is missing or invalid.
-    new_parent: Option<HeaderValue>,
+    /// The parent id of a new `traceparent`, when the request's own is missing or invalid
+    /// (the field is written only when the request goes on: `apply`, `begin`).
+    new_parent: Option<u64>,
     /// The caller's span id and its sampled flag, when the request's `traceparent` is valid.
     remote: Option<(u64, bool)>,
     /// When the request arrived (the request span's start).
@@ -50,8 +51,7 @@ impl Trace {
             None => crate::otel::sampled_at(&id, operation_ratio.unwrap_or(tracer.ratio())),
         };
         if !sampled {
-            if self.remote.is_none() {
-                let parent = crate::otel::span::span_id();
+            if let Some(parent) = self.new_parent {
                 set_parent(headers, &self.id, parent, false);
                 headers.remove(&TRACESTATE);
             }
@@ -116,12 +116,14 @@ pub(crate) fn resolve(headers: &HeaderMap, arrived: std::time::Instant) -> Trace
             break (t, p);
         }
     };
-    let value = format!("00-{trace:032x}-{parent:016x}-01");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = [0u8; 32];
-    id.copy_from_slice(&value.as_bytes()[3..35]);
+    for (i, digit) in id.iter_mut().enumerate() {
+        *digit = HEX[((trace >> (124 - 4 * i)) & 0xf) as usize];
+    }
     Trace {
         id,
-        new_parent: HeaderValue::from_str(&value).ok(),
+        new_parent: Some(parent),
         remote: None,
         arrived,
     }
@@ -129,8 +131,8 @@ pub(crate) fn resolve(headers: &HeaderMap, arrived: std::time::Instant) -> Trace
 
 /// Gives the request its new `traceparent` (dropping the stale `tracestate`), if it needs one.
 pub(crate) fn apply(trace: &Trace, headers: &mut HeaderMap) {
-    if let Some(parent) = &trace.new_parent {
-        headers.insert(TRACEPARENT.clone(), parent.clone());
+    if let Some(parent) = trace.new_parent {
+        set_parent(headers, &trace.id, parent, true);
         headers.remove(&TRACESTATE);
     }
 }
