@@ -409,7 +409,7 @@ async fn deploy(link: &Link<'_>, message: &Value) -> Value {
         .map_or(Value::Null, Value::String);
     match outcome {
         Ok(()) => {
-            tracing::info!(deployment = %deployment_id, artifact_hash = %serving, "deployment applied");
+            tracing::info!(event = "artifact_loaded", deployment = %deployment_id, artifact_hash = %serving, "deployment applied");
             json!({"type": "deployment_result", "deployment_id": deployment_id,
                    "outcome": "applied", "artifact_hash": serving, "content_hash": content})
         }

@@ -93,7 +93,7 @@ impl Reloader {
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
                 }
-                tracing::info!(%artifact_hash, changed, "artifact reloaded");
+                tracing::info!(event = "artifact_loaded", %artifact_hash, changed, "artifact reloaded");
                 Ok(ReloadOutcome {
                     artifact_hash,
                     changed,

@@ -173,6 +173,7 @@ pub fn run(args: ServeArgs) -> i32 {
         let snapshot = gateway.snapshot();
         let (modules_cached, modules_compiled) = super::module_cache_counts();
         tracing::info!(
+            event = "startup",
             addr = %listening.local_addr(), admin = %admin_addr,
             artifact_hash = %snapshot.header().artifact_hash, signature = snapshot.signature().as_str(),
             routes = snapshot.route_count(), dev = args.dev,
