@@ -287,7 +287,7 @@ pub struct ServeOptions {
     /// slow or dead collector never delays a request (spans are dropped, and counted).
     #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
-    /// The OTLP protocol: `http/protobuf` (POST <URL>/v1/traces) or `grpc`.
+    /// The OTLP protocol: `http/protobuf` (`POST <URL>/v1/traces`) or `grpc`.
     #[arg(long, value_name = "PROTOCOL", default_value = "http/protobuf",
           env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_parser = ["http/protobuf", "http", "grpc"])]
     pub otlp_protocol: String,
