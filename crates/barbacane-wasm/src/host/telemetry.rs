@@ -43,25 +43,15 @@ fn counter_inc(
     labels_len: i32,
     by: i64,
 ) -> wasmtime::Result<i32> {
-    let name = read_str(&mut caller, name, name_len)?;
-    let labels = read_str(&mut caller, labels, labels_len)?;
-    let (Some(labels), true, Ok(by)) =
-        (render_labels(&labels), valid_name(&name), u64::try_from(by))
-    else {
+    let Ok(by) = u64::try_from(by) else {
         return Ok(-1);
     };
-    let Some(stats) = caller.data().stats.clone() else {
-        return Ok(-1);
-    };
-    let mut custom = stats
-        .custom
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Ok(if custom.counter_add(&name, &labels, by) {
-        0
-    } else {
-        -1
-    })
+    update(
+        &mut caller,
+        (name, name_len),
+        (labels, labels_len),
+        |m, n, l| m.counter_add(n, l, by),
+    )
 }
 
 fn histogram_observe(
@@ -72,20 +62,39 @@ fn histogram_observe(
     labels_len: i32,
     value: f64,
 ) -> wasmtime::Result<i32> {
-    let name = read_str(&mut caller, name, name_len)?;
-    let labels = read_str(&mut caller, labels, labels_len)?;
-    let (Some(labels), true, true) = (render_labels(&labels), valid_name(&name), value.is_finite())
-    else {
+    if !value.is_finite() {
         return Ok(-1);
-    };
-    let Some(stats) = caller.data().stats.clone() else {
+    }
+    update(
+        &mut caller,
+        (name, name_len),
+        (labels, labels_len),
+        |m, n, l| m.histogram_observe(n, l, value),
+    )
+}
+
+/// Reads and checks a metric's name and labels, then applies `change` to the plugin's
+/// metrics: 0 when it took, -1 when anything was refused.
+fn update(
+    caller: &mut Caller<'_, HostState>,
+    (name, name_len): (i32, i32),
+    (labels, labels_len): (i32, i32),
+    change: impl FnOnce(&mut crate::stats::CustomMetrics, &str, &str) -> bool,
+) -> wasmtime::Result<i32> {
+    let name = read_str(caller, name, name_len)?;
+    let labels = read_str(caller, labels, labels_len)?;
+    let (Some(labels), true, Some(stats)) = (
+        render_labels(&labels),
+        valid_name(&name),
+        caller.data().stats.clone(),
+    ) else {
         return Ok(-1);
     };
     let mut custom = stats
         .custom
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Ok(if custom.histogram_observe(&name, &labels, value) {
+    Ok(if change(&mut custom, &name, &labels) {
         0
     } else {
         -1
