@@ -38,8 +38,8 @@ pub async fn connect(
             (project_id, key_id)
         }
         Caller::Admin => {
-            return Err(ApiError::InvalidRequest(
-                "data planes connect with a project API key, not the admin token".into(),
+            return Err(ApiError::KeyOnly(
+                "data planes connect with a project API key, not the admin token",
             ));
         }
     };
