@@ -39,7 +39,7 @@ pub struct NewWebhook {
 /// nothing or a path and query of RFC 3986 characters (unreserved, sub-delimiters, `:`, `@`,
 /// `%`, `/`, `?`; no fragment). Every such URL parses as a request URI, so what is stored is
 /// what the document promises and what a delivery can send to.
-fn plain_http_url(url: &str) -> bool {
+pub(crate) fn plain_http_url(url: &str) -> bool {
     let Some(rest) = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

@@ -221,3 +221,36 @@ async fn uploads_get_503_busy_while_every_spec_check_slot_is_taken() {
     let reply = app.upload_yaml(&project, "api.yaml", &spec).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
 }
+
+#[tokio::test]
+async fn urls_are_held_to_the_documented_rule() {
+    let app = TestApp::new().await;
+    let project = app.project("p").await;
+    // A URI parser takes these; the document's patterns (and so the server) do not.
+    for admin_url in ["https://node*", "http://node:1//", "http://node/?x"] {
+        let reply = app
+            .post_json(
+                &format!("/projects/{project}/data-planes"),
+                json!({"name": "n", "admin_url": admin_url, "admin_token": "env://T"}),
+            )
+            .await;
+        reply.assert_problem(400, "invalid-request");
+    }
+    for url in ["http://hooks/>;)", "https://hooks:7*", "https://hooks/#f"] {
+        let reply = app
+            .post_json(
+                "/webhooks",
+                json!({"url": url, "secret": "env://S", "events": ["drift_detected"]}),
+            )
+            .await;
+        reply.assert_problem(400, "invalid-request");
+    }
+    let reply = app
+        .post_json(
+            &format!("/projects/{project}/data-planes"),
+            json!({"name": "n", "admin_url": "http://node-1.local:8081/", "admin_token": "env://T"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["admin_url"], "http://node-1.local:8081");
+}
