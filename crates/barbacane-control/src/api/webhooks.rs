@@ -109,7 +109,10 @@ pub async fn create(
         Some(raw) => {
             let id = parse_id("project", raw)?;
             if crate::db::projects::get(state.pool(), id).await?.is_none() {
-                return Err(ApiError::not_found("project", raw));
+                // The body names it, not the path: 409, like a missing artifact.
+                return Err(ApiError::Conflict(format!(
+                    "project `{raw}` does not exist"
+                )));
             }
             Some(id)
         }
