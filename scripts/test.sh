@@ -21,6 +21,9 @@ export BARBACANE_EVIDENCE_PYTHON
 echo "== public API descriptions (see scripts/real-specs.sh)"
 BARBACANE_REAL_SPECS="$(scripts/real-specs.sh)"
 export BARBACANE_REAL_SPECS
+echo "== schemathesis for the control plane's API test (see scripts/schemathesis-tools.sh)"
+BARBACANE_SCHEMATHESIS="$(scripts/schemathesis-tools.sh)"
+export BARBACANE_SCHEMATHESIS
 echo "== web UI browser-test tools (see scripts/ui-tools.sh)"
 scripts/ui-tools.sh
 echo "== Kafka-protocol broker for the event tests (see scripts/tansu.sh)"

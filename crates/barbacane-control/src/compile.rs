@@ -386,7 +386,7 @@ pub fn check_upload(
 /// control character, at most 255 bytes. The same rules make a valid logical input name.
 pub fn valid_path(path: &str) -> Result<(), String> {
     let ok = !path.is_empty()
-        && path.len() <= 255
+        && path.chars().count() <= 255
         && !path.starts_with('/')
         && !path.contains('\\')
         && !path.chars().any(char::is_control)

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// An API key without the scope the operation needs.
     #[error("this API key lacks the `{0}` scope")]
     InsufficientScope(&'static str),
+    /// The admin token on a route that only a project API key may use (403, like a key
+    /// without the scope: the caller is known, the credential is not the right kind).
+    #[error("{0}")]
+    KeyOnly(&'static str),
     /// A resource with this id (or name) does not exist.
     #[error("{kind} `{id}` does not exist")]
     NotFound {
@@ -112,7 +116,9 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::InsufficientScope(_) | ApiError::KeyOnly(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound { .. } | ApiError::RouteNotFound(_) | ApiError::NoAttestation(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -141,7 +147,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid-request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
-            ApiError::InsufficientScope(_) => "insufficient-scope",
+            ApiError::InsufficientScope(_) | ApiError::KeyOnly(_) => "insufficient-scope",
             ApiError::NotFound { .. } => "not-found",
             ApiError::RouteNotFound(_) => "route-not-found",
             ApiError::NoAttestation(_) => "no-attestation",

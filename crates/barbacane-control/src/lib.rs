@@ -12,6 +12,7 @@
 //! - [`worker`]: the bounded compile worker pool.
 //! - [`plugin`]: the plugin registry's package checks (manifest, schema, module).
 //! - [`cli`]: the `barbacane-control` command line (server and API client).
+//! - [`trim`]: freed heap memory handed back to the system after spec checks.
 //!
 //! Only this crate knows axum and sqlx.
 
@@ -31,6 +32,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;
+pub mod trim;
 pub mod ui;
 pub mod version;
 pub mod worker;

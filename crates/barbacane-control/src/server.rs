@@ -194,6 +194,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
             max_upload_bytes: config.max_upload_bytes,
             heartbeat: config.heartbeat,
             scheme: if tls.is_some() { "https" } else { "http" },
+            spec_check_wait: crate::state::SPEC_CHECK_WAIT,
         },
         wake.clone(),
     );

@@ -25,10 +25,31 @@ struct Inner {
     metrics: Arc<crate::drift::metrics::Metrics>,
     scheme: &'static str,
     spec_checks: tokio::sync::Semaphore,
+    spec_check_slots: usize,
+    spec_check_wait: std::time::Duration,
 }
 
-/// How long an upload waits for a spec-check slot before it is answered 503.
-const SPEC_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A spec-check slot. When the last running check gives its slot back, the allocator is
+/// asked to return what the checks freed to the system ([`crate::trim`]): a burst of large
+/// or hostile uploads does not leave the process holding its peak.
+#[derive(Debug)]
+pub struct SpecCheckSlot<'a> {
+    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+    inner: &'a Inner,
+}
+
+impl Drop for SpecCheckSlot<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if self.inner.spec_checks.available_permits() == self.inner.spec_check_slots {
+            crate::trim::release_freed_memory_soon();
+        }
+    }
+}
+
+/// How long an upload waits for a spec-check slot before it is answered 503 (the server's
+/// setting; tests shorten it).
+pub const SPEC_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -41,6 +62,9 @@ pub struct StateConfig {
     pub heartbeat: std::time::Duration,
     /// `https` when the listener serves TLS, else `http` (for URLs the API writes out).
     pub scheme: &'static str,
+    /// How long an upload waits for a spec-check slot before 503 `busy`
+    /// ([`SPEC_CHECK_WAIT`] in the server).
+    pub spec_check_wait: std::time::Duration,
 }
 
 impl AppState {
@@ -51,6 +75,7 @@ impl AppState {
         config: StateConfig,
         wake: Arc<Notify>,
     ) -> Self {
+        let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
         AppState {
             inner: Arc::new(Inner {
                 pool,
@@ -61,9 +86,9 @@ impl AppState {
                 hub: Arc::new(crate::hub::Hub::new(config.heartbeat)),
                 metrics: Arc::default(),
                 scheme: config.scheme,
-                spec_checks: tokio::sync::Semaphore::new(
-                    std::thread::available_parallelism().map_or(1, |n| n.get()),
-                ),
+                spec_checks: tokio::sync::Semaphore::new(slots),
+                spec_check_slots: slots,
+                spec_check_wait: config.spec_check_wait,
             }),
         }
     }
@@ -88,13 +113,16 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// A slot to read and check one uploaded spec (as many as cores); 503 `busy` after 30 s
-    /// of waiting.
-    pub async fn spec_check(
-        &self,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, crate::error::ApiError> {
-        match tokio::time::timeout(SPEC_CHECK_WAIT, self.inner.spec_checks.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
+    /// A slot to read and check one uploaded spec (as many as cores); 503 `busy` after
+    /// `spec_check_wait` (30 s in the server) of waiting.
+    pub async fn spec_check(&self) -> Result<SpecCheckSlot<'_>, crate::error::ApiError> {
+        match tokio::time::timeout(self.inner.spec_check_wait, self.inner.spec_checks.acquire())
+            .await
+        {
+            Ok(Ok(permit)) => Ok(SpecCheckSlot {
+                permit: Some(permit),
+                inner: &self.inner,
+            }),
             _ => Err(crate::error::ApiError::Busy),
         }
     }

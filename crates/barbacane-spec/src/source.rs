@@ -91,6 +91,24 @@ pub struct SourceFile {
     pub value: Value,
 }
 
+/// Most YAML nodes one document may build, alias expansions included: the memory budget of
+/// one parse (about 30 MB at this bound). An alias-amplified document is refused with
+/// `E1003` once its expansion passes it, before the memory is spent; a real description is
+/// far below (the largest in the APIs.guru corpus is JSON, which has no aliases).
+pub const MAX_YAML_NODES: usize = 250_000;
+
+/// The parser's budget, set here rather than left to the library's defaults, so that an
+/// upgrade cannot loosen it unseen (the control plane checks untrusted uploads with it).
+fn yaml_budget() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_YAML_NODES;
+    budget.max_aliases = 50_000;
+    budget.max_anchors = 50_000;
+    budget.max_depth = 64;
+    budget.max_total_scalar_bytes = 64 << 20;
+    budget
+}
+
 /// Parses YAML or JSON (by extension; YAML otherwise, which also accepts JSON).
 pub fn parse(display: &str, path: &Path, bytes: &[u8]) -> Result<Value, Diagnostic> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -119,6 +137,8 @@ pub fn parse(display: &str, path: &Path, bytes: &[u8]) -> Result<Value, Diagnost
         });
     }
     let mut options = serde_saphyr::Options::default();
+    options.budget = Some(yaml_budget());
+    options.alias_limits.max_total_replayed_events = MAX_YAML_NODES;
     options.with_snippet = false;
     options.strict_booleans = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
@@ -158,6 +178,23 @@ mod tests {
     fn yaml_keys_become_strings_and_booleans_are_strict() {
         let v = parse("a", Path::new("a.yaml"), b"200: {x: yes, y: true}").unwrap();
         assert_eq!(v, serde_json::json!({"200": {"x": "yes", "y": true}}));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_within_the_node_budget() {
+        // 1,000 references to a 1,000-item list: 1,000,000 nodes once expanded.
+        let mut text = String::from("a: &a [");
+        text.push_str(&vec!["x"; 1000].join(","));
+        text.push_str("]\n");
+        for i in 0..1000 {
+            text.push_str(&format!("k{i}: *a\n"));
+        }
+        let d = parse("a.yaml", Path::new("a.yaml"), text.as_bytes()).unwrap_err();
+        assert_eq!(d.code, Code::E1003);
+        assert!(d.message.contains("budget"), "{}", d.message);
+        // The same shape within the budget parses.
+        let small = text.lines().take(100).collect::<Vec<_>>().join("\n");
+        assert!(parse("a.yaml", Path::new("a.yaml"), small.as_bytes()).is_ok());
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub async fn enqueue_project(state: &AppState, id: &str) -> Result<Uuid, ApiErro
     }
     let revisions = specs::current_revisions_of_project(state.pool(), project_id).await?;
     if revisions.is_empty() {
-        return Err(ApiError::InvalidRequest(format!(
+        // The project's state, not the request, is what is wrong: 409 like other operations
+        // that do not apply to a resource as it stands.
+        return Err(ApiError::Conflict(format!(
             "project `{id}` has no spec to compile"
         )));
     }

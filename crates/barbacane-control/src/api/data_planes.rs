@@ -38,8 +38,8 @@ pub async fn connect(
             (project_id, key_id)
         }
         Caller::Admin => {
-            return Err(ApiError::InvalidRequest(
-                "data planes connect with a project API key, not the admin token".into(),
+            return Err(ApiError::KeyOnly(
+                "data planes connect with a project API key, not the admin token",
             ));
         }
     };
@@ -156,12 +156,18 @@ pub async fn register(
             "`name` must be 1 to 128 printable characters".into(),
         ));
     }
-    let url = body.admin_url.trim_end_matches('/');
+    let url = body.admin_url.strip_suffix('/').unwrap_or(&body.admin_url);
     let parsed: axum::http::Uri = url
         .parse()
         .map_err(|_| ApiError::InvalidRequest(format!("`admin_url` `{url}` is not a URL")))?;
+    // The document's rule (`http(s)://host[:port]`, host of letters, digits, `.` and `-`),
+    // stricter than a URI parser.
     if !matches!(parsed.scheme_str(), Some("http" | "https"))
         || parsed.host().is_none()
+        || !super::webhooks::plain_http_url(url)
+        || url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains(['/', '?']))
         || parsed
             .path_and_query()
             .is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty())

@@ -71,7 +71,13 @@ pub async fn deploy_artifact(
     let artifact_id = parse_id("artifact", raw_artifact)?;
     let artifact = match artifacts::get(state.pool(), artifact_id).await? {
         Some((a, _)) if a.project_id == project_id => a,
-        _ => return Err(ApiError::not_found("artifact", raw_artifact)),
+        // The path's project exists; what is missing is in the body: the project's state does
+        // not hold this artifact (409, so a 404 always means the path).
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "project has no artifact `{raw_artifact}`"
+            )));
+        }
     };
     let labels = Value::Object(labels);
     let connected = state.hub().connected_in(project_id);

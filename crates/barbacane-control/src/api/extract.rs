@@ -58,7 +58,9 @@ fn body_error(rejection: &BytesRejection, limit: usize) -> ApiError {
     }
 }
 
-/// A JSON body (`Content-Type` JSON or absent).
+/// A JSON body: `Content-Type` JSON (`application/json` or `+json`), else 415, also when the
+/// header is absent (the document says so, and a client that forgets it learns at once
+/// rather than when a proxy or another server reads the body as something else).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -66,19 +68,72 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(media) = media_type(req.headers())
-            && !is_json(&media)
-        {
-            return Err(ApiError::UnsupportedMediaType {
-                got: media,
-                expected: "application/json",
-            });
-        }
+        require_json(req.headers())?;
         let Body(bytes) = Body::from_request(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))
+        decode_json(&bytes).map(JsonBody)
     }
+}
+
+/// An optional JSON body: an empty (or blank) body is `None` whatever its `Content-Type`;
+/// anything else is read as [`JsonBody`] reads it.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let Body(bytes) = Body::from_request(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        require_json(&headers)?;
+        decode_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers) {
+        Some(media) if is_json(&media) => Ok(()),
+        got => Err(ApiError::UnsupportedMediaType {
+            got: got.unwrap_or_else(|| "no Content-Type".to_owned()),
+            expected: "application/json",
+        }),
+    }
+}
+
+/// Decodes a JSON body; a string holding U+0000 anywhere (a key or a value, at any depth) is
+/// a 400 before any handler sees it: Postgres text and `jsonb` cannot hold NUL.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(at) = find_nul(bytes) {
+        return Err(ApiError::InvalidRequest(format!(
+            "invalid JSON body: a string holds U+0000 (byte {at}), which cannot be stored"
+        )));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Where a JSON text holds U+0000: a raw NUL byte or a `\u0000` escape. In JSON a backslash
+/// occurs only inside strings (keys included), so the escapes are found without parsing; an
+/// escaped backslash is skipped whole, so `\\u0000` (an escaped backslash, then
+/// `u0000`) is not a NUL.
+pub fn find_nul(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0 => return Some(i),
+            b'\\' => {
+                if bytes.get(i + 1..i + 6) == Some(b"u0000") {
+                    return Some(i);
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Query parameters (400 when they do not parse).
@@ -149,5 +204,32 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError, limit: usize) -
         ApiError::PayloadTooLarge { limit }
     } else {
         ApiError::InvalidRequest(format!("invalid multipart body: {}", e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_found_in_keys_values_and_at_any_depth_but_not_in_an_escaped_backslash() {
+        assert_eq!(find_nul(br#"{"a":"b\u0000"}"#), Some(7));
+        assert_eq!(find_nul(br#"{"a\u0000":1}"#), Some(3));
+        assert!(find_nul(br#"{"a":[{"b":{"c":["x\u0000y"]}}]}"#).is_some());
+        assert!(find_nul(b"{\"a\":\"\0\"}").is_some());
+        assert_eq!(find_nul(br#"{"a":"\\u0000"}"#), None);
+        assert_eq!(find_nul(br#"{"a":"\u00001","b":"\\"}"#), Some(6));
+        assert_eq!(find_nul(br#"{"a":"\u0001 \n \\ \""}"#), None);
+        assert_eq!(find_nul(b"\\"), None);
+    }
+
+    #[test]
+    fn decoding_refuses_nul_before_parsing() {
+        let e = decode_json::<serde_json::Value>(br#"{"note":"a\u0000b"}"#).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::InvalidRequest(m) if m.contains("U+0000")),
+            "{e}"
+        );
+        assert!(decode_json::<serde_json::Value>(br#"{"note":"a\\u0000b"}"#).is_ok());
     }
 }

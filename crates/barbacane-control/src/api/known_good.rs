@@ -64,7 +64,12 @@ pub async fn create(
             let artifact = parse_id("artifact", raw)?;
             match artifacts::get(state.pool(), artifact).await? {
                 Some((a, _)) if a.project_id == project_id => Some(a),
-                _ => return Err(ApiError::not_found("artifact", raw)),
+                // As for a deployment: 409, the project has no such artifact.
+                _ => {
+                    return Err(ApiError::Conflict(format!(
+                        "project has no artifact `{raw}`"
+                    )));
+                }
             }
         }
         None => None,

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 
-use super::extract::{Body, JsonBody, parse_id};
+use super::extract::{JsonBody, OptionalJson, parse_id};
 use crate::db::remediations::{self, Remediation};
 use crate::drift::remediate::{self, Actor};
 use crate::error::ApiError;
@@ -26,7 +26,7 @@ pub async fn propose(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(bytes): Body,
+    OptionalJson(body): OptionalJson<NewProposal>,
 ) -> Result<
     (
         StatusCode,
@@ -36,12 +36,7 @@ pub async fn propose(
     ApiError,
 > {
     let finding = parse_id("finding", &id)?;
-    let body: NewProposal = if bytes.iter().all(u8::is_ascii_whitespace) {
-        NewProposal::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
-    };
+    let body = body.unwrap_or_default();
     let actor = Actor {
         name: body.proposed_by,
         token_fingerprint: token_fingerprint(&headers),
@@ -143,15 +138,10 @@ pub async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(bytes): Body,
+    OptionalJson(body): OptionalJson<Rejection>,
 ) -> Result<Json<Remediation>, ApiError> {
     let uuid = parse_id("remediation", &id)?;
-    let body: Rejection = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Rejection::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))?
-    };
+    let body = body.unwrap_or_default();
     let fingerprint = token_fingerprint(&headers);
     let by = match &body.rejected_by {
         Some(name) => person(name, "rejected_by")?,

@@ -34,6 +34,33 @@ pub struct NewWebhook {
     pub project_id: Option<String>,
 }
 
+/// The document's rule for a webhook URL (`openapi.yaml`, `NewWebhook.url`): `http(s)://`, a
+/// host of ASCII letters, digits, `.` and `-`, an optional port of 1 to 5 digits, then
+/// nothing or a path and query of RFC 3986 characters (unreserved, sub-delimiters, `:`, `@`,
+/// `%`, `/`, `?`; no fragment). Every such URL parses as a request URI, so what is stored is
+/// what the document promises and what a delivery can send to.
+pub(crate) fn plain_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && tail
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@%/?-".contains(&b))
+}
+
 /// `POST /webhooks` → 201.
 pub async fn create(
     State(state): State<AppState>,
@@ -43,7 +70,10 @@ pub async fn create(
         .url
         .parse()
         .map_err(|_| ApiError::InvalidRequest(format!("`url` `{}` is not a URL", body.url)))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+    if !matches!(uri.scheme_str(), Some("http" | "https"))
+        || uri.host().is_none()
+        || !plain_http_url(&body.url)
+    {
         return Err(ApiError::InvalidRequest(
             "`url` must be an absolute http(s) URL".into(),
         ));
@@ -79,7 +109,10 @@ pub async fn create(
         Some(raw) => {
             let id = parse_id("project", raw)?;
             if crate::db::projects::get(state.pool(), id).await?.is_none() {
-                return Err(ApiError::not_found("project", raw));
+                // The body names it, not the path: 409, like a missing artifact.
+                return Err(ApiError::Conflict(format!(
+                    "project `{raw}` does not exist"
+                )));
             }
             Some(id)
         }
@@ -138,4 +171,33 @@ pub async fn deliveries(
         return Err(ApiError::not_found("webhook", id));
     }
     Ok(Json(webhooks::deliveries(state.pool(), uuid, 100).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_url;
+
+    #[test]
+    fn webhook_urls_follow_the_documented_rule() {
+        for ok in [
+            "http://hooks.example:8080/drift?x=1&y=%20",
+            "https://10.0.0.5",
+            "https://a-b.c/",
+        ] {
+            assert!(plain_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "https://nR0XhHSpvMz5:7*",
+            "ftp://a",
+            "https://",
+            "https://a:123456",
+            "https://a b/",
+            "https://a/\u{e9}",
+            "https://user@a/",
+            "http://2LKgnFxw612/>;)TQU!WhL7",
+            "https://a/#fragment",
+        ] {
+            assert!(!plain_http_url(bad), "{bad}");
+        }
+    }
 }

@@ -154,6 +154,12 @@ impl Client {
                 reason = s.to_string();
                 source = s.source();
             }
+            if reason.contains("certificate") {
+                reason.push_str(
+                    " (the server's TLS certificate is not trusted: pass --ca-cert FILE with the \
+                     CA that signed it, or set BARBACANE_CONTROL_CA)",
+                );
+            }
             unreachable(reason)
         })?;
         let status = response.status();

@@ -22,6 +22,8 @@ pub use serve::ServeArgs;
 pub mod exit {
     /// Success.
     pub const OK: i32 = 0;
+    /// Invalid command line (clap's own code for the errors it finds).
+    pub const USAGE: i32 = 2;
     /// The API answered an error, or a compilation failed.
     pub const FAILED: i32 = 1;
     /// Invalid configuration (a bad CIDR, DATABASE_URL or flag value), or a bad local file.
@@ -40,12 +42,27 @@ pub mod exit {
 
 /// The control plane: REST API, compile workers and plugin registry, and a client for them.
 #[derive(Debug, Parser)]
-#[command(name = "barbacane-control", version, about)]
+#[command(name = "barbacane-control", version, about, after_help = ENVIRONMENT)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The environment, listed under every `--help` that uses it.
+const ENVIRONMENT: &str = "\
+Environment:
+  BARBACANE_CONTROL_ADMIN_TOKEN  The admin token: `serve` requires it on a non-loopback
+                                 --listen; client commands send it as a bearer token
+  DATABASE_URL                   `serve`: the Postgres URL (same as --database-url)
+  BARBACANE_CONTROL_SERVER       Client commands: the server URL (same as --server)";
+
+/// What client subcommands read from the environment.
+const CLIENT_ENVIRONMENT: &str = "\
+Environment:
+  BARBACANE_CONTROL_ADMIN_TOKEN  The admin token, sent as `Authorization: Bearer`
+  BARBACANE_CONTROL_SERVER       The server URL (same as --server)
+  BARBACANE_CONTROL_CA           A CA (PEM) to trust for an https:// server (same as --ca-cert)";
 
 /// Options of every client subcommand.
 #[derive(Debug, Args)]
@@ -70,8 +87,10 @@ pub struct ClientArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control-plane server.
+    #[command(after_help = serve::ENVIRONMENT)]
     Serve(ServeArgs),
     /// Projects.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Project {
         /// Client options.
         #[command(flatten)]
@@ -81,6 +100,7 @@ pub enum Command {
         cmd: project::ProjectCmd,
     },
     /// API keys of a project (for data planes).
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     ApiKey {
         /// Client options.
         #[command(flatten)]
@@ -90,6 +110,7 @@ pub enum Command {
         cmd: api_key::ApiKeyCmd,
     },
     /// Drift: each node's sync and health, findings and their history.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Drift {
         /// Client options.
         #[command(flatten)]
@@ -99,6 +120,7 @@ pub enum Command {
         cmd: drift::DriftCmd,
     },
     /// Data planes: register standalone nodes for the drift engine to observe; list nodes.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     DataPlane {
         /// Client options.
         #[command(flatten)]
@@ -108,6 +130,7 @@ pub enum Command {
         cmd: fleet::DataPlaneCmd,
     },
     /// Known-good: bless what a project's nodes should run.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     KnownGood {
         /// Client options.
         #[command(flatten)]
@@ -117,6 +140,7 @@ pub enum Command {
         cmd: fleet::KnownGoodCmd,
     },
     /// Webhooks: signed deliveries of drift and remediation events.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Webhook {
         /// Client options.
         #[command(flatten)]
@@ -126,6 +150,7 @@ pub enum Command {
         cmd: fleet::WebhookCmd,
     },
     /// Specs and their revisions.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Spec {
         /// Client options.
         #[command(flatten)]
@@ -135,6 +160,7 @@ pub enum Command {
         cmd: spec::SpecCmd,
     },
     /// Compile a spec (or a project) on the server.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Compile {
         /// Client options.
         #[command(flatten)]
@@ -144,6 +170,7 @@ pub enum Command {
         args: compile::CompileArgs,
     },
     /// Compilations: status and diagnostics.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Compilation {
         /// Client options.
         #[command(flatten)]
@@ -153,6 +180,7 @@ pub enum Command {
         cmd: compile::CompilationCmd,
     },
     /// Artifacts.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Artifact {
         /// Client options.
         #[command(flatten)]
@@ -162,6 +190,7 @@ pub enum Command {
         cmd: artifact::ArtifactCmd,
     },
     /// The plugin registry.
+    #[command(after_help = CLIENT_ENVIRONMENT)]
     Plugin {
         /// Client options.
         #[command(flatten)]

@@ -7,15 +7,26 @@ use super::exit;
 use crate::db::PoolConfig;
 use crate::server::{DEFAULT_MAX_UPLOAD_BYTES, ServeConfig, StartError, start};
 
+/// What `serve` reads from the environment (its `--help` lists it).
+pub const ENVIRONMENT: &str = "\
+Environment:
+  DATABASE_URL                              The Postgres URL (same as --database-url)
+  BARBACANE_CONTROL_ADMIN_TOKEN             The admin bearer token; required for a
+                                            non-loopback --listen (re-read on SIGHUP)
+  BARBACANE_CONTROL_ADMIN_TOKENS_SECONDARY  More accepted tokens, comma-separated (rotation)
+  BARBACANE_CONTROL_SIGNING_KEY             Same as --signing-key
+  RUST_LOG                                  The log filter when --log-level is not given";
+
 /// `serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Listen address. A non-loopback address requires BARBACANE_CONTROL_ADMIN_TOKEN.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
-    /// Postgres URL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    /// Postgres URL (or DATABASE_URL; one of the two is needed). Optional for the parser, so
+    /// the usage line does not show a flag the environment usually gives as required.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Compile workers (compilations running at once), 1 to 256.
     #[arg(long, default_value_t = 2,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
@@ -70,6 +81,10 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> i32 {
+    let Some(database_url) = args.database_url else {
+        eprintln!("error: no database: set DATABASE_URL or pass --database-url URL");
+        return exit::USAGE;
+    };
     init_tracing(args.log_level.as_deref(), args.log_format == "json");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -83,7 +98,7 @@ pub fn run(args: ServeArgs) -> i32 {
     };
     let config = ServeConfig {
         listen: args.listen,
-        database_url: args.database_url,
+        database_url,
         workers: args.workers,
         max_upload_bytes: args.max_upload_bytes,
         allow: args.allow,

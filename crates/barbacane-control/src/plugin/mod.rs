@@ -118,6 +118,9 @@ pub fn check(package: Package) -> Result<Checked, Vec<String>> {
 /// starts with a letter and is not a built-in plugin's.
 fn parse_manifest(bytes: &[u8]) -> Result<PluginManifest, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "plugin.toml is not UTF-8".to_owned())?;
+    if text.contains('\0') {
+        return Err("plugin.toml holds a NUL character, which cannot be stored".to_owned());
+    }
     let manifest = PluginManifest::parse(text).map_err(|e| e.to_string())?;
     if manifest.name.len() > MAX_NAME
         || !manifest.name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -155,7 +158,14 @@ fn usable_as_manifest_key(name: &str) -> bool {
 
 /// `config-schema.json` must be JSON, a valid JSON Schema (checked against its meta-schema),
 /// and compile into a validator (what the compiler will do with every use's config).
+/// A string holding U+0000 is refused here, before it reaches Postgres (`jsonb` cannot hold
+/// it).
 fn check_schema(bytes: &[u8]) -> Result<Value, String> {
+    if let Some(at) = crate::api::extract::find_nul(bytes) {
+        return Err(format!(
+            "config-schema.json holds U+0000 in a string (byte {at}), which cannot be stored"
+        ));
+    }
     let schema: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("config-schema.json is not JSON: {e}"))?;
     if !schema.is_object() && !schema.is_boolean() {

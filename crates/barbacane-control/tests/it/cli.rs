@@ -466,3 +466,211 @@ async fn client_usage_errors_and_hints() {
     .await;
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn compilation_show_and_artifact_delete_succeed() {
+    let db = TestDb::new().await;
+    let server = serve(&db).await;
+    let (url, t) = (server.url.as_str(), Some(TOKEN));
+    let project = stdout(&ok(cli(url, t, &["project", "create", "shown"]).await));
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "api.yaml",
+        crate::support::mini_spec("/a", "{}").as_bytes(),
+    );
+    let spec_file = dir.path().join("api.yaml");
+    let o = ok(cli(
+        url,
+        t,
+        &[
+            "spec",
+            "upload",
+            "--project",
+            &project,
+            spec_file.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await);
+    let uploaded: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let spec = uploaded["id"].as_str().unwrap().to_owned();
+    // Without --wait: the compilation's id, then `compilation show` until it is done.
+    let compilation = stdout(&ok(cli(url, t, &["compile", "--spec-id", &spec]).await));
+    assert!(uuid::Uuid::parse_str(&compilation).is_ok(), "{compilation}");
+    let mut shown = String::new();
+    for _ in 0..300 {
+        shown = stdout(&ok(
+            cli(url, t, &["compilation", "show", &compilation]).await
+        ));
+        if !shown.contains("pending") && !shown.contains("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown.contains(&compilation) && shown.contains("succeeded"),
+        "{shown}"
+    );
+    let o = ok(cli(url, t, &["compilation", "show", &compilation, "--json"]).await);
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let artifact = c["artifact_id"].as_str().unwrap().to_owned();
+    assert!(shown.contains(&artifact), "{shown}");
+
+    ok(cli(url, t, &["artifact", "inspect", &artifact]).await);
+    ok(cli(url, t, &["artifact", "delete", &artifact]).await);
+    let o = cli(url, t, &["artifact", "inspect", &artifact]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let o = ok(cli(url, t, &["artifact", "list", "--json"]).await);
+    assert!(!stdout(&o).contains(&artifact), "{}", stdout(&o));
+}
+
+#[tokio::test]
+async fn compile_wait_that_times_out_exits_1() {
+    // No compile workers: the compilation stays pending.
+    let app = crate::support::TestApp::with(crate::support::AppOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let addr = app.listen().await;
+    let project = app.project("slow").await;
+    let spec = app
+        .spec(&project, "api.yaml", &crate::support::mini_spec("/a", "{}"))
+        .await;
+    let o = cli(
+        &format!("http://{addr}"),
+        None,
+        &["compile", "--spec-id", &spec, "--wait", "--timeout", "1"],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("pending"), "{err}");
+}
+
+/// `--help` of the binary (stdout), with no environment that could fill a flag.
+fn help(args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--help")
+        .env_remove("DATABASE_URL")
+        .env_remove("BARBACANE_CONTROL_SERVER")
+        .env_remove("BARBACANE_CONTROL_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?} --help: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The names under `Commands:` of a help text (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The flags a usage line shows as required: those outside any `[...]`.
+fn required_flags(usage: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut outside = String::new();
+    for c in usage.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    outside
+        .split(|c: char| c.is_whitespace() || c == '<' || c == '|')
+        .filter(|w| w.starts_with("--"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn usage_lines_show_only_truly_required_flags_and_help_names_the_token() {
+    let top = help(&[]);
+    assert!(top.contains("BARBACANE_CONTROL_ADMIN_TOKEN"), "{top}");
+    let serve = help(&["serve"]);
+    let usage = serve.lines().find(|l| l.starts_with("Usage:")).unwrap();
+    assert_eq!(usage, "Usage: barbacane-control serve [OPTIONS]", "{serve}");
+    assert!(
+        serve.contains("BARBACANE_CONTROL_ADMIN_TOKEN") && serve.contains("DATABASE_URL"),
+        "{serve}"
+    );
+    // Every other command: the flags its usage line shows as required are exactly those
+    // with neither a default nor an environment variable.
+    let expected: std::collections::BTreeSet<String> = [
+        "spec upload --project",
+        "drift approve --by",
+        "data-plane add --project",
+        "data-plane add --name",
+        "data-plane add --admin-url",
+        "data-plane add --admin-token",
+        "data-plane list --project",
+        "known-good set --project",
+        "known-good list --project",
+        "webhook add --url",
+        "webhook add --secret",
+        "webhook add --event",
+        "api-key create --project",
+        "api-key create --name",
+        "api-key list --project",
+        "api-key revoke --project",
+        // One of the two (an argument group).
+        "compile --spec-id",
+        "compile --project-id",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let mut found = std::collections::BTreeSet::new();
+    for group in subcommands(&top) {
+        if group == "serve" {
+            continue;
+        }
+        let group_help = help(&[&group]);
+        assert!(
+            group_help.contains("BARBACANE_CONTROL_ADMIN_TOKEN"),
+            "{group} --help: {group_help}"
+        );
+        let mut leaves: Vec<Vec<String>> = subcommands(&group_help)
+            .into_iter()
+            .map(|leaf| vec![group.clone(), leaf])
+            .collect();
+        if leaves.is_empty() {
+            leaves.push(vec![group.clone()]);
+        }
+        for leaf in leaves {
+            let args: Vec<&str> = leaf.iter().map(String::as_str).collect();
+            let text = help(&args);
+            assert!(
+                text.contains("BARBACANE_CONTROL_ADMIN_TOKEN"),
+                "{args:?} --help: {text}"
+            );
+            let usage = text.lines().find(|l| l.starts_with("Usage:")).unwrap();
+            for flag in required_flags(usage) {
+                found.insert(format!("{} {flag}", leaf.join(" ")));
+            }
+        }
+    }
+    assert_eq!(found, expected);
+    // Without DATABASE_URL, serve says what to set (a command-line error).
+    let o = Command::new(BIN)
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("DATABASE_URL"),
+        "{o:?}"
+    );
+}

@@ -148,7 +148,7 @@ async fn project_compilation_and_its_failures() {
     let project = app.project("p").await;
     app.post_empty(&format!("/projects/{project}/compile"))
         .await
-        .assert_problem(400, "invalid-request");
+        .assert_problem(409, "conflict");
     app.spec(&project, "a.yaml", &mini_spec("/a", "a")).await;
     app.spec(&project, "b.yaml", &mini_spec("/b", "b")).await;
     let r = app

@@ -157,7 +157,7 @@ async fn who_may_connect() {
     assert_eq!(open(addr, &read_only).await.unwrap_err(), 403);
     assert_eq!(open(addr, "bbk_0123").await.unwrap_err(), 401);
     // The admin token (here: none configured, loopback) is not a node's credential.
-    assert_eq!(open(addr, "admin").await.unwrap_err(), 400);
+    assert_eq!(open(addr, "admin").await.unwrap_err(), 403);
 }
 
 #[tokio::test]

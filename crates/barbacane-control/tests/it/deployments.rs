@@ -131,5 +131,5 @@ async fn a_deployment_is_pulled_verified_applied_and_refused_when_tampered() {
         json!({"artifact_id": foreign}),
     )
     .await
-    .assert_problem(404, "not-found");
+    .assert_problem(409, "conflict");
 }

@@ -320,7 +320,7 @@ async fn known_good_requests_are_checked() {
             json!({"artifact_id": uuid::Uuid::new_v4().to_string()}),
         )
         .await;
-    unknown.assert_problem(404, "not-found");
+    unknown.assert_problem(409, "conflict");
     // A built artifact: its recorded content hash is used, and a different one is refused.
     let spec = app
         .spec(&project, "api.yaml", &crate::support::mini_spec("/a", "{}"))

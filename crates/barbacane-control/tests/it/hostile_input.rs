@@ -108,3 +108,149 @@ async fn diagnostics_are_capped_and_multipart_parts_bounded() {
         "{problem}"
     );
 }
+
+#[tokio::test]
+async fn nul_in_any_json_body_string_is_refused_before_sql() {
+    let app = TestApp::new().await;
+    let project = app.project("p").await;
+    for (path, body) in [
+        // A value deep in an array, a key, a value no name rule reads.
+        (
+            format!("/projects/{project}/api-keys"),
+            json!({"name": "k", "scopes": ["artifact:read\u{0}"]}),
+        ),
+        (
+            format!("/projects/{project}/known-good"),
+            json!({"note": "blessed", "x\u{0}": 1}),
+        ),
+        (
+            format!("/projects/{project}/known-good"),
+            json!({"note": "a\u{0}b"}),
+        ),
+        (
+            "/webhooks".to_owned(),
+            json!({"url": "http://127.0.0.1:1/\u{0}", "secret": "env://S", "events": ["finding.opened"]}),
+        ),
+    ] {
+        let reply = app.post_json(&path, body).await;
+        let problem = reply.assert_problem(400, "invalid-request");
+        // The extractor's answer, not the database-error net's.
+        assert!(
+            problem["detail"].as_str().unwrap().contains("U+0000"),
+            "{path}: {problem}"
+        );
+    }
+    // An escaped backslash followed by `u0000` is text, not a NUL.
+    let reply = app
+        .post_json(
+            "/projects",
+            json!({"name": "\\u0000 is how JSON writes NUL"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_json_body_needs_a_json_content_type() {
+    let app = TestApp::new().await;
+    for content_type in [None, Some("text/plain")] {
+        let mut request = req(Method::POST, "/projects");
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let reply = app
+            .send(request.body(Body::from(r#"{"name":"p"}"#)).unwrap())
+            .await;
+        reply.assert_problem(415, "unsupported-media-type");
+    }
+    assert_eq!(app.get("/projects").await.json(), json!([]));
+}
+
+#[tokio::test]
+async fn a_plugin_schema_holding_nul_is_refused_with_the_reason() {
+    let app = TestApp::new().await;
+    let mut parts = crate::plugins::good("nul-schema", "1.0.0");
+    parts[2].2 = br#"{"type": "object", "description": "a\u0000b"}"#.to_vec();
+    let reply = crate::plugins::register(&app, &parts).await;
+    let problem = reply.assert_problem(422, "invalid-plugin");
+    assert!(problem.to_string().contains("U+0000"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_revision_beyond_i32_is_a_400_problem() {
+    let app = TestApp::new().await;
+    let project = app.project("p").await;
+    let spec = app
+        .spec(&project, "api.yaml", &crate::support::mini_spec("/a", "{}"))
+        .await;
+    for revision in ["2147483648", "99999999999999999999", "-2147483649", "one"] {
+        let reply = app.get(&format!("/specs/{spec}?revision={revision}")).await;
+        let problem = reply.assert_problem(400, "invalid-request");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("revision"),
+            "{revision}: {problem}"
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/specs/{spec}?revision=2147483647"))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn uploads_get_503_busy_while_every_spec_check_slot_is_taken() {
+    let app = TestApp::with(AppOptions {
+        spec_check_wait: std::time::Duration::from_millis(300),
+        ..AppOptions::default()
+    })
+    .await;
+    let project = app.project("p").await;
+    let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut held = Vec::new();
+    for _ in 0..slots {
+        held.push(app.state.spec_check().await.unwrap());
+    }
+    let spec = crate::support::mini_spec("/a", "{}");
+    let reply = app.upload_yaml(&project, "api.yaml", &spec).await;
+    reply.assert_problem(503, "busy");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    // A slot freed: the same upload goes through.
+    held.pop();
+    let reply = app.upload_yaml(&project, "api.yaml", &spec).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn urls_are_held_to_the_documented_rule() {
+    let app = TestApp::new().await;
+    let project = app.project("p").await;
+    // A URI parser takes these; the document's patterns (and so the server) do not.
+    for admin_url in ["https://node*", "http://node:1//", "http://node/?x"] {
+        let reply = app
+            .post_json(
+                &format!("/projects/{project}/data-planes"),
+                json!({"name": "n", "admin_url": admin_url, "admin_token": "env://T"}),
+            )
+            .await;
+        reply.assert_problem(400, "invalid-request");
+    }
+    for url in ["http://hooks/>;)", "https://hooks:7*", "https://hooks/#f"] {
+        let reply = app
+            .post_json(
+                "/webhooks",
+                json!({"url": url, "secret": "env://S", "events": ["drift_detected"]}),
+            )
+            .await;
+        reply.assert_problem(400, "invalid-request");
+    }
+    let reply = app
+        .post_json(
+            &format!("/projects/{project}/data-planes"),
+            json!({"name": "n", "admin_url": "http://node-1.local:8081/", "admin_token": "env://T"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["admin_url"], "http://node-1.local:8081");
+}

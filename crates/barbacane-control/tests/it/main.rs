@@ -18,6 +18,7 @@ mod openapi;
 mod plugins;
 mod projects;
 mod replicas;
+mod schemathesis;
 mod specs;
 mod support;
 mod tls;

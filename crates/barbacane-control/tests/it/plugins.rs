@@ -56,7 +56,7 @@ pub async fn register(app: &TestApp, parts: &[(&str, &str, Vec<u8>)]) -> crate::
     .await
 }
 
-fn good(name: &str, version: &str) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+pub fn good(name: &str, version: &str) -> Vec<(&'static str, &'static str, Vec<u8>)> {
     vec![
         (
             "manifest",

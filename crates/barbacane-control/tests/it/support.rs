@@ -111,6 +111,8 @@ pub struct AppOptions {
     pub heartbeat: std::time::Duration,
     /// The compile workers' `--signing-key`.
     pub signing_key: Option<Arc<barbacane_artifact::PrivateKey>>,
+    /// How long an upload waits for a spec-check slot (503 `busy` after).
+    pub spec_check_wait: Duration,
 }
 
 impl Default for AppOptions {
@@ -123,6 +125,7 @@ impl Default for AppOptions {
             workers: 2,
             heartbeat: std::time::Duration::from_secs(30),
             signing_key: None,
+            spec_check_wait: barbacane_control::state::SPEC_CHECK_WAIT,
         }
     }
 }
@@ -164,6 +167,7 @@ impl TestApp {
                 max_upload_bytes: options.max_upload_bytes,
                 heartbeat: options.heartbeat,
                 scheme: "http",
+                spec_check_wait: options.spec_check_wait,
             },
             wake.clone(),
         );

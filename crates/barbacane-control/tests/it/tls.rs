@@ -99,7 +99,16 @@ async fn the_api_and_the_data_plane_channel_over_tls() {
         tokio::task::spawn_blocking(move || cli(&server_for_cli, None, &["project", "list"]))
             .await
             .unwrap();
-    assert!(!untrusted.status.success());
+    // Exit 21 (cannot reach the server) with the reason and the fix, not a raw hyper error.
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(21), "{said}");
+    assert!(
+        said.contains("cannot reach https://localhost")
+            && said.contains("certificate")
+            && said.contains("--ca-cert"),
+        "{said}"
+    );
+    assert!(!said.contains("hyper"), "{said}");
     let ca_path = ca.clone();
     let server_for_cli = server.clone();
     let project_for_cli = project.clone();
