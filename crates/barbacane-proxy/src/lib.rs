@@ -44,6 +44,7 @@ mod server;
 mod snapshot;
 pub mod tls;
 mod trace;
+mod trim;
 mod worker;
 
 pub use config::{Limits, ServeConfig};

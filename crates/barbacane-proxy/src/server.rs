@@ -170,7 +170,11 @@ impl Listening {
             tracing::error!("no traffic worker could start");
             return;
         }
-        shutdown.await;
+        // While serving, memory freed by bursts of connections is handed back.
+        tokio::select! {
+            () = shutdown => {}
+            () = crate::trim::after_bursts(Arc::clone(&gateway)) => {}
+        }
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop_tx.send(true);
         for done in finished {

@@ -402,3 +402,53 @@ fn sigterm_under_load_leaves_no_request_unanswered() {
         "no response carried Connection: close during the drain"
     );
 }
+
+#[test]
+fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    compile_petstore(dir.path());
+    let server = Server::start(
+        dir.path(),
+        &["serve", "--workers", "1", "--artifact", "petstore.bca"],
+    );
+    assert_eq!(server.get("/pets").status, 200);
+    // Leave the running process ten spare descriptors (the connection cap, computed from
+    // the limit at startup, stays far above: accept itself must fail).
+    let pid = server.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd list")
+        .count();
+    let limit = open + 10;
+    let status = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={limit}:{limit}"))
+        .status()
+        .expect("run prlimit (util-linux)");
+    assert!(status.success());
+    let held: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("accept failed").count(),
+        1,
+        "accept errors must be logged once per burst, not per attempt:\n{log}"
+    );
+    drop(held);
+    // Descriptors free again: the loop accepts again within its backoff (1 s at most).
+    let mut served = false;
+    for _ in 0..50 {
+        if crate::support::get(server.port, "/pets").is_ok_and(|r| r.status == 200) {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(served, "never served again:\n{}", server.stderr());
+    assert!(
+        server.stderr().contains("accepting again"),
+        "{}",
+        server.stderr()
+    );
+}
