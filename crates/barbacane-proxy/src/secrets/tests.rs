@@ -94,3 +94,122 @@ fn every_reference_of_every_plugin_configuration_is_collected() {
         ["aws-sm://db#pw", "vault://secret/app#k"]
     );
 }
+
+mod stores {
+    //! Vault and Secrets Manager through their stand-ins (`barbacane_test::secret_stores`),
+    //! which speak the real wire protocols.
+    use super::*;
+    use barbacane_test::secret_stores::{
+        AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY, SecretsManagerStandIn, VaultStandIn,
+    };
+
+    fn vault_settings(vault: &VaultStandIn, token: &str) -> Settings {
+        Settings {
+            vault_addr: Some(vault.url()),
+            vault_token: Some(Zeroizing::new(token.into())),
+            vault_namespace: Some("team-a".into()),
+            ..settings(PathBuf::from("/nonexistent"))
+        }
+    }
+
+    fn aws_settings(sm: &SecretsManagerStandIn, secret: &str) -> Settings {
+        Settings {
+            aws_credentials: Some(sigv4::Credentials {
+                access_key_id: AWS_ACCESS_KEY_ID.into(),
+                secret_access_key: Zeroizing::new(secret.into()),
+                session_token: None,
+            }),
+            aws_region: Some(AWS_REGION.into()),
+            aws_endpoint: Some(sm.url()),
+            ..settings(PathBuf::from("/nonexistent"))
+        }
+    }
+
+    fn one(settings: &Settings, reference: &str) -> Result<Vec<u8>, String> {
+        block(resolve_with(
+            settings,
+            BTreeSet::from([reference.to_owned()]),
+        ))
+        .map(|s| s.get(reference).unwrap().expose().to_vec())
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn vault_kv2_fields_resolve_with_the_token() {
+        let vault = VaultStandIn::start(
+            "s.test-token",
+            &[(
+                "secret/team/app",
+                serde_json::json!({"password": "vault-pw-1", "port": 5432}),
+            )],
+        );
+        let ok = vault_settings(&vault, "s.test-token");
+        assert_eq!(
+            one(&ok, "vault://secret/team/app#password").unwrap(),
+            b"vault-pw-1"
+        );
+        assert_eq!(one(&ok, "vault://secret/team/app#port").unwrap(), b"5432");
+        let seen = vault.requests();
+        assert_eq!(seen[0].target, "/v1/secret/data/team/app");
+        assert_eq!(seen[0].headers["x-vault-namespace"], "team-a");
+
+        let missing_key = one(&ok, "vault://secret/team/app#user").unwrap_err();
+        assert!(
+            missing_key.contains("vault://secret/team/app#user")
+                && missing_key.contains("no field `user`"),
+            "{missing_key}"
+        );
+        let missing = one(&ok, "vault://secret/team/gone#password").unwrap_err();
+        assert!(missing.contains("404"), "{missing}");
+        let refused = one(
+            &vault_settings(&vault, "s.wrong"),
+            "vault://secret/team/app#password",
+        )
+        .unwrap_err();
+        assert!(refused.contains("403"), "{refused}");
+        assert!(
+            !refused.contains("vault-pw-1") && !refused.contains("s.wrong"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn secrets_manager_answers_signed_requests_only() {
+        let sm = SecretsManagerStandIn::start(&[
+            ("prod/db", r#"{"username":"app","password":"sm-pw-2"}"#),
+            ("plain", "sm-plain-3"),
+        ]);
+        let ok = aws_settings(&sm, AWS_SECRET_ACCESS_KEY);
+        assert_eq!(one(&ok, "aws-sm://prod/db#password").unwrap(), b"sm-pw-2");
+        assert_eq!(one(&ok, "aws-sm://plain").unwrap(), b"sm-plain-3");
+        let seen = &sm.requests()[0];
+        assert_eq!(
+            seen.headers["x-amz-target"],
+            "secretsmanager.GetSecretValue"
+        );
+        assert_eq!(&seen.body[..], br#"{"SecretId":"prod/db"}"#);
+
+        let not_json = one(&ok, "aws-sm://plain#password").unwrap_err();
+        assert!(
+            not_json.contains("not JSON") && !not_json.contains("sm-plain-3"),
+            "{not_json}"
+        );
+        let unknown = one(&ok, "aws-sm://nope").unwrap_err();
+        assert!(unknown.contains("ResourceNotFoundException"), "{unknown}");
+        let forged = one(&aws_settings(&sm, "not-the-key"), "aws-sm://plain").unwrap_err();
+        assert!(forged.contains("InvalidSignatureException"), "{forged}");
+    }
+
+    #[test]
+    fn a_store_that_never_answers_times_out() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let settings = Settings {
+            vault_addr: Some(format!("http://{}", silent.local_addr().unwrap())),
+            vault_token: Some(Zeroizing::new("t".into())),
+            timeout: Duration::from_millis(300),
+            ..settings(PathBuf::from("/nonexistent"))
+        };
+        let err = one(&settings, "vault://secret/app#k").unwrap_err();
+        assert!(err.contains("vault://secret/app#k"), "{err}");
+    }
+}
