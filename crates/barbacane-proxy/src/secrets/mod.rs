@@ -11,7 +11,8 @@ mod sigv4;
 mod vault;
 
 use barbacane_artifact::CompiledConfig;
-use barbacane_plugin_abi::{SecretRef, secret_ref::is_reference};
+use barbacane_plugin_abi::SecretRef;
+pub use barbacane_plugin_abi::secret_ref::is_reference;
 use barbacane_wasm::{HttpClient, SecretValue, Secrets};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -76,9 +76,9 @@ pub fn run(args: DevArgs) -> i32 {
     let mut config = serve_config(&args.options, true);
     config.tls = match super::tls(&args.options) {
         Ok(t) => t,
-        Err(e) => {
+        Err((code, e)) => {
             eprintln!("error: {e}");
-            return exit_code::USAGE;
+            return code;
         }
     };
     config.tracer = match super::tracer(&args.options, None) {

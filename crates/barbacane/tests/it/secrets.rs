@@ -222,3 +222,61 @@ fn a_reload_with_an_unresolvable_reference_is_refused_and_the_old_keys_keep_work
     }
     assert_hidden("the logs", &server.stderr());
 }
+
+#[test]
+fn the_tls_key_can_live_in_vault() {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into()]).expect("params");
+    let cert = params.self_signed(&key).expect("certificate");
+    let key_pem = key.serialize_pem();
+    let vault = VaultStandIn::start(
+        VAULT_TOKEN,
+        &[("secret/tls", serde_json::json!({"key": key_pem}))],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).expect("write cert");
+    let artifact = crate::support::compile_petstore(dir.path());
+    let launch = Launch::default()
+        .env("VAULT_ADDR", &vault.url())
+        .env("VAULT_TOKEN", VAULT_TOKEN);
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "serve",
+            "--artifact",
+            artifact.to_str().expect("UTF-8 path"),
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "vault://secret/tls#key",
+        ],
+        &launch,
+    );
+    let status = crate::tls::https_get(server.port, cert.der()).expect("HTTPS");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let key_body = key_pem.lines().nth(1).expect("a base64 line");
+    assert!(!server.stderr().contains(key_body), "{}", server.stderr());
+    drop(server);
+
+    let out = run(barbacane()
+        .current_dir(dir.path())
+        .env("VAULT_ADDR", vault.url())
+        .env("VAULT_TOKEN", VAULT_TOKEN)
+        .arg("serve")
+        .arg("--artifact")
+        .arg(&artifact)
+        .args([
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "vault://secret/tls#nothing",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--admin-listen", "127.0.0.1:0"]));
+    out.assert_code(13);
+    assert!(
+        out.stderr.contains("vault://secret/tls#nothing"),
+        "{}",
+        out.stderr
+    );
+}
