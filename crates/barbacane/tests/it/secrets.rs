@@ -280,3 +280,30 @@ fn the_tls_key_can_live_in_vault() {
         out.stderr
     );
 }
+
+#[test]
+fn dev_exits_13_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("api.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.1.0\ninfo: {title: T, version: \"1\"}\npaths:\n  /a:\n    get:\n      \
+         x-barbacane-middlewares:\n        - name: apikey-auth\n          config:\n            \
+         keys: [{key: 'env://BARBACANE_TEST_UNSET_KEY', id: a}]\n      \
+         x-barbacane-dispatch: {name: mock, config: {status: 200}}\n      \
+         responses: {\"200\": {description: ok}}\n",
+    )
+    .expect("write spec");
+    let out = run(barbacane()
+        .current_dir(dir.path())
+        .env_remove("BARBACANE_TEST_UNSET_KEY")
+        .args(["dev", "--spec", "api.yaml"])
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--admin-listen", "127.0.0.1:0"]));
+    out.assert_code(13);
+    assert!(
+        out.stderr.contains("env://BARBACANE_TEST_UNSET_KEY") && out.stderr.contains("not set"),
+        "{}",
+        out.stderr
+    );
+}
