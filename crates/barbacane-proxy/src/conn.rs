@@ -15,13 +15,13 @@ use tokio::time::{Instant, Sleep};
 /// The HTTP/2 connection preface.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Reads the first bytes of a connection, within `deadline`: enough to tell HTTP/1 (any byte
+/// Reads the first bytes of a connection, before `deadline`: enough to tell HTTP/1 (any byte
 /// that diverges from the HTTP/2 preface) from HTTP/2 (the whole preface). `None` when the
 /// client closes, fails or is too slow; the bytes are handed back to hyper through
 /// [`Prefixed`].
 pub async fn first_bytes<S: AsyncRead + Unpin>(
     stream: &mut S,
-    deadline: Duration,
+    deadline: tokio::time::Instant,
 ) -> Option<Bytes> {
     let read = async {
         let mut buf = Vec::with_capacity(PREFACE.len());
@@ -38,25 +38,35 @@ pub async fn first_bytes<S: AsyncRead + Unpin>(
             }
         }
     };
-    tokio::time::timeout(deadline, read).await.ok().flatten()
+    tokio::time::timeout_at(deadline, read).await.ok().flatten()
 }
 
 /// Writes one HTTP/1.1 problem response on a raw connection (`extra_headers` are whole
 /// `name: value\r\n` lines) and closes it, within one second.
 pub(crate) async fn answer_and_close(
-    mut stream: tokio::net::TcpStream,
+    stream: tokio::net::TcpStream,
     status: &str,
     extra_headers: &str,
     body: &str,
 ) {
-    use tokio::io::AsyncWriteExt;
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/problem+json\r\n{extra_headers}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
+    write_and_linger(stream, response.as_bytes()).await;
+}
+
+/// Writes `bytes`, half-closes, and reads what the client still sends until it closes too,
+/// all within one second: closing with unread bytes would make the kernel answer with a
+/// reset that can destroy the answer before the client reads it.
+pub(crate) async fn write_and_linger(mut stream: tokio::net::TcpStream, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
+        stream.write_all(bytes).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
     })
     .await;
 }
@@ -214,13 +224,17 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
 
+    fn in_(d: Duration) -> tokio::time::Instant {
+        tokio::time::Instant::now() + d
+    }
+
     #[tokio::test]
     async fn first_bytes_tell_http1_from_http2_and_time_out() {
         let (mut client, mut server) = tokio::io::duplex(64);
         tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\n")
             .await
             .unwrap();
-        let got = first_bytes(&mut server, Duration::from_secs(1))
+        let got = first_bytes(&mut server, in_(Duration::from_secs(1)))
             .await
             .unwrap();
         assert!(got.starts_with(b"G"));
@@ -229,7 +243,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            first_bytes(&mut server, Duration::from_secs(1))
+            first_bytes(&mut server, in_(Duration::from_secs(1)))
                 .await
                 .unwrap(),
             PREFACE
@@ -240,7 +254,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            first_bytes(&mut server, Duration::from_millis(50))
+            first_bytes(&mut server, in_(Duration::from_millis(50)))
                 .await
                 .is_none()
         );

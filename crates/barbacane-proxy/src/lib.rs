@@ -27,6 +27,7 @@
 pub mod access_log;
 pub mod admin;
 mod body;
+mod client_cert;
 mod config;
 pub mod conn;
 pub mod connected;

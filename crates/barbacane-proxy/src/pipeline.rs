@@ -19,11 +19,10 @@ use crate::{Body, Gateway, GatewayError, ServeConfig, problem};
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::SocketAddr);
 
-/// The SHA-256 (lowercase hex) of the client certificate the connection presented and the
-/// TLS listener verified (`--tls-client-ca`); plugins see it as `auth.client_cert.sha256` in
-/// the request context.
-#[derive(Debug, Clone)]
-pub struct ClientCert(pub String);
+/// The claims of the client certificate the connection presented and the TLS listener
+/// verified (`--tls-client-ca`); plugins see them as `auth.client_cert.*` in the request
+/// context.
+pub use crate::client_cert::ClientCert;
 
 /// Reserved path of the liveness endpoint on the traffic listener.
 pub const HEALTH_PATH: &str = "/__barbacane/health";

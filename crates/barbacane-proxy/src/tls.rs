@@ -106,11 +106,3 @@ pub(crate) async fn refuse_plaintext(stream: TcpStream) {
     const BODY: &str = r#"{"type":"urn:barbacane:error:tls-required","title":"Bad Request","status":400,"detail":"This port speaks HTTPS: use https:// to reach it."}"#;
     crate::conn::answer_and_close(stream, "400 Bad Request", "", BODY).await;
 }
-
-/// The SHA-256 of the client certificate a connection presented (lowercase hex), for
-/// plugins (`auth.client_cert.sha256` in the request context).
-pub(crate) fn client_fingerprint(conn: &rustls::ServerConnection) -> Option<String> {
-    conn.peer_certificates()
-        .and_then(|c| c.first())
-        .map(|leaf| barbacane_artifact::sha256_hex(leaf.as_ref()))
-}

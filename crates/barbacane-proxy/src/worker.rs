@@ -27,9 +27,14 @@ struct Shared {
     draining: AtomicBool,
     /// Connections open on this worker.
     open: AtomicUsize,
+    /// Connections over the cap being answered and closed.
+    refusing: AtomicUsize,
     /// Turns true when every connection must finish.
     close: watch::Receiver<bool>,
 }
+
+/// Most connections over the cap answered at once per worker; more are closed unanswered.
+const MAX_REFUSING: usize = 64;
 
 /// Accepts on `socket` until `stop`, then drains. On stop: the connections already waiting
 /// in the kernel's accept queue are taken (closing the socket would reset them), the socket
@@ -62,6 +67,7 @@ pub(crate) async fn run(
         gateway: Arc::clone(&gateway),
         draining: AtomicBool::new(false),
         open: AtomicUsize::new(0),
+        refusing: AtomicUsize::new(0),
         close: close_rx,
     });
     let mut refused = 0u64;
@@ -78,7 +84,16 @@ pub(crate) async fn run(
                 );
             }
             refused += 1;
-            tokio::spawn(refuse(stream));
+            // Refusals hold a socket for up to a second: past a bound, a flood is closed
+            // at once instead of piling up tasks and file descriptors.
+            if shared.refusing.load(Ordering::Relaxed) < MAX_REFUSING {
+                shared.refusing.fetch_add(1, Ordering::Relaxed);
+                let (shared, tls) = (Arc::clone(&shared), config.tls.is_some());
+                tokio::spawn(async move {
+                    refuse(stream, tls).await;
+                    shared.refusing.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
             continue;
         } else if refused > 0 {
             tracing::info!(refused, "below the connection cap again");
@@ -117,30 +132,35 @@ pub(crate) async fn run(
     }
 }
 
-/// Serves one accepted connection on this worker.
+/// Serves one accepted connection on this worker. The TLS handshake and the whole head of
+/// the first request (or the HTTP/2 preface) share one deadline, `--header-timeout` after
+/// accept, so a client cannot hold a socket by trickling bytes.
 fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let open = Open::new(Arc::clone(shared));
     tokio::spawn(async move {
         let shared = &open.0;
         let config = shared.gateway.config();
+        let deadline = tokio::time::Instant::now() + config.header_timeout;
         let mut close = shared.close.clone();
         let Some(tls) = config.tls.clone() else {
             let peer = Peer {
                 addr: peer,
                 client_cert: None,
+                deadline,
             };
             return read_and_serve(shared, stream, peer, &mut close).await;
         };
         let handshake = tokio::select! {
             biased;
-            s = accept_tls(&tls, stream, config.header_timeout) => s,
+            s = accept_tls(&tls, stream, deadline) => s,
             _ = close.wait_for(|c| *c) => None,
         };
         if let Some((stream, client_cert)) = handshake {
             let peer = Peer {
                 addr: peer,
                 client_cert,
+                deadline,
             };
             read_and_serve(shared, stream, peer, &mut close).await;
         }
@@ -160,7 +180,7 @@ async fn read_and_serve<S>(
 {
     let prefix = tokio::select! {
         biased;
-        prefix = first_bytes(&mut stream, shared.gateway.config().header_timeout) => prefix,
+        prefix = first_bytes(&mut stream, peer.deadline) => prefix,
         _ = close.wait_for(|c| *c) => None,
     };
     if let Some(prefix) = prefix {
@@ -171,8 +191,11 @@ async fn read_and_serve<S>(
 /// Who is on the other end of a connection.
 struct Peer {
     addr: SocketAddr,
-    /// SHA-256 of the verified client certificate (with `--tls-client-ca`).
-    client_cert: Option<String>,
+    /// Claims of the verified client certificate (with `--tls-client-ca`).
+    client_cert: Option<pipeline::ClientCert>,
+    /// When the head of the first request must be complete (`--header-timeout` after
+    /// accept).
+    deadline: tokio::time::Instant,
 }
 
 /// The TLS handshake, within `deadline`; a client speaking plaintext HTTP is answered 400
@@ -180,10 +203,13 @@ struct Peer {
 async fn accept_tls(
     tls: &crate::tls::Tls,
     stream: TcpStream,
-    deadline: Duration,
-) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>)> {
+    deadline: tokio::time::Instant,
+) -> Option<(
+    tokio_rustls::server::TlsStream<TcpStream>,
+    Option<pipeline::ClientCert>,
+)> {
     let mut first = [0u8; 1];
-    match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == crate::tls::HANDSHAKE => {}
         Ok(Ok(1)) => {
             crate::tls::refuse_plaintext(stream).await;
@@ -191,9 +217,9 @@ async fn accept_tls(
         }
         _ => return None,
     }
-    match tokio::time::timeout(deadline, tls.acceptor().accept(stream)).await {
+    match tokio::time::timeout_at(deadline, tls.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => {
-            let cert = crate::tls::client_fingerprint(stream.get_ref().1);
+            let cert = pipeline::ClientCert::of(stream.get_ref().1);
             Some((stream, cert))
         }
         Ok(Err(e)) => {
@@ -242,6 +268,7 @@ async fn serve<S>(
     let Peer {
         addr: peer,
         client_cert,
+        deadline,
     } = peer;
     let config = shared.gateway.config();
     let (body_timeout, idle) = (config.body_timeout, config.idle_timeout);
@@ -253,8 +280,7 @@ async fn serve<S>(
         let in_flight = InFlight::start(activity);
         req.extensions_mut().insert(pipeline::ClientAddr(peer));
         if let Some(cert) = &client_cert {
-            req.extensions_mut()
-                .insert(pipeline::ClientCert(cert.clone()));
+            req.extensions_mut().insert(cert.clone());
         }
         let http1 = req.version() < http::Version::HTTP_2;
         let req = req.map(|body| TimedBody::new(body, body_timeout));
@@ -279,8 +305,21 @@ async fn serve<S>(
     let mut ticker = h2.then(|| tokio::time::interval_at(tokio::time::Instant::now() + idle, idle));
     let mut seen = 0u64;
     let mut closing = false;
+    // HTTP/1: the first request's head must be complete by `deadline` (hyper's own header
+    // timeout is the idle timeout, since hyper starts it while a keep-alive connection waits
+    // for its next request). HTTP/2's preface is already complete here.
+    let first_head = tokio::time::sleep_until(deadline);
+    let mut first_head = std::pin::pin!(first_head);
+    let mut head_pending = !h2;
     loop {
         tokio::select! {
+            _ = first_head.as_mut(), if head_pending => {
+                head_pending = false;
+                if activity.started.load(Ordering::Relaxed) == 0 {
+                    tracing::debug!(%peer, "request head not complete in time; closing");
+                    return;
+                }
+            }
             done = conn.as_mut() => {
                 if let Err(e) = done {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -327,16 +366,25 @@ impl Drop for InFlight {
     }
 }
 
-/// Answers a connection over the cap with a 503 problem and closes it.
-async fn refuse(stream: tokio::net::TcpStream) {
+/// Answers a connection over the cap and closes it: a 503 problem on a plaintext listener, a
+/// fatal TLS `internal_error` alert on a TLS listener (a client cannot read HTTP before a
+/// handshake, and a handshake is the work the cap is there to refuse).
+async fn refuse(stream: tokio::net::TcpStream, tls: bool) {
     const BODY: &str = "{\"type\":\"urn:barbacane:error:overloaded\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"The gateway has too many open connections; try again shortly.\"}";
-    crate::conn::answer_and_close(
-        stream,
-        "503 Service Unavailable",
-        "retry-after: 1\r\n",
-        BODY,
-    )
-    .await;
+    // An alert record: content type 21, legacy version TLS 1.2, length 2, fatal (2),
+    // internal_error (80). Valid before any handshake message, in TLS 1.2 and 1.3.
+    const TLS_ALERT: [u8; 7] = [21, 3, 3, 0, 2, 2, 80];
+    if tls {
+        crate::conn::write_and_linger(stream, &TLS_ALERT).await;
+    } else {
+        crate::conn::answer_and_close(
+            stream,
+            "503 Service Unavailable",
+            "retry-after: 1\r\n",
+            BODY,
+        )
+        .await;
+    }
 }
 
 /// HTTP/1.1 and HTTP/2 settings of every traffic connection.

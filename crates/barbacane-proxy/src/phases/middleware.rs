@@ -55,7 +55,7 @@ pub(crate) async fn on_request(
         context: parts
             .extensions
             .get::<crate::pipeline::ClientCert>()
-            .map(|c| [("auth.client_cert.sha256".to_owned(), c.0.clone())].into())
+            .map(|c| c.0.iter().cloned().collect())
             .unwrap_or_default(),
         client_ip: parts
             .extensions

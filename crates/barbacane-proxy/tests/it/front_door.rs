@@ -74,6 +74,30 @@ async fn silent_and_half_preface_connections_are_closed() {
 }
 
 #[tokio::test]
+async fn a_request_head_trickled_past_the_header_timeout_is_closed() {
+    let gw = gateway(ServeConfig {
+        header_timeout: Duration::from_secs(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    // Slowloris: a request line and one header in time, then nothing. Without the deadline
+    // hyper would wait for the idle timeout (60 s) and the 30 s bound below would fail.
+    let mut slow = TcpStream::connect(gw.addr()).await.unwrap();
+    slow.write_all(b"GET /hello HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    assert_eq!(until_closed(&mut slow).await, b"");
+    // The deadline is the first request's: a keep-alive connection may stay idle longer
+    // than it between requests.
+    let mut conn = RawConn::connect(gw.addr()).await;
+    conn.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(conn.read_response().await.unwrap().status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    conn.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(conn.read_response().await.unwrap().status, 200);
+}
+
+#[tokio::test]
 async fn a_stalled_body_gets_408() {
     let gw = gateway(ServeConfig {
         body_timeout: Duration::from_secs(1),
@@ -235,4 +259,63 @@ async fn an_idle_http2_connection_gets_a_goaway() {
         .expect("the idle HTTP/2 connection was never closed")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_stalled_http2_stream_body_gets_408_and_the_connection_lives_on() {
+    use http_body_util::{BodyExt, StreamBody};
+    let gw = gateway(ServeConfig {
+        body_timeout: Duration::from_secs(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let stream = TcpStream::connect(gw.addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // One chunk of the body, then the sender is held open and never sends the rest.
+    let (tx, rx) =
+        tokio::sync::mpsc::channel::<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>(1);
+    tx.send(Ok(hyper::body::Frame::data(bytes::Bytes::from_static(
+        b"{\"a\":",
+    ))))
+    .await
+    .unwrap();
+    let body = StreamBody::new(tokio_stream_from(rx));
+    let request = http::Request::post(format!("http://{}/pets", gw.addr()))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .expect("the stalled stream was never answered")
+        .unwrap();
+    assert_eq!(response.status(), 408);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("urn:barbacane:error:request-timeout"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    drop(tx);
+    // The other streams of the connection are unaffected.
+    sender.ready().await.unwrap();
+    let (done, none) = tokio::sync::mpsc::channel(1);
+    drop(done);
+    let request = http::Request::get(format!("http://{}/hello", gw.addr()))
+        .body(StreamBody::new(tokio_stream_from(none)))
+        .unwrap();
+    let again = sender.send_request(request).await.unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+/// A `Stream` over an mpsc receiver (what `tokio-stream`'s wrapper does, without the crate).
+fn tokio_stream_from<T>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -23,6 +23,30 @@ paths:
       responses: {"200": {description: ok}}
 "#;
 
+/// [`SPEC`] plus a route whose policy reads the client certificate's claims (its own spec:
+/// compiling `cel` is slow in debug builds, the other tests do without it).
+const CLIENT_CA_SPEC: &str = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /hello:
+    get:
+      x-barbacane-dispatch: {name: mock, config: {status: 200, body: '{"hello":"tls"}'}}
+      responses: {"200": {description: ok}}
+  /who:
+    get:
+      x-barbacane-middlewares:
+        - name: cel
+          config:
+            expression: >
+              request.context["auth.client_cert.subject_cn"] == "billing"
+              && request.context["auth.client_cert.san.dns"] == "client.test"
+              && request.context["auth.client_cert.issuer"] == "CN=clients"
+              && request.context["auth.client_cert.sha256"].size() == 64
+      x-barbacane-dispatch: {name: mock, config: {status: 200, body: '{"who":"billing"}'}}
+      responses: {"200": {description: ok}}
+"#;
+
 /// A self-signed server certificate for 127.0.0.1 named `cn`, written as cert.pem/key.pem.
 fn server_pair(dir: &Path, cn: &str) -> CertificateDer<'static> {
     let key = KeyPair::generate().unwrap();
@@ -61,8 +85,12 @@ fn client(
 }
 
 async fn gateway(files: TlsFiles) -> (TestGateway, Arc<Tls>) {
+    gateway_of(SPEC, files).await
+}
+
+async fn gateway_of(spec: &str, files: TlsFiles) -> (TestGateway, Arc<Tls>) {
     let tls = Tls::load(files).unwrap();
-    let artifact = compile_yaml(&[("api.yaml", SPEC)]).unwrap();
+    let artifact = compile_yaml(&[("api.yaml", spec)]).unwrap();
     let gw = TestGateway::from_artifact(
         &artifact,
         ServeConfig {
@@ -83,6 +111,24 @@ fn files(dir: &Path) -> TlsFiles {
 }
 
 /// One HTTP/1.1 request on an open TLS stream; returns the response head and body.
+/// Reads one answer whose JSON body ends with `}`.
+async fn read_answer<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out);
+        if text.contains("\r\n\r\n") && text.ends_with('}') {
+            return text.into_owned();
+        }
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed early: {text}");
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
 async fn get<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S) -> String {
     s.write_all(b"GET /hello HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         .await
@@ -224,19 +270,31 @@ async fn with_a_client_ca_a_client_certificate_is_required() {
     let issuer = Issuer::new(ca_params, ca_key);
     let client_key = KeyPair::generate().unwrap();
     let mut client_params = CertificateParams::new(vec!["client.test".into()]).unwrap();
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "billing");
     client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
 
-    let (gw, _) = gateway(TlsFiles {
-        client_ca: Some(dir.path().join("ca.pem")),
-        ..files(dir.path())
-    })
+    let (gw, _) = gateway_of(
+        CLIENT_CA_SPEC,
+        TlsFiles {
+            client_ca: Some(dir.path().join("ca.pem")),
+            ..files(dir.path())
+        },
+    )
     .await;
     let identity = (client_cert.der().clone(), client_key.serialize_der());
     let mut s = connect(&gw, &client(&server, &[b"http/1.1"], Some(identity)))
         .await
         .unwrap();
     assert!(get(&mut s).await.starts_with("HTTP/1.1 200"));
+    // The verified certificate's claims reach plugins (the policy checks four of them).
+    s.write_all(b"GET /who HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_answer(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // Without a certificate: the handshake (or the first read, in TLS 1.3) fails.
     let refused = match connect(&gw, &client(&server, &[b"http/1.1"], None)).await {
         Err(_) => true,
@@ -256,5 +314,32 @@ fn unusable_files_are_named_in_the_error() {
     assert!(
         err.contains("--tls-cert") && err.contains("cert.pem"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn over_the_connection_cap_a_tls_client_gets_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = server_pair(dir.path(), "server");
+    let tls = Tls::load(files(dir.path())).unwrap();
+    let artifact = compile_yaml(&[("api.yaml", SPEC)]).unwrap();
+    let gw = TestGateway::from_artifact(
+        &artifact,
+        ServeConfig {
+            tls: Some(tls),
+            max_connections: 1,
+            workers: 1,
+            ..ServeConfig::default()
+        },
+    )
+    .await;
+    let connector = client(&cert, &[b"http/1.1"], None);
+    let mut held = connect(&gw, &connector).await.unwrap();
+    assert!(get(&mut held).await.starts_with("HTTP/1.1 200"));
+    // Over the cap: a TLS alert the client understands, not plaintext HTTP it cannot read.
+    let err = connect(&gw, &connector).await.unwrap_err();
+    assert!(
+        err.to_string().contains("InternalError"),
+        "expected a fatal internal_error alert, got: {err}"
     );
 }

@@ -94,13 +94,27 @@ pub fn verify(args: VerifyArgs) -> i32 {
             return exit_code::USAGE;
         }
     };
-    let read = barbacane_proxy::snapshot_source(&args.artifact)
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            let a =
-                Artifact::from_bytes(&b).map_err(|e| format!("invalid or tampered with: {e}"))?;
-            Ok((b, a))
-        });
+    let bytes = match barbacane_proxy::snapshot_source(&args.artifact) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("FAIL {}: {e}", args.artifact.display());
+            return exit_code::ARTIFACT_INVALID;
+        }
+    };
+    // With trusted keys, the signature (over the header, member checksums included) is
+    // checked on the header alone first: a forged file costs one header parse and one
+    // signature check, not a pass over every member.
+    if !trusted.is_empty()
+        && let Ok(header) = barbacane_artifact::read_header(&bytes[..])
+    {
+        let status = verify_header(&header, &trusted);
+        if !matches!(status, SignatureStatus::Verified { .. }) {
+            return report_signature(status, false);
+        }
+    }
+    let read = Artifact::from_bytes(&bytes)
+        .map_err(|e| format!("invalid or tampered with: {e}"))
+        .map(|a| (bytes, a));
     let (bytes, artifact) = match read {
         Ok(r) => r,
         Err(e) => {
@@ -114,7 +128,16 @@ pub fn verify(args: VerifyArgs) -> i32 {
         header.members.len(),
         header.artifact_hash
     );
-    let code = match (verify_header(header, &trusted), trusted.is_empty()) {
+    let code = report_signature(verify_header(header, &trusted), trusted.is_empty());
+    match (&args.attestation, code) {
+        (Some(path), 0) => super::evidence::verify_attestation(path, &bytes, header, &trusted),
+        _ => code,
+    }
+}
+
+/// Prints the signature line of `verify` and returns its exit code.
+fn report_signature(status: SignatureStatus, no_keys: bool) -> i32 {
+    match (status, no_keys) {
         (SignatureStatus::Verified { key_id }, _) => {
             println!("signature: verified (key {key_id})");
             0
@@ -141,9 +164,5 @@ pub fn verify(args: VerifyArgs) -> i32 {
             );
             exit_code::SIGNATURE_REJECTED
         }
-    };
-    match (&args.attestation, code) {
-        (Some(path), 0) => super::evidence::verify_attestation(path, &bytes, header, &trusted),
-        _ => code,
     }
 }

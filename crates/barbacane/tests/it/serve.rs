@@ -296,3 +296,109 @@ fn json_logs_are_one_object_per_line() {
     assert!(access["duration_us"].is_u64(), "{access}");
     assert!(access["bytes_out"].is_u64(), "{access}");
 }
+
+/// One keep-alive response read from a blocking socket: `None` when the connection ended
+/// before a whole response; otherwise whether it carried `Connection: close`.
+fn read_one(stream: &mut std::net::TcpStream) -> Option<bool> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(head.contains("\r\nconnection: close"))
+}
+
+#[test]
+fn sigterm_under_load_leaves_no_request_unanswered() {
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    compile_petstore(dir.path());
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "serve",
+            "--shutdown-grace",
+            "5",
+            "--artifact",
+            "petstore.bca",
+        ],
+    );
+    let port = server.port;
+    let (answered, lost, closes) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (answered, lost, closes) = (answered.clone(), lost.clone(), closes.clone());
+            std::thread::spawn(move || {
+                // Keep-alive requests back to back, reconnecting when the server closes;
+                // a refused connect (the listener is gone) ends the client.
+                while let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    loop {
+                        if stream
+                            .write_all(b"GET /pets HTTP/1.1\r\nHost: t\r\n\r\n")
+                            .is_err()
+                        {
+                            break; // not sent: nothing to answer
+                        }
+                        match read_one(&mut stream) {
+                            Some(close) => {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                                if close {
+                                    closes.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
+                            }
+                            None => {
+                                lost.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    while answered.load(Ordering::Relaxed) < 2000 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.terminate();
+    let status = server.wait_exit(EXIT_WAIT).unwrap_or_else(|| {
+        panic!(
+            "still running {EXIT_WAIT:?} after SIGTERM\n--- stderr\n{}",
+            server.stderr()
+        )
+    });
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", server.stderr());
+    assert_eq!(
+        lost.load(Ordering::Relaxed),
+        0,
+        "requests sent but never answered after SIGTERM"
+    );
+    assert!(
+        closes.load(Ordering::Relaxed) >= 1,
+        "no response carried Connection: close during the drain"
+    );
+}
