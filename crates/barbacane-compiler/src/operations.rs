@@ -81,7 +81,23 @@ pub(crate) fn compile_operations(
                 &path_params,
                 known,
             ) {
-                Ok(d) => d,
+                Ok(d) => {
+                    if let Some(ext) = def.dispatch.as_ref().or(spec.dispatch.as_ref()) {
+                        // A root default is reported once, not once per operation.
+                        let mut found = Vec::new();
+                        crate::secret_fields::check(&d, &ext.file, &ext.pointer, &mut found);
+                        for w in found {
+                            if !diags.iter().any(|x| {
+                                x.code == w.code
+                                    && x.file == w.file
+                                    && x.json_pointer == w.json_pointer
+                            }) {
+                                diags.push(w);
+                            }
+                        }
+                    }
+                    d
+                }
                 Err(d) => {
                     diags.push(d);
                     dummy_dispatch()

@@ -25,36 +25,26 @@ const OWN_SECRETS: [&str; 3] = [
 pub const FORMS: &str = "`env://VAR` or `file:///absolute/path`";
 
 impl SecretRef {
-    /// Parses `text`; anything else (in particular a literal secret) is refused, so that a
-    /// secret never lands in the database by mistake.
+    /// Parses `text` with the data plane's syntax (`barbacane_plugin_abi::SecretRef`);
+    /// anything else (in particular a literal secret) is refused, so that a secret never
+    /// lands in the database by mistake. The control plane resolves `env://` and `file://`
+    /// only: the other forms name stores its nodes read, not it.
     pub fn parse(text: &str) -> Result<SecretRef, String> {
-        if let Some(var) = text.strip_prefix("env://") {
-            let valid = !var.is_empty()
-                && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && !var.as_bytes()[0].is_ascii_digit();
-            if OWN_SECRETS.contains(&var) {
-                return Err(format!(
-                    "`env://{var}` names the control plane's own secret; use a variable of its own"
-                ));
-            }
-            return if valid {
-                Ok(SecretRef::Env(var.to_owned()))
-            } else {
-                Err(format!(
-                    "`env://{var}` does not name an environment variable"
-                ))
-            };
+        use barbacane_plugin_abi::SecretRef as Reference;
+        match Reference::parse(text) {
+            Ok(Reference::Env { name }) if OWN_SECRETS.contains(&name.as_str()) => Err(format!(
+                "`env://{name}` names the control plane's own secret; use a variable of its own"
+            )),
+            Ok(Reference::Env { name }) => Ok(SecretRef::Env(name)),
+            Ok(Reference::File { path }) => Ok(SecretRef::File(PathBuf::from(path))),
+            Ok(other) => Err(format!(
+                "`{other}`: the control plane resolves {FORMS} references only"
+            )),
+            Err(e) if barbacane_plugin_abi::secret_ref::is_reference(text) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "expected a secret reference, {FORMS}, not a literal value"
+            )),
         }
-        if let Some(path) = text.strip_prefix("file://") {
-            return if path.starts_with('/') && !path.contains('\0') {
-                Ok(SecretRef::File(PathBuf::from(path)))
-            } else {
-                Err("a `file://` reference needs an absolute path (`file:///etc/...`)".into())
-            };
-        }
-        Err(format!(
-            "expected a secret reference, {FORMS}, not a literal value"
-        ))
     }
 
     /// The secret now (environment and files are read at each use: rotation needs no
@@ -104,6 +94,7 @@ mod tests {
             "env://1X",
             "env://A-B",
             "file://rel/path",
+            "vault://kv/app#key",
             "",
         ] {
             assert!(SecretRef::parse(bad).is_err(), "{bad}");

@@ -15,9 +15,11 @@
 )]
 
 mod manifest;
+pub mod secret_ref;
 mod version;
 
 pub use manifest::{Isolation, ManifestError, PluginManifest, PluginType};
+pub use secret_ref::{SecretRef, SecretRefError};
 pub use version::{parse_version, satisfies, split_reference};
 
 use std::fmt;

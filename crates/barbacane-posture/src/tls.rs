@@ -40,12 +40,32 @@ pub fn server_config(
     client_ca: Option<&Path>,
 ) -> Result<ServerConfig, String> {
     let chain = certificates(cert, "--tls-cert")?;
-    let key = PrivateKeyDer::from_pem_slice(&read(key, "--tls-key")?).map_err(|e| {
-        format!(
-            "--tls-key `{}` is not a PEM private key: {e}",
-            key.display()
-        )
-    })?;
+    let pem = read(key, "--tls-key")?;
+    with_chain(chain, &pem, &key.display().to_string(), alpn, client_ca)
+}
+
+/// [`server_config`] with the private key's PEM already in hand (a key behind a secret
+/// reference); `key_name` names it in errors (the reference, never the key).
+pub fn server_config_with_key(
+    cert: &Path,
+    key_pem: &[u8],
+    key_name: &str,
+    alpn: &[&[u8]],
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig, String> {
+    let chain = certificates(cert, "--tls-cert")?;
+    with_chain(chain, key_pem, key_name, alpn, client_ca)
+}
+
+fn with_chain(
+    chain: Vec<CertificateDer<'static>>,
+    key_pem: &[u8],
+    key_name: &str,
+    alpn: &[&[u8]],
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig, String> {
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("--tls-key `{key_name}` is not a PEM private key: {e}"))?;
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?;

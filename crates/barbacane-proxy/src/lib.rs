@@ -40,6 +40,7 @@ pub mod pipeline;
 mod plugins;
 mod problem;
 pub mod reload;
+pub mod secrets;
 mod server;
 mod snapshot;
 pub mod tls;
@@ -79,7 +80,7 @@ pub mod exit_code {
     pub const ARTIFACT_INVALID: i32 = 11;
     /// The artifact is intact but its configuration cannot be loaded (schema, dispatcher).
     pub const CONFIG_INVALID: i32 = 12;
-    /// A secret reference cannot be resolved (reserved for secret support).
+    /// A secret reference of the artifact (or `--tls-key`) cannot be resolved.
     pub const SECRET_UNRESOLVED: i32 = 13;
     /// The listen address cannot be bound.
     pub const BIND_FAILED: i32 = 14;

@@ -6,7 +6,7 @@
 use barbacane_artifact::Artifact;
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
 use barbacane_wasm::{
-    HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime, SharedCache,
+    HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime, Secrets, SharedCache,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub(crate) struct PluginSet<'a> {
     limiter: Arc<dyn RateLimiter>,
     cache: Arc<SharedCache>,
     pool: PoolOptions,
+    secrets: Arc<Secrets>,
 }
 
 impl<'a> PluginSet<'a> {
@@ -43,7 +44,13 @@ impl<'a> PluginSet<'a> {
             limiter,
             cache,
             pool,
+            secrets: Arc::default(),
         }
+    }
+
+    /// The artifact's resolved secrets, given to plugins that declare `secrets`.
+    pub(crate) fn set_secrets(&mut self, secrets: Arc<Secrets>) {
+        self.secrets = secrets;
     }
 
     /// The prepared middleware `name` with `config`. A plugin that fails to compile, imports
@@ -149,6 +156,9 @@ impl<'a> PluginSet<'a> {
         if plugin.manifest().allows(Capability::Nats) || plugin.manifest().allows(Capability::Kafka)
         {
             plugin = plugin.with_event_bus(crate::dispatch::brokers::PluginEventBus::shared()?);
+        }
+        if plugin.manifest().allows(Capability::Secrets) {
+            plugin = plugin.with_secrets(Arc::clone(&self.secrets));
         }
         if plugin.manifest().allows(Capability::Cache) {
             let namespace = &self.artifact.header().artifact_hash;

@@ -42,6 +42,9 @@ pub enum LoadError {
         /// Why.
         source: barbacane_evidence::oci::LayoutError,
     },
+    /// A secret reference of the configuration cannot be resolved (or is malformed).
+    #[error("{0}")]
+    Secrets(#[from] crate::secrets::SecretErrors),
     /// The artifact is intact but an operation cannot be prepared.
     #[error("operation {method} {path} cannot be loaded: {reason}")]
     Operation {
@@ -63,6 +66,7 @@ impl LoadError {
             }
             LoadError::Operation { .. } => exit_code::CONFIG_INVALID,
             LoadError::Signature { .. } => exit_code::SIGNATURE_REJECTED,
+            LoadError::Secrets(_) => exit_code::SECRET_UNRESOLVED,
         }
     }
 }
@@ -177,6 +181,10 @@ impl Snapshot {
             }
         }
         let config: CompiledConfig = artifact.member_json(CONFIG_MEMBER)?;
+        // Resolved before any plugin's `init` runs (they read secrets there), while the
+        // modules compile.
+        let references = crate::secrets::collect(&config);
+        let resolving = std::thread::spawn(move || crate::secrets::resolve_all(references));
         let mut builder = RouterBuilder::new();
         let mut route_metrics = Vec::with_capacity(config.operations.len());
         let mut plugins = crate::plugins::PluginSet::new(
@@ -191,6 +199,20 @@ impl Snapshot {
                 .clone()
                 .unwrap_or_else(barbacane_state::local_cache),
         );
+        let secrets = resolving.join().map_err(|_| {
+            crate::secrets::SecretErrors(vec![crate::secrets::SecretError {
+                reference: "-".into(),
+                reason: "the resolving thread failed".into(),
+            }])
+        })??;
+        if !secrets.is_empty() {
+            tracing::info!(
+                event = "secrets_resolved",
+                count = secrets.len(),
+                "secret references resolved"
+            );
+        }
+        plugins.set_secrets(std::sync::Arc::new(secrets));
         // Every operation's schemas compiled at once (those reaching shared definitions in
         // one document), so big descriptions load in time and memory linear in their size.
         let mut schemas = barbacane_validator::SchemaCache::for_operations(

@@ -66,13 +66,36 @@ impl Tls {
     }
 }
 
+impl TlsFiles {
+    /// The file holding the key, to watch for changes: `key` itself, or the path of a
+    /// `file://` reference; `None` for a key in a secret store (re-read on SIGHUP only).
+    pub fn key_file(&self) -> Option<PathBuf> {
+        let text = self.key.to_str()?;
+        if !barbacane_plugin_abi::secret_ref::is_reference(text) {
+            return Some(self.key.clone());
+        }
+        text.strip_prefix("file://").map(PathBuf::from)
+    }
+}
+
 fn build(files: &TlsFiles) -> Result<ServerConfig, String> {
-    barbacane_posture::tls::server_config(
-        &files.cert,
-        &files.key,
-        &[b"h2", b"http/1.1"],
-        files.client_ca.as_deref(),
-    )
+    let alpn: [&[u8]; 2] = [b"h2", b"http/1.1"];
+    let client_ca = files.client_ca.as_deref();
+    match files.key.to_str() {
+        // `--tls-key vault://...`: resolved now (startup, SIGHUP, a watched file change).
+        Some(reference) if barbacane_plugin_abi::secret_ref::is_reference(reference) => {
+            let pem =
+                crate::secrets::resolve_one(reference).map_err(|e| format!("--tls-key: {e}"))?;
+            barbacane_posture::tls::server_config_with_key(
+                &files.cert,
+                pem.expose(),
+                reference,
+                &alpn,
+                client_ca,
+            )
+        }
+        _ => barbacane_posture::tls::server_config(&files.cert, &files.key, &alpn, client_ca),
+    }
 }
 
 /// The first byte of a TLS connection (a handshake record).

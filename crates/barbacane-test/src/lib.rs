@@ -8,11 +8,13 @@
 //! - [`compile_project`]: like [`compile_yaml`], with plugins declared in a `barbacane.yaml`.
 //! - [`harness::PluginHarness`]: a plugin's real `.wasm` in the real sandbox, no gateway.
 //! - [`capture::CaptureServer`]: a real HTTP server that records requests.
+//! - [`secret_stores`]: Vault KV v2 and AWS Secrets Manager stand-ins.
 //! - [`evidence::evidence_check`]: the independent SBOM / attestation checkers.
 
 pub mod capture;
 pub mod evidence;
 pub mod harness;
+pub mod secret_stores;
 
 pub use barbacane_compiler::{Code, CompileOptions, Diagnostic};
 use barbacane_compiler::{MemoryFs, compile};

@@ -34,6 +34,7 @@ mod memory;
 mod outbound;
 mod pool;
 mod runtime;
+mod secrets;
 mod state;
 pub mod stats;
 
@@ -53,4 +54,5 @@ pub use outbound::{
     OutboundRequest, OutboundResponse,
 };
 pub use runtime::{Limits, Plugin, Runtime};
+pub use secrets::{SecretValue, Secrets};
 pub use state::{ExchangeState, GuestSpan, ResponseState};

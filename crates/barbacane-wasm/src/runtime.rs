@@ -296,6 +296,7 @@ impl Runtime {
             limiter,
             cache: None,
             events: None,
+            secrets: None,
         })
     }
 
@@ -372,6 +373,8 @@ pub struct Plugin {
     pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
     /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
+    /// The artifact's resolved secrets (`None`: resolved on each call, outside a gateway).
+    pub(crate) secrets: Option<Arc<crate::Secrets>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -412,6 +415,13 @@ impl Plugin {
     /// `kafka`).
     pub fn with_event_bus(mut self, bus: Arc<dyn crate::EventBus>) -> Plugin {
         self.events = Some(bus);
+        self
+    }
+
+    /// Gives the plugin the secrets its artifact resolved at load: `barbacane:secrets.get`
+    /// then reads them, and never reaches the network or the file system.
+    pub fn with_secrets(mut self, secrets: Arc<crate::Secrets>) -> Plugin {
+        self.secrets = Some(secrets);
         self
     }
 

@@ -264,8 +264,10 @@ pub struct ServeOptions {
     /// file changes; a bad new pair is refused and the old one keeps serving.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of `--tls-cert`.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    /// The private key (PEM) of `--tls-cert`: a file, or a secret reference
+    /// (`file:///path`, `env://NAME`, `vault://mount/path#key`, `aws-sm://name[#key]`,
+    /// `k8s://namespace/name/key`; see docs/secrets.md). Unresolvable at startup: exit 13.
+    #[arg(long, value_name = "FILE|REF", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Require a client certificate signed by one of these CAs (PEM); its SHA-256 reaches
     /// plugins as `auth.client_cert.sha256` in the request context.

@@ -23,7 +23,8 @@
 //!
 //! A `key` is one of:
 //!
-//! - `env://NAME` or `file:///path`: a secret reference, resolved through the gateway's
+//! - a secret reference (`env://NAME`, `file:///path`, `vault://mount/path#key`,
+//!   `aws-sm://name[#key]`, `k8s://namespace/name/key`), resolved through the gateway's
 //!   `secrets` capability by `init` (an environment variable of the gateway; a file's
 //!   contents, one trailing newline removed). The configuration, and so the artifact, holds
 //!   the reference only. The value is resolved when an instance is created (when the
@@ -34,8 +35,8 @@
 //!   configuration holds the digest only (`printf %s "$KEY" | sha256sum`). Unsalted, so meant
 //!   for random, high-entropy keys, as API keys should be.
 //! - anything else: the key itself, literally (kept for compatibility: the artifact then
-//!   holds the key in clear; prefer the other forms). A key starting with `env://`,
-//!   `file://` or `sha256:` is never read literally.
+//!   holds the key in clear; prefer the other forms). A key starting with a reference
+//!   scheme or `sha256:` is never read literally.
 //!
 //! The configuration is refused when `keys` is empty; when an entry's `key` or `id` is
 //! empty; when two entries have the same `id`, or the same key (whatever their forms: each
@@ -268,7 +269,7 @@ fn key_digest(index: usize, entry: &KeyEntry) -> Result<[u8; 32], String> {
             )
         });
     }
-    if key.starts_with("env://") || key.starts_with("file://") {
+    if secrets::is_reference(key) {
         return match secrets::get(key) {
             Some(value) if !value.is_empty() => Ok(sha256(value.as_bytes())),
             Some(_) => Err(format!(

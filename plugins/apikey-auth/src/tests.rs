@@ -333,22 +333,42 @@ fn literal_keys_are_kept_for_compatibility() {
     // Not a reference, not a digest: the key itself, whatever it looks like.
     let mut p = auth(json!({
         "keys": [
-            {"key": "vault://kv/key", "id": "a"},
+            {"key": "vault:/kv/key", "id": "a"},
             {"key": "SHA256:abc", "id": "b"},
             {"key": "env:/X", "id": "c"},
         ],
     }));
     let mut host = FakeHost::new();
-    for (key, id) in [
-        ("vault://kv/key", "a"),
-        ("SHA256:abc", "b"),
-        ("env:/X", "c"),
-    ] {
+    for (key, id) in [("vault:/kv/key", "a"), ("SHA256:abc", "b"), ("env:/X", "c")] {
         host.next_request();
         host.header("x-api-key", key);
         assert_eq!(host.on_request(&mut p), Action::Continue);
         assert_eq!(host.context_value("auth.sub").as_deref(), Some(id));
     }
+}
+
+#[test]
+fn store_references_are_references_too() {
+    let mut host = FakeHost::new();
+    host.secret("vault://kv/app#key", "from-vault")
+        .secret("aws-sm://prod/keys#ops", "from-sm")
+        .secret("k8s://ns/keys/mobile", "from-k8s");
+    let mut p = auth(json!({
+        "keys": [
+            {"key": "vault://kv/app#key", "id": "v"},
+            {"key": "aws-sm://prod/keys#ops", "id": "a"},
+            {"key": "k8s://ns/keys/mobile", "id": "k"},
+        ],
+    }));
+    for (key, id) in [("from-vault", "v"), ("from-sm", "a"), ("from-k8s", "k")] {
+        host.next_request();
+        host.header("x-api-key", key);
+        assert_eq!(host.on_request(&mut p), Action::Continue);
+        assert_eq!(host.context_value("auth.sub").as_deref(), Some(id));
+    }
+    host.next_request();
+    host.header("x-api-key", "vault://kv/app#key");
+    assert_ne!(host.on_request(&mut p), Action::Continue);
 }
 
 // --- configuration -------------------------------------------------------------------

@@ -29,7 +29,8 @@
 //!   lightest of OWASP's argon2id settings) took about 30 ms in the gateway on a 2-core VM,
 //!   `m=4096,t=3,p=1` about 10 ms. A request that runs past the budget is answered 500
 //!   `plugin-failed`.
-//! - `env://NAME` or `file:///path`: a secret reference, resolved through the gateway's
+//! - a secret reference (`env://NAME`, `file:///path`, `vault://mount/path#key`,
+//!   `aws-sm://name[#key]`, `k8s://namespace/name/key`), resolved through the gateway's
 //!   `secrets` capability by `init` (an environment variable of the gateway; a file's
 //!   contents, one trailing newline removed); the value is the password itself (never read
 //!   as a hash). It is resolved when an instance is created (when the artifact loads, and
@@ -338,7 +339,7 @@ fn verifier(index: usize, credential: &Credential) -> Result<Verifier, String> {
     if password.starts_with("$argon2") {
         return argon2_verifier(password).map_err(|reason| format!("{what}: {reason}"));
     }
-    if password.starts_with("env://") || password.starts_with("file://") {
+    if secrets::is_reference(password) {
         return match secrets::get(password) {
             Some(value) if !value.is_empty() => Ok(Verifier::Digest(sha256(value.as_bytes()))),
             Some(_) => Err(format!(

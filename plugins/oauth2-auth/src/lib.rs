@@ -10,12 +10,12 @@
 //! |---|---|---|---|
 //! | `introspection_endpoint` | string | **required** | the introspection endpoint (`https://`; `http://` only for `127.0.0.1`, `localhost` and `[::1]`) |
 //! | `client_id` | string | **required** | the client the gateway authenticates as |
-//! | `client_secret` | string | **required** | its secret: `env://NAME`, `file:///path`, or (for compatibility) the secret itself |
+//! | `client_secret` | string | **required** | its secret: a secret reference (`env://NAME`, `file:///path`, `vault://mount/path#key`, `aws-sm://name[#key]`, `k8s://namespace/name/key`), or (for compatibility) the secret itself |
 //! | `required_scopes` | string | none | scopes, space-separated, the token must all carry |
 //! | `audience` | string | none | when set, `aud` must be it or contain it |
 //! | `timeout` | number, seconds, over 0 and at most 300 | `5` | time limit of an introspection call |
 //!
-//! `client_secret` as `env://NAME` or `file:///path` is resolved through the gateway's
+//! `client_secret` as a secret reference is resolved through the gateway's
 //! `secrets` capability when an instance is created (an environment variable of the gateway;
 //! a file's contents, one trailing newline removed): the artifact holds the reference only.
 //! Anything else is the secret itself (the compiler warns, W1001: the artifact then carries
@@ -279,7 +279,7 @@ fn resolve_secret(value: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err("client_secret is empty".into());
     }
-    if !(value.starts_with("env://") || value.starts_with("file://")) {
+    if !secrets::is_reference(value) {
         return Ok(value.to_owned());
     }
     match secrets::get(value) {

@@ -23,6 +23,18 @@ impl PluginHttpClient {
             client: client_for(&TlsSettings::default(), false)?,
         }))
     }
+
+    /// The same client trusting only the PEM roots in `ca` when given (a secret store
+    /// behind a private CA, `VAULT_CACERT`).
+    pub(crate) fn with_ca(ca: Option<std::path::PathBuf>) -> Result<Arc<dyn HttpClient>, String> {
+        let tls = TlsSettings {
+            ca,
+            ..TlsSettings::default()
+        };
+        Ok(Arc::new(PluginHttpClient {
+            client: client_for(&tls, false)?,
+        }))
+    }
 }
 
 impl HttpClient for PluginHttpClient {

@@ -1,9 +1,12 @@
 //! `barbacane:secrets`: `get(ref_ptr, ref_len) -> i32`, the value behind a secret reference
 //! (in the result slot) or -1.
 //!
-//! References: `env://NAME` (an environment variable of the gateway) and `file:///path` (a
-//! file's contents, one trailing newline removed). Configurations carry references, never
-//! values, so artifacts hold no secrets. Values are never logged.
+//! In a gateway the value comes from the artifact's snapshot of resolved secrets
+//! ([`crate::Secrets`], built when the artifact loaded): no I/O per call. A reference the
+//! configuration does not hold is -1, except `env://NAME`, read from the environment (a
+//! plugin's default, such as `lambda`'s `env://AWS_ACCESS_KEY_ID`). Without a snapshot
+//! (a plugin run outside a gateway, e.g. by the test harness) `env://` and `file://` are read
+//! at each call. Values are never logged.
 
 use wasmtime::{Caller, Linker};
 
@@ -19,7 +22,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         "get",
         |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<i32> {
             let reference = read_str(&mut c, ptr, len)?;
-            Ok(match resolve(&reference) {
+            let value = match &c.data().secrets {
+                Some(snapshot) => match snapshot.get(&reference) {
+                    Some(value) => Some(value.expose().to_vec()),
+                    None => reference
+                        .strip_prefix("env://")
+                        .and_then(std::env::var_os)
+                        .map(|v| v.into_encoded_bytes()),
+                },
+                None => resolve(&reference),
+            };
+            Ok(match value {
                 Some(value) => c.data_mut().give(value),
                 None => {
                     let plugin = c.data().plugin.as_str();
@@ -32,7 +45,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     Ok(())
 }
 
-/// Resolves `env://` and `file://` references.
+/// Resolves `env://` and `file://` references (no snapshot: outside a gateway).
 pub(crate) fn resolve(reference: &str) -> Option<Vec<u8>> {
     if let Some(name) = reference.strip_prefix("env://") {
         return std::env::var_os(name).map(|v| v.into_encoded_bytes());

@@ -343,3 +343,71 @@ fn precompile_fills_the_module_cache_and_leaves_errors_to_load() {
         Err(WasmError::Compile { .. })
     ));
 }
+
+/// Looks up the reference in request header `x-ref` through `barbacane:secrets.get` and
+/// copies a value it gets to header `x-value`.
+fn secret_echo() -> String {
+    middleware(
+        r#"(import "barbacane:request" "header" (func $header (param i32 i32 i32) (result i32)))
+           (import "barbacane:request" "add_header" (func $add (param i32 i32 i32 i32) (result i32)))
+           (import "barbacane:core" "result_read" (func $read (param i32 i32) (result i32)))
+           (import "barbacane:secrets" "get" (func $get (param i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "x-ref") (data (i32.const 16) "x-value")"#,
+        r#"(local $n i32) (local $v i32)
+           (local.set $n (call $header (i32.const 0) (i32.const 5) (i32.const 0)))
+           (drop (call $read (i32.const 256) (local.get $n)))
+           (local.set $v (call $get (i32.const 256) (local.get $n)))
+           (if (i32.ge_s (local.get $v) (i32.const 0)) (then
+             (drop (call $read (i32.const 1024) (local.get $v)))
+             (drop (call $add (i32.const 16) (i32.const 7) (i32.const 1024) (local.get $v)))))
+           (i32.const 0)"#,
+        "(i32.const 0)",
+    )
+}
+
+fn secret_seen(prepared: &barbacane_wasm::Prepared, reference: &str) -> Option<String> {
+    let mut e = ExchangeState::default();
+    e.headers.insert("x-ref", reference.parse().unwrap());
+    let mut call = prepared.start(e).unwrap();
+    assert_eq!(call.on_request().unwrap(), Action::Continue);
+    call.into_exchange()
+        .headers
+        .get("x-value")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn secrets_come_from_the_snapshot_without_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let file_ref = format!("file://{}", file.display());
+    let snapshot = barbacane_wasm::Secrets::new(std::collections::HashMap::from([(
+        "vault://kv/app#key".to_owned(),
+        barbacane_wasm::SecretValue::new(b"from-snapshot".to_vec()),
+    )]));
+    let plugin = load("middleware", &["request", "secrets"], &secret_echo()).unwrap();
+    let with = plugin
+        .clone()
+        .with_secrets(std::sync::Arc::new(snapshot))
+        .prepare(&json!({}))
+        .unwrap();
+    assert_eq!(
+        secret_seen(&with, "vault://kv/app#key").as_deref(),
+        Some("from-snapshot")
+    );
+    assert_eq!(secret_seen(&with, "vault://kv/app#other"), None);
+    // Not in the snapshot: a file is never read on the request path...
+    assert_eq!(secret_seen(&with, &file_ref), None);
+    // ...an environment variable is (a plugin's built-in default).
+    let path = std::env::var("PATH").unwrap();
+    assert_eq!(secret_seen(&with, "env://PATH"), Some(path));
+
+    // Outside a gateway (no snapshot), env:// and file:// are read at each call.
+    let without = plugin.prepare(&json!({})).unwrap();
+    assert_eq!(
+        secret_seen(&without, &file_ref).as_deref(),
+        Some("from-file")
+    );
+    assert_eq!(secret_seen(&without, "vault://kv/app#key"), None);
+}

@@ -19,18 +19,31 @@ use crate::report;
 
 /// Compiles the specs and loads the result; diagnostics are printed, the error says so.
 fn build(args: &SpecArgs, load: &LoadOptions) -> Result<Snapshot, String> {
-    let options = compile_options(args).inspect_err(|e| eprintln!("error: {e}"))?;
+    build_coded(args, load).map_err(|(_, e)| e)
+}
+
+/// [`build`] with the exit code of a failure at start: 13 when a secret reference does not
+/// resolve, 1 for anything else.
+fn build_coded(args: &SpecArgs, load: &LoadOptions) -> Result<Snapshot, (i32, String)> {
+    let fail = |e: String| (EXIT_DIAGNOSTICS, e);
+    let options = compile_options(args)
+        .inspect_err(|e| eprintln!("error: {e}"))
+        .map_err(fail)?;
     let out = compile(&LocalFs, &options).map_err(|diags| {
         report::diagnostics(&diags, args.json);
-        format!(
+        fail(format!(
             "compilation failed with {} diagnostic(s) (printed by the dev server)",
             diags.len()
-        )
+        ))
     })?;
     report::diagnostics(&out.warnings, args.json);
     Snapshot::from_bytes_with(&out.artifact, load).map_err(|e| {
         eprintln!("error: {e}");
-        e.to_string()
+        let code = match e {
+            barbacane_proxy::LoadError::Secrets(_) => exit_code::SECRET_UNRESOLVED,
+            _ => EXIT_DIAGNOSTICS,
+        };
+        (code, e.to_string())
     })
 }
 
@@ -62,8 +75,9 @@ pub fn run(args: DevArgs) -> i32 {
         }
     };
     let load = state.load_options(plugin_pool(&args.options));
-    let Ok(snapshot) = build(&args.spec, &load) else {
-        return EXIT_DIAGNOSTICS;
+    let snapshot = match build_coded(&args.spec, &load) {
+        Ok(s) => s,
+        Err((code, _)) => return code,
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -76,9 +90,9 @@ pub fn run(args: DevArgs) -> i32 {
     let mut config = serve_config(&args.options, true);
     config.tls = match super::tls(&args.options) {
         Ok(t) => t,
-        Err(e) => {
+        Err((code, e)) => {
             eprintln!("error: {e}");
-            return exit_code::USAGE;
+            return code;
         }
     };
     config.tracer = match super::tracer(&args.options, None) {

@@ -156,9 +156,11 @@ fn tracer(
 }
 
 /// The traffic listener's TLS settings (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+/// The traffic listener's TLS settings; `Err` carries the exit code (13 when `--tls-key` is
+/// a secret reference that does not resolve, 10 otherwise) and the message.
 fn tls(
     options: &ServeOptions,
-) -> Result<Option<std::sync::Arc<barbacane_proxy::tls::Tls>>, String> {
+) -> Result<Option<std::sync::Arc<barbacane_proxy::tls::Tls>>, (i32, String)> {
     match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => {
             barbacane_proxy::tls::Tls::load(barbacane_proxy::tls::TlsFiles {
@@ -167,6 +169,18 @@ fn tls(
                 client_ca: options.tls_client_ca.clone(),
             })
             .map(Some)
+            .map_err(|e| {
+                let secret = key
+                    .to_str()
+                    .is_some_and(barbacane_proxy::secrets::is_reference)
+                    && e.starts_with("--tls-key: secret reference");
+                let code = if secret {
+                    barbacane_proxy::exit_code::SECRET_UNRESOLVED
+                } else {
+                    barbacane_proxy::exit_code::USAGE
+                };
+                (code, e)
+            })
         }
         _ => Ok(None),
     }

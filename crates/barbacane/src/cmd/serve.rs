@@ -62,9 +62,9 @@ pub fn run(args: ServeArgs) -> i32 {
     let mut config = serve_config(&args.options, args.dev);
     let tls = match super::tls(&args.options) {
         Ok(t) => t,
-        Err(e) => {
+        Err((code, e)) => {
             eprintln!("error: {e}");
-            return exit_code::USAGE;
+            return code;
         }
     };
     config.tls = tls.clone();

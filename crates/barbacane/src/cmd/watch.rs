@@ -58,18 +58,15 @@ pub(super) fn reload_tls(tls: &Tls) {
 /// Reloads the TLS settings whenever the certificate's, key's or client CA's directory changes.
 pub(super) fn watch_tls(tls: Arc<Tls>) {
     let files = tls.files();
-    let mut dirs: Vec<PathBuf> = [
-        Some(&files.cert),
-        Some(&files.key),
-        files.client_ca.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|f| match f.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    })
-    .collect();
+    let key = files.key_file();
+    let mut dirs: Vec<PathBuf> = [Some(&files.cert), key.as_ref(), files.client_ca.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|f| match f.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+        .collect();
     dirs.sort();
     dirs.dedup();
     watch(dirs, "the TLS files", move || {

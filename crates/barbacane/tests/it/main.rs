@@ -13,6 +13,7 @@ mod posture;
 mod ratelimit;
 mod reload;
 mod reproducible;
+mod secrets;
 mod serve;
 mod signing;
 mod standalone_drift;

@@ -24,7 +24,7 @@ fn pair(dir: &Path, cn: &str) -> CertificateDer<'static> {
 }
 
 /// GET /pets/1 over TLS trusting only `cert`; the status line, or the TLS error.
-fn https_get(port: u16, cert: &CertificateDer<'static>) -> Result<String, String> {
+pub(crate) fn https_get(port: u16, cert: &CertificateDer<'static>) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
