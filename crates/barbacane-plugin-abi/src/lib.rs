@@ -101,11 +101,13 @@ pub enum Capability {
     /// `barbacane:telemetry`: the plugin's own Prometheus metrics
     /// (`barbacane_plugin_<name>_...`) and spans nested under the request's trace.
     Telemetry,
+    /// `barbacane:policy`: Rego policies bundled in the artifact, evaluated natively.
+    Policy,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -120,6 +122,7 @@ impl Capability {
         Capability::Nats,
         Capability::Kafka,
         Capability::Telemetry,
+        Capability::Policy,
     ];
 
     /// The name used in `plugin.toml`.
@@ -139,6 +142,7 @@ impl Capability {
             Capability::Nats => "nats",
             Capability::Kafka => "kafka",
             Capability::Telemetry => "telemetry",
+            Capability::Policy => "policy",
         }
     }
 
@@ -159,6 +163,7 @@ impl Capability {
             Capability::Nats => "barbacane:nats",
             Capability::Kafka => "barbacane:kafka",
             Capability::Telemetry => "barbacane:telemetry",
+            Capability::Policy => "barbacane:policy",
         }
     }
 
@@ -214,6 +219,7 @@ impl Capability {
                 "span_set_attribute",
                 "span_end",
             ],
+            Capability::Policy => &["eval", "input"],
         }
     }
 

@@ -190,6 +190,7 @@ impl Snapshot {
                 .response_cache
                 .clone()
                 .unwrap_or_else(barbacane_state::local_cache),
+            &config.policies,
         );
         // Every operation's schemas compiled at once (those reaching shared definitions in
         // one document), so big descriptions load in time and memory linear in their size.

@@ -194,6 +194,7 @@ impl Prepared {
             in_init: true,
             cache: self.plugin.cache.clone(),
             events: self.plugin.events.clone(),
+            policies: self.plugin.policies.clone(),
             cache_lease: None,
             body_flags: 0,
             deadline_ticks,

@@ -296,6 +296,7 @@ impl Runtime {
             limiter,
             cache: None,
             events: None,
+            policies: None,
         })
     }
 
@@ -372,6 +373,8 @@ pub struct Plugin {
     pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
     /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
+    /// The artifact's compiled Rego policies, for plugins that declare `policy`.
+    pub(crate) policies: Option<Arc<crate::PolicySet>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -419,6 +422,13 @@ impl Plugin {
     /// `namespace` (the artifact's fingerprint) keeps artifacts' entries apart.
     pub fn with_cache(mut self, cache: Arc<crate::SharedCache>, namespace: &str) -> Plugin {
         self.cache = Some((cache, namespace.into()));
+        self
+    }
+
+    /// Gives the plugin the artifact's compiled Rego policies (used only if it declares
+    /// `policy`).
+    pub fn with_policies(mut self, policies: Arc<crate::PolicySet>) -> Plugin {
+        self.policies = Some(policies);
         self
     }
 

@@ -85,6 +85,8 @@ pub(crate) struct HostState {
     pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
     /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
+    /// The artifact's compiled Rego policies, for plugins that declare `policy`.
+    pub(crate) policies: Option<Arc<crate::PolicySet>>,
     /// The key this request is filling (`barbacane:cache.lookup` missed first).
     pub(crate) cache_lease: Option<crate::cache::Lease>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).
