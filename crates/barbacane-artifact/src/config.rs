@@ -22,6 +22,20 @@ pub struct CompiledConfig {
     /// Checks the spec asks for that this artifact does not enforce (`--lenient-patterns`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_checks: Vec<SkippedCheck>,
+    /// Rego policies, by the name plugin configurations use (`opa-authz`'s `policy`, rewritten
+    /// by the compiler to the bundle's logical name). The data plane compiles each once per
+    /// artifact load.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, PolicyBundle>,
+}
+
+/// A Rego policy as bundled: its files and the rules configurations evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PolicyBundle {
+    /// The members holding its `.rego` files (`policies/<logical name>`), sorted.
+    pub files: Vec<String>,
+    /// The rules evaluated (`data.barbacane.authz.allow`), each compiled as an entry point.
+    pub queries: Vec<String>,
 }
 
 /// A check written in a spec and not enforced, with where and why.

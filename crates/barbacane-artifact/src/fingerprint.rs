@@ -32,6 +32,8 @@ pub enum InputKind {
     Plugin,
     /// A compiler option that changes the output (e.g. `base-path`); its sha256 is over the value.
     Option,
+    /// A Rego policy file (`.rego`) named by an `opa-authz` configuration's `policy`.
+    Policy,
 }
 
 impl InputKind {
@@ -43,6 +45,7 @@ impl InputKind {
             InputKind::Manifest => "manifest",
             InputKind::Plugin => "plugin",
             InputKind::Option => "option",
+            InputKind::Policy => "policy",
         }
     }
 }

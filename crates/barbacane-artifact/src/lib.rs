@@ -24,8 +24,8 @@ mod time;
 
 pub use config::{
     CONFIG_MEMBER, CompiledConfig, Encoding, EventAction, EventMessage, EventOperation, MediaType,
-    Observability, Operation, ParamLocation, ParamStyle, Parameter, PluginUse, RequestBody,
-    SkippedCheck,
+    Observability, Operation, ParamLocation, ParamStyle, Parameter, PluginUse, PolicyBundle,
+    RequestBody, SkippedCheck,
 };
 pub use container::{Artifact, ArtifactBuilder, MAGIC, MAX_HEADER_LEN, read_header};
 pub use error::ArtifactError;

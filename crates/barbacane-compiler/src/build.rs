@@ -54,38 +54,21 @@ pub fn compile(
             .values()
             .flat_map(|p| p.files.iter().map(|(path, _)| path.clone())),
     );
-    let set = DocumentSet::load(fs, &options.specs, &anchors)?;
-
-    let mut diags = Vec::new();
-    let mut specs = Vec::new();
-    for root in set.roots() {
-        match parse_spec(&set, root) {
-            Ok(mut spec) => {
-                diags.append(&mut spec.warnings);
-                specs.push(spec);
-            }
-            Err(d) => diags.extend(d),
-        }
-    }
-    let known = Known {
-        manifest_plugins: &manifest.plugins,
-        official_used: Default::default(),
-        allow_plaintext_upstream: options.allow_plaintext_upstream,
-        allow_unenforced_security: options.allow_unenforced_security,
-        build_time: options.build_time,
+    // Policy files outside the specs' directory widen the project root: a second pass
+    // names everything from the wider root (rare: `barbacane.yaml` usually sits at the root).
+    let first_set = DocumentSet::load(fs, &options.specs, &anchors)?;
+    let first = check(fs, &first_set, &manifest, options);
+    let outside = first.0.policies.outside(&first_set);
+    let wider_set;
+    let (set, (known, operations, patterns, shared, diags)) = if outside.is_empty() {
+        (&first_set, first)
+    } else {
+        drop(first);
+        anchors.extend(outside);
+        wider_set = DocumentSet::load(fs, &options.specs, &anchors)?;
+        let second = check(fs, &wider_set, &manifest, options);
+        (&wider_set, second)
     };
-    let patterns = PatternChecker::new(options.lenient_patterns);
-    let mut shared = SharedDefs::default();
-    let operations = compile_operations(
-        &set,
-        &specs,
-        options.base_path.as_deref(),
-        &known,
-        &patterns,
-        &mut shared,
-        &mut diags,
-    );
-    diags.extend(patterns.warnings());
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -99,13 +82,16 @@ pub fn compile(
             reason: s.reason,
         })
         .collect();
+    let (policies, policy_files) = known.policies.finish(set);
     let config = CompiledConfig {
         operations,
         definitions: shared.into_defs(),
         skipped_checks,
+        policies,
     };
     let official = known.official_used.into_inner();
-    let (artifact, header) = write(&set, &manifest, &official, options, &config).map_err(|e| {
+    let written = write(set, &manifest, &official, &policy_files, options, &config);
+    let (artifact, header) = written.map_err(|e| {
         vec![Diagnostic::error(
             Code::E1003,
             "<artifact>",
@@ -122,10 +108,64 @@ pub fn compile(
     })
 }
 
+/// What [`check`] found: the plugins and policies used, the operations, and diagnostics.
+type Checked<'a> = (
+    Known<'a>,
+    Vec<barbacane_artifact::Operation>,
+    PatternChecker,
+    SharedDefs,
+    Vec<Diagnostic>,
+);
+
+/// Parses every root spec and compiles its operations (with extension, plugin and policy
+/// checks) against `set`.
+fn check<'a>(
+    fs: &'a dyn FileSystem,
+    set: &'a DocumentSet,
+    manifest: &'a LoadedManifest,
+    options: &CompileOptions,
+) -> Checked<'a> {
+    let mut diags = Vec::new();
+    let mut specs = Vec::new();
+    for root in set.roots() {
+        match parse_spec(set, root) {
+            Ok(mut spec) => {
+                diags.append(&mut spec.warnings);
+                specs.push(spec);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    let known = Known {
+        manifest_plugins: &manifest.plugins,
+        official_used: Default::default(),
+        allow_plaintext_upstream: options.allow_plaintext_upstream,
+        allow_unenforced_security: options.allow_unenforced_security,
+        build_time: options.build_time,
+        fs,
+        set,
+        policies: Default::default(),
+    };
+    let patterns = PatternChecker::new(options.lenient_patterns);
+    let mut shared = SharedDefs::default();
+    let operations = compile_operations(
+        set,
+        &specs,
+        options.base_path.as_deref(),
+        &known,
+        &patterns,
+        &mut shared,
+        &mut diags,
+    );
+    diags.extend(patterns.warnings());
+    (known, operations, patterns, shared, diags)
+}
+
 fn write(
     set: &DocumentSet,
     manifest: &LoadedManifest,
     official: &BTreeMap<String, PluginSource>,
+    policy_files: &[(String, Vec<u8>)],
     options: &CompileOptions,
     config: &CompiledConfig,
 ) -> Result<(Vec<u8>, Header), barbacane_artifact::ArtifactError> {
@@ -167,6 +207,10 @@ fn write(
         if let Some(schema) = &plugin.schema_raw {
             builder.add_member(format!("plugins/{name}.schema.json"), schema.clone())?;
         }
+    }
+    for (logical, bytes) in policy_files {
+        inputs.push(Input::new(InputKind::Policy, logical.clone(), bytes));
+        builder.add_member(format!("policies/{logical}"), bytes.clone())?;
     }
     if let Some(base) = &options.base_path {
         inputs.push(Input::new(InputKind::Option, "base-path", base.as_bytes()));

@@ -27,6 +27,11 @@ pub(crate) struct Known<'a> {
     /// The build time (seconds since the epoch): the `Deprecation` date of deprecated
     /// operations that give none.
     pub(crate) build_time: u64,
+    /// Where policy files are read from, and the set that names them.
+    pub(crate) fs: &'a dyn barbacane_spec::FileSystem,
+    pub(crate) set: &'a barbacane_spec::DocumentSet,
+    /// `opa-authz` policies used so far.
+    pub(crate) policies: crate::policies::Policies,
 }
 
 impl Known<'_> {
@@ -286,7 +291,17 @@ pub(crate) fn middlewares(
                 &[],
             )
         });
-        match resolved {
+        let site = crate::policies::Site {
+            fs: known.fs,
+            set: known.set,
+            ext,
+            pointer: &pointer,
+        };
+        let bundled = resolved.and_then(|mut used| {
+            known.policies.bundle(&mut used, &site)?;
+            Ok(used)
+        });
+        match bundled {
             Ok(used) => {
                 crate::secret_fields::check(&used, &ext.file, &pointer, diags);
                 out.push(used);

@@ -19,6 +19,7 @@ mod observability;
 mod operations;
 mod options;
 mod plugins;
+mod policies;
 mod ratelimit_sugar;
 mod secret_fields;
 mod security;

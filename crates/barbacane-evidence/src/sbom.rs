@@ -119,6 +119,7 @@ pub fn sbom(artifact: &Artifact, file_name: &str, file_sha256: &str) -> Value {
     for input in specs
         .iter()
         .chain(&of_kind(&header.inputs, InputKind::Manifest))
+        .chain(&of_kind(&header.inputs, InputKind::Policy))
     {
         let r = input_ref(input);
         components.push(data_component(input, &r));

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 const PLUGIN_TOML: &[u8] =
     b"name = \"auth\"\nversion = \"2.1.0\"\ntype = \"middleware\"\nwasm = \"auth.wasm\"\n";
 
+const POLICY: &[u8] = b"package barbacane.authz\n\ndefault allow := false\n";
+
 fn artifact(spec: &str) -> Vec<u8> {
     let mut b = ArtifactBuilder::default();
     let inputs = vec![
@@ -19,6 +21,7 @@ fn artifact(spec: &str) -> Vec<u8> {
         Input::new(InputKind::Plugin, "plugins/auth/auth.wasm", b"\0asm-auth"),
         Input::new(InputKind::Plugin, "plugins/auth/plugin.toml", PLUGIN_TOML),
         Input::new(InputKind::Option, "base-path", b"/v1"),
+        Input::new(InputKind::Policy, "policies/authz.rego", POLICY),
     ];
     let (hash, inputs) = fingerprint(inputs).unwrap();
     b.artifact_hash = hash;
@@ -36,6 +39,8 @@ fn artifact(spec: &str) -> Vec<u8> {
     b.add_member("specs/schemas/pet.yaml", b"type: object".to_vec())
         .unwrap();
     b.add_member("manifest/barbacane.yaml", b"plugins: {}".to_vec())
+        .unwrap();
+    b.add_member("policies/policies/authz.rego", POLICY.to_vec())
         .unwrap();
     b.add_json_member("config.json", &json!({"operations": []}))
         .unwrap();
@@ -82,6 +87,8 @@ fn the_sbom_lists_every_input_and_plugin_deterministically() {
     assert_eq!(plugin["hashes"][0]["content"], sha256_hex(b"\0asm-auth"));
     assert_eq!(component(&bom, "spec:api.yaml")["type"], "data");
     assert_eq!(component(&bom, "manifest:barbacane.yaml")["type"], "data");
+    let policy = component(&bom, "policy:policies/authz.rego");
+    assert_eq!(policy["hashes"][0]["content"], sha256_hex(POLICY));
     let deps = bom["dependencies"].as_array().unwrap();
     let of = |r: &str| deps.iter().find(|d| d["ref"] == r).unwrap()["dependsOn"].clone();
     assert_eq!(of("spec:api.yaml"), json!(["reference:schemas/pet.yaml"]));
@@ -91,6 +98,12 @@ fn the_sbom_lists_every_input_and_plugin_deterministically() {
             .as_array()
             .unwrap()
             .contains(&json!("plugin:auth"))
+    );
+    assert!(
+        root_deps
+            .as_array()
+            .unwrap()
+            .contains(&json!("policy:policies/authz.rego"))
     );
     assert_eq!(
         bom["metadata"]["tools"]["components"][0]["version"],

@@ -103,11 +103,13 @@ pub enum Capability {
     /// `barbacane:telemetry`: the plugin's own Prometheus metrics
     /// (`barbacane_plugin_<name>_...`) and spans nested under the request's trace.
     Telemetry,
+    /// `barbacane:policy`: Rego policies bundled in the artifact, evaluated natively.
+    Policy,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::Core,
         Capability::Log,
         Capability::Context,
@@ -122,6 +124,7 @@ impl Capability {
         Capability::Nats,
         Capability::Kafka,
         Capability::Telemetry,
+        Capability::Policy,
     ];
 
     /// The name used in `plugin.toml`.
@@ -141,6 +144,7 @@ impl Capability {
             Capability::Nats => "nats",
             Capability::Kafka => "kafka",
             Capability::Telemetry => "telemetry",
+            Capability::Policy => "policy",
         }
     }
 
@@ -161,6 +165,7 @@ impl Capability {
             Capability::Nats => "barbacane:nats",
             Capability::Kafka => "barbacane:kafka",
             Capability::Telemetry => "barbacane:telemetry",
+            Capability::Policy => "barbacane:policy",
         }
     }
 
@@ -216,6 +221,7 @@ impl Capability {
                 "span_set_attribute",
                 "span_end",
             ],
+            Capability::Policy => &["eval", "input"],
         }
     }
 

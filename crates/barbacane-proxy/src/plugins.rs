@@ -3,12 +3,13 @@
 //! one pool of initialized instances. The pools live and die with the snapshot: after a
 //! reload, requests in flight finish on the old pools.
 
-use barbacane_artifact::Artifact;
+use barbacane_artifact::{Artifact, PolicyBundle};
 use barbacane_plugin_abi::{Capability, PluginManifest, PluginType};
 use barbacane_wasm::{
-    HttpClient, Plugin, PoolOptions, Prepared, RateLimiter, Runtime, Secrets, SharedCache,
+    HttpClient, Plugin, PolicySet, PoolOptions, Prepared, RateLimiter, Runtime, Secrets,
+    SharedCache,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::dispatch::{ConstantResponse, PluginHttpClient};
@@ -23,6 +24,9 @@ pub(crate) struct PluginSet<'a> {
     cache: Arc<SharedCache>,
     pool: PoolOptions,
     secrets: Arc<Secrets>,
+    /// The artifact's Rego policies, compiled when the first plugin declaring `policy` loads.
+    policy_bundles: &'a BTreeMap<String, PolicyBundle>,
+    policies: Option<Arc<PolicySet>>,
 }
 
 impl<'a> PluginSet<'a> {
@@ -33,6 +37,7 @@ impl<'a> PluginSet<'a> {
         pool: PoolOptions,
         limiter: Arc<dyn RateLimiter>,
         cache: Arc<SharedCache>,
+        policy_bundles: &'a BTreeMap<String, PolicyBundle>,
     ) -> PluginSet<'a> {
         precompile(artifact);
         PluginSet {
@@ -45,6 +50,8 @@ impl<'a> PluginSet<'a> {
             cache,
             pool,
             secrets: Arc::default(),
+            policy_bundles,
+            policies: None,
         }
     }
 
@@ -164,8 +171,37 @@ impl<'a> PluginSet<'a> {
             let namespace = &self.artifact.header().artifact_hash;
             plugin = plugin.with_cache(Arc::clone(&self.cache), namespace);
         }
+        if plugin.manifest().allows(Capability::Policy) {
+            plugin = plugin.with_policies(self.policies()?);
+        }
         self.loaded.insert(name.to_owned(), plugin.clone());
         Ok(plugin)
+    }
+
+    /// The artifact's policies, each (bundle, rule) compiled once for the whole snapshot.
+    fn policies(&mut self) -> Result<Arc<PolicySet>, String> {
+        if let Some(p) = &self.policies {
+            return Ok(Arc::clone(p));
+        }
+        let mut set = PolicySet::default();
+        for (name, bundle) in self.policy_bundles {
+            let mut files = Vec::with_capacity(bundle.files.len());
+            for member in &bundle.files {
+                let bytes = self
+                    .artifact
+                    .member(member)
+                    .ok_or_else(|| format!("the artifact has no `{member}`"))?;
+                let source =
+                    std::str::from_utf8(bytes).map_err(|_| format!("`{member}` is not UTF-8"))?;
+                let logical = member.strip_prefix("policies/").unwrap_or(member);
+                files.push((logical.to_owned(), source.to_owned()));
+            }
+            set.add(name, &files, &bundle.queries)
+                .map_err(|e| e.to_string())?;
+        }
+        let set = Arc::new(set);
+        self.policies = Some(Arc::clone(&set));
+        Ok(set)
     }
 }
 

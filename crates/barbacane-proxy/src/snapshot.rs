@@ -198,6 +198,7 @@ impl Snapshot {
                 .response_cache
                 .clone()
                 .unwrap_or_else(barbacane_state::local_cache),
+            &config.policies,
         );
         let secrets = resolving.join().map_err(|_| {
             crate::secrets::SecretErrors(vec![crate::secrets::SecretError {

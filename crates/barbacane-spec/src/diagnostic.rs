@@ -64,6 +64,10 @@ pub enum Code {
     /// range (`trace_sampling` outside 0..=1, `latency_slo_ms` not a positive integer,
     /// `detailed_validation_logs` not a boolean).
     E1050,
+    /// An `opa-authz` `policy` cannot be read, holds no `.rego` file, does not compile
+    /// (regorus's message with the `.rego` file, line and column), or its `query` names no
+    /// rule of it.
+    E1060,
     /// Warning: a path template has empty segments (`//openapi`); they are removed, as
     /// request normalization removes them from every request path.
     W1002,
@@ -110,6 +114,7 @@ impl Code {
             Code::E1041 => "E1041",
             Code::E1042 => "E1042",
             Code::E1050 => "E1050",
+            Code::E1060 => "E1060",
             Code::W1002 => "W1002",
             Code::W1003 => "W1003",
             Code::W1004 => "W1004",

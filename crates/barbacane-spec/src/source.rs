@@ -13,6 +13,15 @@ pub trait FileSystem {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// An absolute, normalized identity for `path` (two spellings of one file give one key).
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// The files (not subdirectories) directly inside the directory `path`, canonical and
+    /// sorted; an error when `path` is not a directory.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system cannot list directories",
+        ))
+    }
 }
 
 /// The local file system.
@@ -25,6 +34,17 @@ impl FileSystem for LocalFs {
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(std::fs::canonicalize(path)?)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                files.push(std::fs::canonicalize(entry.path())?);
+            }
+        }
+        files.sort();
+        Ok(files)
     }
 }
 
@@ -55,6 +75,21 @@ impl FileSystem for MemoryFs {
             Ok(path)
         } else {
             Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
+        }
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let dir = normalize(&Path::new("/").join(path));
+        let files: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|f| f.parent() == Some(dir.as_path()))
+            .cloned()
+            .collect();
+        let is_dir = self.files.keys().any(|f| f.starts_with(&dir) && *f != dir);
+        if is_dir {
+            Ok(files)
+        } else {
+            Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"))
         }
     }
 }

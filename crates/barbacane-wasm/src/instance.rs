@@ -195,6 +195,7 @@ impl Prepared {
             cache: self.plugin.cache.clone(),
             events: self.plugin.events.clone(),
             secrets: self.plugin.secrets.clone(),
+            policies: self.plugin.policies.clone(),
             cache_lease: None,
             body_flags: 0,
             deadline_ticks,

@@ -32,6 +32,7 @@ mod instance;
 mod limiter;
 mod memory;
 mod outbound;
+mod policy;
 mod pool;
 mod runtime;
 mod secrets;
@@ -53,6 +54,7 @@ pub use outbound::{
     DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,
     OutboundRequest, OutboundResponse,
 };
+pub use policy::{PolicyError, PolicySet};
 pub use runtime::{Limits, Plugin, Runtime};
 pub use secrets::{SecretValue, Secrets};
 pub use state::{ExchangeState, GuestSpan, ResponseState};

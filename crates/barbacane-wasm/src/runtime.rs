@@ -297,6 +297,7 @@ impl Runtime {
             cache: None,
             events: None,
             secrets: None,
+            policies: None,
         })
     }
 
@@ -375,6 +376,8 @@ pub struct Plugin {
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
     /// The artifact's resolved secrets (`None`: resolved on each call, outside a gateway).
     pub(crate) secrets: Option<Arc<crate::Secrets>>,
+    /// The artifact's compiled Rego policies, for plugins that declare `policy`.
+    pub(crate) policies: Option<Arc<crate::PolicySet>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -429,6 +432,13 @@ impl Plugin {
     /// `namespace` (the artifact's fingerprint) keeps artifacts' entries apart.
     pub fn with_cache(mut self, cache: Arc<crate::SharedCache>, namespace: &str) -> Plugin {
         self.cache = Some((cache, namespace.into()));
+        self
+    }
+
+    /// Gives the plugin the artifact's compiled Rego policies (used only if it declares
+    /// `policy`).
+    pub fn with_policies(mut self, policies: Arc<crate::PolicySet>) -> Plugin {
+        self.policies = Some(policies);
         self
     }
 

@@ -87,6 +87,8 @@ pub(crate) struct HostState {
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
     /// The artifact's resolved secrets, for plugins that declare `secrets`.
     pub(crate) secrets: Option<Arc<crate::Secrets>>,
+    /// The artifact's compiled Rego policies, for plugins that declare `policy`.
+    pub(crate) policies: Option<Arc<crate::PolicySet>>,
     /// The key this request is filling (`barbacane:cache.lookup` missed first).
     pub(crate) cache_lease: Option<crate::cache::Lease>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).

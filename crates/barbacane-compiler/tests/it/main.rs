@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 mod asyncapi;
 mod dialect;
+mod policies;
 mod public_specs;
 mod real_world;
 
@@ -115,6 +116,11 @@ fn every_code_has_an_invalid_fixture() {
         &["invalid/e1022_redirect_config.yaml"],
         Code::E1022,
         "/paths/~1a/get/x-barbacane-middlewares/0/config/status_code",
+    );
+    assert_code(
+        &["invalid/e1060_policy.yaml"],
+        Code::E1060,
+        "/paths/~1a/get/x-barbacane-middlewares/0/config/policy",
     );
     let mut with_manifest = options(&["valid/minimal.yaml"]);
     with_manifest.manifest = Some(fixtures().join("invalid/e1015_manifest.yaml"));

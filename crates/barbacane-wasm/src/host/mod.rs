@@ -9,6 +9,7 @@ mod crypto;
 mod events;
 mod http_call;
 mod log;
+mod policy;
 mod ratelimit;
 mod request;
 mod response;
@@ -42,6 +43,7 @@ pub(crate) fn add_to_linker(
         Capability::Nats => events::add_to_linker(linker, true),
         Capability::Kafka => events::add_to_linker(linker, false),
         Capability::Telemetry => telemetry::add_to_linker(linker),
+        Capability::Policy => policy::add_to_linker(linker),
     }
 }
 

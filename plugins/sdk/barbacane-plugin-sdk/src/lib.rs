@@ -60,6 +60,7 @@ pub mod events;
 mod host;
 pub mod http;
 pub mod log;
+pub mod policy;
 pub mod random;
 pub mod ratelimit;
 mod request;

@@ -300,6 +300,27 @@ impl FakeHost {
         self
     }
 
+    /// Answers `policy::eval` with `evaluator(policy, rule, input)`, `input` being the full
+    /// input the gateway would evaluate (the plugin's object plus the `request` and
+    /// `context` members it asked for). A test can run a real Rego engine in it.
+    pub fn policy_evaluator(
+        &mut self,
+        evaluator: impl FnMut(
+            &str,
+            &str,
+            &serde_json::Value,
+        ) -> Result<Option<serde_json::Value>, String>
+        + 'static,
+    ) -> &mut Self {
+        with(|s| s.policy = Some(Box::new(evaluator)));
+        self
+    }
+
+    /// Every `policy::eval` so far: policy, rule, and the full input.
+    pub fn policy_calls(&self) -> Vec<(String, String, serde_json::Value)> {
+        with(|s| s.policy_calls.clone())
+    }
+
     /// Sets the response `on_response` will see (as a dispatcher would have produced).
     pub fn response(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> &mut Self {
         with(|s| {

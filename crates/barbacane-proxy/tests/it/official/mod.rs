@@ -12,6 +12,7 @@ mod jwt;
 mod lambda;
 mod middlewares;
 mod oidc;
+mod opa;
 mod rate_limit;
 mod telemetry;
 mod transform;

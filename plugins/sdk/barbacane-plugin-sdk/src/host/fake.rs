@@ -14,6 +14,10 @@ pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 /// A signature checker standing in for the gateway's `crypto.verify`.
 pub(crate) type Verifier = Box<dyn FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String>>;
 
+/// A policy engine standing in for the gateway's `policy.eval`: policy, rule, full input.
+pub(crate) type PolicyEvaluator =
+    Box<dyn FnMut(&str, &str, &serde_json::Value) -> Result<Option<serde_json::Value>, String>>;
+
 /// A broker standing in for NATS or Kafka: gets the JSON head and the payload.
 pub(crate) type BrokerHandler = Box<
     dyn FnMut(&serde_json::Value, &[u8]) -> Result<crate::events::Ack, crate::events::PublishError>,
@@ -63,6 +67,10 @@ pub(crate) struct State {
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
     pub(crate) verifier: Option<Verifier>,
+    /// What `policy.eval` answers (none installed: an error).
+    pub(crate) policy: Option<PolicyEvaluator>,
+    /// Every `policy.eval`: policy, rule, full input.
+    pub(crate) policy_calls: Vec<(String, String, serde_json::Value)>,
     /// The NATS and Kafka stand-ins.
     pub(crate) nats: Option<BrokerHandler>,
     pub(crate) kafka: Option<BrokerHandler>,
@@ -511,6 +519,114 @@ pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
 
 pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a == b
+}
+
+/// The input the gateway would evaluate: `input` plus the `request` (bit 0 of `with`) and
+/// `context` (bit 1) members, built as the gateway builds them.
+fn policy_members(s: &State, object: &mut serde_json::Map<String, serde_json::Value>, with: i32) {
+    use serde_json::{Map, Value};
+    if with & 1 != 0 {
+        let mut headers = Map::new();
+        for (name, value) in &s.headers {
+            let value = String::from_utf8_lossy(value);
+            match headers.get_mut(name) {
+                Some(Value::String(joined)) => {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.clone(), Value::String(value.into_owned()));
+                }
+            }
+        }
+        let raw = s.query.clone().unwrap_or_default();
+        let mut query = Map::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            query
+                .entry(form_decode(name))
+                .or_insert_with(|| Value::String(form_decode(value)));
+        }
+        let params: Map<String, Value> = s
+            .path_params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let mut request = Map::new();
+        request.insert("method".into(), s.method.clone().into());
+        request.insert("path".into(), s.path.clone().into());
+        request.insert("params".into(), Value::Object(params));
+        request.insert("query".into(), Value::Object(query));
+        request.insert("query_string".into(), raw.into());
+        request.insert("headers".into(), Value::Object(headers));
+        if let Some(ip) = &s.client_ip {
+            request.insert("client_ip".into(), ip.clone().into());
+        }
+        object.insert("request".into(), Value::Object(request));
+    }
+    if with & 2 != 0 {
+        let context = s
+            .context
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        object.insert("context".into(), Value::Object(context));
+    }
+}
+
+/// Form-style percent-decoding (`+` is a space); broken escapes are kept.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match bytes.get(i + 1..i + 3).map(|d| (hex(d[0]), hex(d[1]))) {
+                Some((Some(h), Some(l))) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn policy_eval(
+    policy: &str,
+    query: &str,
+    input: &[u8],
+    flags: i32,
+) -> Result<Option<String>, String> {
+    let mut object = if input.is_empty() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice(input) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err("input is not a JSON object".into()),
+        }
+    };
+    with(|s| {
+        policy_members(s, &mut object, flags);
+        let input = serde_json::Value::Object(object);
+        s.policy_calls
+            .push((policy.to_owned(), query.to_owned(), input.clone()));
+        match s.policy.as_mut() {
+            Some(evaluate) => evaluate(policy, query, &input).map(|v| v.map(|v| v.to_string())),
+            None => Err("no evaluator installed: FakeHost::policy_evaluator".into()),
+        }
+    })
+}
+
+pub(crate) fn policy_input(flags: i32) -> String {
+    let mut object = serde_json::Map::new();
+    with(|s| policy_members(s, &mut object, flags));
+    serde_json::Value::Object(object).to_string()
 }
 
 /// The gateway's metric name rule.

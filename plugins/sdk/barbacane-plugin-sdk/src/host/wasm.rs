@@ -191,6 +191,22 @@ unsafe extern "C" {
     fn crypto_eq_raw(aptr: *const u8, alen: i32, bptr: *const u8, blen: i32) -> i32;
 }
 
+#[link(wasm_import_module = "barbacane:policy")]
+unsafe extern "C" {
+    #[link_name = "eval"]
+    fn policy_eval_raw(
+        pptr: *const u8,
+        plen: i32,
+        qptr: *const u8,
+        qlen: i32,
+        iptr: *const u8,
+        ilen: i32,
+        with: i32,
+    ) -> i32;
+    #[link_name = "input"]
+    fn policy_input_raw(with: i32) -> i32;
+}
+
 /// Lengths cross the boundary as `i32`; the SDK never passes anything near 2 GiB.
 fn len(bytes: &[u8]) -> i32 {
     i32::try_from(bytes.len()).unwrap_or(i32::MAX)
@@ -485,6 +501,39 @@ pub(crate) fn crypto_verify(alg: &str, jwk: &[u8], msg: &[u8], sig: &[u8]) -> Re
         // The reason is in the result slot (its length is not returned: read up to 1 KiB).
         _ => Err(result_text()),
     }
+}
+
+pub(crate) fn policy_eval(
+    policy: &str,
+    query: &str,
+    input: &[u8],
+    with: i32,
+) -> Result<Option<String>, String> {
+    // SAFETY: valid slices for the duration of the call.
+    let n = unsafe {
+        policy_eval_raw(
+            policy.as_ptr(),
+            len(policy.as_bytes()),
+            query.as_ptr(),
+            len(query.as_bytes()),
+            input.as_ptr(),
+            len(input),
+            with,
+        )
+    };
+    match n {
+        -2 => Ok(None),
+        n if n >= 0 => Ok(Some(
+            String::from_utf8_lossy(&take(n).unwrap_or_default()).into_owned(),
+        )),
+        _ => Err(result_text()),
+    }
+}
+
+pub(crate) fn policy_input(with: i32) -> String {
+    // SAFETY: no pointers.
+    let bytes = take(unsafe { policy_input_raw(with) }).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The whole result slot as text (up to 1 KiB), for error reasons.
