@@ -61,9 +61,16 @@ def main():
         )
         for s in conns:
             s.close()
-        time.sleep(3)
-        after = rss_kib(pid)
-        print(f"wave {n}: closed, RSS {after / 1024:.1f} MiB ({(after - base) / 1024:+.1f} MiB over the baseline)")
+        samples = []
+        for _ in range(6):
+            time.sleep(1)
+            samples.append(rss_kib(pid))
+        after = samples[-1]
+        print(
+            f"wave {n}: closed, RSS each second for 6 s: "
+            + ", ".join(f"{k / 1024:.0f}" for k in samples)
+            + f" MiB ({(after - base) / 1024:+.1f} MiB over the baseline)"
+        )
 
 
 if __name__ == "__main__":

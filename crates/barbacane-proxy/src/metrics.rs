@@ -165,6 +165,9 @@ impl RouteMetrics {
 pub struct GatewayMetrics {
     /// Open traffic connections.
     pub active_connections: AtomicI64,
+    /// The most connections open at once since the memory trimmer last looked (not
+    /// exported).
+    pub connections_high: AtomicI64,
     /// Traffic connections accepted.
     pub connections_total: AtomicU64,
     /// Reloads by result: applied, rejected.
@@ -177,6 +180,7 @@ impl Default for GatewayMetrics {
     fn default() -> Self {
         GatewayMetrics {
             active_connections: AtomicI64::new(0),
+            connections_high: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
             reloads: Default::default(),
             unmatched: RouteMetrics::new("", "(unmatched)"),

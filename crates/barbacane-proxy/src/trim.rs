@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::Gateway;
 
 /// How often the open-connection count is looked at.
-const EVERY: Duration = Duration::from_secs(2);
+const EVERY: Duration = Duration::from_secs(1);
 /// Connections that must have closed since the last high mark before memory is trimmed.
 const BURST: i64 = 256;
 
@@ -22,8 +22,10 @@ pub(crate) async fn after_bursts(gateway: Arc<Gateway>) {
     let mut peak = 0i64;
     loop {
         tokio::time::sleep(EVERY).await;
-        let open = gateway.metrics().active_connections.load(Ordering::Relaxed);
-        peak = peak.max(open);
+        let metrics = gateway.metrics();
+        let open = metrics.active_connections.load(Ordering::Relaxed);
+        // The high mark is kept at accept, so a burst shorter than a tick is seen too.
+        peak = peak.max(metrics.connections_high.swap(open, Ordering::Relaxed));
         if peak - open >= BURST && open <= peak / 2 {
             let released = tokio::task::spawn_blocking(barbacane_alloc::release_freed_memory)
                 .await

@@ -239,7 +239,8 @@ impl Open {
         shared.open.fetch_add(1, Ordering::Relaxed);
         let metrics = shared.gateway.metrics();
         metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-        metrics.active_connections.fetch_add(1, Ordering::Relaxed);
+        let open = metrics.active_connections.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics.connections_high.fetch_max(open, Ordering::Relaxed);
         Open(shared)
     }
 }
