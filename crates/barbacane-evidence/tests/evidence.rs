@@ -136,7 +136,10 @@ fn attestations_verify_and_each_check_fails_on_its_own() {
     let trusted = [key.verifying_key()];
     let env = attestation::envelope(&build("api.bca", &sha, a.header()), Some(&key));
     let ok = attestation::verify(&env, &bytes, a.header(), &trusted).unwrap();
-    assert_eq!(ok.dependencies, 6);
+    assert_eq!(
+        ok.dependencies, 7,
+        "every input of the artifact, the policy included"
+    );
     assert_eq!(ok.builder_id, attestation::CLI_BUILDER);
 
     let failure = |env: &[u8], file: &[u8], trusted: &[barbacane_artifact::PublicKey]| {
