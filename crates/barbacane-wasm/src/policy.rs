@@ -18,16 +18,24 @@ pub struct PolicyError {
     pub message: String,
 }
 
-/// The compiled policies of one artifact, by (bundle name, rule).
+/// The compiled policies of one artifact, by bundle name then rule (nested so that a lookup
+/// on the request path borrows its keys instead of allocating a pair).
 #[derive(Default)]
 pub struct PolicySet {
-    compiled: HashMap<(String, String), regorus::CompiledPolicy>,
+    compiled: HashMap<String, HashMap<String, regorus::CompiledPolicy>>,
 }
 
 impl std::fmt::Debug for PolicySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicySet")
-            .field("policies", &self.compiled.keys().collect::<Vec<_>>())
+            .field(
+                "policies",
+                &self
+                    .compiled
+                    .iter()
+                    .flat_map(|(name, rules)| rules.keys().map(move |rule| (name, rule)))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -63,7 +71,9 @@ impl PolicySet {
                 .compile_with_entrypoint(&query.as_str().into())
                 .map_err(|e| fail(&e))?;
             self.compiled
-                .insert((name.to_owned(), query.clone()), compiled);
+                .entry(name.to_owned())
+                .or_default()
+                .insert(query.clone(), compiled);
         }
         Ok(())
     }
@@ -83,7 +93,8 @@ impl PolicySet {
     ) -> Result<Option<regorus::Value>, String> {
         let compiled = self
             .compiled
-            .get(&(policy.to_owned(), query.to_owned()))
+            .get(policy)
+            .and_then(|rules| rules.get(query))
             .ok_or_else(|| format!("no policy `{policy}` with rule `{query}` in this artifact"))?;
         let value = compiled.eval_with_input(input).map_err(|e| e.to_string())?;
         Ok((value != regorus::Value::Undefined).then_some(value))
