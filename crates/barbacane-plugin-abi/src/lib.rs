@@ -173,7 +173,13 @@ impl Capability {
     /// registries can refuse unknown imports with this list).
     pub fn functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Core => &["result_read", "set_output", "random", "buffer_bodies"],
+            Capability::Core => &[
+                "result_read",
+                "set_output",
+                "random",
+                "buffer_bodies",
+                "skip_on_response",
+            ],
             Capability::Log => &["log"],
             Capability::Context => &["get", "set"],
             Capability::Clock => &["now_ms", "monotonic_ns"],
@@ -209,7 +215,7 @@ impl Capability {
             ],
             Capability::Http => &["call", "response_body", "send_detached"],
             Capability::Secrets => &["get"],
-            Capability::Ratelimit => &["take"],
+            Capability::Ratelimit => &["take", "take_into", "report"],
             Capability::Crypto => &["verify", "hmac", "sha256", "constant_time_eq"],
             Capability::Cache => &["lookup", "store"],
             Capability::Nats => &["publish"],

@@ -98,6 +98,8 @@ pub struct Call {
     _permit: OwnedSemaphorePermit,
     /// Cleared when a guest call traps, times out or breaks the ABI.
     reusable: bool,
+    /// When the last hook returned (one clock read shared with the caller's own timing).
+    hook_ended: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Call {
@@ -200,6 +202,8 @@ impl Prepared {
             body_flags: 0,
             deadline_ticks,
             stats: Some(Arc::clone(&self.shared.stats)),
+            skip_on_response: false,
+            scratch: String::new(),
         };
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -272,6 +276,7 @@ impl Prepared {
             shared: Arc::clone(&self.shared),
             _permit: permit,
             reusable: true,
+            hook_ended: None,
         }
     }
 
@@ -288,6 +293,7 @@ impl Prepared {
             shared: Arc::clone(&self.shared),
             _permit: permit,
             reusable: true,
+            hook_ended: None,
         }
     }
 
@@ -471,6 +477,7 @@ impl Call {
 
     /// Runs `on_request` (synchronous plugins only).
     pub fn on_request(&mut self) -> Result<Action, WasmError> {
+        self.live.store.data_mut().skip_on_response = false;
         let result = self
             .hook_sync(exports::ON_REQUEST)
             .and_then(|code| self.action(code));
@@ -479,11 +486,26 @@ impl Call {
 
     /// Runs `on_request`.
     pub async fn on_request_async(&mut self) -> Result<Action, WasmError> {
+        self.live.store.data_mut().skip_on_response = false;
         let result = match self.hook(exports::ON_REQUEST).await {
             Ok(code) => self.action(code),
             Err(e) => Err(e),
         };
         self.settle(result)
+    }
+
+    /// How long since `since`, ending when the last hook returned (no clock read when one
+    /// did).
+    pub fn elapsed_since(&self, since: std::time::Instant) -> std::time::Duration {
+        self.hook_ended
+            .unwrap_or_else(std::time::Instant::now)
+            .saturating_duration_since(since)
+    }
+
+    /// Whether the last `on_request` asked not to be called on the response
+    /// (`barbacane:core.skip_on_response`): the gateway then ends the call at once.
+    pub fn skips_on_response(&self) -> bool {
+        self.live.store.data().skip_on_response
     }
 
     /// Runs `on_response` (synchronous plugins only).
@@ -564,6 +586,7 @@ impl Call {
             shared,
             _permit,
             reusable,
+            ..
         } = self;
         // An instance whose memory grew to most of its limit would soon fail a request
         // (a leak, an unbounded cache): replace it now, between requests, instead.
@@ -613,30 +636,30 @@ impl Call {
             })
     }
 
-    /// A `() -> i32` hook (`on_request`, `on_response`, `dispatch`), cached in the
-    /// instance, with a fresh deadline.
-    fn armed_hook(&mut self, function: &'static str) -> Result<TypedFunc<(), i32>, WasmError> {
+    /// Resolves a `() -> i32` hook (`on_request`, `on_response`, `dispatch`) into its slot
+    /// of the instance (once per instance) and arms a fresh deadline; returns the slot. The
+    /// hook is called from the slot by reference: cloning a `TypedFunc` clones its type's
+    /// registration, measurable on every call.
+    fn armed_hook(&mut self, function: &'static str) -> Result<usize, WasmError> {
         let slot = match function {
-            exports::ON_REQUEST => Some(0),
-            exports::ON_RESPONSE => Some(1),
-            exports::DISPATCH => Some(2),
-            _ => None,
-        };
-        let cached = slot.and_then(|i| self.live.hooks.get(i).cloned().flatten());
-        let f = match cached {
-            Some(f) => f,
-            None => {
-                let f = self.func(function)?;
-                if let Some(entry) = slot.and_then(|i| self.live.hooks.get_mut(i)) {
-                    *entry = Some(f.clone());
-                }
-                f
+            exports::ON_REQUEST => 0,
+            exports::ON_RESPONSE => 1,
+            exports::DISPATCH => 2,
+            _ => {
+                return Err(WasmError::MissingExport {
+                    plugin: self.shared.name.to_string(),
+                    export: function,
+                });
             }
         };
+        if self.live.hooks[slot].is_none() {
+            let f = self.func(function)?;
+            self.live.hooks[slot] = Some(f);
+        }
         self.live
             .store
             .set_epoch_deadline(self.live.store.data().deadline_ticks);
-        Ok(f)
+        Ok(slot)
     }
 
     /// Calls a `() -> i32` export with a fresh deadline.
@@ -647,23 +670,28 @@ impl Call {
                 "this plugin makes outbound calls: use the async hooks",
             ));
         }
-        let f = self.armed_hook(function)?;
+        let slot = self.armed_hook(function)?;
         let started = std::time::Instant::now();
-        let result = f.call(&mut self.live.store, ());
+        let result = match &self.live.hooks[slot] {
+            Some(f) => f.call(&mut self.live.store, ()),
+            None => return Err(self.trap(function, "hook not resolved")),
+        };
         self.timed(function, started, result)
     }
 
     /// Records a hook's execution time and failure, and classifies the failure.
     fn timed(
-        &self,
+        &mut self,
         function: &'static str,
         started: std::time::Instant,
         result: Result<i32, wasmtime::Error>,
     ) -> Result<i32, WasmError> {
+        let ended = std::time::Instant::now();
+        self.hook_ended = Some(ended);
         let stats = &self.shared.stats;
         let hook = crate::stats::PluginStats::hook_index(function);
         if let Some(i) = hook {
-            stats.execution[i].observe_duration(started.elapsed());
+            stats.execution[i].observe_duration(ended.saturating_duration_since(started));
         }
         result.map_err(|e| {
             let error = self.classify(function, e);
@@ -692,9 +720,12 @@ impl Call {
         if !self.shared.is_async {
             return self.hook_sync(function);
         }
-        let f = self.armed_hook(function)?;
+        let slot = self.armed_hook(function)?;
         let started = std::time::Instant::now();
-        let result = f.call_async(&mut self.live.store, ()).await;
+        let result = match &self.live.hooks[slot] {
+            Some(f) => f.call_async(&mut self.live.store, ()).await,
+            None => return Err(self.trap(function, "hook not resolved")),
+        };
         self.timed(function, started, result)
     }
 

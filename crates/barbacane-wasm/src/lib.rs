@@ -57,4 +57,4 @@ pub use outbound::{
 pub use policy::{PolicyError, PolicySet};
 pub use runtime::{Limits, Plugin, Runtime};
 pub use secrets::{SecretValue, Secrets};
-pub use state::{ExchangeState, GuestSpan, ResponseState};
+pub use state::{ExchangeState, GuestSpan, RateLimitFields, ResponseState};

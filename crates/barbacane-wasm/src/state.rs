@@ -35,6 +35,19 @@ pub struct ExchangeState {
     pub traced: bool,
     /// Spans the plugin of the current hook recorded; the gateway takes them after the hook.
     pub guest_spans: Vec<GuestSpan>,
+    /// Rate-limit fields plugins reported (`barbacane:ratelimit.report`), in report order;
+    /// the gateway adds them to the response after the `on_response` chain.
+    pub rate_limit_fields: Vec<RateLimitFields>,
+}
+
+/// One policy's members of the `RateLimit-Policy` and `RateLimit` response fields
+/// (draft-ietf-httpapi-ratelimit-headers), as a plugin reported them.
+#[derive(Debug, Clone)]
+pub struct RateLimitFields {
+    /// The `RateLimit-Policy` member (`"default";q=100;w=10`).
+    pub policy: http::HeaderValue,
+    /// The `RateLimit` member (`"default";r=99;t=10`).
+    pub limit: http::HeaderValue,
 }
 
 /// A span a plugin recorded (`barbacane:telemetry`).
@@ -97,6 +110,10 @@ pub(crate) struct HostState {
     pub(crate) deadline_ticks: u64,
     /// The plugin's statistics (its own metrics go there).
     pub(crate) stats: Option<Arc<crate::stats::PluginStats>>,
+    /// `barbacane:core.skip_on_response` was called during this request's `on_request`.
+    pub(crate) skip_on_response: bool,
+    /// A buffer host functions reuse across calls (a rate-limit bucket's name).
+    pub(crate) scratch: String,
 }
 
 impl HostState {
@@ -113,6 +130,7 @@ impl HostState {
         self.http_body = None;
         self.cache_lease = None;
         self.in_init = false;
+        self.skip_on_response = false;
     }
 
     /// Stores a result and returns its length for the guest.

@@ -59,7 +59,7 @@
 
 use barbacane_plugin_sdk::cache::{self, Lookup};
 use barbacane_plugin_sdk::prelude::*;
-use barbacane_plugin_sdk::{buffering, log};
+use barbacane_plugin_sdk::{buffering, hooks, log};
 use serde::Deserialize;
 
 /// The configuration of one use.
@@ -146,6 +146,7 @@ impl Middleware for Cache {
         self.pending = Pending::Nothing;
         let method = request.method();
         if !self.methods.contains(&method) {
+            hooks::skip_on_response();
             return Action::Continue;
         }
         let authorized = request.header("authorization").is_some()
@@ -160,6 +161,8 @@ impl Middleware for Cache {
                 let age = upstream_age.saturating_add(u64::from(hit.age_seconds()));
                 let _ = hit.set_header("age", &age.to_string());
                 let _ = hit.set_header("x-cache", "HIT");
+                // Nothing to store: the response is this one.
+                hooks::skip_on_response();
                 Action::RespondAsIs
             }
             Lookup::Fill | Lookup::Miss => {

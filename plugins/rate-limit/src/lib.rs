@@ -80,14 +80,18 @@
 //! `500 urn:barbacane:error:rate-limit-failed`, logged as an error, whatever `fail_open`
 //! says: a limit that can never be applied must not be silently skipped.
 //!
-//! What `on_response` needs stays in the instance (it serves one request from `on_request`
-//! to `on_response`), so several `rate-limit` uses in one chain never see each other's; give
-//! each its own `policy_name` so their fields can be told apart.
+//! Everything happens in `on_request`: the members of an allowed request are handed to the
+//! gateway (`ratelimit::report`), which adds them to the response after the `on_response`
+//! chain (in reverse chain order, as `on_response` hooks would), and the plugin asks the
+//! gateway not to call its `on_response` at all (`hooks::skip_on_response`): one call into
+//! the plugin per request instead of two. Give each use in a chain its own `policy_name` so
+//! their fields can be told apart.
 //!
 //! Capabilities: `request`, `response`, `context`, `ratelimit`, `log`.
 
 use std::net::IpAddr;
 
+use barbacane_plugin_sdk::hooks;
 use barbacane_plugin_sdk::log;
 use barbacane_plugin_sdk::prelude::*;
 use barbacane_plugin_sdk::ratelimit::{self, RateLimitError};
@@ -118,12 +122,6 @@ pub struct RateLimit {
     /// Computed by `init`.
     #[serde(skip)]
     policy: Policy,
-    /// What `on_response` adds for the request in flight: (remaining, seconds to reset), or
-    /// nothing when this use answered the request itself or the limiter was unavailable. The
-    /// instance serves one request from `on_request` to `on_response`, so this needs no
-    /// round trip through the request context.
-    #[serde(skip)]
-    pending: Option<(u64, u64)>,
 }
 
 fn default_policy_name() -> String {
@@ -307,20 +305,6 @@ fn seconds(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// Adds `member` to the list field `name`, as one field line after what is there.
-fn append_member(response: &mut Response, name: &str, member: &str) {
-    let mut members: Vec<String> = response
-        .header_values(name)
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect();
-    members.push(member.to_owned());
-    // Built from checked configuration values and numbers, plus what the response already
-    // carried: the host accepts it.
-    let _ = response.set_header(name, &members.join(", "));
-}
-
 impl RateLimit {
     fn trusted(&self, ip: IpAddr) -> bool {
         self.policy.proxies.iter().any(|c| c.contains(ip))
@@ -461,11 +445,15 @@ impl Middleware for RateLimit {
     }
 
     fn on_request(&mut self, request: &mut Request) -> Action {
+        // Every outcome is settled here: the fields of an allowed request are reported to
+        // the gateway, which adds them after the `on_response` chain.
+        hooks::skip_on_response();
         let key = format!("{}{}", self.policy.key_prefix, self.partition(request));
-        self.pending = None;
         match ratelimit::take(&key, self.quota, self.policy.window_ms) {
             Ok(decision) if decision.allowed => {
-                self.pending = Some((decision.remaining, seconds(decision.reset_ms)));
+                let member = self.ratelimit_member(decision.remaining, seconds(decision.reset_ms));
+                // Built from checked configuration values and numbers: the host accepts them.
+                let _ = ratelimit::report(&self.policy.policy_member, &member);
                 Action::Continue
             }
             Ok(decision) => Action::Respond(self.too_many_requests(decision.reset_ms)),
@@ -486,14 +474,8 @@ impl Middleware for RateLimit {
         }
     }
 
-    fn on_response(&mut self, response: &mut Response) {
-        let Some((remaining, reset_s)) = self.pending.take() else {
-            return;
-        };
-        append_member(response, RATELIMIT_POLICY, &self.policy.policy_member);
-        let member = self.ratelimit_member(remaining, reset_s);
-        append_member(response, RATELIMIT, &member);
-    }
+    /// Never called: `on_request` asks the gateway to skip it.
+    fn on_response(&mut self, _response: &mut Response) {}
 }
 
 #[cfg(test)]

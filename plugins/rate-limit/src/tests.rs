@@ -26,6 +26,7 @@ fn run(host: &mut FakeHost, chain: &mut [&mut RateLimit]) -> Action {
     for plugin in chain[..ran].iter_mut().rev() {
         host.on_response(*plugin);
     }
+    host.finish();
     last
 }
 
@@ -184,6 +185,7 @@ fn error_responses_and_upstream_fields_get_the_policy_appended() {
         b"",
     );
     host.on_response(&mut p);
+    host.finish();
     assert_eq!(host.response_status(), Some(503));
     assert_eq!(
         policy_field(&host),

@@ -15,9 +15,12 @@ use http::request::Parts;
 use crate::otel::span::Spans;
 use crate::{Body, GatewayError};
 
-/// The instances whose `on_request` ran, kept for `on_response`.
+/// The instances whose `on_request` ran, kept for `on_response` (those that asked to skip it
+/// are already back in their pools).
 pub(crate) struct Ran {
     calls: Vec<Call>,
+    /// Rate-limit fields reported during `on_request`, added after the `on_response` chain.
+    rate_limit_fields: Vec<barbacane_wasm::RateLimitFields>,
     /// One of them asked for whole response bodies (`core.buffer_bodies`).
     wants_response_body: bool,
     pub(crate) context: std::collections::BTreeMap<String, String>,
@@ -64,6 +67,7 @@ pub(crate) async fn on_request(
         path_params,
         traced: spans.0.is_some(),
         guest_spans: Vec::new(),
+        rate_limit_fields: Vec::new(),
     };
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;
@@ -87,7 +91,7 @@ pub(crate) async fn on_request(
         let action = call.on_request_async().await;
         let guest = std::mem::take(&mut call.exchange_mut().guest_spans);
         let stats = prepared.stats();
-        stats.middleware[0].observe_duration(timer.elapsed());
+        stats.middleware[0].observe_duration(call.elapsed_since(timer));
         if matches!(action, Ok(Action::Respond)) {
             stats
                 .short_circuits
@@ -103,10 +107,19 @@ pub(crate) async fn on_request(
         });
         spans.guest(id, guest);
         exchange = std::mem::take(call.exchange_mut());
-        match action {
-            Ok(Action::Continue) => calls.push(call),
-            Ok(Action::Respond) => {
+        // A middleware with nothing to do on the response is done: its instance goes back
+        // to the pool now instead of waiting for the response.
+        let keep = |call: Call, calls: &mut Vec<Call>| {
+            if call.skips_on_response() {
+                drop(call.into_exchange());
+            } else {
                 calls.push(call);
+            }
+        };
+        match action {
+            Ok(Action::Continue) => keep(call, &mut calls),
+            Ok(Action::Respond) => {
+                keep(call, &mut calls);
                 flow = Flow::Respond(into_response(exchange.response.take().unwrap_or_default()));
                 break;
             }
@@ -132,6 +145,7 @@ pub(crate) async fn on_request(
     (
         Ran {
             calls,
+            rate_limit_fields: exchange.rate_limit_fields,
             wants_response_body,
             context: exchange.context,
         },
@@ -148,11 +162,12 @@ pub(crate) async fn on_response(
 ) -> Response<Body> {
     let Ran {
         mut calls,
+        rate_limit_fields,
         wants_response_body,
         context,
     } = ran;
     if calls.is_empty() {
-        return response;
+        return with_rate_limit_fields(response, &rate_limit_fields);
     }
     let (mut head, mut body) = response.into_parts();
     if wants_response_body && let Body::Streaming(incoming) = body {
@@ -175,7 +190,7 @@ pub(crate) async fn on_response(
         let started = spans.mark();
         let timer = std::time::Instant::now();
         let outcome = call.on_response_async().await;
-        call.stats().middleware[1].observe_duration(timer.elapsed());
+        call.stats().middleware[1].observe_duration(call.elapsed_since(timer));
         let guest = std::mem::take(&mut call.exchange_mut().guest_spans);
         let id = spans.close("barbacane.middleware", started, |span| {
             describe(span, call.name(), "response");
@@ -211,7 +226,59 @@ pub(crate) async fn on_response(
         }
         (body, _) => body,
     };
-    Response::from_parts(head, body)
+    with_rate_limit_fields(Response::from_parts(head, body), &rate_limit_fields)
+}
+
+/// Adds the reported rate-limit members to the response, latest report first (the order
+/// `on_response` hooks running in reverse would give them). Each field stays one line: a
+/// member joins the values already there (an upstream's own policies, say) as a further list
+/// member.
+fn with_rate_limit_fields(
+    mut response: Response<Body>,
+    fields: &[barbacane_wasm::RateLimitFields],
+) -> Response<Body> {
+    if fields.is_empty() {
+        return response;
+    }
+    let headers = response.headers_mut();
+    append_members(headers, &RATELIMIT_POLICY, fields, |f| &f.policy);
+    append_members(headers, &RATELIMIT, fields, |f| &f.limit);
+    response
+}
+
+static RATELIMIT_POLICY: http::HeaderName = http::HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit");
+
+fn append_members(
+    headers: &mut http::HeaderMap,
+    name: &http::HeaderName,
+    fields: &[barbacane_wasm::RateLimitFields],
+    member: fn(&barbacane_wasm::RateLimitFields) -> &http::HeaderValue,
+) {
+    // The usual case, one policy and no such field yet: the reported value as it is.
+    if let [only] = fields
+        && !headers.contains_key(name)
+    {
+        headers.insert(name.clone(), member(only).clone());
+        return;
+    }
+    let mut line: Vec<u8> = Vec::new();
+    let mut join = |value: &http::HeaderValue| {
+        let value = value.as_bytes().trim_ascii();
+        if value.is_empty() {
+            return;
+        }
+        if !line.is_empty() {
+            line.extend_from_slice(b", ");
+        }
+        line.extend_from_slice(value);
+    };
+    headers.get_all(name).iter().for_each(&mut join);
+    fields.iter().rev().map(member).for_each(join);
+    // Joined valid field values with `, `: still a valid value.
+    if let Ok(value) = http::HeaderValue::from_bytes(&line) {
+        headers.insert(name.clone(), value);
+    }
 }
 
 /// A middleware span's attributes.

@@ -1,5 +1,6 @@
 //! `barbacane:core` (always granted): `result_read(ptr, len) -> i32`, `set_output(ptr, len)`,
-//! `random(ptr, len)` (fills the range from a CSPRNG; at most 64 KiB).
+//! `random(ptr, len)` (fills the range from a CSPRNG; at most 64 KiB), `buffer_bodies(flags)`
+//! (during `init`), `skip_on_response()` (during `on_request`).
 
 use wasmtime::{Caller, Linker};
 
@@ -13,6 +14,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(MODULE, "set_output", set_output)?;
     linker.func_wrap(MODULE, "random", random)?;
     linker.func_wrap(MODULE, "buffer_bodies", buffer_bodies)?;
+    linker.func_wrap(MODULE, "skip_on_response", skip_on_response)?;
     Ok(())
 }
 
@@ -43,6 +45,15 @@ fn buffer_bodies(mut caller: Caller<'_, HostState>, flags: i32) -> i32 {
         return -1;
     }
     state.body_flags |= (flags & 0b11) as u8;
+    0
+}
+
+/// `skip_on_response() -> i32`: this middleware has nothing to do on this request's response,
+/// so the gateway does not call its `on_response` (and gives its instance back to the pool as
+/// soon as `on_request` returns). Only `on_request` reads it; it is forgotten after every
+/// request. Returns 0.
+fn skip_on_response(mut caller: Caller<'_, HostState>) -> i32 {
+    caller.data_mut().skip_on_response = true;
     0
 }
 

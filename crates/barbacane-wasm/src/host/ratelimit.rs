@@ -1,10 +1,20 @@
-//! `barbacane:ratelimit`: `take(kptr, klen, quota: i64, window_ms: i64) -> i32`.
+//! `barbacane:ratelimit`: `take(kptr, klen, quota: i64, window_ms: i64) -> i32`,
+//! `take_into(kptr, klen, quota: i64, window_ms: i64, out) -> i32` and
+//! `report(pptr, plen, lptr, llen) -> i32`.
 //!
-//! Takes one unit from the sliding-window bucket `<plugin>:<key>` (the plugin's name is
-//! prefixed, so two plugins never share a bucket by accident) and puts JSON in the result
-//! slot: `{"allowed", "limit", "remaining", "reset_ms"}`, or `{"error": "unavailable" |
-//! "invalid", "message"}`. Asynchronous like `barbacane:http`: waiting on a shared backend
-//! does not count against the plugin's budget.
+//! `take` and `take_into` take one unit from the sliding-window bucket `<plugin>:<key>` (the
+//! plugin's name is prefixed, so two plugins never share a bucket by accident). `take` puts
+//! JSON in the result slot: `{"allowed", "limit", "remaining", "reset_ms"}`, or `{"error":
+//! "unavailable" | "invalid", "message"}`. `take_into` is the same decision without JSON on
+//! either side (it is on every request of a limited route): three little-endian `u64`s
+//! (`allowed` 0/1, `remaining`, `reset_ms`) written at `out`, 0 returned; -1 unavailable, -2
+//! invalid, with the message in the result slot. Both are asynchronous like
+//! `barbacane:http` when the limiter is shared: waiting on it does not count against the
+//! plugin's budget.
+//!
+//! `report` hands the gateway this request's members of the `RateLimit-Policy` and
+//! `RateLimit` fields; it adds them to whatever response the request gets, after the
+//! `on_response` chain, so a rate-limiting middleware needs no `on_response` of its own.
 
 use serde_json::json;
 use std::time::Duration;
@@ -17,11 +27,50 @@ use crate::state::HostState;
 /// Longest key a plugin may pass.
 pub(crate) const MAX_KEY: usize = 512;
 
+/// Bytes `take_into` writes at `out`.
+const DECISION_BYTES: usize = 24;
+
 pub(crate) fn add_to_linker(
     linker: &mut Linker<HostState>,
     sync_limits: bool,
 ) -> wasmtime::Result<()> {
+    linker.func_wrap("barbacane:ratelimit", "report", report)?;
     if sync_limits {
+        linker.func_wrap(
+            "barbacane:ratelimit",
+            "take_into",
+            |mut caller: Caller<'_, HostState>,
+             kptr: i32,
+             klen: i32,
+             quota: i64,
+             window_ms: i64,
+             out: i32| {
+                let outcome = {
+                    let (memory, state) = guest(&mut caller)?;
+                    let key = key_slice(memory, kptr, klen)?;
+                    match check_ref(key, quota, window_ms) {
+                        Err(message) => Err((-2, message)),
+                        Ok((key, quota, window)) => {
+                            // The bucket's name, built in a buffer the instance keeps.
+                            let mut bucket = std::mem::take(&mut state.scratch);
+                            bucket.clear();
+                            bucket.push_str(&state.plugin);
+                            bucket.push(':');
+                            bucket.push_str(key);
+                            let taken = state
+                                .limiter
+                                .as_ref()
+                                .and_then(|l| l.take_now(&bucket, quota, window));
+                            state.scratch = bucket;
+                            taken
+                                .ok_or_else(|| (-1, NO_QUOTAS.to_owned()))
+                                .and_then(|r| r.map_err(unavailable))
+                        }
+                    }
+                };
+                write_decision(&mut caller, out, outcome)
+            },
+        )?;
         // The in-process limiter decides at once: no fiber, no future.
         linker.func_wrap(
             "barbacane:ratelimit",
@@ -73,7 +122,117 @@ pub(crate) fn add_to_linker(
             })
         },
     )?;
+    linker.func_wrap_async(
+        "barbacane:ratelimit",
+        "take_into",
+        |mut caller: Caller<'_, HostState>,
+         (kptr, klen, quota, window_ms, out): (i32, i32, i64, i64, i32)| {
+            Box::new(async move {
+                let key = read_bytes(&mut caller, kptr, klen)?;
+                let outcome = match check(&key, quota, window_ms) {
+                    Err(message) => Err((-2, message)),
+                    Ok((key, quota, window)) => match caller.data().limiter.clone() {
+                        None => Err((-1, NO_QUOTAS.to_owned())),
+                        Some(limiter) => {
+                            let key = format!("{}:{key}", caller.data().plugin);
+                            let outcome = limiter.take(&key, quota, window).await;
+                            let ticks = caller.data().deadline_ticks;
+                            caller.as_context_mut().set_epoch_deadline(ticks);
+                            outcome.map_err(unavailable)
+                        }
+                    },
+                };
+                write_decision(&mut caller, out, outcome)
+            })
+        },
+    )?;
     Ok(())
+}
+
+const NO_QUOTAS: &str = "this host keeps no quotas";
+
+fn unavailable(e: LimitError) -> (i32, String) {
+    match e {
+        LimitError::Unavailable(m) => (-1, m),
+    }
+}
+
+/// The guest's memory and the host state, borrowed together (the key is read in place).
+fn guest<'a>(
+    caller: &'a mut Caller<'_, HostState>,
+) -> wasmtime::Result<(&'a [u8], &'a mut HostState)> {
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| wasmtime::Error::msg("plugin exports no memory"))?;
+    let (data, state) = memory.data_and_store_mut(caller.as_context_mut());
+    Ok((&*data, state))
+}
+
+/// `[ptr, ptr + len)` of guest memory, bounds-checked (a bad range traps).
+fn key_slice(memory: &[u8], ptr: i32, len: i32) -> wasmtime::Result<&[u8]> {
+    let start = usize::try_from(ptr).map_err(|_| wasmtime::Error::msg("negative guest pointer"))?;
+    let len = usize::try_from(len).map_err(|_| wasmtime::Error::msg("negative length"))?;
+    start
+        .checked_add(len)
+        .and_then(|end| memory.get(start..end))
+        .ok_or_else(|| wasmtime::Error::msg("guest pointer out of bounds"))
+}
+
+/// Writes a decision at `out` (0), or puts the message in the result slot (-1, -2).
+fn write_decision(
+    caller: &mut Caller<'_, HostState>,
+    out: i32,
+    outcome: Result<crate::Decision, (i32, String)>,
+) -> wasmtime::Result<i32> {
+    match outcome {
+        Ok(d) => {
+            let mut record = [0u8; DECISION_BYTES];
+            let reset = u64::try_from(d.reset.as_millis()).unwrap_or(u64::MAX);
+            for (i, v) in [u64::from(d.allowed), d.remaining, reset]
+                .into_iter()
+                .enumerate()
+            {
+                record[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+            }
+            crate::memory::GuestMemory::of(caller)?.write(caller, out, &record)?;
+            Ok(0)
+        }
+        Err((code, message)) => {
+            caller.data_mut().give(message);
+            Ok(code)
+        }
+    }
+}
+
+/// `report(pptr, plen, lptr, llen) -> i32`: this request's `RateLimit-Policy` and
+/// `RateLimit` members; 0, or -1 when either is not a valid field value.
+fn report(
+    mut caller: Caller<'_, HostState>,
+    pptr: i32,
+    plen: i32,
+    lptr: i32,
+    llen: i32,
+) -> wasmtime::Result<i32> {
+    let (policy, limit) = {
+        let (memory, _) = guest(&mut caller)?;
+        (
+            http::HeaderValue::from_bytes(key_slice(memory, pptr, plen)?),
+            http::HeaderValue::from_bytes(key_slice(memory, lptr, llen)?),
+        )
+    };
+    let (Ok(policy), Ok(limit)) = (policy, limit) else {
+        return Ok(-1);
+    };
+    if policy.is_empty() || limit.is_empty() {
+        return Ok(-1);
+    }
+    caller
+        .data_mut()
+        .exchange
+        .rate_limit_fields
+        .push(crate::RateLimitFields { policy, limit });
+    Ok(0)
 }
 
 fn encode(outcome: Option<Result<crate::Decision, LimitError>>) -> String {
@@ -94,6 +253,10 @@ fn encode(outcome: Option<Result<crate::Decision, LimitError>>) -> String {
 }
 
 fn check(key: &[u8], quota: i64, window_ms: i64) -> Result<(String, u64, Duration), String> {
+    check_ref(key, quota, window_ms).map(|(key, quota, window)| (key.to_owned(), quota, window))
+}
+
+fn check_ref(key: &[u8], quota: i64, window_ms: i64) -> Result<(&str, u64, Duration), String> {
     let key = std::str::from_utf8(key).map_err(|_| "the key is not UTF-8".to_owned())?;
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(format!("the key must have 1 to {MAX_KEY} bytes"));
@@ -106,5 +269,5 @@ fn check(key: &[u8], quota: i64, window_ms: i64) -> Result<(String, u64, Duratio
         .ok()
         .filter(|w| *w >= 1)
         .ok_or_else(|| format!("window_ms {window_ms} is not a positive integer"))?;
-    Ok((key.to_owned(), quota, Duration::from_millis(window)))
+    Ok((key, quota, Duration::from_millis(window)))
 }

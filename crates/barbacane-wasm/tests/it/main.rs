@@ -411,3 +411,57 @@ fn secrets_come_from_the_snapshot_without_io() {
     );
     assert_eq!(secret_seen(&without, "vault://kv/app#key"), None);
 }
+
+#[test]
+fn skip_on_response_and_rate_limit_reports_last_one_request() {
+    // `on_request` reports a policy (valid members) and tries an invalid one (a newline in
+    // the value), writes both codes to `x-codes`, then asks to skip `on_response` when the
+    // request has `x-skip`.
+    let wat = middleware(
+        r#"(import "barbacane:core" "skip_on_response" (func $skip (result i32)))
+           (import "barbacane:ratelimit" "report" (func $report (param i32 i32 i32 i32) (result i32)))
+           (import "barbacane:request" "header_count" (func $count (param i32 i32) (result i32)))
+           (import "barbacane:request" "set_header" (func $set (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 0) "\"p\";q=5;w=1") (data (i32.const 32) "\"p\";r=4;t=1")
+           (data (i32.const 64) "bad\nvalue") (data (i32.const 96) "x-skip") (data (i32.const 128) "x-codes")"#,
+        r#"(i32.store8 (i32.const 200) (i32.add (i32.const 48) (call $report (i32.const 0) (i32.const 11) (i32.const 32) (i32.const 11))))
+           (i32.store8 (i32.const 201) (i32.add (i32.const 48) (call $report (i32.const 0) (i32.const 11) (i32.const 64) (i32.const 9))))
+           (drop (call $set (i32.const 128) (i32.const 7) (i32.const 200) (i32.const 2)))
+           (if (i32.gt_s (call $count (i32.const 96) (i32.const 6)) (i32.const 0))
+             (then (drop (call $skip))))
+           (i32.const 0)"#,
+        "(i32.const 0)",
+    );
+    let plugin = load("middleware", &["request", "ratelimit"], &wat).unwrap();
+    let prepared = plugin.prepare(&json!({})).unwrap();
+    // Without an in-process limiter, `ratelimit` plugins run on the async entry points.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut skipping = exchange();
+    skipping.headers.insert("x-skip", "1".parse().unwrap());
+    let mut call = rt.block_on(prepared.start_async(skipping)).unwrap();
+    assert_eq!(
+        rt.block_on(call.on_request_async()).unwrap(),
+        Action::Continue
+    );
+    assert!(call.skips_on_response());
+    let e = call.into_exchange();
+    // 0 for the valid report, -1 ('/') for the invalid one.
+    assert_eq!(e.headers["x-codes"], "0/");
+    assert_eq!(e.rate_limit_fields.len(), 1);
+    assert_eq!(e.rate_limit_fields[0].policy, "\"p\";q=5;w=1");
+    assert_eq!(e.rate_limit_fields[0].limit, "\"p\";r=4;t=1");
+
+    // The same (reused) instance on the next request: the request's own choice only.
+    assert_eq!(prepared.idle_instances(), 1);
+    let mut call = rt.block_on(prepared.start_async(exchange())).unwrap();
+    assert_eq!(
+        rt.block_on(call.on_request_async()).unwrap(),
+        Action::Continue
+    );
+    assert!(!call.skips_on_response());
+    assert_eq!(call.exchange_mut().rate_limit_fields.len(), 1);
+}

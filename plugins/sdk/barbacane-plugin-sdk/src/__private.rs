@@ -46,11 +46,30 @@ pub fn write_response(response: &OutgoingResponse) {
     host::set_body(Side::Response, &response.body);
 }
 
+#[cfg(target_arch = "wasm32")]
+std::thread_local! {
+    /// The plugin's `on_response` is the trait's default (it ran once and said so). A module
+    /// holds one plugin type, so this is a fact about the plugin.
+    static DEFAULT_ON_RESPONSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by the default [`Middleware::on_response`], which does nothing: from then on
+/// `on_request` tells the gateway not to call it (`core.skip_on_response`), which spares a
+/// call into the plugin per request for every middleware that only looks at requests.
+pub fn default_on_response_ran() {
+    #[cfg(target_arch = "wasm32")]
+    DEFAULT_ON_RESPONSE.set(true);
+}
+
 /// `on_request`: 0 continue, 1 respond.
 pub fn run_on_request<M: Middleware>(slot: &mut Option<M>) -> i32 {
     let Some(plugin) = slot.as_mut() else {
         return NOT_INITIALIZED;
     };
+    #[cfg(target_arch = "wasm32")]
+    if DEFAULT_ON_RESPONSE.get() {
+        host::skip_on_response();
+    }
     match plugin.on_request(&mut Request::host()) {
         Action::Continue => 0,
         Action::Respond(response) => {

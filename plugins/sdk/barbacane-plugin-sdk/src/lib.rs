@@ -57,6 +57,7 @@ pub mod clock;
 pub mod context;
 pub mod crypto;
 pub mod events;
+pub mod hooks;
 mod host;
 pub mod http;
 pub mod log;
@@ -106,8 +107,13 @@ pub trait Middleware {
 
     /// Inspects or changes the response. The request is not readable here: copy what you
     /// need into [`context`] during `on_request`.
+    ///
+    /// The default does nothing, and once it has run the plugin asks the gateway to stop
+    /// calling it ([`hooks::skip_on_response`] from every `on_request`): a middleware that
+    /// only looks at requests costs one call into the plugin per request.
     fn on_response(&mut self, response: &mut Response) {
         let _ = response;
+        __private::default_on_response_ran();
     }
 }
 

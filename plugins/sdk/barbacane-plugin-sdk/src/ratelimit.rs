@@ -20,8 +20,6 @@
 //! assert_eq!(third.reset_ms, 45_000);
 //! ```
 
-use serde::Deserialize;
-
 use crate::host;
 
 /// The longest key the gateway accepts, in bytes (before its plugin-name prefix).
@@ -64,21 +62,6 @@ impl std::fmt::Display for RateLimitError {
 
 impl std::error::Error for RateLimitError {}
 
-/// The result slot's JSON: a decision, or `{"error": kind, "message": ...}`.
-#[derive(Deserialize)]
-struct Wire {
-    allowed: Option<bool>,
-    #[serde(default)]
-    limit: u64,
-    #[serde(default)]
-    remaining: u64,
-    #[serde(default)]
-    reset_ms: u64,
-    error: Option<String>,
-    #[serde(default)]
-    message: String,
-}
-
 /// Takes one unit from the bucket `key`, which allows `quota` units per sliding window of
 /// `window_ms` milliseconds. Keys name buckets across requests, instances and (with a shared
 /// backend) gateway nodes: put in them everything that must not share a count (e.g. the
@@ -89,52 +72,27 @@ pub fn take(key: &str, quota: u64, window_ms: u64) -> Result<Decision, RateLimit
             "the quota and the window must be at most i64::MAX".into(),
         ));
     };
-    decode(&host::ratelimit_take(key, quota, window_ms))
-}
-
-/// Reads the gateway's answer. An answer that cannot be read counts as `Unavailable`: the
-/// limit could not be checked, which is not the caller's mistake.
-fn decode(bytes: &[u8]) -> Result<Decision, RateLimitError> {
-    let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
-        RateLimitError::Unavailable(format!("unreadable answer from the gateway: {e}"))
-    })?;
-    if let Some(kind) = wire.error {
-        return Err(match kind.as_str() {
-            "invalid" => RateLimitError::Invalid(wire.message),
-            "unavailable" => RateLimitError::Unavailable(wire.message),
-            other => RateLimitError::Unavailable(format!("{other}: {}", wire.message)),
-        });
-    }
-    match wire.allowed {
-        Some(allowed) => Ok(Decision {
+    match host::ratelimit_take(key, quota, window_ms) {
+        Ok((allowed, remaining, reset_ms)) => Ok(Decision {
             allowed,
-            limit: wire.limit,
-            remaining: wire.remaining,
-            reset_ms: wire.reset_ms,
+            limit: quota.unsigned_abs(),
+            remaining,
+            reset_ms,
         }),
-        None => Err(RateLimitError::Unavailable(
-            "the gateway's answer has neither `allowed` nor `error`".into(),
-        )),
+        Err((-2, message)) => Err(RateLimitError::Invalid(message)),
+        Err((_, message)) => Err(RateLimitError::Unavailable(message)),
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn encode_decision(decision: &Decision) -> Vec<u8> {
-    serde_json::json!({
-        "allowed": decision.allowed,
-        "limit": decision.limit,
-        "remaining": decision.remaining,
-        "reset_ms": decision.reset_ms,
-    })
-    .to_string()
-    .into_bytes()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn encode_error(kind: &str, message: &str) -> Vec<u8> {
-    serde_json::json!({"error": kind, "message": message})
-        .to_string()
-        .into_bytes()
+/// Hands the gateway this request's members of the `RateLimit-Policy` and `RateLimit`
+/// response fields (draft-ietf-httpapi-ratelimit-headers), e.g. `"default";q=100;w=10` and
+/// `"default";r=99;t=10`. The gateway adds them to whatever response the request gets (the
+/// dispatcher's, a later middleware's answer, an error), after the `on_response` chain, each
+/// field as one line joining members already there: a rate-limiting middleware needs no
+/// `on_response` of its own (see [`crate::hooks::skip_on_response`]). `false` when either
+/// is empty or not a valid field value (nothing is recorded then).
+pub fn report(policy_member: &str, limit_member: &str) -> bool {
+    host::ratelimit_report(policy_member, limit_member)
 }
 
 #[cfg(test)]
@@ -143,40 +101,30 @@ mod tests {
     use crate::testing::FakeHost;
 
     #[test]
-    fn decodes_the_gateway_answers() {
+    fn reports_are_kept_for_the_gateway_in_order() {
+        let mut host = FakeHost::new();
+        assert!(report("\"a\";q=1;w=1", "\"a\";r=0;t=1"));
+        assert!(report("\"b\";q=2;w=1", "\"b\";r=1;t=1"));
+        assert!(!report("", "\"c\";r=1;t=1"));
+        assert!(!report("\"c\";q=1;w=1", "bad\nvalue"));
         assert_eq!(
-            decode(br#"{"allowed":false,"limit":10,"remaining":0,"reset_ms":1234}"#),
-            Ok(Decision {
-                allowed: false,
-                limit: 10,
-                remaining: 0,
-                reset_ms: 1234
-            })
+            host.ratelimit_reports(),
+            vec![
+                ("\"a\";q=1;w=1".to_owned(), "\"a\";r=0;t=1".to_owned()),
+                ("\"b\";q=2;w=1".to_owned(), "\"b\";r=1;t=1".to_owned()),
+            ]
+        );
+        // After the chain, latest report first, each field one line.
+        host.finish();
+        assert_eq!(
+            host.response_headers("ratelimit-policy"),
+            vec!["\"b\";q=2;w=1, \"a\";q=1;w=1"]
         );
         assert_eq!(
-            decode(br#"{"error":"unavailable","message":"redis: connection refused"}"#),
-            Err(RateLimitError::Unavailable(
-                "redis: connection refused".into()
-            ))
+            host.response_headers("ratelimit"),
+            vec!["\"b\";r=1;t=1, \"a\";r=0;t=1"]
         );
-        assert_eq!(
-            decode(br#"{"error":"invalid","message":"empty key"}"#),
-            Err(RateLimitError::Invalid("empty key".into()))
-        );
-        // Unknown error kinds, garbage and an empty slot: the limit could not be checked.
-        assert_eq!(
-            decode(br#"{"error":"busy","message":"try later"}"#),
-            Err(RateLimitError::Unavailable("busy: try later".into()))
-        );
-        assert!(matches!(decode(b""), Err(RateLimitError::Unavailable(_))));
-        assert!(matches!(
-            decode(br#"{"allowed":true,"remaining":-1}"#),
-            Err(RateLimitError::Unavailable(_))
-        ));
-        assert!(matches!(
-            decode(br#"{"limit":3}"#),
-            Err(RateLimitError::Unavailable(_))
-        ));
+        assert!(host.ratelimit_reports().is_empty());
     }
 
     #[test]

@@ -339,7 +339,14 @@ impl FakeHost {
     /// Runs `on_request`. A `Respond` is also written into the host's response, as the
     /// gateway does.
     pub fn on_request<M: Middleware>(&mut self, plugin: &mut M) -> Action {
+        with(|s| s.skip_on_response = false);
         let action = plugin.on_request(&mut Request::host());
+        let address = std::ptr::from_mut(plugin) as usize;
+        with(|s| {
+            if std::mem::take(&mut s.skip_on_response) {
+                s.skipped.push(address);
+            }
+        });
         if let Action::Respond(response) = &action {
             crate::__private::write_response(response);
         }
@@ -347,7 +354,8 @@ impl FakeHost {
     }
 
     /// Runs `on_response` over the response set with [`FakeHost::response`] (an empty 200
-    /// when none was).
+    /// when none was), as the gateway does: not at all when this plugin's `on_request` called
+    /// [`crate::hooks::skip_on_response`] this request.
     pub fn on_response<M: Middleware>(&mut self, plugin: &mut M) {
         with(|s| {
             s.response.get_or_insert_with(|| FakeResponse {
@@ -356,7 +364,53 @@ impl FakeHost {
                 body: Some(Vec::new()),
             });
         });
+        let address = std::ptr::from_mut(plugin) as usize;
+        if with(|s| s.skipped.contains(&address)) {
+            return;
+        }
         plugin.on_response(&mut Response::host());
+    }
+
+    /// What the gateway does after the `on_response` chain: adds the rate-limit members
+    /// reported this request ([`crate::ratelimit::report`]) to the response, latest first,
+    /// each field as one line joining the values already there.
+    pub fn finish(&mut self) {
+        with(|s| {
+            let reports = std::mem::take(&mut s.ratelimit_reports);
+            if reports.is_empty() {
+                return;
+            }
+            let response = s.response.get_or_insert_with(|| FakeResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: Some(Vec::new()),
+            });
+            for (name, pick) in [("ratelimit-policy", 0usize), ("ratelimit", 1usize)] {
+                let mut members: Vec<String> = response
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, v)| String::from_utf8_lossy(v).trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                members.extend(
+                    reports
+                        .iter()
+                        .rev()
+                        .map(|r| if pick == 0 { r.0.clone() } else { r.1.clone() }),
+                );
+                response.headers.retain(|(n, _)| n != name);
+                response
+                    .headers
+                    .push((name.to_owned(), members.join(", ").into_bytes()));
+            }
+        });
+    }
+
+    /// The rate-limit members reported this request and not yet added by
+    /// [`FakeHost::finish`]: (policy member, limit member), in report order.
+    pub fn ratelimit_reports(&self) -> Vec<(String, String)> {
+        with(|s| s.ratelimit_reports.clone())
     }
 
     /// Runs `dispatch`.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::Side;
 use crate::http::{HttpError, HttpRequest, HttpResponse};
-use crate::ratelimit::{self, Decision};
+use crate::ratelimit;
 
 /// A message's headers: lowercase names, values in order (repeats allowed).
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
@@ -57,6 +57,12 @@ pub(crate) struct State {
     pub(crate) buckets: BTreeMap<String, VecDeque<i64>>,
     /// Every `ratelimit.take`: key, quota, window in milliseconds.
     pub(crate) ratelimit_takes: Vec<(String, i64, i64)>,
+    /// `ratelimit.report`s of this request, in order: (policy member, limit member).
+    pub(crate) ratelimit_reports: Vec<(String, String)>,
+    /// `core.skip_on_response` was called during the running `on_request`.
+    pub(crate) skip_on_response: bool,
+    /// The plugins (by address) whose `on_request` asked to skip `on_response` this request.
+    pub(crate) skipped: Vec<usize>,
     /// Cached responses: key -> (response, stored at, expires at), in `now_ms`.
     pub(crate) cache: BTreeMap<Vec<u8>, (FakeResponse, i64, i64)>,
     /// Keys a request of this host is filling (released by `store` and `next_request`).
@@ -441,17 +447,17 @@ pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
     })
 }
 
-pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
+pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> super::RateLimitAnswer {
     with(|s| {
         s.ratelimit_takes.push((key.to_owned(), quota, window_ms));
         if key.is_empty() || key.len() > ratelimit::MAX_KEY_BYTES {
-            return ratelimit::encode_error("invalid", "the key must be 1 to 512 bytes long");
+            return Err((-2, "the key must be 1 to 512 bytes long".into()));
         }
         if quota < 1 || window_ms < 1 {
-            return ratelimit::encode_error("invalid", "the quota and the window must be >= 1");
+            return Err((-2, "the quota and the window must be >= 1".into()));
         }
         if s.ratelimit_down {
-            return ratelimit::encode_error("unavailable", "the fake rate limiter is down");
+            return Err((-1, "the fake rate limiter is down".into()));
         }
         let now = s.now_ms;
         let log = s.buckets.entry(key.to_owned()).or_default();
@@ -472,13 +478,32 @@ pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
                 .saturating_sub(now)
                 .clamp(0, window_ms)
         });
-        ratelimit::encode_decision(&Decision {
+        Ok((
             allowed,
-            limit: quota,
-            remaining: quota.saturating_sub(log.len() as u64),
-            reset_ms: reset_ms.unsigned_abs(),
-        })
+            quota.saturating_sub(log.len() as u64),
+            reset_ms.unsigned_abs(),
+        ))
     })
+}
+
+pub(crate) fn ratelimit_report(policy: &str, limit: &str) -> bool {
+    let valid = |v: &str| {
+        !v.trim().is_empty()
+            && v.bytes()
+                .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+    };
+    if !valid(policy) || !valid(limit) {
+        return false;
+    }
+    with(|s| {
+        s.ratelimit_reports
+            .push((policy.to_owned(), limit.to_owned()))
+    });
+    true
+}
+
+pub(crate) fn skip_on_response() {
+    with(|s| s.skip_on_response = true);
 }
 
 pub(crate) fn crypto_verify(alg: &str, jwk: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, String> {

@@ -12,6 +12,10 @@ pub(crate) mod fake;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use fake::*;
 
+/// A `ratelimit.take`: `(allowed, remaining, reset_ms)`, or the host's code (-1
+/// unavailable, -2 invalid) and message.
+pub(crate) type RateLimitAnswer = Result<(bool, u64, u64), (i32, String)>;
+
 /// Which message a header or body accessor works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {

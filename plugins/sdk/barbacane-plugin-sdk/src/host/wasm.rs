@@ -2,7 +2,7 @@
 //! file holds all of the SDK's unsafe code.
 #![allow(unsafe_code)]
 
-use super::Side;
+use super::{RateLimitAnswer, Side};
 
 #[link(wasm_import_module = "barbacane:core")]
 unsafe extern "C" {
@@ -11,6 +11,8 @@ unsafe extern "C" {
     #[link_name = "random"]
     fn core_random(ptr: *mut u8, len: i32);
     fn buffer_bodies(flags: i32) -> i32;
+    #[link_name = "skip_on_response"]
+    fn core_skip_on_response() -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:log")]
@@ -159,8 +161,16 @@ unsafe extern "C" {
 
 #[link(wasm_import_module = "barbacane:ratelimit")]
 unsafe extern "C" {
-    #[link_name = "take"]
-    fn ratelimit_take_raw(kptr: *const u8, klen: i32, quota: i64, window_ms: i64) -> i32;
+    #[link_name = "take_into"]
+    fn ratelimit_take_into_raw(
+        kptr: *const u8,
+        klen: i32,
+        quota: i64,
+        window_ms: i64,
+        out: *mut u8,
+    ) -> i32;
+    #[link_name = "report"]
+    fn ratelimit_report_raw(pptr: *const u8, plen: i32, lptr: *const u8, llen: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:crypto")]
@@ -475,10 +485,46 @@ pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
     unsafe { cache_store_raw(key.as_ptr(), len(key), ttl_ms) }
 }
 
-pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> Vec<u8> {
-    // SAFETY: a valid slice for the duration of the call.
-    take(unsafe { ratelimit_take_raw(key.as_ptr(), len(key.as_bytes()), quota, window_ms) })
-        .unwrap_or_default()
+pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> RateLimitAnswer {
+    let mut record = [0u8; 24];
+    // SAFETY: a valid slice for the duration of the call, and 24 writable bytes at `out`.
+    let code = unsafe {
+        ratelimit_take_into_raw(
+            key.as_ptr(),
+            len(key.as_bytes()),
+            quota,
+            window_ms,
+            record.as_mut_ptr(),
+        )
+    };
+    if code != 0 {
+        return Err((code, result_text()));
+    }
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&record[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    Ok((word(0) != 0, word(1), word(2)))
+}
+
+pub(crate) fn ratelimit_report(policy: &str, limit: &str) -> bool {
+    // SAFETY: valid slices for the duration of the call.
+    unsafe {
+        ratelimit_report_raw(
+            policy.as_ptr(),
+            len(policy.as_bytes()),
+            limit.as_ptr(),
+            len(limit.as_bytes()),
+        ) == 0
+    }
+}
+
+pub(crate) fn skip_on_response() {
+    // SAFETY: no arguments.
+    unsafe {
+        core_skip_on_response();
+    }
 }
 
 pub(crate) fn crypto_verify(alg: &str, jwk: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, String> {
