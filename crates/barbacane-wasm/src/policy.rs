@@ -14,7 +14,11 @@
 //! interpreter fails: a builtin or an arithmetic operator given the wrong types, a complete
 //! rule with two different values. The interpreter fails the whole evaluation (the plugin
 //! answers 500); the machine, which cannot report these, leaves the expression or rule
-//! undefined, as OPA does by default for builtins (so `not r` holds when `r` failed).
+//! undefined, as OPA does by default for builtins. An undefined answer is therefore
+//! evaluated again by the interpreter (so a failure in the queried rule itself still fails
+//! the evaluation, and a rule undefined without a `default` costs the interpreter's time);
+//! a failure deeper down, in a rule the queried one reads, stays undefined there (so
+//! `not r` holds when `r` failed, and a `default` applies).
 //! Comparisons across types never fail (`"x" < 5` is ordered by type, as the interpreter
 //! orders them), which is why the machine runs with strict builtin errors off: on, it fails
 //! those comparisons where the interpreter does not.
@@ -154,6 +158,8 @@ impl PolicySet {
             .and_then(|rules| rules.get(query))
             .ok_or_else(|| format!("no policy `{policy}` with rule `{query}` in this artifact"))?;
         let value = match rule.run(input.clone()) {
+            // Undefined may be an error the machine could not report: the interpreter tells.
+            Some(Ok(regorus::Value::Undefined)) => rule.interpret(input)?,
             Some(Ok(value)) => value,
             Some(Err(e)) => {
                 tracing::debug!(policy, rule = query, error = %e,

@@ -322,8 +322,8 @@ not_below if not input.n < 5
 #[test]
 fn where_the_interpreter_fails_the_machine_leaves_the_expression_undefined() {
     // A builtin given the wrong type, arithmetic on a string, a complete rule with two
-    // values: the interpreter fails the evaluation (a 500 for the plugin, before); the
-    // machine leaves the expression or rule undefined, as OPA does by default for builtins.
+    // values: the interpreter fails the evaluation (a 500 for the plugin); the machine
+    // leaves the expression or rule undefined, as OPA does by default for builtins.
     let source = r#"package t
 
 bad_type if split(input.n, ",")
@@ -333,17 +333,36 @@ bad_sum if input.n + 1 > 0
 x := 1 if input.a
 
 x := 2 if input.b
+
+default guarded := false
+
+guarded if bad_type
+
+unblocked if not bad_type
 "#;
+    // In the queried rule, undefined on the machine: the interpreter's error stands.
     for (query, input) in [
         ("data.t.bad_type", serde_json::json!({"n": 7})),
         ("data.t.bad_sum", serde_json::json!({"n": "x"})),
         ("data.t.x", serde_json::json!({"a": true, "b": true})),
     ] {
         let set = set_of(source, query);
-        let rule = rule(&set, query);
-        assert!(rule.interpret(json(input.clone())).is_err(), "{query}");
+        assert_eq!(
+            rule(&set, query).run(json(input.clone())),
+            Some(Ok(Value::Undefined))
+        );
         let evaluated = set.eval("p", query, json(input));
-        assert_eq!(evaluated, Ok(None), "{query}");
+        assert!(evaluated.is_err(), "{query}: {evaluated:?}");
+    }
+    // Deeper down: the machine's answer stands.
+    for (query, value) in [("data.t.guarded", false), ("data.t.unblocked", true)] {
+        let set = set_of(source, query);
+        let input = json(serde_json::json!({"n": 7}));
+        assert!(
+            rule(&set, query).interpret(input.clone()).is_err(),
+            "{query}"
+        );
+        assert_eq!(set.eval("p", query, input), Ok(Some(Value::from(value))));
     }
     for (query, input, value) in [
         (
@@ -360,6 +379,11 @@ x := 2 if input.b
             "data.t.x",
             serde_json::json!({"b": true}),
             Value::from(2u64),
+        ),
+        (
+            "data.t.unblocked",
+            serde_json::json!({"n": "a,b"}),
+            Value::Undefined,
         ),
     ] {
         let set = set_of(source, query);
