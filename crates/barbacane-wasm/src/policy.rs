@@ -194,7 +194,8 @@ impl Rule {
         };
         machine.set_input(input);
         let result = machine.execute_entry_point_by_index(0);
-        // The request's data is not kept while the machine waits.
+        // The input goes now; values derived from it (rule results) stay in the machine
+        // until its next run.
         machine.set_input(regorus::Value::Null);
         self.machines
             .lock()
