@@ -2,11 +2,34 @@
 //! `barbacane:policy.eval`.
 //!
 //! A [`PolicySet`] holds one compiled policy per (bundle, rule) pair the artifact's
-//! configurations use. With regorus's `arc` feature a compiled policy is `Send + Sync`:
-//! every worker thread evaluates the same one without a lock (each evaluation builds its own
-//! short-lived interpreter state).
+//! configurations use. Each is compiled twice: for regorus's interpreter (a
+//! `CompiledPolicy`, which walks the AST with a new interpreter per evaluation) and, when
+//! regorus's bytecode compiler supports everything the rule reaches, to an RVM program,
+//! run by virtual machines kept in a small pool per rule (one per thread evaluating it at
+//! once) so an evaluation allocates little and walks no tree. A rule the bytecode compiler
+//! refuses (the `with` keyword, some partial object rules) is interpreted, and so is an
+//! evaluation the machine fails (a limit of its own, an internal error).
+//!
+//! The two agree on every evaluation the interpreter completes. They differ where the
+//! interpreter fails: a builtin or an arithmetic operator given the wrong types, a complete
+//! rule with two different values. The interpreter fails the whole evaluation (the plugin
+//! answers 500); the machine, which cannot report these, leaves the expression or rule
+//! undefined, as OPA does by default for builtins. An undefined answer is therefore
+//! evaluated again by the interpreter (so a failure in the queried rule itself still fails
+//! the evaluation, and a rule undefined without a `default` costs the interpreter's time);
+//! a failure deeper down, in a rule the queried one reads, stays undefined there (so
+//! `not r` holds when `r` failed, and a `default` applies).
+//! Comparisons across types never fail (`"x" < 5` is ordered by type, as the interpreter
+//! orders them), which is why the machine runs with strict builtin errors off: on, it fails
+//! those comparisons where the interpreter does not.
+//!
+//! With regorus's `arc` feature compiled policies and programs are `Send + Sync`: every
+//! worker thread evaluates the same ones.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use regorus::rvm::{Program, RegoVM};
 
 /// A policy that does not compile, with regorus's message (file:line:col included).
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +45,22 @@ pub struct PolicyError {
 /// on the request path borrows its keys instead of allocating a pair).
 #[derive(Default)]
 pub struct PolicySet {
-    compiled: HashMap<String, HashMap<String, regorus::CompiledPolicy>>,
+    compiled: HashMap<String, HashMap<String, Rule>>,
 }
+
+/// One rule of one bundle, compiled for both evaluators.
+struct Rule {
+    interpreted: regorus::CompiledPolicy,
+    /// `None`: the bytecode compiler does not support this rule.
+    program: Option<Arc<Program>>,
+    /// Machines loaded with `program`, idle between evaluations.
+    machines: Mutex<Vec<RegoVM>>,
+}
+
+/// Instructions one evaluation may execute on the machine. The interpreter has no such
+/// limit, so the machine's (25,000) would fail policies the interpreter evaluates; this one
+/// only guards against a runaway program.
+const MAX_INSTRUCTIONS: usize = u32::MAX as usize;
 
 impl std::fmt::Debug for PolicySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,7 +70,11 @@ impl std::fmt::Debug for PolicySet {
                 &self
                     .compiled
                     .iter()
-                    .flat_map(|(name, rules)| rules.keys().map(move |rule| (name, rule)))
+                    .flat_map(|(name, rules)| {
+                        rules
+                            .iter()
+                            .map(move |(rule, c)| (name, rule, c.program.is_some()))
+                    })
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -67,13 +108,33 @@ impl PolicySet {
                 .map_err(|e| fail(&e))?;
         }
         for query in queries {
-            let compiled = engine
+            let interpreted = engine
                 .compile_with_entrypoint(&query.as_str().into())
                 .map_err(|e| fail(&e))?;
+            // A machine made now proves the program loads; it is the first idle one.
+            let compiled = regorus::languages::rego::compiler::Compiler::compile_from_policy(
+                &interpreted,
+                &[query.as_str()],
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|program| Ok((new_machine(&program).map_err(|e| e.to_string())?, program)));
+            let (program, machines) = match compiled {
+                Ok((first, program)) => (Some(program), vec![first]),
+                Err(e) => {
+                    tracing::debug!(policy = name, rule = query.as_str(), error = %e,
+                        "rule left to the interpreter");
+                    (None, Vec::new())
+                }
+            };
+            let rule = Rule {
+                interpreted,
+                program,
+                machines: Mutex::new(machines),
+            };
             self.compiled
                 .entry(name.to_owned())
                 .or_default()
-                .insert(query.clone(), compiled);
+                .insert(query.clone(), rule);
         }
         Ok(())
     }
@@ -91,64 +152,75 @@ impl PolicySet {
         query: &str,
         input: regorus::Value,
     ) -> Result<Option<regorus::Value>, String> {
-        let compiled = self
+        let rule = self
             .compiled
             .get(policy)
             .and_then(|rules| rules.get(query))
             .ok_or_else(|| format!("no policy `{policy}` with rule `{query}` in this artifact"))?;
-        let value = compiled.eval_with_input(input).map_err(|e| e.to_string())?;
+        let value = match rule.run(input.clone()) {
+            // Undefined may be an error the machine could not report: the interpreter tells.
+            Some(Ok(regorus::Value::Undefined)) => rule.interpret(input)?,
+            Some(Ok(value)) => value,
+            Some(Err(e)) => {
+                tracing::debug!(policy, rule = query, error = %e,
+                    "the bytecode machine failed; interpreting");
+                rule.interpret(input)?
+            }
+            None => rule.interpret(input)?,
+        };
         Ok((value != regorus::Value::Undefined).then_some(value))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const POLICY: &str = r#"
-package barbacane.authz
-
-default allow := false
-
-allow if input.request.method == "GET"
-"#;
-
-    fn set() -> PolicySet {
-        let mut set = PolicySet::default();
-        set.add(
-            "authz.rego",
-            &[("authz.rego".into(), POLICY.into())],
-            &["data.barbacane.authz.allow".into()],
-        )
-        .unwrap();
-        set
+impl Rule {
+    /// Runs the rule's program on an idle machine (a new one when every machine is busy);
+    /// `None` when the rule has no program.
+    fn run(
+        &self,
+        input: regorus::Value,
+    ) -> Option<Result<regorus::Value, regorus::rvm::vm::VmError>> {
+        let program = self.program.as_ref()?;
+        let idle = self
+            .machines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut machine = match idle {
+            Some(machine) => machine,
+            None => match new_machine(program) {
+                Ok(machine) => machine,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        machine.set_input(input);
+        let result = machine.execute_entry_point_by_index(0);
+        // The input goes now; values derived from it (rule results) stay in the machine
+        // until its next run.
+        machine.set_input(regorus::Value::Null);
+        self.machines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(machine);
+        Some(result)
     }
 
-    fn input(method: &str) -> regorus::Value {
-        regorus::Value::from(serde_json::json!({"request": {"method": method}}))
-    }
-
-    #[test]
-    fn evaluates_a_compiled_rule() {
-        let set = set();
-        let query = "data.barbacane.authz.allow";
-        let allow = set.eval("authz.rego", query, input("GET")).unwrap();
-        assert_eq!(allow, Some(regorus::Value::from(true)));
-        let deny = set.eval("authz.rego", query, input("POST")).unwrap();
-        assert_eq!(deny, Some(regorus::Value::from(false)));
-        assert!(set.eval("other.rego", query, input("GET")).is_err());
-    }
-
-    #[test]
-    fn a_syntax_error_names_the_file_and_line() {
-        let mut set = PolicySet::default();
-        let error = set
-            .add(
-                "bad",
-                &[("bad.rego".into(), "package x\nallow if {\n".into())],
-                &["data.x.allow".into()],
-            )
-            .unwrap_err();
-        assert!(error.message.contains("bad.rego:"), "{error}");
+    fn interpret(&self, input: regorus::Value) -> Result<regorus::Value, String> {
+        self.interpreted
+            .eval_with_input(input)
+            .map_err(|e| e.to_string())
     }
 }
+
+/// A machine for `program`, with the interpreter's empty `data` (strict builtin errors off:
+/// see the module documentation).
+fn new_machine(program: &Arc<Program>) -> Result<RegoVM, regorus::rvm::vm::VmError> {
+    let mut machine = RegoVM::new();
+    machine.load_program(Arc::clone(program));
+    machine.set_data(regorus::Value::new_object())?;
+    machine.set_strict_builtin_errors(false);
+    machine.set_max_instructions(MAX_INSTRUCTIONS);
+    Ok(machine)
+}
+
+#[cfg(test)]
+mod tests;

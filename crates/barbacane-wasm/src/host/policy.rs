@@ -9,7 +9,9 @@
 //! - `input(with) -> i32`: the same `request` / `context` members as a JSON object in the
 //!   result slot, for a plugin that sends them elsewhere (an OPA server).
 
-use serde_json::{Map, Value};
+use regorus::Value;
+use regorus::value::Object;
+use std::sync::LazyLock;
 use wasmtime::{Caller, Linker};
 
 use crate::memory::{read_bytes, read_str};
@@ -21,15 +23,41 @@ const WITH_REQUEST: i32 = 1;
 /// `with` bit: add `context`.
 const WITH_CONTEXT: i32 = 2;
 
+/// The member names of the input, made once: each use is a reference count, not a string.
+struct Keys {
+    request: Value,
+    context: Value,
+    method: Value,
+    path: Value,
+    params: Value,
+    query: Value,
+    query_string: Value,
+    headers: Value,
+    client_ip: Value,
+}
+
+static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys {
+    request: "request".into(),
+    context: "context".into(),
+    method: "method".into(),
+    path: "path".into(),
+    params: "params".into(),
+    query: "query".into(),
+    query_string: "query_string".into(),
+    headers: "headers".into(),
+    client_ip: "client_ip".into(),
+});
+
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(MODULE, "eval", eval)?;
     linker.func_wrap(
         MODULE,
         "input",
         |mut c: Caller<'_, HostState>, with: i32| {
-            let mut object = Map::new();
+            let mut object = Object::new();
             add_members(&mut object, &c.data().exchange, with);
-            let json = Value::Object(object).to_string();
+            // Strings only: serializing cannot fail.
+            let json = serde_json::to_string(&Value::from(object)).unwrap_or_default();
             c.data_mut().give(json)
         },
     )?;
@@ -57,18 +85,18 @@ fn eval(
             "this gateway has no policies for the plugin".into(),
         ));
     };
+    // Parsed straight into regorus's values (no `serde_json::Value` in between).
     let mut object = if raw.is_empty() {
-        Map::new()
+        Object::new()
     } else {
         match serde_json::from_slice::<Value>(&raw) {
-            Ok(Value::Object(map)) => map,
+            Ok(Value::Object(map)) => regorus::Rc::unwrap_or_clone(map),
             Ok(_) => return Ok(fail(state, "input is not a JSON object".into())),
             Err(e) => return Ok(fail(state, format!("input is not JSON: {e}"))),
         }
     };
     add_members(&mut object, &state.exchange, with);
-    let input = regorus::Value::from(Value::Object(object));
-    Ok(match policies.eval(&policy, &query, input) {
+    Ok(match policies.eval(&policy, &query, Value::from(object)) {
         Ok(Some(value)) => match value.to_json_str() {
             Ok(json) => state.give(json),
             Err(e) => fail(state, e.to_string()),
@@ -85,59 +113,72 @@ fn fail(state: &mut HostState, message: String) -> i32 {
 }
 
 /// Adds `request` and `context` to `object` as `with` asks.
-fn add_members(object: &mut Map<String, Value>, exchange: &ExchangeState, with: i32) {
+fn add_members(object: &mut Object, exchange: &ExchangeState, with: i32) {
+    let keys = &*KEYS;
     if with & WITH_REQUEST != 0 {
-        object.insert("request".into(), request(exchange));
+        object.insert(keys.request.clone(), request(exchange, keys));
     }
     if with & WITH_CONTEXT != 0 {
-        let context = exchange
+        let context: Object = exchange
             .context
             .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .map(|(k, v)| (Value::from(k.as_str()), Value::from(v.as_str())))
             .collect();
-        object.insert("context".into(), Value::Object(context));
+        object.insert(keys.context.clone(), context.into());
     }
 }
 
 /// `{method, path, params, query, query_string, headers, client_ip}`: header values of a
 /// repeated name joined by `", "`, query values percent-decoded (the first of a repeated
 /// name).
-fn request(exchange: &ExchangeState) -> Value {
-    let mut headers = Map::new();
-    for name in exchange.headers.keys() {
-        let mut joined = String::new();
-        for value in exchange.headers.get_all(name) {
-            if !joined.is_empty() {
+fn request(exchange: &ExchangeState, keys: &Keys) -> Value {
+    let mut headers = Object::new();
+    // A name's values come one after another.
+    let mut pairs = exchange.headers.iter().peekable();
+    while let Some((name, first)) = pairs.next() {
+        let value = if pairs.peek().is_some_and(|(next, _)| *next == name) {
+            let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
+            while let Some((_, value)) = pairs.next_if(|(next, _)| *next == name) {
                 joined.push_str(", ");
+                joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
             }
-            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        }
-        headers.insert(name.as_str().to_owned(), Value::String(joined));
+            Value::from(joined)
+        } else {
+            Value::from(&*String::from_utf8_lossy(first.as_bytes()))
+        };
+        headers.insert(Value::from(name.as_str()), value);
     }
-    let params = exchange
+    let params: Object = exchange
         .path_params
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (Value::from(k.as_str()), Value::from(v.as_str())))
         .collect();
     let raw_query = exchange.uri.query().unwrap_or("");
-    let mut query = Map::new();
+    let mut query = Object::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        query
-            .entry(decode(name))
-            .or_insert_with(|| Value::String(decode(value)));
+        query.get_or_insert_with(decoded(name), || decoded(value));
     }
-    let mut out = Map::new();
-    out.insert("method".into(), exchange.method.as_str().into());
-    out.insert("path".into(), exchange.uri.path().into());
-    out.insert("params".into(), Value::Object(params));
-    out.insert("query".into(), Value::Object(query));
-    out.insert("query_string".into(), raw_query.into());
-    out.insert("headers".into(), Value::Object(headers));
+    let mut out = Object::new();
+    out.insert(keys.method.clone(), exchange.method.as_str().into());
+    out.insert(keys.path.clone(), exchange.uri.path().into());
+    out.insert(keys.params.clone(), params.into());
+    out.insert(keys.query.clone(), query.into());
+    out.insert(keys.query_string.clone(), raw_query.into());
+    out.insert(keys.headers.clone(), headers.into());
     if let Some(ip) = exchange.client_ip {
-        out.insert("client_ip".into(), ip.to_string().into());
+        out.insert(keys.client_ip.clone(), ip.to_string().into());
     }
-    Value::Object(out)
+    out.into()
+}
+
+/// [`decode`]d `text` as a string value (copied once when there is nothing to decode).
+fn decoded(text: &str) -> Value {
+    if text.contains(['%', '+']) {
+        Value::from(decode(text))
+    } else {
+        Value::from(text)
+    }
 }
 
 /// Form-style percent-decoding (`+` is a space); invalid escapes are kept as written.
@@ -180,21 +221,24 @@ mod tests {
             ..Default::default()
         };
         exchange.headers.append("x-a", "1".parse().unwrap());
+        exchange.headers.append("x-b", "b".parse().unwrap());
         exchange.headers.append("x-a", "2".parse().unwrap());
+        exchange.headers.append("x-a", "3".parse().unwrap());
         exchange.context.insert("auth.sub".into(), "alice".into());
-        let mut object = Map::new();
+        let mut object = Object::new();
         add_members(&mut object, &exchange, WITH_REQUEST | WITH_CONTEXT);
-        let input = Value::Object(object);
+        let input = serde_json::to_value(Value::from(object)).unwrap();
         assert_eq!(input["request"]["method"], "DELETE");
         assert_eq!(input["request"]["path"], "/orders/7");
         assert_eq!(input["request"]["params"]["id"], "7");
         assert_eq!(input["request"]["query"]["force"], "yes!");
         assert_eq!(input["request"]["query"]["flag"], "");
-        assert_eq!(input["request"]["headers"]["x-a"], "1, 2");
+        assert_eq!(input["request"]["headers"]["x-a"], "1, 2, 3");
+        assert_eq!(input["request"]["headers"]["x-b"], "b");
         assert_eq!(input["context"]["auth.sub"], "alice");
-        let mut only_request = Map::new();
+        let mut only_request = Object::new();
         add_members(&mut only_request, &exchange, WITH_REQUEST);
-        assert!(!only_request.contains_key("context"));
+        assert!(!only_request.contains_key(&"context".into()));
     }
 
     #[test]
