@@ -16,7 +16,12 @@ use serde_json::Value;
 /// field, accepted non-literal prefixes beyond references.
 const FIELDS: &[(&str, Option<&str>, &str, &[&str])] = &[
     ("apikey-auth", Some("keys"), "key", &["sha256:"]),
-    ("basic-auth", Some("credentials"), "password", &["$argon2"]),
+    (
+        "basic-auth",
+        Some("credentials"),
+        "password",
+        &["$argon2", "$2a$", "$2b$", "$2x$", "$2y$"],
+    ),
     ("oauth2-auth", None, "client_secret", &[]),
     ("lambda", None, "secret_access_key", &[]),
     ("lambda", None, "session_token", &[]),

@@ -29,6 +29,12 @@
 //!   lightest of OWASP's argon2id settings) took about 30 ms in the gateway on a 2-core VM,
 //!   `m=4096,t=3,p=1` about 10 ms. A request that runs past the budget is answered 500
 //!   `plugin-failed`.
+//! - a bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`, cost 4 to [`MAX_BCRYPT_COST`], the 60
+//!   characters of the usual modular crypt format, as made by `htpasswd -B`, PHP's
+//!   `password_hash`, Python's `bcrypt` or Spring Security). The gateway checks it natively
+//!   (`crypto.bcrypt_verify`), outside the plugin's 100 ms budget, but on the worker thread
+//!   of the request: a cost-10 check takes tens of milliseconds of CPU, cost 12 about four
+//!   times that. The cache below makes that a cost per client and instance, not per request.
 //! - a secret reference (`env://NAME`, `file:///path`, `vault://mount/path#key`,
 //!   `aws-sm://name[#key]`, `k8s://namespace/name/key`), resolved through the gateway's
 //!   `secrets` capability by `init` (an environment variable of the gateway; a file's
@@ -39,13 +45,10 @@
 //! - anything else: the password itself, literally (kept for compatibility: the artifact
 //!   then holds it in clear; prefer the other forms).
 //!
-//! bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) are refused: the `bcrypt` crate does not build for
-//! `wasm32-unknown-unknown` (its verification pulls in `getrandom`, which has no entropy
-//! source there). Rehash such passwords with argon2id.
-//!
 //! The configuration is refused when `credentials` is empty; when a `username` is empty,
 //! contains `:` (RFC 7617: a user-id with a colon cannot be sent) or is listed twice; when a
-//! password is empty (or its secret resolves to an empty value), is a bcrypt hash, or starts
+//! password is empty (or its secret resolves to an empty value), starts with `$2a$`, `$2b$`,
+//! `$2x$` or `$2y$` without being a well-formed bcrypt hash of an accepted cost, or starts
 //! with `$argon2` without being a valid argon2 PHC hash with a salt and a hash, or with a
 //! memory cost over the limit; when a secret reference does not resolve (the message names
 //! the reference, never a value); when a role is empty or contains whitespace; when `realm`
@@ -61,19 +64,20 @@
 //! **Checking them.** The user-id is hashed (SHA-256) and compared with every configured
 //! username's digest in constant time, all of them every time. Then the password is checked
 //! against that user's: a plain password (literal or from a secret) as SHA-256 digests
-//! compared in constant time; an argon2 hash by running argon2 with the hash's parameters.
+//! compared in constant time; an argon2 hash by running argon2 with the hash's parameters;
+//! a bcrypt hash by the gateway's bcrypt.
 //! An unknown user-id costs the same: its password is checked against a dummy that has the
 //! form of the first hashed credential (the same algorithm and parameters, a hash nothing
 //! matches), or a plain digest when no credential is hashed. So response times do not say
 //! which user-ids exist, provided every credential has the same form and parameters (a user
 //! with a plain password answers faster than one with an argon2 hash).
 //!
-//! **Cache.** An argon2 verification costs milliseconds of CPU; paying it on every request
+//! **Cache.** An argon2 or bcrypt verification costs milliseconds of CPU; paying it on every request
 //! of a client that sends the same credentials each time would make the hash the cost of
 //! the API. So the instance remembers the credentials it verified: a map from
 //! SHA-256(random per-instance salt, user-id, `:`, password) to the user, of at most 1024
 //! entries ([`CACHE_CAPACITY`]), emptied when full. A request whose credentials are in it
-//! is accepted without running argon2; anything else is checked in full. Only successful
+//! is accepted without running argon2 or bcrypt; anything else is checked in full. Only successful
 //! verifications are remembered (a wrong password always costs the full check), and the map
 //! lives and dies with the instance, like the credentials themselves. Each instance of the
 //! gateway's pool has its own map, so a client's first requests may pay the check once per
@@ -97,14 +101,14 @@
 //! `WWW-Authenticate: Basic realm="<realm>", charset="UTF-8"` (the realm as a quoted string,
 //! `"` and `\` escaped; `charset` tells clients to send UTF-8, RFC 7617 section 2.1).
 //!
-//! Capabilities: `request`, `response`, `context`, `secrets`.
+//! Capabilities: `request`, `response`, `context`, `secrets`, `crypto`.
 
 use std::collections::HashMap;
 
 use argon2::password_hash::phc::Output;
 use argon2::{Argon2, Params, PasswordHash, PasswordVerifier};
 use barbacane_plugin_sdk::prelude::*;
-use barbacane_plugin_sdk::{random, secrets};
+use barbacane_plugin_sdk::{crypto, random, secrets};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
@@ -114,6 +118,9 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 /// Largest argon2 memory cost (`m`, KiB) accepted: the instance must hold it with room to
 /// spare under its 16 MiB, and stay below the 12 MiB past which the gateway recycles it.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 8192;
+/// Largest bcrypt cost accepted (2^12 rounds: a check takes about a quarter of a second of
+/// CPU; each step up doubles it).
+pub const MAX_BCRYPT_COST: u32 = 12;
 /// Most verified credentials an instance remembers.
 pub const CACHE_CAPACITY: usize = 1024;
 
@@ -176,6 +183,8 @@ enum Verifier {
     Digest([u8; 32]),
     /// An argon2 hash.
     Argon2(Box<PasswordHash>),
+    /// A bcrypt hash (60 characters, checked by the gateway) and its cost.
+    Bcrypt(String, u32),
 }
 
 impl std::fmt::Debug for Verifier {
@@ -184,6 +193,7 @@ impl std::fmt::Debug for Verifier {
         match self {
             Verifier::Digest(_) => f.write_str("Digest"),
             Verifier::Argon2(hash) => write!(f, "Argon2({}, {})", hash.algorithm, hash.params),
+            Verifier::Bcrypt(_, cost) => write!(f, "Bcrypt(cost {cost})"),
         }
     }
 }
@@ -202,6 +212,8 @@ impl Verifier {
             Verifier::Argon2(hash) => Argon2::default()
                 .verify_password(password, hash.as_ref())
                 .is_ok(),
+            // A hash the gateway cannot check (it checked the form at init) refuses.
+            Verifier::Bcrypt(hash, _) => crypto::bcrypt_verify(password, hash).unwrap_or(false),
         }
     }
 
@@ -220,11 +232,17 @@ impl Verifier {
                 dummy.hash = Output::new(&vec![0u8; len]).ok();
                 Verifier::Argon2(dummy)
             }
+            // The same version, cost and salt; an all-zero checksum.
+            Verifier::Bcrypt(hash, cost) => {
+                let mut dummy = hash.get(..BCRYPT_SALT_END).unwrap_or_default().to_owned();
+                dummy.push_str(&".".repeat(BCRYPT_LEN - BCRYPT_SALT_END));
+                Verifier::Bcrypt(dummy, *cost)
+            }
         }
     }
 
     fn is_hash(&self) -> bool {
-        matches!(self, Verifier::Argon2(_))
+        matches!(self, Verifier::Argon2(_) | Verifier::Bcrypt(..))
     }
 }
 
@@ -327,14 +345,11 @@ fn verifier(index: usize, credential: &Credential) -> Result<Verifier, String> {
     if password.is_empty() {
         return Err(format!("{what}: the password is empty"));
     }
-    if ["$2a$", "$2b$", "$2y$"]
+    if ["$2a$", "$2b$", "$2x$", "$2y$"]
         .iter()
         .any(|p| password.starts_with(p))
     {
-        return Err(format!(
-            "{what}: bcrypt hashes are not supported (the bcrypt implementation does not \
-             build for WebAssembly); use an argon2id PHC hash"
-        ));
+        return bcrypt_verifier(password).map_err(|reason| format!("{what}: {reason}"));
     }
     if password.starts_with("$argon2") {
         return argon2_verifier(password).map_err(|reason| format!("{what}: {reason}"));
@@ -351,6 +366,40 @@ fn verifier(index: usize, credential: &Credential) -> Result<Verifier, String> {
         };
     }
     Ok(Verifier::Digest(sha256(password.as_bytes())))
+}
+
+/// Length of a bcrypt hash in modular crypt format: `$2b$10$` + 22 salt + 31 checksum.
+const BCRYPT_LEN: usize = 60;
+/// Where the salt ends (the checksum starts).
+const BCRYPT_SALT_END: usize = 29;
+
+/// A well-formed bcrypt hash of an accepted cost (the gateway checks passwords against it).
+fn bcrypt_verifier(hash: &str) -> Result<Verifier, String> {
+    let bytes = hash.as_bytes();
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/';
+    let well_formed = bytes.len() == BCRYPT_LEN
+        && bytes.get(3) == Some(&b'$')
+        && bytes.get(6) == Some(&b'$')
+        && bytes
+            .get(4..6)
+            .is_some_and(|c| c.iter().all(u8::is_ascii_digit))
+        && bytes.get(7..).is_some_and(|rest| rest.iter().all(alphabet));
+    if !well_formed {
+        return Err(
+            "not a valid bcrypt hash ($2b$<cost>$ and 53 characters of ./A-Za-z0-9)".into(),
+        );
+    }
+    let cost: u32 = hash
+        .get(4..6)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(u32::MAX);
+    if !(4..=MAX_BCRYPT_COST).contains(&cost) {
+        return Err(format!(
+            "bcrypt cost {cost} is outside 4..={MAX_BCRYPT_COST} (each step doubles the time of \
+             a check, which runs on the request's worker thread)"
+        ));
+    }
+    Ok(Verifier::Bcrypt(hash.to_owned(), cost))
 }
 
 /// A checked argon2 PHC hash.

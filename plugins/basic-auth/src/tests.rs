@@ -443,7 +443,7 @@ fn debug_output_shows_no_password() {
 fn bad_configurations_are_refused_with_a_reason() {
     let _host = FakeHost::new();
     let user = |u: &str, p: &str| json!({"username": u, "password": p});
-    let bcrypt = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+    let costly = "$2b$13$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
     let over = "$argon2id$v=19$m=8193,t=1,p=1$YmFyYmFjYW5lLXNhbHQxNg$WK9/oB5QiuSF1kRzH2EWLgcHzT+jMAR6jKS/L1tr9Xw";
     for (config, needle) in [
         (json!({}), "missing field `credentials`"),
@@ -473,16 +473,20 @@ fn bad_configurations_are_refused_with_a_reason() {
             "credentials[0] (username `u`): the password is empty",
         ),
         (
-            json!({"credentials": [user("u", bcrypt)]}),
-            "credentials[0] (username `u`): bcrypt hashes are not supported",
-        ),
-        (
-            json!({"credentials": [user("u", "$2a$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW")]}),
-            "bcrypt hashes are not supported",
+            json!({"credentials": [user("u", costly)]}),
+            "credentials[0] (username `u`): bcrypt cost 13 is outside 4..=12",
         ),
         (
             json!({"credentials": [user("u", "$2y$04$abc")]}),
-            "bcrypt hashes are not supported",
+            "credentials[0] (username `u`): not a valid bcrypt hash",
+        ),
+        (
+            json!({"credentials": [user("u", "$2b$1x$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy")]}),
+            "not a valid bcrypt hash",
+        ),
+        (
+            json!({"credentials": [user("u", "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhW!")]}),
+            "not a valid bcrypt hash",
         ),
         (
             json!({"credentials": [user("u", "$argon2id$v=19$m=64,t=2,p=2")]}),
@@ -553,4 +557,77 @@ fn a_memory_cost_of_8192_kib_is_accepted() {
         )
         .is_ok()
     );
+}
+
+// --- bcrypt ---------------------------------------------------------------------------
+
+/// A real bcrypt behind the fake host's `crypto.bcrypt_verify`; returns how many checks ran.
+fn real_bcrypt(host: &mut FakeHost) -> std::rc::Rc<std::cell::Cell<u32>> {
+    let checks = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = std::rc::Rc::clone(&checks);
+    host.bcrypt_checker(move |password, hash| {
+        seen.set(seen.get() + 1);
+        let hash = std::str::from_utf8(hash).map_err(|e| e.to_string())?;
+        bcrypt::verify(password, hash).map_err(|e| e.to_string())
+    });
+    checks
+}
+
+#[test]
+fn bcrypt_hashes_are_checked_by_the_gateway_and_remembered() {
+    let hash = bcrypt::hash_with_salt("open sesame", 4, *b"barbacane-salt16")
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoY);
+    let mut host = FakeHost::new();
+    let checks = real_bcrypt(&mut host);
+    let mut p = auth(json!({
+        "credentials": [
+            {"username": "Aladdin", "password": hash, "roles": ["admin"]},
+            // Accepted forms: another version prefix, the highest cost.
+            {"username": "other", "password": "$2a$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"},
+        ],
+    }));
+    assert_eq!(format!("{:?}", p.policy.verifiers[1]), "Bcrypt(cost 12)");
+
+    host.header("authorization", ALADDIN);
+    assert_eq!(host.on_request(&mut p), Action::Continue);
+    assert_eq!(host.context_value("auth.sub").as_deref(), Some("Aladdin"));
+    assert_eq!(host.context_value("auth.roles").as_deref(), Some("admin"));
+    assert_eq!(checks.get(), 1);
+
+    // The same credentials again: from the instance's cache, no second check.
+    host.next_request();
+    host.header("authorization", ALADDIN);
+    assert_eq!(host.on_request(&mut p), Action::Continue);
+    assert_eq!(checks.get(), 1);
+
+    // A wrong password is checked in full and refused.
+    host.next_request();
+    host.header("authorization", &basic("Aladdin", "open sesamE"));
+    assert!(matches!(host.on_request(&mut p), Action::Respond(r) if r.status == 401));
+    assert_eq!(checks.get(), 2);
+
+    // An unknown user goes through a dummy of the same version, cost and salt.
+    host.next_request();
+    host.header("authorization", &basic("nobody", "open sesame"));
+    assert!(matches!(host.on_request(&mut p), Action::Respond(r) if r.status == 401));
+    assert_eq!(checks.get(), 3);
+    let Verifier::Bcrypt(dummy, 4) = &p.policy.dummy else {
+        panic!("expected a bcrypt dummy, got {:?}", p.policy.dummy);
+    };
+    assert_eq!(dummy.len(), 60);
+    assert_eq!(dummy[..29], hash[..29]);
+    assert_ne!(*dummy, hash);
+    assert!(!bcrypt::verify("open sesame", dummy).unwrap());
+}
+
+#[test]
+fn a_bcrypt_hash_the_gateway_cannot_check_refuses() {
+    let mut host = FakeHost::new();
+    host.bcrypt_checker(|_, _| Err("not a bcrypt hash".into()));
+    let mut p = auth(json!({
+        "credentials": [{"username": "Aladdin", "password": "$2b$04$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"}],
+    }));
+    host.header("authorization", ALADDIN);
+    assert!(matches!(host.on_request(&mut p), Action::Respond(r) if r.status == 401));
 }

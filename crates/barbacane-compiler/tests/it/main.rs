@@ -470,7 +470,8 @@ fn literal_secrets_are_warnings_that_never_show_the_value() {
     let spec = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      \
                 x-barbacane-middlewares:\n        - name: apikey-auth\n          config: {keys: [\
                 {key: 'env://K', id: a}, {key: hunter2-literal, id: b}]}\n        - name: basic-auth\n          \
-                config: {credentials: [{username: u, password: pw-literal}]}\n        \
+                config: {credentials: [{username: u, password: pw-literal}, {username: v, password: \
+                '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'}]}\n        \
                 - name: oauth2-auth\n          config: {introspection_endpoint: 'https://idp.test/i', \
                 client_id: c, client_secret: cs-literal}\n        - name: oauth2-auth\n          \
                 config: {introspection_endpoint: 'https://idp.test/i', client_id: c, \

@@ -11,6 +11,7 @@
 //! - `sha256(ptr, len) -> i32`: the 32-byte digest in the result slot.
 //! - `constant_time_eq(a.., b..) -> i32`: 1 when equal, compared in time independent of
 //!   where they differ (different lengths: 0 at once; lengths are not secret).
+//! - `bcrypt_verify(pw.., hash..) -> i32`: see `bcrypt.rs`.
 //!
 //! Parsed keys are kept in a small process-wide cache keyed by the SHA-256 of the JWK's
 //! bytes (256 entries, cleared when full), so a plugin that verifies every request against
@@ -96,7 +97,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             Ok(i32::from(a.len() == b.len() && constant_eq(&a, &b)))
         },
     )?;
-    Ok(())
+    super::bcrypt::add_to_linker(linker, MODULE)
 }
 
 /// Equality whose time does not depend on where the inputs differ.

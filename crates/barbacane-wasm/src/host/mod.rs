@@ -1,6 +1,7 @@
 //! Host functions, one module per capability. A plugin's linker gets only the modules of
 //! the capabilities its `plugin.toml` declares.
 
+mod bcrypt;
 mod cache;
 mod clock;
 mod context;

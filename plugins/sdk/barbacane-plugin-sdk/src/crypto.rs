@@ -40,6 +40,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     host::crypto_constant_time_eq(a, b)
 }
 
+/// Whether `password` matches the bcrypt hash `hash` (`$2a$`, `$2b$`, `$2x$`, `$2y$`, cost at
+/// most 16), checked natively by the gateway; the check's time (bcrypt is slow on purpose)
+/// does not count against the plugin's time budget. `Err` with the host's reason when `hash`
+/// is not such a hash.
+pub fn bcrypt_verify(password: &[u8], hash: &str) -> Result<bool, String> {
+    host::crypto_bcrypt_verify(password, hash.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

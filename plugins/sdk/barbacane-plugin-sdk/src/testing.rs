@@ -152,6 +152,7 @@ impl FakeHost {
                 buckets: old.buckets,
                 ratelimit_takes: old.ratelimit_takes,
                 verifier: old.verifier,
+                bcrypt: old.bcrypt,
                 ..State::default()
             }
         });
@@ -297,6 +298,16 @@ impl FakeHost {
         verifier: impl FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String> + 'static,
     ) -> &mut Self {
         with(|s| s.verifier = Some(Box::new(verifier)));
+        self
+    }
+
+    /// Answers `crypto::bcrypt_verify` with `checker(password, hash)` (the gateway checks
+    /// bcrypt natively; a test calls a real implementation).
+    pub fn bcrypt_checker(
+        &mut self,
+        checker: impl FnMut(&[u8], &[u8]) -> Result<bool, String> + 'static,
+    ) -> &mut Self {
+        with(|s| s.bcrypt = Some(Box::new(checker)));
         self
     }
 

@@ -164,3 +164,44 @@ paths:
         200
     );
 }
+
+#[tokio::test]
+async fn bcrypt_passwords_are_checked_by_the_gateway() {
+    use base64::Engine as _;
+    // Cost 10, as `htpasswd -B` makes them: too slow for the plugin's budget inside WASM,
+    // checked natively by the host's `crypto.bcrypt_verify`.
+    let hash = bcrypt::hash_with_salt("correct horse", 10, *b"barbacane-salt16")
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoY);
+    let spec = format!(
+        r#"
+openapi: 3.1.0
+info: {{title: t, version: "1"}}
+paths:
+  /basic:
+    get:
+      x-barbacane-middlewares:
+        - name: basic-auth
+          config: {{credentials: [{{username: dave, password: "{hash}"}}]}}
+      x-barbacane-dispatch: {{name: mock}}
+      responses: {{"200": {{description: ok}}}}
+"#
+    );
+    let gw = TestGateway::from_specs(&[("api.yaml", &spec)]).await;
+    let basic = |user: &str, password: &str| {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {token}")
+    };
+    let good = basic("dave", "correct horse");
+    for _ in 0..2 {
+        let r = send(&gw, "/basic", &[("authorization", &good)]).await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+    }
+    for bad in [
+        basic("dave", "correct horsE"),
+        basic("eve", "correct horse"),
+    ] {
+        let r = send(&gw, "/basic", &[("authorization", &bad)]).await;
+        assert_problem(&r, 401, "unauthorized");
+    }
+}

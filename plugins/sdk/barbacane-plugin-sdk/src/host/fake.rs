@@ -13,6 +13,7 @@ pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 
 /// A signature checker standing in for the gateway's `crypto.verify`.
 pub(crate) type Verifier = Box<dyn FnMut(&str, &[u8], &[u8], &[u8]) -> Result<bool, String>>;
+pub(crate) type BcryptChecker = Box<dyn FnMut(&[u8], &[u8]) -> Result<bool, String>>;
 
 /// A policy engine standing in for the gateway's `policy.eval`: policy, rule, full input.
 pub(crate) type PolicyEvaluator =
@@ -73,6 +74,8 @@ pub(crate) struct State {
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
     pub(crate) verifier: Option<Verifier>,
+    /// What `crypto.bcrypt_verify` answers (none installed: an error).
+    pub(crate) bcrypt: Option<BcryptChecker>,
     /// What `policy.eval` answers (none installed: an error).
     pub(crate) policy: Option<PolicyEvaluator>,
     /// Every `policy.eval`: policy, rule, full input.
@@ -544,6 +547,13 @@ pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
 
 pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a == b
+}
+
+pub(crate) fn crypto_bcrypt_verify(password: &[u8], hash: &[u8]) -> Result<bool, String> {
+    with(|s| match s.bcrypt.as_mut() {
+        Some(check) => check(password, hash),
+        None => Err("no bcrypt checker installed: FakeHost::bcrypt_checker".into()),
+    })
 }
 
 /// The input the gateway would evaluate: `input` plus the `request` (bit 0 of `with`) and

@@ -199,6 +199,8 @@ unsafe extern "C" {
     fn crypto_sha256_raw(ptr: *const u8, len: i32) -> i32;
     #[link_name = "constant_time_eq"]
     fn crypto_eq_raw(aptr: *const u8, alen: i32, bptr: *const u8, blen: i32) -> i32;
+    #[link_name = "bcrypt_verify"]
+    fn crypto_bcrypt_raw(pptr: *const u8, plen: i32, hptr: *const u8, hlen: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:policy")]
@@ -617,6 +619,15 @@ pub(crate) fn crypto_sha256(bytes: &[u8]) -> [u8; 32] {
 pub(crate) fn crypto_constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // SAFETY: valid slices for the duration of the call.
     unsafe { crypto_eq_raw(a.as_ptr(), len(a), b.as_ptr(), len(b)) == 1 }
+}
+
+pub(crate) fn crypto_bcrypt_verify(password: &[u8], hash: &[u8]) -> Result<bool, String> {
+    // SAFETY: valid slices for the duration of the call.
+    match unsafe { crypto_bcrypt_raw(password.as_ptr(), len(password), hash.as_ptr(), len(hash)) } {
+        1 => Ok(true),
+        0 => Ok(false),
+        _ => Err(result_text()),
+    }
 }
 
 pub(crate) fn metric_counter_inc(name: &str, labels: &str, by: u64) -> bool {
