@@ -1,6 +1,6 @@
 //! The one place guest memory is touched: every read and write is bounds-checked here.
 
-use wasmtime::{Caller, Extern, Memory};
+use wasmtime::{AsContextMut, Caller, Extern, Memory};
 
 use crate::state::HostState;
 
@@ -50,6 +50,22 @@ impl GuestMemory {
             .copy_from_slice(bytes);
         Ok(())
     }
+}
+
+/// `[ptr, ptr + len)` of guest memory borrowed in place (no copy), with the host state beside
+/// it; traps on any out-of-bounds access.
+pub(crate) fn borrow<'a>(
+    caller: &'a mut Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<(&'a [u8], &'a mut HostState)> {
+    let GuestMemory(memory) = GuestMemory::of(caller)?;
+    let range = range(ptr, len)?;
+    let (data, state) = memory.data_and_store_mut(caller.as_context_mut());
+    let bytes = data
+        .get(range)
+        .ok_or_else(|| wasmtime::Error::msg("guest pointer out of bounds"))?;
+    Ok((bytes, state))
 }
 
 /// Reads a UTF-8 string argument.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use wasmtime::{AsContextMut, Caller, Linker};
 
 use crate::limiter::LimitError;
-use crate::memory::read_bytes;
+use crate::memory::{borrow, read_bytes};
 use crate::state::HostState;
 
 /// Longest key a plugin may pass.
@@ -46,8 +46,7 @@ pub(crate) fn add_to_linker(
              window_ms: i64,
              out: i32| {
                 let outcome = {
-                    let (memory, state) = guest(&mut caller)?;
-                    let key = key_slice(memory, kptr, klen)?;
+                    let (key, state) = borrow(&mut caller, kptr, klen)?;
                     match check_ref(key, quota, window_ms) {
                         Err(message) => Err((-2, message)),
                         Ok((key, quota, window)) => {
@@ -157,28 +156,6 @@ fn unavailable(e: LimitError) -> (i32, String) {
     }
 }
 
-/// The guest's memory and the host state, borrowed together (the key is read in place).
-fn guest<'a>(
-    caller: &'a mut Caller<'_, HostState>,
-) -> wasmtime::Result<(&'a [u8], &'a mut HostState)> {
-    let memory = caller
-        .data()
-        .memory
-        .ok_or_else(|| wasmtime::Error::msg("plugin exports no memory"))?;
-    let (data, state) = memory.data_and_store_mut(caller.as_context_mut());
-    Ok((&*data, state))
-}
-
-/// `[ptr, ptr + len)` of guest memory, bounds-checked (a bad range traps).
-fn key_slice(memory: &[u8], ptr: i32, len: i32) -> wasmtime::Result<&[u8]> {
-    let start = usize::try_from(ptr).map_err(|_| wasmtime::Error::msg("negative guest pointer"))?;
-    let len = usize::try_from(len).map_err(|_| wasmtime::Error::msg("negative length"))?;
-    start
-        .checked_add(len)
-        .and_then(|end| memory.get(start..end))
-        .ok_or_else(|| wasmtime::Error::msg("guest pointer out of bounds"))
-}
-
 /// Writes a decision at `out` (0), or puts the message in the result slot (-1, -2).
 fn write_decision(
     caller: &mut Caller<'_, HostState>,
@@ -214,13 +191,8 @@ fn report(
     lptr: i32,
     llen: i32,
 ) -> wasmtime::Result<i32> {
-    let (policy, limit) = {
-        let (memory, _) = guest(&mut caller)?;
-        (
-            http::HeaderValue::from_bytes(key_slice(memory, pptr, plen)?),
-            http::HeaderValue::from_bytes(key_slice(memory, lptr, llen)?),
-        )
-    };
+    let policy = http::HeaderValue::from_bytes(borrow(&mut caller, pptr, plen)?.0);
+    let limit = http::HeaderValue::from_bytes(borrow(&mut caller, lptr, llen)?.0);
     let (Ok(policy), Ok(limit)) = (policy, limit) else {
         return Ok(-1);
     };
