@@ -223,7 +223,7 @@ impl Capability {
                 "constant_time_eq",
                 "bcrypt_verify",
             ],
-            Capability::Cache => &["lookup", "store"],
+            Capability::Cache => &["lookup", "store", "serve_hits"],
             Capability::Nats => &["publish"],
             Capability::Kafka => &["publish"],
             Capability::Telemetry => &[

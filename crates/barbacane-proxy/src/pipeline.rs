@@ -372,7 +372,7 @@ where
             &entry.middlewares,
             &mut parts,
             &mut buffered,
-            path_params(),
+            path_params,
             spans,
         )
         .await;

@@ -211,17 +211,44 @@ impl Lease {
     }
 }
 
-/// The key of `plugin`'s `key` in the artifact `namespace`: plugins never share entries by
-/// accident, and a new artifact starts with an empty cache.
-pub(crate) fn cache_key(namespace: &str, plugin: &str, key: &[u8]) -> CacheKey {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(namespace.as_bytes());
-    h.update([0]);
-    h.update(plugin.as_bytes());
-    h.update([0]);
-    h.update(key);
-    h.finalize().into()
+/// Where one plugin's keys live in the cache: its name and the artifact's namespace, so
+/// plugins never share entries by accident and a new artifact starts with an empty cache.
+///
+/// A key is `SHA-256(block || key)`, `block` being one 64-byte SHA-256 block (the digest of
+/// namespace and plugin, then zeros): its compression is done once here, so each lookup
+/// hashes only the plugin's own key (one block for keys under 56 bytes).
+#[derive(Clone)]
+pub(crate) struct KeySpace {
+    absorbed: sha2::Sha256,
+}
+
+impl std::fmt::Debug for KeySpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySpace")
+    }
+}
+
+impl KeySpace {
+    pub(crate) fn new(namespace: &str, plugin: &str) -> KeySpace {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(namespace.as_bytes());
+        h.update([0]);
+        h.update(plugin.as_bytes());
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&h.finalize());
+        let mut absorbed = Sha256::new();
+        absorbed.update(block);
+        KeySpace { absorbed }
+    }
+
+    /// The cache key of the plugin's `key`.
+    pub(crate) fn key(&self, key: &[u8]) -> CacheKey {
+        use sha2::Digest;
+        let mut h = self.absorbed.clone();
+        h.update(key);
+        h.finalize().into()
+    }
 }
 
 /// Whether `ttl` is a usable time to live.
@@ -249,4 +276,29 @@ pub(crate) fn is_hop_by_hop(name: &http::HeaderName) -> bool {
             | "transfer-encoding"
             | "upgrade"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeySpace;
+
+    #[test]
+    fn a_key_belongs_to_one_plugin_of_one_artifact() {
+        let key = KeySpace::new("sha256:aa", "cache").key(b"GET\n/pets");
+        assert_eq!(key, KeySpace::new("sha256:aa", "cache").key(b"GET\n/pets"));
+        assert_ne!(key, KeySpace::new("sha256:ab", "cache").key(b"GET\n/pets"));
+        assert_ne!(key, KeySpace::new("sha256:aa", "cache2").key(b"GET\n/pets"));
+        assert_ne!(key, KeySpace::new("sha256:aa", "cache").key(b"GET\n/pets/"));
+        // The namespace and the plugin name cannot run into each other.
+        assert_ne!(
+            KeySpace::new("a", "bc").key(b"k"),
+            KeySpace::new("ab", "c").key(b"k")
+        );
+        // Long keys hash past the first block like short ones.
+        let long = vec![b'x'; 300];
+        assert_ne!(
+            KeySpace::new("n", "p").key(&long),
+            KeySpace::new("n", "p").key(&long[..299])
+        );
+    }
 }

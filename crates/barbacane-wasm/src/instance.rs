@@ -38,6 +38,8 @@ struct Shared {
     pool: Arc<Pool>,
     /// What `init` asked for with `core.buffer_bodies` when the configuration was proved.
     body_flags: std::sync::atomic::AtomicU8,
+    /// The key rule `init` declared with `cache.serve_hits`, when the gateway has a cache.
+    hit_rule: std::sync::OnceLock<Arc<crate::cache_hits::HitRule>>,
     /// The plugin's process-wide statistics.
     stats: Arc<crate::stats::PluginStats>,
 }
@@ -125,6 +127,7 @@ impl Prepared {
                 is_async: plugin.is_async,
                 pool,
                 body_flags: std::sync::atomic::AtomicU8::new(0),
+                hit_rule: std::sync::OnceLock::new(),
                 stats: crate::stats::for_plugin(&plugin.manifest.name),
             }),
             plugin,
@@ -165,11 +168,31 @@ impl Prepared {
     }
 
     /// Records what the `init` that proved this configuration asked for.
-    pub(crate) fn record_body_needs(&self, call: &Call) {
-        self.shared.body_flags.store(
-            call.live.store.data().body_flags,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+    pub(crate) fn record_init(&self, call: &Call) {
+        let state = call.live.store.data();
+        self.shared
+            .body_flags
+            .store(state.body_flags, std::sync::atomic::Ordering::Relaxed);
+        if let (Some(rule), Some(_)) = (&state.hit_rule, &self.plugin.cache) {
+            let _ = self.shared.hit_rule.set(Arc::clone(rule));
+        }
+    }
+
+    /// Whether the gateway serves this middleware's cache hits itself (its `init` declared
+    /// a key rule with `cache.serve_hits`): call [`Prepared::serve_cached`] before starting it.
+    pub fn serves_hits(&self) -> bool {
+        self.shared.hit_rule.get().is_some()
+    }
+
+    /// The gateway's side of `cache.serve_hits`: what to do with this middleware for
+    /// `request` (see [`crate::CacheStep`]). `None` when it declared no rule.
+    pub async fn serve_cached(
+        &self,
+        request: crate::cache_hits::Head<'_>,
+    ) -> Option<crate::CacheStep> {
+        let rule = self.shared.hit_rule.get()?;
+        let (cache, space) = self.plugin.cache.as_ref()?;
+        Some(crate::cache_hits::serve(rule, cache, space, request).await)
     }
 
     /// Initialized instances waiting for a request.
@@ -199,6 +222,8 @@ impl Prepared {
             secrets: self.plugin.secrets.clone(),
             policies: self.plugin.policies.clone(),
             cache_lease: None,
+            cache_pre: None,
+            hit_rule: None,
             body_flags: 0,
             deadline_ticks,
             stats: Some(Arc::clone(&self.shared.stats)),
@@ -375,6 +400,12 @@ impl Prepared {
 }
 
 impl Call {
+    /// Hands the gateway's lookup for this request to the plugin's `cache.lookup` of the
+    /// same key (from [`Prepared::serve_cached`]).
+    pub fn hand_lookup(&mut self, lookup: crate::PreLookup) {
+        self.live.store.data_mut().cache_pre = Some(lookup);
+    }
+
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.shared.name

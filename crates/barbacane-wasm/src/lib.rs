@@ -25,6 +25,7 @@
 
 pub mod background;
 mod cache;
+mod cache_hits;
 mod error;
 mod events;
 mod host;
@@ -43,6 +44,7 @@ pub use cache::{
     CacheError, CacheGet, CacheGetFuture, CacheKey, CachePutFuture, CachedResponse, ResponseCache,
     SharedCache,
 };
+pub use cache_hits::{CacheStep, Head, PreLookup};
 pub use error::WasmError;
 pub use events::{
     DEFAULT_PUBLISH_TIMEOUT, EventBus, KafkaPublish, MAX_PUBLISH_TIMEOUT, NatsPublish, PublishAck,

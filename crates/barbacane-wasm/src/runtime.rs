@@ -371,7 +371,7 @@ pub struct Plugin {
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     pub(crate) limiter: Option<Arc<dyn crate::RateLimiter>>,
     /// The gateway's response cache and the artifact's namespace in it.
-    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
+    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<crate::cache::KeySpace>)>,
     /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
     /// The artifact's resolved secrets (`None`: resolved on each call, outside a gateway).
@@ -431,7 +431,8 @@ impl Plugin {
     /// Gives the plugin the gateway's response cache (used only if it declares `cache`);
     /// `namespace` (the artifact's fingerprint) keeps artifacts' entries apart.
     pub fn with_cache(mut self, cache: Arc<crate::SharedCache>, namespace: &str) -> Plugin {
-        self.cache = Some((cache, namespace.into()));
+        let space = crate::cache::KeySpace::new(namespace, &self.manifest.name);
+        self.cache = Some((cache, Arc::new(space)));
         self
     }
 
@@ -478,7 +479,7 @@ impl Plugin {
             prepared.start(Default::default())
         };
         let call = started.map_err(|e| e.error)?;
-        prepared.record_body_needs(&call);
+        prepared.record_init(&call);
         drop(call.into_exchange());
         Ok(prepared)
     }

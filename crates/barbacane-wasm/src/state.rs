@@ -95,7 +95,7 @@ pub(crate) struct HostState {
     pub(crate) in_init: bool,
     /// The gateway's response cache and this artifact's namespace in it, for plugins that
     /// declare `cache`.
-    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<str>)>,
+    pub(crate) cache: Option<(Arc<crate::SharedCache>, Arc<crate::cache::KeySpace>)>,
     /// The gateway's broker clients, for plugins that declare `nats` or `kafka`.
     pub(crate) events: Option<Arc<dyn crate::EventBus>>,
     /// The artifact's resolved secrets, for plugins that declare `secrets`.
@@ -104,6 +104,11 @@ pub(crate) struct HostState {
     pub(crate) policies: Option<Arc<crate::PolicySet>>,
     /// The key this request is filling (`barbacane:cache.lookup` missed first).
     pub(crate) cache_lease: Option<crate::cache::Lease>,
+    /// The gateway's own lookup for this request (`cache.serve_hits`), for the plugin's
+    /// `lookup` of the same key.
+    pub(crate) cache_pre: Option<crate::cache_hits::PreLookup>,
+    /// The key rule `cache.serve_hits` declared during `init`.
+    pub(crate) hit_rule: Option<Arc<crate::cache_hits::HitRule>>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).
     pub(crate) body_flags: u8,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).
@@ -129,6 +134,7 @@ impl HostState {
         self.output.shrink_to(16 << 10);
         self.http_body = None;
         self.cache_lease = None;
+        self.cache_pre = None;
         self.in_init = false;
         self.skip_on_response = false;
     }

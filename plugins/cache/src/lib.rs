@@ -30,6 +30,9 @@
 //! **Hit**: the stored response is answered at once (later middlewares and the dispatcher
 //! do not run; earlier middlewares' `on_response` do), with `X-Cache: HIT` and `Age` (the
 //! seconds since it was stored, plus the upstream's own `Age` when it sent one).
+//! The plugin declares its key rule to the gateway at `init` (`cache::serve_hits`), so the
+//! gateway answers hits itself, without calling into the plugin, and does not call it at
+//! all for methods it does not cache; the plugin runs on misses only.
 //!
 //! **Miss**: the request goes on; the response gets `X-Cache: MISS` and is stored when all
 //! of these hold:
@@ -57,7 +60,7 @@
 //!
 //! Capabilities: `request`, `response`, `cache`, `log`.
 
-use barbacane_plugin_sdk::cache::{self, Lookup};
+use barbacane_plugin_sdk::cache::{self, HitRule, Lookup};
 use barbacane_plugin_sdk::prelude::*;
 use barbacane_plugin_sdk::{buffering, hooks, log};
 use serde::Deserialize;
@@ -79,6 +82,9 @@ pub struct Cache {
     store_set_cookie: bool,
     #[serde(default = "default_lock_timeout")]
     lock_timeout_ms: u32,
+    /// The key rule, built by `init` and declared to the gateway.
+    #[serde(skip)]
+    rule: Option<HitRule>,
     /// What `on_response` does for the request in flight (the instance serves one request
     /// from `on_request` to `on_response`).
     #[serde(skip)]
@@ -139,19 +145,27 @@ impl Middleware for Cache {
         }
         // Entries hold whole bodies: proxied ones must be buffered to be stored.
         buffering::response_body();
+        let rule = HitRule::new(&self.methods, &self.vary, self.lock_timeout_ms);
+        // The gateway answers fresh hits itself (no call into this plugin); should it refuse
+        // the rule, this plugin answers them as before.
+        if let Err(reason) = cache::serve_hits(&rule) {
+            log::warn(&format!("hits are answered by the plugin: {reason}"));
+        }
+        self.rule = Some(rule);
         Ok(())
     }
 
     fn on_request(&mut self, request: &mut Request) -> Action {
         self.pending = Pending::Nothing;
-        let method = request.method();
-        if !self.methods.contains(&method) {
+        let Some(rule) = &self.rule else {
+            return Action::Continue;
+        };
+        if !rule.caches(&request.method()) {
             hooks::skip_on_response();
             return Action::Continue;
         }
-        let authorized = request.header("authorization").is_some()
-            && !self.vary.iter().any(|v| v == "authorization");
-        let key = self.key(request, &method, authorized);
+        let authorized = rule.authorized(request);
+        let key = rule.key(request);
         match cache::lookup(&key, self.lock_timeout_ms) {
             Lookup::Hit(mut hit) => {
                 let upstream_age = hit
@@ -190,34 +204,6 @@ impl Middleware for Cache {
 }
 
 impl Cache {
-    /// The lookup key: fields separated by `\n`, which no header value, path or query
-    /// contains.
-    fn key(&self, request: &Request, method: &str, authorized: bool) -> Vec<u8> {
-        let mut key = Vec::with_capacity(128);
-        key.extend_from_slice(method.as_bytes());
-        key.push(b'\n');
-        key.extend_from_slice(request.path().as_bytes());
-        if let Some(query) = request.query() {
-            key.push(b'?');
-            key.extend_from_slice(query.as_bytes());
-        }
-        for name in &self.vary {
-            key.push(b'\n');
-            key.extend_from_slice(name.as_bytes());
-            key.push(b':');
-            for (i, value) in request.header_values(name).iter().enumerate() {
-                if i > 0 {
-                    key.push(b',');
-                }
-                key.extend_from_slice(value.as_bytes());
-            }
-        }
-        if authorized {
-            key.extend_from_slice(b"\nauthorized");
-        }
-        key
-    }
-
     /// How long the response may be served from the cache, in seconds; `None` when it must
     /// not be stored.
     fn freshness(&self, response: &Response, authorized: bool) -> Option<u64> {

@@ -44,6 +44,18 @@ fn defaults_and_body_buffering() {
 }
 
 #[test]
+fn init_declares_the_key_rule_so_the_gateway_serves_hits() {
+    let host = FakeHost::new();
+    let _p =
+        cache(json!({"methods": ["GET"], "vary": ["Accept-Language"], "lock_timeout_ms": 250}));
+    let rule: Value = serde_json::from_str(&host.hit_rule().unwrap()).unwrap();
+    assert_eq!(
+        rule,
+        json!({"methods": ["GET"], "vary": ["accept-language"], "wait_ms": 250})
+    );
+}
+
+#[test]
 fn bad_configurations_are_refused() {
     let _host = FakeHost::new();
     for (config, why) in [

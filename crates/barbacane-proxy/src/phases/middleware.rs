@@ -7,7 +7,7 @@
 //! instance: a request cancelled mid-chain never returns a half-run instance).
 
 use barbacane_plugin_abi::Action;
-use barbacane_wasm::{Call, ExchangeState, Prepared, ResponseState};
+use barbacane_wasm::{CacheStep, Call, ExchangeState, Prepared, ResponseState};
 use bytes::Bytes;
 use http::Response;
 use http::request::Parts;
@@ -43,9 +43,45 @@ pub(crate) async fn on_request(
     chain: &[Prepared],
     parts: &mut Parts,
     body: &mut Option<Bytes>,
-    path_params: Vec<(String, String)>,
+    path_params: impl FnOnce() -> Vec<(String, String)>,
     spans: &mut Spans,
 ) -> (Ran, Flow) {
+    let client_context = || {
+        parts
+            .extensions
+            .get::<crate::pipeline::ClientCert>()
+            .map(|c| c.0.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    // A caching middleware first in the chain whose hits the gateway serves (the usual
+    // place for `x-barbacane-cache`): a hit answers before any request state is built for
+    // plugins.
+    let mut first = Cached::NotAsked;
+    if let Some(head) = chain.first()
+        && head.serves_hits()
+    {
+        let started = spans.mark();
+        let request = barbacane_wasm::Head {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        match head.serve_cached(request).await {
+            Some(CacheStep::Hit(response)) => {
+                served_hit(head, spans, started);
+                let ran = Ran {
+                    calls: Vec::new(),
+                    rate_limit_fields: Vec::new(),
+                    wants_response_body: false,
+                    context: client_context(),
+                };
+                return (ran, Flow::Respond(into_response(response)));
+            }
+            Some(CacheStep::Bypass) => first = Cached::Bypass,
+            Some(CacheStep::Lookup(lookup)) => first = Cached::Looked(lookup),
+            None => {}
+        }
+    }
     let mut exchange = ExchangeState {
         method: parts.method.clone(),
         uri: parts
@@ -55,16 +91,12 @@ pub(crate) async fn on_request(
         headers: std::mem::take(&mut parts.headers),
         body: body.take(),
         response: None,
-        context: parts
-            .extensions
-            .get::<crate::pipeline::ClientCert>()
-            .map(|c| c.0.iter().cloned().collect())
-            .unwrap_or_default(),
+        context: client_context(),
         client_ip: parts
             .extensions
             .get::<crate::pipeline::ClientAddr>()
             .map(|a| a.0.ip()),
-        path_params,
+        path_params: path_params(),
         traced: spans.0.is_some(),
         guest_spans: Vec::new(),
         rate_limit_fields: Vec::new(),
@@ -72,10 +104,31 @@ pub(crate) async fn on_request(
     let mut calls = Vec::with_capacity(chain.len());
     let mut flow = Flow::Continue;
     let mut wants_response_body = false;
-    for prepared in chain {
-        wants_response_body |= prepared.body_needs().response;
+    for (i, prepared) in chain.iter().enumerate() {
         let started = spans.mark();
         let timer = std::time::Instant::now();
+        // A caching middleware whose hits the gateway serves itself: a hit answers here,
+        // without checking out its instance.
+        let cached = match std::mem::replace(&mut first, Cached::NotAsked) {
+            asked if i == 0 => asked,
+            _ if prepared.serves_hits() => match prepared.serve_cached((&exchange).into()).await {
+                Some(CacheStep::Hit(response)) => {
+                    served_hit(prepared, spans, started);
+                    flow = Flow::Respond(into_response(response));
+                    break;
+                }
+                Some(CacheStep::Bypass) => Cached::Bypass,
+                Some(CacheStep::Lookup(lookup)) => Cached::Looked(lookup),
+                None => Cached::NotAsked,
+            },
+            _ => Cached::NotAsked,
+        };
+        let handed = match cached {
+            Cached::Bypass => continue,
+            Cached::Looked(lookup) => Some(lookup),
+            Cached::NotAsked => None,
+        };
+        wants_response_body |= prepared.body_needs().response;
         let mut call = match prepared.start_async(exchange).await {
             Ok(call) => call,
             Err(failed) => {
@@ -88,6 +141,9 @@ pub(crate) async fn on_request(
                 break;
             }
         };
+        if let Some(lookup) = handed {
+            call.hand_lookup(lookup);
+        }
         let action = call.on_request_async().await;
         let guest = std::mem::take(&mut call.exchange_mut().guest_spans);
         let stats = prepared.stats();
@@ -131,7 +187,10 @@ pub(crate) async fn on_request(
         }
     }
     parts.method = exchange.method;
-    if let Some(pq) = exchange.uri.path_and_query() {
+    // Rebuilt only when a plugin changed the path or query.
+    if let Some(pq) = exchange.uri.path_and_query()
+        && parts.uri.path_and_query().map(|o| o.as_str()) != Some(pq.as_str())
+    {
         let mut builder = http::Uri::builder().path_and_query(pq.clone());
         if let (Some(scheme), Some(authority)) = (parts.uri.scheme(), parts.uri.authority()) {
             builder = builder.scheme(scheme.clone()).authority(authority.clone());
@@ -279,6 +338,30 @@ fn append_members(
     if let Ok(value) = http::HeaderValue::from_bytes(&line) {
         headers.insert(name.clone(), value);
     }
+}
+
+/// The gateway's cache lookup on a middleware's behalf, before it is called.
+enum Cached {
+    /// None made (the middleware declared no key rule, or the lookup is still to come).
+    NotAsked,
+    /// The method is not cached: the middleware is not called.
+    Bypass,
+    /// No fresh entry: the outcome goes to the middleware's own lookup.
+    Looked(barbacane_wasm::PreLookup),
+}
+
+/// Accounts a hit the gateway served for `prepared` as that middleware's short circuit (the
+/// plugin did not run: the hit is not in its middleware time).
+fn served_hit(prepared: &Prepared, spans: &mut Spans, started: u64) {
+    prepared
+        .stats()
+        .short_circuits
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    spans.close("barbacane.middleware", started, |span| {
+        describe(span, prepared.name(), "request");
+        span.attr("barbacane.short_circuit", true);
+        span.attr("barbacane.cache_hit", true);
+    });
 }
 
 /// A middleware span's attributes.

@@ -48,7 +48,7 @@ pub(crate) async fn answer(
         &entry.middlewares,
         &mut parts,
         &mut body,
-        Vec::new(),
+        Vec::new,
         &mut Default::default(),
     )
     .await;

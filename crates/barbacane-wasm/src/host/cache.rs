@@ -10,12 +10,18 @@
 //! visible: the plugin asks for response bodies with `core.buffer_bodies`) for `ttl_ms`: 0
 //! when stored, -1 when there is no visible body, -2 for invalid arguments, -3 when the store
 //! is unavailable. Both are asynchronous: waiting does not count against the budget.
+//!
+//! `serve_hits(ptr, len) -> i32`, during `init` only: the plugin's key rule (JSON, see
+//! [`crate::cache_hits`]); from then on the gateway answers fresh hits without calling the
+//! plugin. 0 when recorded, -1 outside `init`, -2 for an invalid rule (reason in the result
+//! slot).
 
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{AsContextMut, Caller, Linker};
 
-use crate::cache::{CachedResponse, Lookup, cache_key, is_hop_by_hop, ttl_of};
+use crate::cache::{CachedResponse, Lookup, is_hop_by_hop, ttl_of};
+use crate::cache_hits::HitRule;
 use crate::memory::read_bytes;
 use crate::state::{HostState, ResponseState};
 
@@ -34,14 +40,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 if raw.is_empty() || raw.len() > MAX_KEY || !(0..=MAX_WAIT_MS).contains(&wait_ms) {
                     return Ok(-2);
                 }
-                let Some((cache, namespace)) = caller.data().cache.clone() else {
+                let Some((cache, space)) = caller.data().cache.clone() else {
                     return Ok(-2);
                 };
-                let key = cache_key(&namespace, &caller.data().plugin, &raw);
+                let key = space.key(&raw);
                 // A second lookup in one request gives back the first one's lease.
                 caller.data_mut().cache_lease = None;
-                let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-                let found = cache.lookup(&key, wait).await;
+                // The gateway already looked this key up (`serve_hits`): its outcome stands.
+                let found = match caller.data_mut().cache_pre.take() {
+                    Some(pre) if pre.key == key => pre.outcome,
+                    _ => {
+                        let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+                        cache.lookup(&key, wait).await
+                    }
+                };
                 let ticks = caller.data().deadline_ticks;
                 caller.as_context_mut().set_epoch_deadline(ticks);
                 Ok(match found {
@@ -74,10 +86,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 else {
                     return Ok(-2);
                 };
-                let Some((cache, namespace)) = caller.data().cache.clone() else {
+                let Some((cache, space)) = caller.data().cache.clone() else {
                     return Ok(-3);
                 };
-                let key = cache_key(&namespace, &caller.data().plugin, &raw);
+                let key = space.key(&raw);
                 let Some(entry) = snapshot(caller.data().exchange.response.as_ref()) else {
                     return Ok(-1);
                 };
@@ -90,6 +102,26 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                     state.cache_lease = None;
                 }
                 Ok(if stored.is_ok() { 0 } else { -3 })
+            })
+        },
+    )?;
+    linker.func_wrap(
+        "barbacane:cache",
+        "serve_hits",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<i32> {
+            let raw = read_bytes(&mut caller, ptr, len)?;
+            if !caller.data().in_init {
+                return Ok(-1);
+            }
+            Ok(match HitRule::parse(&raw) {
+                Ok(rule) => {
+                    caller.data_mut().hit_rule = Some(Arc::new(rule));
+                    0
+                }
+                Err(reason) => {
+                    caller.data_mut().give(reason);
+                    -2
+                }
             })
         },
     )?;
@@ -117,7 +149,7 @@ fn snapshot(response: Option<&ResponseState>) -> Option<CachedResponse> {
     })
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -2,7 +2,7 @@
 //! the capabilities its `plugin.toml` declares.
 
 mod bcrypt;
-mod cache;
+pub(crate) mod cache;
 mod clock;
 mod context;
 mod core;

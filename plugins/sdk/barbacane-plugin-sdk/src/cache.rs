@@ -21,7 +21,7 @@
 //! ```
 
 use crate::host::{self, Side};
-use crate::request::text;
+use crate::request::{Request, text};
 
 /// How a lookup ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -104,5 +104,140 @@ pub fn store(key: &[u8], ttl_ms: u64) -> Result<(), StoreError> {
         -1 => Err(StoreError::NoBody),
         -2 => Err(StoreError::Invalid),
         _ => Err(StoreError::Unavailable),
+    }
+}
+
+/// A caching middleware's key rule: which methods it caches, which request headers are part
+/// of the key, how long a miss waits for another request filling the key. Declared to the
+/// gateway with [`serve_hits`] during `init`, it lets the gateway answer fresh hits without
+/// calling the plugin; the plugin builds its own keys with [`HitRule::key`], so the gateway's
+/// and the plugin's keys are the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitRule {
+    methods: Vec<String>,
+    vary: Vec<String>,
+    wait_ms: u32,
+}
+
+impl HitRule {
+    /// A rule. Methods are matched exactly (write them in upper case); `vary` names are
+    /// lowercased; `wait_ms` is capped at 60,000.
+    pub fn new(methods: &[String], vary: &[String], wait_ms: u32) -> HitRule {
+        HitRule {
+            methods: methods.to_vec(),
+            vary: vary.iter().map(|v| v.to_ascii_lowercase()).collect(),
+            wait_ms: wait_ms.min(60_000),
+        }
+    }
+
+    /// Whether requests with `method` are cached.
+    pub fn caches(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m == method)
+    }
+
+    /// Whether `request` is looked up and stored apart from anonymous ones: it carries
+    /// `Authorization` and the rule does not vary on it.
+    pub fn authorized(&self, request: &Request) -> bool {
+        request.header("authorization").is_some() && !self.vary.iter().any(|v| v == "authorization")
+    }
+
+    /// The key of `request`, as the gateway builds it (`docs/plugin-abi.md`): the method,
+    /// the path and query as sent, each `vary` header with its values, and a marker for
+    /// [`HitRule::authorized`] requests, separated by `\n` (which no header value, path or
+    /// query contains): `GET\n/pets?kind=cat\naccept:text/html\nauthorized`.
+    pub fn key(&self, request: &Request) -> Vec<u8> {
+        let mut key = Vec::with_capacity(128);
+        key.extend_from_slice(request.method().as_bytes());
+        key.push(b'\n');
+        key.extend_from_slice(request.path().as_bytes());
+        if let Some(query) = request.query() {
+            key.push(b'?');
+            key.extend_from_slice(query.as_bytes());
+        }
+        for name in &self.vary {
+            key.push(b'\n');
+            key.extend_from_slice(name.as_bytes());
+            key.push(b':');
+            for (i, value) in request.header_values(name).iter().enumerate() {
+                if i > 0 {
+                    key.push(b',');
+                }
+                key.extend_from_slice(value.as_bytes());
+            }
+        }
+        if self.authorized(request) {
+            key.extend_from_slice(b"\nauthorized");
+        }
+        key
+    }
+
+    /// How long a miss waits for another request filling the key, in milliseconds.
+    pub fn wait_ms(&self) -> u32 {
+        self.wait_ms
+    }
+}
+
+/// Asks the gateway to serve this middleware's fresh hits itself (during `init` only). From
+/// then on, for each request, the gateway looks up [`HitRule::key`] before calling the
+/// plugin: a fresh entry is answered at once with `Age` (the entry's own `Age` plus its
+/// time in the cache) and `X-Cache: HIT`, and the plugin is not called; a method the rule
+/// does not cache skips the plugin entirely; on a miss the plugin runs as usual and its
+/// [`lookup`] of the same key returns the gateway's outcome without a second lookup. So the
+/// plugin's `on_request` must treat a hit the same way (it still sees hits the gateway could
+/// not serve, e.g. on a gateway without a cache). `Err` carries the gateway's reason.
+pub fn serve_hits(rule: &HitRule) -> Result<(), String> {
+    let json = serde_json::json!({
+        "methods": rule.methods,
+        "vary": rule.vary,
+        "wait_ms": rule.wait_ms,
+    });
+    host::cache_serve_hits(json.to_string().as_bytes()).map_err(|(code, message)| {
+        if message.is_empty() {
+            format!("the gateway refused the cache rule ({code})")
+        } else {
+            message
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeHost;
+
+    #[test]
+    fn keys_are_the_documented_bytes() {
+        let mut host = FakeHost::new();
+        host.method("GET")
+            .path("/pets")
+            .query("b=2&a=1")
+            .header("Accept", "text/html")
+            .header("accept", "application/json")
+            .header("authorization", "Bearer t");
+        let rule = HitRule::new(&["GET".into()], &["Accept".into(), "X-Tenant".into()], 5);
+        assert_eq!(
+            String::from_utf8(rule.key(&Request::host())).unwrap(),
+            "GET\n/pets?b=2&a=1\naccept:text/html,application/json\nx-tenant:\nauthorized"
+        );
+        let by_token = HitRule::new(&["GET".into()], &["authorization".into()], 5);
+        assert!(!by_token.authorized(&Request::host()));
+        assert_eq!(
+            String::from_utf8(by_token.key(&Request::host())).unwrap(),
+            "GET\n/pets?b=2&a=1\nauthorization:Bearer t"
+        );
+    }
+
+    #[test]
+    fn the_rule_reaches_the_gateway_as_json() {
+        let host = FakeHost::new();
+        let rule = HitRule::new(&["GET".into(), "HEAD".into()], &["Accept".into()], 90_000);
+        assert!(rule.caches("HEAD") && !rule.caches("get"));
+        serve_hits(&rule).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&host.hit_rule().unwrap()).unwrap();
+        assert_eq!(
+            sent,
+            serde_json::json!({"methods": ["GET", "HEAD"], "vary": ["accept"], "wait_ms": 60000})
+        );
+        assert!(serve_hits(&HitRule::new(&[], &[], 0)).is_err());
     }
 }

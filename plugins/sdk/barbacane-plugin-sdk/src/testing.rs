@@ -140,6 +140,7 @@ impl FakeHost {
                 buffered_bodies: old.buffered_bodies,
                 cache: old.cache,
                 cache_down: old.cache_down,
+                hit_rule: old.hit_rule,
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
@@ -433,6 +434,11 @@ impl FakeHost {
     pub fn cache_available(&mut self, available: bool) -> &mut Self {
         with(|s| s.cache_down = !available);
         self
+    }
+
+    /// The key rule the plugin declared with [`crate::cache::serve_hits`] (its JSON), if any.
+    pub fn hit_rule(&self) -> Option<String> {
+        with(|s| s.hit_rule.clone())
     }
 
     /// How many responses the fake cache holds (expired ones included until looked up).

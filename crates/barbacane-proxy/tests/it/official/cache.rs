@@ -221,3 +221,102 @@ async fn gateways_sharing_a_redis_share_the_cache() {
     assert_eq!(from_b.text(), "shared");
     assert_eq!(upstream.requests().len(), 1);
 }
+
+/// The official plugin in the runtime as the gateway drives it: for each request shape, the
+/// plugin fills the entry on a miss (its own key, `cache::HitRule::key` inside the guest) and
+/// the gateway's `serve_cached` then finds it (the host's key for the same request): the two
+/// keys are the same bytes. Methods the plugin does not cache never reach it.
+#[tokio::test]
+async fn the_gateway_finds_what_the_plugin_stored_for_every_key_shape() {
+    use barbacane_wasm::{CacheStep, ExchangeState, ResponseState};
+    let bundle = barbacane_plugins::find("cache").unwrap();
+    let prepared = barbacane_wasm::Runtime::global()
+        .unwrap()
+        .load(
+            barbacane_plugin_abi::PluginManifest::parse(bundle.manifest).unwrap(),
+            bundle.wasm,
+        )
+        .unwrap()
+        .with_cache(local(), "ns")
+        .prepare(&serde_json::json!({"vary": ["Accept-Language", "x-tenant"]}))
+        .unwrap();
+    assert!(prepared.serves_hits());
+
+    let request = |method: &str, target: &str, headers: &[(&str, &[u8])]| {
+        let mut e = ExchangeState {
+            method: method.parse().unwrap(),
+            uri: target.parse().unwrap(),
+            ..Default::default()
+        };
+        for (n, v) in headers {
+            e.headers.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        e
+    };
+    type Headers<'a> = &'a [(&'a str, &'a [u8])];
+    let shapes: [(&str, &str, Headers); 6] = [
+        ("GET", "/pets", &[]),
+        ("GET", "/pets?b=2&a=1", &[]),
+        ("GET", "/pets?", &[]),
+        (
+            "GET",
+            "/pets",
+            &[
+                ("accept-language", b"fr"),
+                ("accept-language", b"en;q=0.5"),
+                ("x-tenant", b"a\xffb"),
+            ],
+        ),
+        ("HEAD", "/pets", &[("x-tenant", b"acme")]),
+        ("GET", "/pets", &[("authorization", b"Bearer t")]),
+    ];
+    for (method, target, sent) in shapes {
+        let exchange = request(method, target, sent);
+        let Some(CacheStep::Lookup(lookup)) = prepared.serve_cached((&exchange).into()).await
+        else {
+            panic!("{method} {target}: an empty cache misses");
+        };
+        let mut call = prepared.start_async(exchange).await.unwrap();
+        call.hand_lookup(lookup);
+        assert_eq!(
+            call.on_request_async().await.unwrap(),
+            barbacane_plugin_abi::Action::Continue
+        );
+        let mut headers = http::HeaderMap::new();
+        // Shareable even for an authorized request.
+        headers.insert("cache-control", "public, max-age=60".parse().unwrap());
+        headers.insert("age", "7".parse().unwrap());
+        call.exchange_mut().response = Some(ResponseState {
+            status: http::StatusCode::OK,
+            headers,
+            body: Some(bytes::Bytes::from_static(b"stored")),
+        });
+        call.on_response_async().await.unwrap();
+        let answered = call.into_exchange().response.unwrap();
+        assert_eq!(answered.headers["x-cache"], "MISS");
+
+        let again = request(method, target, sent);
+        let step = prepared.serve_cached((&again).into()).await;
+        let Some(CacheStep::Hit(hit)) = step else {
+            panic!("{method} {target} {sent:?}: the gateway's key is not the plugin's ({step:?})");
+        };
+        assert_eq!(hit.body.as_deref(), Some(&b"stored"[..]));
+        assert_eq!(hit.headers["x-cache"], "HIT");
+        assert_eq!(hit.headers["age"], "7", "the stored Age plus 0 s resident");
+
+        // Another value of a varied header is another entry.
+        let other = request(method, target, &[("x-tenant", b"other")]);
+        assert!(matches!(
+            prepared.serve_cached((&other).into()).await,
+            Some(CacheStep::Lookup(_))
+        ));
+    }
+    let post = request("POST", "/pets", &[]);
+    assert!(matches!(
+        prepared.serve_cached((&post).into()).await,
+        Some(CacheStep::Bypass)
+    ));
+}

@@ -70,6 +70,8 @@ pub(crate) struct State {
     pub(crate) cache_filling: std::collections::BTreeSet<Vec<u8>>,
     /// The cache answers "unavailable" (every lookup misses, stores fail).
     pub(crate) cache_down: bool,
+    /// The key rule `cache.serve_hits` declared (JSON).
+    pub(crate) hit_rule: Option<String>,
     /// What `core.buffer_bodies` was asked for (bit 0 request, bit 1 response).
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
@@ -448,6 +450,16 @@ pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
         s.cache_filling.remove(key);
         0
     })
+}
+
+/// Records the rule; refuses what the gateway refuses first (no method).
+pub(crate) fn cache_serve_hits(rule: &[u8]) -> Result<(), (i32, String)> {
+    let value: serde_json::Value = serde_json::from_slice(rule).map_err(|e| (-2, e.to_string()))?;
+    if value["methods"].as_array().is_none_or(Vec::is_empty) {
+        return Err((-2, "methods: at least one method".into()));
+    }
+    with(|s| s.hit_rule = Some(String::from_utf8_lossy(rule).into_owned()));
+    Ok(())
 }
 
 pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> super::RateLimitAnswer {

@@ -157,6 +157,8 @@ unsafe extern "C" {
     fn cache_lookup_raw(kptr: *const u8, klen: i32, wait_ms: i32) -> i32;
     #[link_name = "store"]
     fn cache_store_raw(kptr: *const u8, klen: i32, ttl_ms: i64) -> i32;
+    #[link_name = "serve_hits"]
+    fn cache_serve_hits_raw(ptr: *const u8, len: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:ratelimit")]
@@ -485,6 +487,16 @@ pub(crate) fn cache_lookup(key: &[u8], wait_ms: i32) -> i32 {
 pub(crate) fn cache_store(key: &[u8], ttl_ms: i64) -> i32 {
     // SAFETY: a valid slice for the duration of the call.
     unsafe { cache_store_raw(key.as_ptr(), len(key), ttl_ms) }
+}
+
+/// 0, or the host's code and message.
+pub(crate) fn cache_serve_hits(rule: &[u8]) -> Result<(), (i32, String)> {
+    // SAFETY: a valid slice for the duration of the call.
+    match unsafe { cache_serve_hits_raw(rule.as_ptr(), len(rule)) } {
+        0 => Ok(()),
+        -2 => Err((-2, result_text())),
+        code => Err((code, String::new())),
+    }
 }
 
 pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> RateLimitAnswer {
