@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 
 use crate::body::{BoxError, OutgoingBody};
 use crate::dispatch::DispatchRequest;
@@ -397,13 +397,12 @@ where
                 (Some(bytes), _) if dispatcher.streams_body() => Full::new(bytes.clone())
                     .map_err(|never| match never {})
                     .boxed_unsync(),
-                (None, Some(body)) if dispatcher.streams_body() => {
+                (None, Some(body)) if dispatcher.streams_body() && !body.is_end_stream() => {
                     let limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
                     Limited::new(body, limit).boxed_unsync()
                 }
-                _ => Full::default()
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
+                // No body (a GET, say): a zero-sized body, whose box allocates nothing.
+                _ => Empty::new().map_err(|never| match never {}).boxed_unsync(),
             };
             let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
             let params = |name: &str| found.params.get(name);

@@ -13,15 +13,26 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Removes hop-by-hop fields: the fixed list and any named in `Connection`.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // One pass over the names first (runs twice per proxied request): most messages carry
+    // none, or only `Connection`, and a field named in `Connection` matters only with it.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    // Fields named in `Connection` go too. Its values are taken out first (moved, not
+    // copied), and names are removed as text: no allocation on this per-request path.
+    if headers.contains_key(CONNECTION)
+        && let http::header::Entry::Occupied(connection) = headers.entry(CONNECTION)
+    {
+        let (_, values) = connection.remove_entry_mult();
+        let values: smallvec::SmallVec<[HeaderValue; 2]> = values.collect();
+        for value in &values {
+            let Ok(value) = value.to_str() else { continue };
+            for name in value.split(',').map(str::trim) {
+                if !name.is_empty() && !is_hop_by_hop_name(name) {
+                    headers.remove(name);
+                }
+            }
+        }
     }
     for name in [
         &CONNECTION,
@@ -34,6 +45,27 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+/// The fixed hop-by-hop list (RFC 9110 section 7.6.1, plus `Keep-Alive` and
+/// `Proxy-Connection`).
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+];
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name.as_str())
+}
+
+/// [`is_hop_by_hop`] for a name as written (any case).
+fn is_hop_by_hop_name(name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// Prepares request headers for the upstream: hop-by-hop removed, `Host` left to the client
@@ -49,18 +81,21 @@ pub(crate) fn forward_request(
         .remove(HOST)
         .or_else(|| authority.and_then(|a| HeaderValue::from_str(a).ok()));
     if let Some(peer) = peer {
-        let peer = peer.to_string();
         // Every incoming line is part of the chain (RFC 9110 list syntax): keep them all.
-        let mut chain: Vec<&str> = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .collect();
-        chain.push(&peer);
-        let value = chain.join(", ");
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        // Built in one buffer, on the stack for the usual chain: this runs per request.
+        let mut chain = smallvec::SmallVec::<[u8; 128]>::new();
+        for line in headers.get_all(&X_FORWARDED_FOR) {
+            if let Ok(line) = line.to_str() {
+                let line = line.trim();
+                if !line.is_empty() {
+                    chain.extend_from_slice(line.as_bytes());
+                    chain.extend_from_slice(b", ");
+                }
+            }
+        }
+        use std::io::Write as _;
+        let _ = write!(chain, "{peer}");
+        if let Ok(v) = HeaderValue::from_bytes(&chain) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
     }
@@ -91,6 +126,33 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+
+        // Names in any case, over several `Connection` lines.
+        let mut h = HeaderMap::new();
+        h.append("connection", "X-One".parse().unwrap());
+        h.append("connection", "close , x-two,,Keep-Alive".parse().unwrap());
+        h.insert("x-one", "1".parse().unwrap());
+        h.insert("x-two", "2".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-kept"]);
+
+        // Each fixed name alone is found by the first pass.
+        for name in [
+            "connection",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "keep-alive",
+            "proxy-connection",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(HeaderName::from_static(name), "x".parse().unwrap());
+            h.insert("x-kept", "1".parse().unwrap());
+            strip_hop_by_hop(&mut h);
+            assert_eq!(h.len(), 1, "{name}");
+        }
     }
 
     #[test]
@@ -103,5 +165,29 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "gw.example");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert!(!h.contains_key("host"));
+    }
+
+    #[test]
+    fn long_chains_and_ipv6_peers_are_kept_whole() {
+        let mut h = HeaderMap::new();
+        let hops: Vec<String> = (0..40).map(|i| format!("198.51.100.{i}")).collect();
+        h.append("x-forwarded-for", hops[..20].join(", ").parse().unwrap());
+        h.append("x-forwarded-for", " ".parse().unwrap());
+        h.append("x-forwarded-for", hops[20..].join(",").parse().unwrap());
+        let peer: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .unwrap();
+        forward_request(&mut h, Some(peer), None);
+        let expected = format!(
+            "{}, {}, {peer}",
+            hops[..20].join(", "),
+            hops[20..].join(",")
+        );
+        assert_eq!(h["x-forwarded-for"], expected.as_str());
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+
+        let mut alone = HeaderMap::new();
+        forward_request(&mut alone, Some(peer), None);
+        assert_eq!(alone["x-forwarded-for"], peer.to_string().as_str());
     }
 }
