@@ -89,12 +89,17 @@ impl Trace {
 
 /// `traceparent: 00-<trace>-<parent>-<flags>`.
 fn set_parent(headers: &mut HeaderMap, trace: &[u8; 32], parent: u64, sampled: bool) {
-    let value = format!(
-        "00-{}-{parent:016x}-{}",
-        std::str::from_utf8(trace).unwrap_or_default(),
-        if sampled { "01" } else { "00" }
-    );
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    // Fixed width (55 bytes), written in place: this runs for every proxied request.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut value = [0u8; 55];
+    value[..3].copy_from_slice(b"00-");
+    value[3..35].copy_from_slice(trace);
+    value[35] = b'-';
+    for (i, digit) in value[36..52].iter_mut().enumerate() {
+        *digit = HEX[((parent >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    value[52..].copy_from_slice(if sampled { b"-01" } else { b"-00" });
+    if let Ok(value) = HeaderValue::from_bytes(&value) {
         headers.insert(TRACEPARENT.clone(), value);
     }
 }
@@ -194,6 +199,20 @@ mod tests {
         }
         h.insert(TRACESTATE.clone(), HeaderValue::from_static("vendor=abc"));
         h
+    }
+
+    #[test]
+    fn a_parent_is_written_in_the_w3c_form() {
+        let trace = *b"4bf92f3577b34da6a3ce929d0e0e4736";
+        let mut h = HeaderMap::new();
+        set_parent(&mut h, &trace, 0x00f0_67aa_0ba9_02b7, true);
+        assert_eq!(h[&TRACEPARENT], VALID);
+        set_parent(&mut h, &trace, u64::MAX, false);
+        assert_eq!(
+            h[&TRACEPARENT],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-ffffffffffffffff-00"
+        );
+        assert_eq!(h.get_all(&TRACEPARENT).iter().count(), 1);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub(crate) struct Upstream {
     timeout: Duration,
     client: ClientHandle,
     breaker: Option<Breaker>,
+    /// The `Host` of every request, for upstreams spoken to in HTTP/1.1 (cleartext without
+    /// `http2`): the value the client would otherwise format per request.
+    host: Option<http::HeaderValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +125,18 @@ impl Upstream {
                 ))
             })
             .transpose()?;
+        // As hyper's client writes it: the host, and the port unless it is the scheme's own.
+        let host = match authority.port_u16() {
+            Some(port) if !matches!((scheme.as_str(), port), ("http", 80) | ("https", 443)) => {
+                format!("{}:{port}", authority.host())
+            }
+            _ => authority.host().to_owned(),
+        };
+        let host = (scheme == Scheme::HTTP && !http2)
+            .then(|| http::HeaderValue::from_str(&host).ok())
+            .flatten();
         Ok(Upstream {
+            host,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             scheme,
             authority,
@@ -168,7 +182,15 @@ impl Upstream {
             body_limit,
             ..
         } = request;
-        let mut target = String::with_capacity(self.base_path.len() + path.len() + 32);
+        // Exactly the length when there is no template: a `String` whose length is its
+        // capacity becomes the URI's bytes without another allocation.
+        let query_len = parts.uri.query().map_or(0, |q| q.len() + 1);
+        let mut target = String::with_capacity(
+            self.base_path.len()
+                + path.len().max(1)
+                + query_len
+                + if self.template.is_some() { 32 } else { 0 },
+        );
         target.push_str(&self.base_path);
         match &self.template {
             Some(pieces) => {
@@ -218,6 +240,9 @@ impl Upstream {
             crate::phases::finish::X_REQUEST_ID.clone(),
             request_id.clone(),
         );
+        if let Some(host) = &self.host {
+            parts.headers.insert(http::header::HOST, host.clone());
+        }
         parts.uri = uri;
         // The client picks the wire version per connection (ALPN or http2-only).
         parts.version = http::Version::HTTP_11;
@@ -323,6 +348,31 @@ mod tests {
         assert!(parse_template("/a/{").is_err());
         assert!(parse_template("/a/{}").is_err());
         assert!(parse_template("a").is_err());
+    }
+
+    #[test]
+    fn the_host_of_cleartext_http1_upstreams_is_set_once() {
+        let host = |url: &str, http2: bool| {
+            Upstream::build(&serde_json::json!({"url": url, "http2": http2}))
+                .unwrap()
+                .host
+                .map(|h| h.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            host("http://up.example/base", false).as_deref(),
+            Some("up.example")
+        );
+        assert_eq!(
+            host("http://up.example:80", false).as_deref(),
+            Some("up.example")
+        );
+        assert_eq!(
+            host("http://[::1]:8080", false).as_deref(),
+            Some("[::1]:8080")
+        );
+        // Left to the client where the protocol is chosen per connection or is HTTP/2.
+        assert_eq!(host("https://up.example", false), None);
+        assert_eq!(host("http://up.example", true), None);
     }
 
     #[test]

@@ -197,8 +197,15 @@ async fn upstream_server_header_is_replaced_and_status_and_body_returned() {
 
 #[tokio::test]
 async fn forwarded_headers_describe_the_client() {
-    let (_up, gw) = echo_gateway(&[("get", "/items/{id}")]).await;
+    let (up, gw) = echo_gateway(&[("get", "/items/{id}")]).await;
     let echo = gw.get("/items/1").await.json();
+    // `Host` names the upstream (its port: not the scheme's default).
+    let upstream_host = up
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(seen(&echo, "host"), Some(upstream_host.as_str()));
     assert_eq!(seen(&echo, "x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(seen(&echo, "x-forwarded-proto"), Some("http"));
     assert_eq!(
