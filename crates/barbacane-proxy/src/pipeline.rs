@@ -50,8 +50,24 @@ fn metrics_response(gateway: &Gateway, accept: Option<&str>) -> Response<Body> {
     response
 }
 
-/// Handles one request end to end. Never fails: errors become problem responses here.
+/// Handles one request end to end. Never fails: errors become problem responses here. The
+/// client's address is read from a [`ClientAddr`] in the request's extensions, if any.
 pub async fn handle<B>(gateway: &Gateway, request: Request<B>) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let peer = request.extensions().get::<ClientAddr>().map(|a| a.0);
+    handle_from(gateway, request, peer).await
+}
+
+/// [`handle`] for a request from `peer` (the server passes it here rather than as a request
+/// extension, whose map costs three allocations per request).
+pub async fn handle_from<B>(
+    gateway: &Gateway,
+    request: Request<B>,
+    peer: Option<std::net::SocketAddr>,
+) -> Response<Body>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -60,7 +76,7 @@ where
     let request_id = finish::request_id(request.headers());
     let trace = crate::trace::resolve(request.headers(), started);
     let trace_id = trace.id;
-    let access = AccessRecord::of(&request);
+    let access = AccessRecord::of(&request, peer);
     let config = gateway.config();
     // An owned handle: the request may wait on an upstream for a while, and must keep the
     // snapshot it started with (its routes' counters included).
@@ -80,7 +96,7 @@ where
     let response = match run(
         &snapshot,
         config,
-        request,
+        (request, peer),
         &request_id,
         &trace,
         &mut matched,
@@ -210,7 +226,7 @@ struct AccessRecord {
 }
 
 impl AccessRecord {
-    fn of<B>(request: &Request<B>) -> AccessRecord {
+    fn of<B>(request: &Request<B>, peer: Option<std::net::SocketAddr>) -> AccessRecord {
         // Only the path: query strings carry API keys and tokens often enough that they
         // never reach the log.
         let path = if tracing::enabled!(target: "barbacane::access", tracing::Level::INFO) {
@@ -225,7 +241,7 @@ impl AccessRecord {
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse().ok()),
-            client: request.extensions().get::<ClientAddr>().map(|a| a.0.ip()),
+            client: peer.map(|a| a.ip()),
         }
     }
 
@@ -289,7 +305,7 @@ enum Matched {
 async fn run<B>(
     snapshot: &std::sync::Arc<crate::Snapshot>,
     config: &ServeConfig,
-    request: Request<B>,
+    (request, peer): (Request<B>, Option<std::net::SocketAddr>),
     request_id: &http::HeaderValue,
     trace: &crate::trace::Trace,
     matched: &mut Matched,
@@ -312,18 +328,18 @@ where
     let path = match barbacane_router::normalize_path(uri.path()) {
         Ok(path) => path,
         Err(e) => {
-            *spans = begin_spans(trace, config, &mut parts, None, routing_started);
+            *spans = begin_spans(trace, config, &mut parts, peer, None, routing_started);
             return Err(GatewayError::BadPath(e));
         }
     };
     let found = route::lookup(snapshot, &parts.method, &path);
     let entry = found.as_ref().ok().map(|f| f.value);
-    *spans = begin_spans(trace, config, &mut parts, entry, routing_started);
+    *spans = begin_spans(trace, config, &mut parts, peer, entry, routing_started);
     let found = match found {
         Ok(found) => found,
         Err(GatewayError::MethodNotAllowed(allowed)) => {
             return match preflight::target(snapshot, &parts, &path) {
-                Some(target) => preflight::answer(target.value, parts, allowed).await,
+                Some(target) => preflight::answer(target.value, parts, peer, allowed).await,
                 None => Err(GatewayError::MethodNotAllowed(allowed)),
             };
         }
@@ -372,6 +388,7 @@ where
             &entry.middlewares,
             &mut parts,
             &mut buffered,
+            peer.map(|a| a.ip()),
             path_params,
             spans,
         )
@@ -404,7 +421,7 @@ where
                 // No body (a GET, say): a zero-sized body, whose box allocates nothing.
                 _ => Empty::new().map_err(|never| match never {}).boxed_unsync(),
             };
-            let peer = parts.extensions.get::<ClientAddr>().map(|a| a.0.ip());
+            let peer = peer.map(|a| a.ip());
             let params = |name: &str| found.params.get(name);
             let context = ran.as_ref().map(|r| r.context.clone()).unwrap_or_default();
             let started = spans.mark();
@@ -462,6 +479,7 @@ fn begin_spans(
     trace: &crate::trace::Trace,
     config: &ServeConfig,
     parts: &mut http::request::Parts,
+    peer: Option<std::net::SocketAddr>,
     entry: Option<&crate::snapshot::RouteEntry>,
     routing_started: Option<std::time::Instant>,
 ) -> Spans {
@@ -471,7 +489,7 @@ fn begin_spans(
         &mut parts.headers,
     );
     if let (Some(recorder), Some(routing_started)) = (&mut spans.0, routing_started) {
-        describe_request(recorder, parts, config, entry);
+        describe_request(recorder, parts, peer, config, entry);
         let start = recorder.at(routing_started);
         let span = recorder.child("barbacane.routing", start);
         recorder.push(span);
@@ -484,6 +502,7 @@ fn begin_spans(
 fn describe_request(
     recorder: &mut crate::otel::span::Recorder,
     parts: &http::request::Parts,
+    peer: Option<std::net::SocketAddr>,
     config: &ServeConfig,
     entry: Option<&crate::snapshot::RouteEntry>,
 ) {
@@ -508,8 +527,8 @@ fn describe_request(
         _ => "1.1",
     };
     recorder.root_attr("network.protocol.version", AttrValue::from(version));
-    if let Some(client) = parts.extensions.get::<ClientAddr>() {
-        recorder.root_attr("client.address", AttrValue::from(client.0.ip().to_string()));
+    if let Some(client) = peer {
+        recorder.root_attr("client.address", AttrValue::from(client.ip().to_string()));
     }
     if let Some(agent) = parts
         .headers

@@ -279,14 +279,13 @@ async fn serve<S>(
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let (shared, activity) = (Arc::clone(&for_service.0), Arc::clone(&for_service.1));
         let in_flight = InFlight::start(activity);
-        req.extensions_mut().insert(pipeline::ClientAddr(peer));
         if let Some(cert) = &client_cert {
             req.extensions_mut().insert(cert.clone());
         }
         let http1 = req.version() < http::Version::HTTP_2;
         let req = req.map(|body| TimedBody::new(body, body_timeout));
         async move {
-            let mut response = pipeline::handle(&shared.gateway, req).await;
+            let mut response = pipeline::handle_from(&shared.gateway, req, Some(peer)).await;
             drop(in_flight);
             if http1 && shared.draining.load(Ordering::Relaxed) {
                 response.headers_mut().insert(

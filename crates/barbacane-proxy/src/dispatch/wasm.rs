@@ -97,10 +97,7 @@ impl WasmDispatcher {
             body,
             response: None,
             context: request.context,
-            client_ip: parts
-                .extensions
-                .get::<crate::pipeline::ClientAddr>()
-                .map(|a| a.0.ip()),
+            client_ip: request.peer,
             path_params: request.path_params,
             // Spans of dispatcher plugins are not collected yet (middlewares' are).
             ..Default::default()

@@ -43,6 +43,7 @@ pub(crate) async fn on_request(
     chain: &[Prepared],
     parts: &mut Parts,
     body: &mut Option<Bytes>,
+    client_ip: Option<std::net::IpAddr>,
     path_params: impl FnOnce() -> Vec<(String, String)>,
     spans: &mut Spans,
 ) -> (Ran, Flow) {
@@ -92,10 +93,7 @@ pub(crate) async fn on_request(
         body: body.take(),
         response: None,
         context: client_context(),
-        client_ip: parts
-            .extensions
-            .get::<crate::pipeline::ClientAddr>()
-            .map(|a| a.0.ip()),
+        client_ip,
         path_params: path_params(),
         traced: spans.0.is_some(),
         guest_spans: Vec::new(),

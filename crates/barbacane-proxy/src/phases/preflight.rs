@@ -41,6 +41,7 @@ pub(crate) fn target<'s, 'p>(
 pub(crate) async fn answer(
     entry: &RouteEntry,
     mut parts: Parts,
+    peer: Option<std::net::SocketAddr>,
     allowed: MethodSet,
 ) -> Result<Response<Body>, GatewayError> {
     let mut body = None;
@@ -48,6 +49,7 @@ pub(crate) async fn answer(
         &entry.middlewares,
         &mut parts,
         &mut body,
+        peer.map(|a| a.ip()),
         Vec::new,
         &mut Default::default(),
     )
