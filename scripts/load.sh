@@ -99,10 +99,13 @@ done
 echo "wrk: 1 thread, $connections connections, ${duration}s, path $path"
 measure "barbacane (mock)" "$gw_pid" "http://127.0.0.1:18090$path"
 measure "nginx return 200" "$(cat "$work/nginx.pid")" "http://127.0.0.1:18091$path"
+# Sockets in TIME-WAIT towards the upstream, before and after the proxy run: closed upstream
+# connections show up as an increase (those left by an earlier run expire within 60 s).
+timewait_before=$(ss -tan state time-wait '( dport = :18096 )' | tail -n +2 | wc -l)
 measure "barbacane -> nginx" "$proxy_pid" "http://127.0.0.1:18094$path"
 timewait=$(ss -tan state time-wait '( dport = :18096 )' | tail -n +2 | wc -l)
 measure "nginx proxy -> nginx" "$(cat "$work/nginx-proxy.pid")" "http://127.0.0.1:18098$path"
 measure "barbacane (2 WASM mw)" "$mw_pid" "http://127.0.0.1:18097$path"
-echo "TIME-WAIT sockets towards the upstream after the proxy run: $timewait"
+echo "TIME-WAIT sockets towards the upstream: $timewait_before before the proxy run, $timewait after"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
 echo "barbacane resident memory after the run: $((rss / 1024)) MiB"
