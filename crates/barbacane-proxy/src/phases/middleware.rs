@@ -57,7 +57,7 @@ pub(crate) async fn on_request(
     // A caching middleware first in the chain whose hits the gateway serves (the usual
     // place for `x-barbacane-cache`): a hit answers before any request state is built for
     // plugins.
-    let mut first = Cached::NotAsked;
+    let mut first = None;
     if let Some(head) = chain.first()
         && head.serves_hits()
     {
@@ -78,9 +78,7 @@ pub(crate) async fn on_request(
                 };
                 return (ran, Flow::Respond(into_response(response)));
             }
-            Some(CacheStep::Bypass) => first = Cached::Bypass,
-            Some(CacheStep::Lookup(lookup)) => first = Cached::Looked(lookup),
-            None => {}
+            step => first = step,
         }
     }
     let mut exchange = ExchangeState {
@@ -106,25 +104,23 @@ pub(crate) async fn on_request(
         let started = spans.mark();
         let timer = std::time::Instant::now();
         // A caching middleware whose hits the gateway serves itself: a hit answers here,
-        // without checking out its instance.
-        let cached = match std::mem::replace(&mut first, Cached::NotAsked) {
-            asked if i == 0 => asked,
-            _ if prepared.serves_hits() => match prepared.serve_cached((&exchange).into()).await {
-                Some(CacheStep::Hit(response)) => {
-                    served_hit(prepared, spans, started);
-                    flow = Flow::Respond(into_response(response));
-                    break;
-                }
-                Some(CacheStep::Bypass) => Cached::Bypass,
-                Some(CacheStep::Lookup(lookup)) => Cached::Looked(lookup),
-                None => Cached::NotAsked,
-            },
-            _ => Cached::NotAsked,
+        // without checking out its instance (the chain's head was looked up above).
+        let step = if i == 0 {
+            first.take()
+        } else if prepared.serves_hits() {
+            prepared.serve_cached((&exchange).into()).await
+        } else {
+            None
         };
-        let handed = match cached {
-            Cached::Bypass => continue,
-            Cached::Looked(lookup) => Some(lookup),
-            Cached::NotAsked => None,
+        let handed = match step {
+            Some(CacheStep::Hit(response)) => {
+                served_hit(prepared, spans, started);
+                flow = Flow::Respond(into_response(response));
+                break;
+            }
+            Some(CacheStep::Bypass) => continue,
+            Some(CacheStep::Lookup(lookup)) => Some(lookup),
+            None => None,
         };
         wants_response_body |= prepared.body_needs().response;
         let mut call = match prepared.start_async(exchange).await {
@@ -336,16 +332,6 @@ fn append_members(
     if let Ok(value) = http::HeaderValue::from_bytes(&line) {
         headers.insert(name.clone(), value);
     }
-}
-
-/// The gateway's cache lookup on a middleware's behalf, before it is called.
-enum Cached {
-    /// None made (the middleware declared no key rule, or the lookup is still to come).
-    NotAsked,
-    /// The method is not cached: the middleware is not called.
-    Bypass,
-    /// No fresh entry: the outcome goes to the middleware's own lookup.
-    Looked(barbacane_wasm::PreLookup),
 }
 
 /// Accounts a hit the gateway served for `prepared` as that middleware's short circuit (the
