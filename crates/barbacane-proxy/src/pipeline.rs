@@ -332,18 +332,25 @@ where
             return Err(GatewayError::BadPath(e));
         }
     };
-    let found = route::lookup(snapshot, &parts.method, &path);
-    let entry = found.as_ref().ok().map(|f| f.value);
-    *spans = begin_spans(trace, config, &mut parts, peer, entry, routing_started);
-    let found = match found {
-        Ok(found) => found,
-        Err(GatewayError::MethodNotAllowed(allowed)) => {
-            return match preflight::target(snapshot, &parts, &path) {
-                Some(target) => preflight::answer(target.value, parts, peer, allowed).await,
-                None => Err(GatewayError::MethodNotAllowed(allowed)),
-            };
+    // This future is moved by value several times per request, so its size matters: scopes
+    // end locals before later awaits (a shadowed local keeps its own slot otherwise), and
+    // rare or large awaits are boxed.
+    let found = {
+        let found = route::lookup(snapshot, &parts.method, &path);
+        let entry = found.as_ref().ok().map(|f| f.value);
+        *spans = begin_spans(trace, config, &mut parts, peer, entry, routing_started);
+        match found {
+            Ok(found) => found,
+            Err(GatewayError::MethodNotAllowed(allowed)) => {
+                return match preflight::target(snapshot, &parts, &path) {
+                    Some(target) => {
+                        Box::pin(preflight::answer(target.value, parts, peer, allowed)).await
+                    }
+                    None => Err(GatewayError::MethodNotAllowed(allowed)),
+                };
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
     };
     *matched = Matched::Route(found.value.metrics);
     let started = spans.mark();
@@ -370,7 +377,6 @@ where
         }
         Validated::Unread(body) => (None, Some(body)),
     };
-    let mut parts = parts;
     // Plugins read template variables with `request.path_param`; listed only for routes
     // that have some and plugins to read them.
     let wasm_dispatch = matches!(dispatcher, crate::dispatch::Dispatcher::Wasm(_));
@@ -381,24 +387,34 @@ where
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     };
-    let (ran, flow) = if entry.middlewares.is_empty() {
-        (None, Flow::Continue)
-    } else {
-        let (ran, flow) = middleware::on_request(
-            &entry.middlewares,
-            &mut parts,
-            &mut buffered,
-            peer.map(|a| a.ip()),
-            path_params,
-            spans,
-        )
-        .await;
-        (Some(ran), flow)
+    let (ran, answered) = {
+        let (ran, flow) = if entry.middlewares.is_empty() {
+            (None, Flow::Continue)
+        } else {
+            // Boxed (and `on_response` below): only routes with middlewares pay the
+            // allocation, noise next to plugin calls, and every other request's future stays
+            // small.
+            let (ran, flow) = Box::pin(middleware::on_request(
+                &entry.middlewares,
+                &mut parts,
+                &mut buffered,
+                peer.map(|a| a.ip()),
+                path_params,
+                spans,
+            ))
+            .await;
+            (Some(ran), flow)
+        };
+        let answered = match flow {
+            Flow::Respond(response) => Some(response),
+            Flow::Failed(error) => Some(problem::respond(&error, config.dev, Some(request_id))),
+            Flow::Continue => None,
+        };
+        (ran, answered)
     };
-    let response = match flow {
-        Flow::Respond(response) => response,
-        Flow::Failed(error) => problem::respond(&error, config.dev, Some(request_id)),
-        Flow::Continue => {
+    let response = match answered {
+        Some(response) => response,
+        None => {
             // A middleware may have rewritten the path (`request-transformer`): the upstream
             // gets the new one, normalized like any client path.
             let upstream_path = if !dispatcher.streams_body() {
@@ -463,7 +479,7 @@ where
     };
     let started = spans.mark();
     let mut response = match ran {
-        Some(ran) => middleware::on_response(ran, response, spans).await,
+        Some(ran) => Box::pin(middleware::on_response(ran, response, spans)).await,
         None => response,
     };
     for (name, value) in &entry.lifecycle {

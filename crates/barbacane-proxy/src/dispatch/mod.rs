@@ -8,6 +8,7 @@ pub(crate) mod upstream;
 mod wasm;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::Response;
 use http::request::Parts;
 use serde_json::Value;
@@ -63,6 +64,10 @@ impl Dispatcher {
     }
 }
 
+/// A dispatcher's future, boxed.
+type BoxedDispatch<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response<Body>, GatewayError>> + Send + 'a>>;
+
 /// What a dispatcher sees of the request.
 pub(crate) struct DispatchRequest<'a> {
     pub(crate) parts: Parts,
@@ -117,16 +122,30 @@ impl Dispatcher {
         matches!(self, Dispatcher::Wasm(w) if w.reads_request())
     }
 
-    pub(crate) async fn dispatch(
-        &self,
-        request: DispatchRequest<'_>,
+    /// Produces the response (`buffered`: the body, when it was read into memory).
+    pub(crate) fn dispatch<'a>(
+        &'a self,
+        request: DispatchRequest<'a>,
         buffered: Option<Bytes>,
-    ) -> Result<Response<Body>, GatewayError> {
+    ) -> impl Future<Output = Result<Response<Body>, GatewayError>> + Send + 'a {
+        // Not an `async fn`: that would keep the request in the future next to the
+        // dispatcher's own. The proxy's future is held inline; plugin calls and broker
+        // round trips are boxed, since their futures are large and every request's future
+        // is as large as its largest branch (against a plugin call or a publish, one
+        // allocation is noise).
         match self {
-            Dispatcher::Upstream(upstream) => upstream.forward(request).await,
-            Dispatcher::Constant(constant) => Ok(constant.respond()),
-            Dispatcher::Wasm(plugin) => plugin.dispatch(request, buffered).await,
-            Dispatcher::Stream(stream) => stream.dispatch(request).await,
+            Dispatcher::Upstream(upstream) => Either::Left(upstream.forward(request)),
+            Dispatcher::Constant(constant) => {
+                Either::Right(Either::Left(std::future::ready(Ok(constant.respond()))))
+            }
+            Dispatcher::Wasm(plugin) => Either::Right(Either::Right(Box::pin(
+                plugin.dispatch(request, buffered),
+            )
+                as BoxedDispatch<'a>)),
+            Dispatcher::Stream(stream) => Either::Right(Either::Right(Box::pin(
+                stream.dispatch(request),
+            )
+                as BoxedDispatch<'a>)),
         }
     }
 }

@@ -147,31 +147,57 @@ impl Upstream {
         })
     }
 
-    pub(crate) async fn forward(
+    /// Sends `request` upstream. Everything up to handing the request to the client runs
+    /// here, synchronously: the future returned holds only what waiting for the response
+    /// needs, since it is part of every proxied request's state and is moved by value.
+    pub(crate) fn forward(
         &self,
         request: DispatchRequest<'_>,
-    ) -> Result<Response<Body>, GatewayError> {
-        let Some(breaker) = &self.breaker else {
-            return self.send(request).await;
+    ) -> impl Future<Output = Result<Response<Body>, GatewayError>> + Send {
+        let body_limit = request.body_limit;
+        // The guard reports the outcome; if the future is dropped mid-flight (client gone),
+        // or the request never leaves, its drop releases a probe slot instead of wedging the
+        // breaker half-open.
+        let guard = match &self.breaker {
+            None => Ok(None),
+            Some(breaker) => match breaker.admit() {
+                Admission::Reject => Err(GatewayError::CircuitOpen),
+                admission => Ok(Some(breaker.guard(admission))),
+            },
         };
-        // The guard reports the outcome; if this future is dropped mid-flight (client gone),
-        // its drop releases a probe slot instead of wedging the breaker half-open.
-        let guard = match breaker.admit() {
-            Admission::Reject => return Err(GatewayError::CircuitOpen),
-            admission => breaker.guard(admission),
-        };
-        let result = self.send(request).await;
-        guard.finish(match &result {
-            Ok(r) if r.status().is_server_error() => Outcome::Failure,
-            Ok(_) => Outcome::Success,
-            Err(GatewayError::BadGateway(_) | GatewayError::UpstreamTimeout) => Outcome::Failure,
-            // The client's own faults (an oversized body...) say nothing about the upstream.
-            Err(_) => Outcome::Neutral,
-        });
-        result
+        let sent = guard.and_then(|guard| Ok((guard, self.send(request)?)));
+        async move {
+            let (guard, sent) = sent?;
+            let result = match tokio::time::timeout(self.timeout, sent).await {
+                Err(_) => Err(GatewayError::UpstreamTimeout),
+                Ok(Err(e)) => Err(classify(e, body_limit)),
+                Ok(Ok(response)) => {
+                    let (mut head, incoming) = response.into_parts();
+                    headers::strip_hop_by_hop(&mut head.headers);
+                    Ok(Response::from_parts(head, Body::Streaming(incoming)))
+                }
+            };
+            if let Some(guard) = guard {
+                guard.finish(match &result {
+                    Ok(r) if r.status().is_server_error() => Outcome::Failure,
+                    Ok(_) => Outcome::Success,
+                    Err(GatewayError::BadGateway(_) | GatewayError::UpstreamTimeout) => {
+                        Outcome::Failure
+                    }
+                    // The client's own faults (an oversized body...) say nothing about the
+                    // upstream.
+                    Err(_) => Outcome::Neutral,
+                });
+            }
+            result
+        }
     }
 
-    async fn send(&self, request: DispatchRequest<'_>) -> Result<Response<Body>, GatewayError> {
+    /// Builds the upstream request and hands it to this thread's client.
+    fn send(
+        &self,
+        request: DispatchRequest<'_>,
+    ) -> Result<hyper_util::client::legacy::ResponseFuture, GatewayError> {
         let DispatchRequest {
             mut parts,
             body,
@@ -179,7 +205,6 @@ impl Upstream {
             params,
             peer,
             request_id,
-            body_limit,
             ..
         } = request;
         // Exactly the length when there is no template: a `String` whose length is its
@@ -247,18 +272,9 @@ impl Upstream {
         // The client picks the wire version per connection (ALPN or http2-only).
         parts.version = http::Version::HTTP_11;
         let outgoing = Request::from_parts(parts, body);
-        let sent = self
-            .client
+        self.client
             .request(outgoing)
-            .map_err(GatewayError::Internal)?;
-        let response = match tokio::time::timeout(self.timeout, sent).await {
-            Err(_) => return Err(GatewayError::UpstreamTimeout),
-            Ok(Err(e)) => return Err(classify(e, body_limit)),
-            Ok(Ok(r)) => r,
-        };
-        let (mut head, incoming) = response.into_parts();
-        headers::strip_hop_by_hop(&mut head.headers);
-        Ok(Response::from_parts(head, Body::Streaming(incoming)))
+            .map_err(GatewayError::Internal)
     }
 }
 
