@@ -615,3 +615,30 @@ fn health() -> Response<Body> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `f` returns, without calling it.
+    fn returned_size<'a, B, Fut>(
+        _: impl FnOnce(&'a Gateway, Request<B>, Option<std::net::SocketAddr>) -> Fut,
+    ) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// A request's future is moved by value several times per request (into hyper's slot,
+    /// and each `.await` level moves the one below into its own state), so its size is paid
+    /// on every request: halving it (7.3 to 3.5 KB, release build) saved about 2 µs of CPU
+    /// per mock request. Rare or large awaits are boxed to keep it so; this fails when a
+    /// change makes it grow back.
+    #[test]
+    fn a_request_future_stays_small() {
+        let size = returned_size(handle_from::<crate::conn::TimedBody<hyper::body::Incoming>>);
+        // 3,464 bytes today (7,296 before the boxing).
+        assert!(
+            size <= 4096,
+            "a request's future is {size} bytes: box the await that grew it"
+        );
+    }
+}
