@@ -391,18 +391,24 @@ where
         let (ran, flow) = if entry.middlewares.is_empty() {
             (None, Flow::Continue)
         } else {
-            // Boxed (and `on_response` below): only routes with middlewares pay the
-            // allocation, noise next to plugin calls, and every other request's future stays
-            // small.
-            let (ran, flow) = Box::pin(middleware::on_request(
-                &entry.middlewares,
-                &mut parts,
-                &mut buffered,
-                peer.map(|a| a.ip()),
-                path_params,
-                spans,
-            ))
-            .await;
+            let (ran, flow) = match middleware::head_hit(&entry.middlewares, &parts, spans).await {
+                Ok(answered) => answered,
+                // Boxed (and `on_response` below): only requests that run plugins pay the
+                // allocation, noise next to plugin calls, and every other request's future
+                // stays small. Cache hits answered above do not.
+                Err(first) => {
+                    Box::pin(middleware::on_request(
+                        &entry.middlewares,
+                        first,
+                        &mut parts,
+                        &mut buffered,
+                        peer.map(|a| a.ip()),
+                        path_params,
+                        spans,
+                    ))
+                    .await
+                }
+            };
             (Some(ran), flow)
         };
         let answered = match flow {
@@ -479,6 +485,7 @@ where
     };
     let started = spans.mark();
     let mut response = match ran {
+        Some(ran) if !ran.awaits_response() => ran.finish(response),
         Some(ran) => Box::pin(middleware::on_response(ran, response, spans)).await,
         None => response,
     };

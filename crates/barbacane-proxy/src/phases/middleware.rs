@@ -26,6 +26,20 @@ pub(crate) struct Ran {
     pub(crate) context: std::collections::BTreeMap<String, String>,
 }
 
+impl Ran {
+    /// Whether an instance waits for its `on_response` (none after a cache hit, or when every
+    /// middleware asked to skip it).
+    pub(crate) fn awaits_response(&self) -> bool {
+        !self.calls.is_empty()
+    }
+
+    /// The response phase when no instance waits for it ([`Ran::awaits_response`]): the
+    /// rate-limit fields only, synchronously (no future to allocate).
+    pub(crate) fn finish(self, response: Response<Body>) -> Response<Body> {
+        with_rate_limit_fields(response, &self.rate_limit_fields)
+    }
+}
+
 /// How the `on_request` chain ended.
 pub(crate) enum Flow {
     /// Every middleware let the request through: dispatch it.
@@ -37,50 +51,60 @@ pub(crate) enum Flow {
     Failed(GatewayError),
 }
 
-/// Runs `on_request` of each middleware. Returns the instances that ran and how the chain
-/// ended. The request parts (and buffered body) carry the plugins' changes.
+/// A caching middleware first in the chain whose hits the gateway serves (the usual place
+/// for `x-barbacane-cache`): a hit answers here, before any request state is built for
+/// plugins and without the chain's future (which callers box). Otherwise `Err` carries the
+/// head's cache step for [`on_request`].
+pub(crate) async fn head_hit(
+    chain: &[Prepared],
+    parts: &Parts,
+    spans: &mut Spans,
+) -> Result<(Ran, Flow), Option<CacheStep>> {
+    let Some(head) = chain.first().filter(|head| head.serves_hits()) else {
+        return Err(None);
+    };
+    let started = spans.mark();
+    let request = barbacane_wasm::Head {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+    };
+    match head.serve_cached(request).await {
+        Some(CacheStep::Hit(response)) => {
+            served_hit(head, spans, started);
+            let ran = Ran {
+                calls: Vec::new(),
+                rate_limit_fields: Vec::new(),
+                wants_response_body: false,
+                context: client_context(parts),
+            };
+            Ok((ran, Flow::Respond(into_response(response))))
+        }
+        step => Err(step),
+    }
+}
+
+/// The context a request starts with: its verified client certificate's fields.
+fn client_context(parts: &Parts) -> std::collections::BTreeMap<String, String> {
+    parts
+        .extensions
+        .get::<crate::pipeline::ClientCert>()
+        .map(|c| c.0.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Runs `on_request` of each middleware, after [`head_hit`] (`first`: what it found for the
+/// chain's head). Returns the instances that ran and how the chain ended. The request parts
+/// (and buffered body) carry the plugins' changes.
 pub(crate) async fn on_request(
     chain: &[Prepared],
+    mut first: Option<CacheStep>,
     parts: &mut Parts,
     body: &mut Option<Bytes>,
     client_ip: Option<std::net::IpAddr>,
     path_params: impl FnOnce() -> Vec<(String, String)>,
     spans: &mut Spans,
 ) -> (Ran, Flow) {
-    let client_context = || {
-        parts
-            .extensions
-            .get::<crate::pipeline::ClientCert>()
-            .map(|c| c.0.iter().cloned().collect())
-            .unwrap_or_default()
-    };
-    // A caching middleware first in the chain whose hits the gateway serves (the usual
-    // place for `x-barbacane-cache`): a hit answers before any request state is built for
-    // plugins.
-    let mut first = None;
-    if let Some(head) = chain.first()
-        && head.serves_hits()
-    {
-        let started = spans.mark();
-        let request = barbacane_wasm::Head {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-        };
-        match head.serve_cached(request).await {
-            Some(CacheStep::Hit(response)) => {
-                served_hit(head, spans, started);
-                let ran = Ran {
-                    calls: Vec::new(),
-                    rate_limit_fields: Vec::new(),
-                    wants_response_body: false,
-                    context: client_context(),
-                };
-                return (ran, Flow::Respond(into_response(response)));
-            }
-            step => first = step,
-        }
-    }
     let mut exchange = ExchangeState {
         method: parts.method.clone(),
         uri: parts
@@ -90,7 +114,7 @@ pub(crate) async fn on_request(
         headers: std::mem::take(&mut parts.headers),
         body: body.take(),
         response: None,
-        context: client_context(),
+        context: client_context(parts),
         client_ip,
         path_params: path_params(),
         traced: spans.0.is_some(),

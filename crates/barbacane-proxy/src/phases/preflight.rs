@@ -45,15 +45,22 @@ pub(crate) async fn answer(
     allowed: MethodSet,
 ) -> Result<Response<Body>, GatewayError> {
     let mut body = None;
-    let (ran, flow) = middleware::on_request(
-        &entry.middlewares,
-        &mut parts,
-        &mut body,
-        peer.map(|a| a.ip()),
-        Vec::new,
-        &mut Default::default(),
-    )
-    .await;
+    let mut spans = Default::default();
+    let (ran, flow) = match middleware::head_hit(&entry.middlewares, &parts, &mut spans).await {
+        Ok(answered) => answered,
+        Err(first) => {
+            middleware::on_request(
+                &entry.middlewares,
+                first,
+                &mut parts,
+                &mut body,
+                peer.map(|a| a.ip()),
+                Vec::new,
+                &mut spans,
+            )
+            .await
+        }
+    };
     let response = match flow {
         Flow::Respond(response) => response,
         Flow::Continue => return Err(GatewayError::MethodNotAllowed(allowed)),
