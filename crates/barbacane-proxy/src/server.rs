@@ -143,7 +143,9 @@ impl Listening {
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut finished = Vec::with_capacity(sockets.len());
-        for (index, socket) in sockets.into_iter().enumerate() {
+        let open_listeners = crate::worker::OpenListener::group(sockets.len());
+        for (index, (socket, open_listener)) in sockets.into_iter().zip(open_listeners).enumerate()
+        {
             let (done_tx, done_rx) = oneshot::channel::<()>();
             let gateway = Arc::clone(&gateway);
             let stop = stop_rx.clone();
@@ -154,7 +156,7 @@ impl Listening {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(crate::worker::run(socket, gateway, stop)),
+                        Ok(rt) => rt.block_on(crate::worker::run(socket, gateway, stop, open_listener)),
                         Err(e) => tracing::error!(worker = index, error = %e, "cannot start a worker runtime"),
                     }
                     drop(done_tx);

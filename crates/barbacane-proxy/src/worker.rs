@@ -33,18 +33,50 @@ struct Shared {
     close: watch::Receiver<bool>,
 }
 
+/// One worker's listener while it is open; the workers of a server share the count. Dropped
+/// (also when a worker fails to start) it counts as closed.
+pub(crate) struct OpenListener(Arc<AtomicUsize>);
+
+impl OpenListener {
+    /// One per listener of a server.
+    pub(crate) fn group(listeners: usize) -> Vec<OpenListener> {
+        let open = Arc::new(AtomicUsize::new(listeners));
+        (0..listeners)
+            .map(|_| OpenListener(Arc::clone(&open)))
+            .collect()
+    }
+
+    /// This listener closed: waits until every other one is, for at most `limit`.
+    async fn closed(self, limit: Duration) {
+        let open = Arc::clone(&self.0);
+        drop(self);
+        let started = tokio::time::Instant::now();
+        while open.load(Ordering::Acquire) > 0 && started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+impl Drop for OpenListener {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// Most connections over the cap answered at once per worker; more are closed unanswered.
 const MAX_REFUSING: usize = 64;
 
 /// Accepts on `socket` until `stop`, then drains. On stop: the connections already waiting
 /// in the kernel's accept queue are taken (closing the socket would reset them), the socket
-/// closes, for up to a second every HTTP/1 response carries `Connection: close` (a request
+/// closes, and once every worker's has, for up to a second every HTTP/1 response carries
+/// `Connection: close` (a request
 /// already on its way gets an answer instead of a reset), then every connection is told to
 /// finish (HTTP/2: GOAWAY) within the rest of the grace period.
 pub(crate) async fn run(
     socket: std::net::TcpListener,
     gateway: Arc<Gateway>,
     mut stop: watch::Receiver<bool>,
+    open_listener: OpenListener,
 ) {
     let listener = match socket
         .set_nonblocking(true)
@@ -113,10 +145,14 @@ pub(crate) async fn run(
         spawn_connection(&shared, stream, peer);
     }
     drop(listener);
-    shared.draining.store(true, Ordering::Relaxed);
     let grace = config.shutdown_grace;
     let started = tokio::time::Instant::now();
     let window = grace.min(Duration::from_secs(1));
+    // `Connection: close` sends clients to reconnect: only once no worker's listener is open,
+    // so that they are refused rather than accepted by a listener about to close (whose
+    // close would reset them with a request unanswered).
+    open_listener.closed(window).await;
+    shared.draining.store(true, Ordering::Relaxed);
     while shared.open.load(Ordering::Relaxed) > 0 && started.elapsed() < window {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
