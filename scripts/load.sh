@@ -5,7 +5,7 @@
 # (utime+stime from /proc/PID/stat before and after, divided by requests served; method in
 # the product brief, section 9). Needs wrk and nginx (`apt-get install wrk nginx-light`).
 #
-# Usage: scripts/load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
+# Usage: [BIN=path] scripts/load.sh [DURATION_SECONDS=10] [CONNECTIONS=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/measure.sh
@@ -17,10 +17,12 @@ for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light" >&2; exit 1; }
 done
 
-cargo build --release -q -p barbacane
+# BIN=path measures that binary instead of building this tree (A/B comparisons).
+[ -n "${BIN:-}" ] || cargo build --release -q -p barbacane
+bin=${BIN:-./target/release/barbacane}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; for p in "$work"/nginx*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$work"' EXIT
-./target/release/barbacane compile --spec examples/petstore/api.yaml --output "$work/api.bca" 2>/dev/null
+"$bin" compile --spec examples/petstore/api.yaml --output "$work/api.bca" 2>/dev/null
 # A proxy route to the nginx started below (plaintext: loopback benchmark only).
 cat > "$work/proxy.yaml" <<SPEC
 openapi: 3.1.0
@@ -31,7 +33,7 @@ paths:
       parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
       x-barbacane-dispatch: {name: http-upstream, config: {url: "http://127.0.0.1:18096"}}
 SPEC
-./target/release/barbacane compile --spec "$work/proxy.yaml" --output "$work/proxy.bca" --allow-plaintext-upstream 2>/dev/null
+"$bin" compile --spec "$work/proxy.yaml" --output "$work/proxy.bca" --allow-plaintext-upstream 2>/dev/null
 # The example spec with two official WASM middlewares in front of every operation.
 {
   echo 'openapi: 3.1.0'
@@ -40,15 +42,15 @@ SPEC
   echo '  - {name: cors, config: {allowed_origins: ["https://app.example"]}}'
   tail -n +2 examples/petstore/api.yaml
 } > "$work/mw.yaml"
-./target/release/barbacane compile --spec "$work/mw.yaml" --output "$work/mw.bca" 2>/dev/null
+"$bin" compile --spec "$work/mw.yaml" --output "$work/mw.bca" 2>/dev/null
 
-./target/release/barbacane serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 \
+"$bin" serve --artifact "$work/api.bca" --listen 127.0.0.1:18090 \
   --admin-listen 127.0.0.1:0 --log-level warn &
 gw_pid=$!
-./target/release/barbacane serve --artifact "$work/proxy.bca" --listen 127.0.0.1:18094 \
+"$bin" serve --artifact "$work/proxy.bca" --listen 127.0.0.1:18094 \
   --admin-listen 127.0.0.1:0 --log-level warn ${PROXY_WORKERS:+--workers $PROXY_WORKERS} &
 proxy_pid=$!
-./target/release/barbacane serve --artifact "$work/mw.bca" --listen 127.0.0.1:18097 \
+"$bin" serve --artifact "$work/mw.bca" --listen 127.0.0.1:18097 \
   --admin-listen 127.0.0.1:0 --log-level warn &
 mw_pid=$!
 

@@ -470,7 +470,7 @@ async fn download(link: &Link<'_>, path: &str) -> Result<Arc<[u8]>, String> {
         },
         false,
     )?;
-    let response = client.request(request)?.await.map_err(|e| {
+    let response = client.request(request).await.map_err(|e| {
         format!(
             "download failed: {}",
             crate::dispatch::upstream::error_chain(&e)

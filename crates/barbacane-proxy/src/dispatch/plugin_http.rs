@@ -58,7 +58,6 @@ impl HttpClient for PluginHttpClient {
             let exchange = async move {
                 let response = client
                     .request(outgoing)
-                    .map_err(OutboundError::Connect)?
                     .await
                     .map_err(|e| OutboundError::Connect(error_chain(&e)))?;
                 let (head, body) = response.into_parts();

@@ -212,7 +212,10 @@ async fn send(
         )
         .map_err(|e| format!("bad OTLP request: {e}"))?;
     let exchange = async {
-        let response = client.request(request)?.await.map_err(|e| format!("{e}"))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| crate::dispatch::upstream::error_chain(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let collected = response

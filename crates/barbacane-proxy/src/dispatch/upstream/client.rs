@@ -1,28 +1,20 @@
-//! Pooled upstream HTTP clients, one per distinct TLS setup and worker thread, shared across
-//! operations and across reloads so warm connections survive a configuration swap.
+//! Upstream HTTP clients, one per distinct TLS setup, shared across operations and across
+//! reloads so warm connections survive a configuration swap.
 //!
-//! Per worker thread because a pooled connection is driven by a task on the runtime that
-//! opened it: a connection shared by two workers would wake the other thread on every
-//! request. Each worker gets its own client (its own pool) the first time it uses a setup.
+//! Connections are per worker thread (see [`super::pool`]): a connection is driven by a task
+//! on the runtime that opened it, and one shared by two workers would wake the other thread
+//! on every request.
 
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
+use super::pool::{self, ClientError, Setup};
 use crate::body::OutgoingBody;
-
-/// The client type every `http-upstream` use shares.
-pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, OutgoingBody>;
 
 /// `tls` settings of an `http-upstream` use (file paths, read at load time: the artifact
 /// never holds key material).
@@ -40,7 +32,7 @@ pub(crate) struct TlsSettings {
 #[derive(Default)]
 struct Registry {
     ids: HashMap<([u8; 32], bool), usize>,
-    setups: Vec<(Arc<Material>, bool)>,
+    setups: Vec<Arc<Setup>>,
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -48,15 +40,11 @@ fn registry() -> &'static Mutex<Registry> {
     REGISTRY.get_or_init(Default::default)
 }
 
-thread_local! {
-    /// This thread's clients, by handle id.
-    static CLIENTS: RefCell<Vec<Option<UpstreamClient>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The client for one TLS setup; each thread that sends through it uses its own pool.
+/// The client for one TLS setup; each thread that sends through it uses its own connections.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientHandle {
     id: usize,
+    http2_only: bool,
 }
 
 /// Returns the handle for these settings, registering them (and proving they build a client)
@@ -68,49 +56,35 @@ pub(crate) fn client_for(tls: &TlsSettings, http2_only: bool) -> Result<ClientHa
         .lock()
         .map_err(|_| "client registry poisoned".to_owned())?;
     if let Some(&id) = registry.ids.get(&key) {
-        return Ok(ClientHandle { id });
+        return Ok(ClientHandle { id, http2_only });
     }
     // Configuration errors surface here, at load time, not on a request.
-    build(&material, http2_only)?;
+    let setup = build(&material, http2_only)?;
     let id = registry.setups.len();
-    registry.setups.push((Arc::new(material), http2_only));
+    registry.setups.push(Arc::new(setup));
     registry.ids.insert(key, id);
-    Ok(ClientHandle { id })
+    Ok(ClientHandle { id, http2_only })
 }
 
 impl ClientHandle {
-    /// Sends `request` through this thread's client for the setup.
-    pub(crate) fn request(
-        self,
-        request: http::Request<OutgoingBody>,
-    ) -> Result<hyper_util::client::legacy::ResponseFuture, String> {
-        CLIENTS.with(|clients| {
-            let mut clients = clients.borrow_mut();
-            if let Some(Some(client)) = clients.get(self.id) {
-                return Ok(client.request(request));
-            }
-            let client = self.build()?;
-            let future = client.request(request);
-            if clients.len() <= self.id {
-                clients.resize(self.id + 1, None);
-            }
-            clients[self.id] = Some(client);
-            Ok(future)
-        })
-    }
-
-    fn build(self) -> Result<UpstreamClient, String> {
-        let (material, http2_only) = {
+    /// Sends `request` (absolute URI) through this thread's connections for the setup.
+    pub(crate) fn request(self, request: http::Request<OutgoingBody>) -> pool::Exchange {
+        let id = self.id;
+        // Read only when a connection is opened.
+        let setup = move || {
             let registry = registry()
                 .lock()
-                .map_err(|_| "client registry poisoned".to_owned())?;
-            let (material, http2_only) = registry
+                .map_err(|_| ClientError::Request("client registry poisoned".into()))?;
+            registry
                 .setups
-                .get(self.id)
-                .ok_or("unknown upstream client")?;
-            (Arc::clone(material), *http2_only)
+                .get(id)
+                .cloned()
+                .ok_or_else(|| ClientError::Request("unknown upstream client".into()))
         };
-        build(&material, http2_only)
+        // Boxed: the wait holds a request-sized hyper future, and this future is part of
+        // every proxied request's state, moved by value several times (one allocation is
+        // cheaper than those copies).
+        Box::pin(pool::send(id, self.http2_only, setup, request))
     }
 }
 
@@ -197,7 +171,7 @@ pub(crate) fn roots(ca: Option<&std::path::Path>) -> Result<Arc<RootCertStore>, 
     }
 }
 
-fn build(material: &Material, http2_only: bool) -> Result<UpstreamClient, String> {
+fn build(material: &Material, http2_only: bool) -> Result<Setup, String> {
     let roots = match &material.ca {
         Some(pem) => Arc::new(pem_roots(pem, "tls.ca")?),
         None => system_roots(),
@@ -221,21 +195,14 @@ fn build(material: &Material, http2_only: bool) -> Result<UpstreamClient, String
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("tls.client_cert and tls.client_key go together".into()),
     };
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
-    let connector = HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http()
-        .enable_all_versions()
-        .wrap_connector(http);
-    let mut client = Client::builder(TokioExecutor::new());
-    client
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .http2_only(http2_only);
-    Ok(client.build(connector))
+    let mut config = config;
+    config.alpn_protocols = if http2_only {
+        vec![b"h2".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
+    Ok(Setup {
+        tls: Arc::new(config),
+        http2_only,
+    })
 }

@@ -13,6 +13,7 @@
 mod breaker;
 pub(crate) mod client;
 mod headers;
+mod pool;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
@@ -194,10 +195,7 @@ impl Upstream {
     }
 
     /// Builds the upstream request and hands it to this thread's client.
-    fn send(
-        &self,
-        request: DispatchRequest<'_>,
-    ) -> Result<hyper_util::client::legacy::ResponseFuture, GatewayError> {
+    fn send(&self, request: DispatchRequest<'_>) -> Result<pool::Exchange, GatewayError> {
         let DispatchRequest {
             mut parts,
             body,
@@ -272,15 +270,13 @@ impl Upstream {
         // The client picks the wire version per connection (ALPN or http2-only).
         parts.version = http::Version::HTTP_11;
         let outgoing = Request::from_parts(parts, body);
-        self.client
-            .request(outgoing)
-            .map_err(GatewayError::Internal)
+        Ok(self.client.request(outgoing))
     }
 }
 
 /// A body over the limit while streaming is the client's fault (413); anything else is the
 /// upstream's (502).
-fn classify(e: hyper_util::client::legacy::Error, limit: u64) -> GatewayError {
+fn classify(e: pool::ClientError, limit: u64) -> GatewayError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if err.is::<http_body_util::LengthLimitError>() {

@@ -48,6 +48,8 @@ pub enum Behavior {
     CountBytes,
     /// Answers 200 with this many bytes, generated chunk by chunk.
     Download(u64),
+    /// Echoes with `Connection: close`: every connection serves one request.
+    Close,
 }
 
 /// A running test upstream; stops accepting when dropped.
@@ -205,6 +207,14 @@ async fn handle(behavior: Behavior, req: Request<Incoming>) -> Response<UpBody> 
             json_response(&json!({ "bytes": bytes }))
         }
         Behavior::Download(len) => Response::new(Repeat::new(len).boxed()),
+        Behavior::Close => {
+            let mut response = echo(req).await;
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            response
+        }
     }
 }
 

@@ -231,3 +231,46 @@ async fn sequential_requests_reuse_upstream_connections() {
         up.connections()
     );
 }
+
+#[tokio::test]
+async fn an_upstream_closing_each_connection_gets_a_new_one_per_request() {
+    let up = servers::start(Behavior::Close).await;
+    let gw = gateway(&spec(&[("get", "/items/{id}", &cfg(&up.url(), ""))])).await;
+    for i in 0..10 {
+        let resp = gw.get(&format!("/items/{i}")).await;
+        assert_ok(&resp, 200);
+        // The gateway's own client connection is not closed by the upstream's choice.
+        assert_eq!(resp.header("connection"), None, "{:?}", resp.head.headers);
+    }
+    assert_eq!(up.hits(), 10);
+    assert_eq!(up.connections(), 10, "a closed connection was reused");
+}
+
+#[tokio::test]
+async fn http2_upstream_requests_share_a_connection_per_worker() {
+    let up = servers::start(Behavior::Echo).await;
+    let gw = gateway(&spec(&[(
+        "get",
+        "/items/{id}",
+        &cfg(&up.url(), "http2: true"),
+    )]))
+    .await;
+    for i in 0..10 {
+        assert_ok(&gw.get(&format!("/items/{i}")).await, 200);
+    }
+    let warm = up.connections();
+    // Concurrent requests multiplex on the warm connections instead of opening more.
+    let paths: Vec<String> = (0..32).map(|i| format!("/items/{i}")).collect();
+    let concurrent = paths.iter().map(|path| gw.get(path));
+    for resp in futures_util::future::join_all(concurrent).await {
+        assert_ok(&resp, 200);
+        assert_eq!(resp.json()["version"], "HTTP/2.0");
+    }
+    assert_eq!(up.hits(), 42);
+    // At most one per worker (the concurrent ones may reach the other worker first).
+    assert!(
+        warm <= 2 && up.connections() <= 2,
+        "{warm} connections after 10 sequential requests, {} after 32 concurrent ones",
+        up.connections()
+    );
+}
