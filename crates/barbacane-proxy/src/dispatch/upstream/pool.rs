@@ -12,7 +12,7 @@
 //! one retry on a fresh connection of a request a reused connection closed before sending,
 //! and idle connections closed after 90 seconds.
 
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
@@ -110,17 +110,17 @@ thread_local! {
     static SWEEPER: RefCell<Option<tokio::task::AbortHandle>> = const { RefCell::new(None) };
 }
 
-/// The target of a request, taken apart.
+/// The origin of a request, taken out of its URI (which keeps only its path and query).
 struct Target {
     client: usize,
     https: bool,
     authority: Authority,
-    path_and_query: Option<http::uri::PathAndQuery>,
 }
 
 impl Target {
-    fn of(client: usize, uri: Uri) -> Result<Target, ClientError> {
-        let parts = uri.into_parts();
+    /// Splits `request`'s absolute URI: the origin here, origin-form left in the request.
+    fn take(client: usize, request: &mut Request<OutgoingBody>) -> Result<Target, ClientError> {
+        let parts = std::mem::take(request.uri_mut()).into_parts();
         let https = match &parts.scheme {
             Some(s) if *s == Scheme::HTTPS => true,
             Some(s) if *s == Scheme::HTTP => false,
@@ -133,43 +133,50 @@ impl Target {
         let authority = parts
             .authority
             .ok_or_else(|| ClientError::Request("an upstream URL needs a host".into()))?;
+        *request.uri_mut() = Uri::from(
+            parts
+                .path_and_query
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
         Ok(Target {
             client,
             https,
             authority,
-            path_and_query: parts.path_and_query,
         })
     }
 
-    /// Puts the target back into `request` in the form `conn` speaks: origin-form with a
-    /// `Host` on HTTP/1, absolute on HTTP/2 (its `:authority` and `:scheme`).
+    /// Puts `request` in the form its connection speaks: origin-form with a `Host` on
+    /// HTTP/1, absolute on HTTP/2 (its `:scheme` and `:authority`). The path is moved, not
+    /// cloned: a clone of a per-request `Bytes` allocates.
     fn apply(
         &self,
         request: &mut Request<OutgoingBody>,
         h2: bool,
         host: impl FnOnce() -> HeaderValue,
     ) {
-        let mut parts = http::uri::Parts::default();
-        parts.path_and_query = Some(
-            self.path_and_query
-                .clone()
-                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-        );
-        if h2 {
-            parts.scheme = Some(if self.https {
-                Scheme::HTTPS
+        let absolute = request.uri().scheme().is_some();
+        if h2 != absolute {
+            let mut parts = std::mem::take(request.uri_mut()).into_parts();
+            if h2 {
+                parts.scheme = Some(if self.https {
+                    Scheme::HTTPS
+                } else {
+                    Scheme::HTTP
+                });
+                parts.authority = Some(self.authority.clone());
             } else {
-                Scheme::HTTP
-            });
-            parts.authority = Some(self.authority.clone());
-        } else {
+                parts.scheme = None;
+                parts.authority = None;
+            }
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+        if !h2 {
             request
                 .headers_mut()
                 .entry(http::header::HOST)
                 .or_insert_with(host);
-        }
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
         }
     }
 }
@@ -188,8 +195,7 @@ pub(crate) fn send(
     mut request: Request<OutgoingBody>,
 ) -> impl Future<Output = Result<Response<Incoming>, ClientError>> + Send + 'static {
     use futures_util::future::Either;
-    let uri = std::mem::take(request.uri_mut());
-    let target = match Target::of(client, uri) {
+    let target = match Target::take(client, &mut request) {
         Ok(target) => target,
         Err(e) => return Either::Right(Either::Right(std::future::ready(Err(e)))),
     };
