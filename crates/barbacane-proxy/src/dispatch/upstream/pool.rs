@@ -269,8 +269,12 @@ fn pooled_send(
             origin.conns.swap_remove(i);
             continue;
         }
-        let pooled = &mut origin.conns[i];
-        if pooled.ready() {
+        if origin.conns[i].ready() {
+            // To the back: the front keeps the connections busy the longest ago, the likeliest
+            // to be free again, so the next scan is short.
+            let last = origin.conns.len() - 1;
+            origin.conns.swap(i, last);
+            let pooled = &mut origin.conns[last];
             pooled.last_used = now;
             return match &mut pooled.conn {
                 Conn::H1(sender) => {
