@@ -324,34 +324,36 @@ fn connect_and_send(
     Box::pin(async move {
         // One HTTP/2 connection per origin and thread: while it is being opened, other
         // requests wait for it rather than each opening their own.
-        let connecting = if http2_only {
-            loop {
-                let waiting = POOLS.with(|pools| {
-                    let mut pools = pools.borrow_mut();
-                    let origin = origin_entry(&mut pools, &target);
-                    match &origin.h2_connecting {
-                        Some(notify) => Some(Arc::clone(notify).notified_owned()),
-                        None => {
-                            origin.h2_connecting = Some(Arc::new(tokio::sync::Notify::new()));
-                            None
-                        }
+        // A request waits for one attempt at most: when that one failed (or its connection
+        // is gone), it connects on its own rather than queueing behind the next attempt,
+        // which against an upstream that drops packets would serialize the connect timeouts.
+        let mut connecting = None;
+        if http2_only {
+            let waiting = POOLS.with(|pools| {
+                let mut pools = pools.borrow_mut();
+                let origin = origin_entry(&mut pools, &target);
+                match &origin.h2_connecting {
+                    Some(notify) => Some(Arc::clone(notify).notified_owned()),
+                    None => {
+                        origin.h2_connecting = Some(Arc::new(tokio::sync::Notify::new()));
+                        None
                     }
-                });
-                let Some(notified) = waiting else {
-                    break Some(Connecting(&target));
-                };
-                notified.await;
-                let sent =
-                    POOLS.with(|pools| pooled_send(&mut pools.borrow_mut(), &target, request));
-                match exchange(sent).await {
-                    Ok(response) => return Ok(response),
-                    Err(Retry::Unsent(unsent)) => request = unsent,
-                    Err(Retry::Failed(e)) => return Err(e),
+                }
+            });
+            match waiting {
+                None => connecting = Some(Connecting(&target)),
+                Some(notified) => {
+                    notified.await;
+                    let sent =
+                        POOLS.with(|pools| pooled_send(&mut pools.borrow_mut(), &target, request));
+                    match exchange(sent).await {
+                        Ok(response) => return Ok(response),
+                        Err(Retry::Unsent(unsent)) => request = unsent,
+                        Err(Retry::Failed(e)) => return Err(e),
+                    }
                 }
             }
-        } else {
-            None
-        };
+        }
         let setup = setup()?;
         let conn = connect(&target, &setup).await?;
         let response = POOLS.with(|pools| {

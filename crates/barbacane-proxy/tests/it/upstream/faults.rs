@@ -235,3 +235,20 @@ async fn a_cancelled_probe_does_not_wedge_the_breaker() {
     assert_eq!(until_upstream_reached(&gw, &up, "/flaky").await, 200);
     assert_ok(&gw.get("/flaky").await, 200);
 }
+
+#[tokio::test]
+async fn concurrent_requests_to_an_unreachable_http2_upstream_all_fail_fast() {
+    // They wait for one shared connection attempt; when it fails they must be released
+    // (were they not, they would hang until the 20 s timeout: 504).
+    let addr = servers::closed_port();
+    let spec = spec(&[(
+        "get",
+        "/down",
+        &cfg(&format!("http://{addr}"), "http2: true, timeout: 20"),
+    )]);
+    let gw = gateway(&spec).await;
+    let requests = (0..16).map(|_| gw.get("/down"));
+    for resp in futures_util::future::join_all(requests).await {
+        assert_problem(&resp, 502, "bad-gateway");
+    }
+}
