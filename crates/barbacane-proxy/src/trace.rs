@@ -33,16 +33,21 @@ pub(crate) struct Trace {
 
 impl Trace {
     /// Decides whether the request is recorded (see `otel`), sets the `traceparent` the
-    /// request goes on with, and returns the recorder when it is recorded.
+    /// request goes on with, and returns the recorder when it is recorded. Without a tracer,
+    /// a request that `stays` (answered by the gateway, read by no plugin) is left as it is:
+    /// nobody would see the header.
     pub(crate) fn begin(
         &self,
         tracer: Option<&crate::otel::Tracer>,
         operation_ratio: Option<f64>,
         headers: &mut HeaderMap,
+        stays: bool,
     ) -> crate::otel::span::Spans {
         use crate::otel::span::{Recorder, Spans};
         let Some(tracer) = tracer else {
-            apply(self, headers);
+            if !stays {
+                apply(self, headers);
+            }
             return Spans(None);
         };
         let id = self.id_bytes();
@@ -213,6 +218,20 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-ffffffffffffffff-00"
         );
         assert_eq!(h.get_all(&TRACEPARENT).iter().count(), 1);
+    }
+
+    #[test]
+    fn without_a_tracer_only_a_request_that_leaves_gets_a_new_parent() {
+        let mut h = headers(&["not a traceparent"]);
+        let trace = resolve(&h, std::time::Instant::now());
+        // Answered by the gateway, read by no plugin: nothing to tell anyone.
+        assert!(trace.begin(None, None, &mut h, true).0.is_none());
+        assert_eq!(h[&TRACEPARENT], "not a traceparent");
+        assert_eq!(h[&TRACESTATE], "vendor=abc");
+        // Going to an upstream or a plugin: the trace it belongs to, the stale state dropped.
+        assert!(trace.begin(None, None, &mut h, false).0.is_none());
+        assert_eq!(parse(h[&TRACEPARENT].as_bytes()), Some(trace.id));
+        assert_eq!(h.get(&TRACESTATE), None);
     }
 
     #[test]
