@@ -397,6 +397,9 @@ where
                 // allocation, noise next to plugin calls, and every other request's future
                 // stays small. Cache hits answered above do not.
                 Err(first) => {
+                    if config.tracer.is_none() {
+                        crate::trace::apply(trace, &mut parts.headers);
+                    }
                     Box::pin(middleware::on_request(
                         &entry.middlewares,
                         first,
@@ -506,10 +509,13 @@ fn begin_spans(
     entry: Option<&crate::snapshot::RouteEntry>,
     routing_started: Option<std::time::Instant>,
 ) -> Spans {
-    // A constant answer with no middleware: the request's headers are read by no one after
-    // this (one allocation and two header-map edits saved on such routes).
+    // Without a tracer, the new `traceparent` is written only when someone will read it: a
+    // constant answer with no middleware reads no header after this, and a route with
+    // middlewares gets it after a cache hit at the head of its chain could have answered
+    // (`run`). One allocation and two header-map edits saved on those requests.
     let stays = entry.is_some_and(|e| {
-        e.middlewares.is_empty() && matches!(e.dispatcher, crate::dispatch::Dispatcher::Constant(_))
+        !e.middlewares.is_empty()
+            || matches!(e.dispatcher, crate::dispatch::Dispatcher::Constant(_))
     });
     let mut spans = trace.begin(
         config.tracer.as_deref(),

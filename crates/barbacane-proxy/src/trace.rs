@@ -34,8 +34,8 @@ pub(crate) struct Trace {
 impl Trace {
     /// Decides whether the request is recorded (see `otel`), sets the `traceparent` the
     /// request goes on with, and returns the recorder when it is recorded. Without a tracer,
-    /// a request that `stays` (answered by the gateway, read by no plugin) is left as it is:
-    /// nobody would see the header.
+    /// a request that `stays` (for now: read by no plugin, going nowhere) is left as it is;
+    /// the caller [`apply`]s the header if it later leaves.
     pub(crate) fn begin(
         &self,
         tracer: Option<&crate::otel::Tracer>,

@@ -320,3 +320,22 @@ async fn the_gateway_finds_what_the_plugin_stored_for_every_key_shape() {
         Some(CacheStep::Bypass)
     ));
 }
+
+#[tokio::test]
+async fn a_miss_reaches_the_upstream_with_the_new_traces_traceparent() {
+    // Without a tracer the gateway writes the new `traceparent` only once a cache hit could
+    // no longer answer: the miss that goes on must still carry it.
+    let upstream = CaptureServer::start(reply(&[], "{}")).await;
+    let gw = gateway(&upstream, "{ttl: 60}", local()).await;
+    let miss = gw.get("/pets").await;
+    assert_eq!(miss.header("x-cache"), Some("MISS"));
+    let trace_id = miss.header("x-trace-id").expect("x-trace-id").to_owned();
+    let sent = upstream.requests()[0]
+        .header("traceparent")
+        .expect("a traceparent for the upstream")
+        .to_owned();
+    assert_eq!(sent.split('-').nth(1), Some(trace_id.as_str()), "{sent}");
+    let hit = gw.get("/pets").await;
+    assert_eq!(hit.header("x-cache"), Some("HIT"));
+    assert_eq!(upstream.requests().len(), 1);
+}
