@@ -323,10 +323,10 @@ fn connect_and_send(
 ) -> Exchange {
     Box::pin(async move {
         // One HTTP/2 connection per origin and thread: while it is being opened, other
-        // requests wait for it rather than each opening their own.
-        // A request waits for one attempt at most: when that one failed (or its connection
-        // is gone), it connects on its own rather than queueing behind the next attempt,
-        // which against an upstream that drops packets would serialize the connect timeouts.
+        // requests wait for it rather than each opening their own. A request waits for one
+        // attempt at most: when that one failed (or its connection is gone), it connects on
+        // its own rather than queueing behind the next attempt, which against an upstream
+        // that drops packets would serialize the connect timeouts.
         let mut connecting = None;
         if http2_only {
             let waiting = POOLS.with(|pools| {
@@ -383,7 +383,9 @@ fn connect_and_send(
 }
 
 /// Marks an HTTP/2 connection being opened to the target's origin on this thread; dropped
-/// (connected, failed or abandoned), it lets the waiting requests look again.
+/// (connected, failed or abandoned), it lets the waiting requests look again. Relies on the
+/// future staying on its thread, as every runtime of the gateway is single-threaded (a
+/// future moved to another thread would leave the mark set on the first one).
 struct Connecting<'a>(&'a Target);
 
 impl Drop for Connecting<'_> {
