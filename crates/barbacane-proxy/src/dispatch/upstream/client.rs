@@ -81,10 +81,7 @@ impl ClientHandle {
                 .cloned()
                 .ok_or_else(|| ClientError::Request("unknown upstream client".into()))
         };
-        // Boxed: the wait holds a request-sized hyper future, and this future is part of
-        // every proxied request's state, moved by value several times (one allocation is
-        // cheaper than those copies).
-        Box::pin(pool::send(id, self.http2_only, setup, request))
+        pool::send(id, self.http2_only, setup, request)
     }
 }
 

@@ -187,26 +187,23 @@ pub(crate) type Exchange =
 
 /// Sends `request` (absolute URI) on one of this thread's connections to its origin, or on a
 /// new one. Everything up to handing the request to a pooled connection runs now; the
-/// future only waits.
+/// future only waits. Boxed: the wait holds a request-sized hyper future, and the caller's
+/// future is part of every proxied request's state, moved by value several times (one
+/// allocation is cheaper than those copies).
 pub(crate) fn send(
     client: usize,
     http2_only: bool,
     setup: impl FnOnce() -> Result<Arc<Setup>, ClientError> + Send + 'static,
     mut request: Request<OutgoingBody>,
-) -> impl Future<Output = Result<Response<Incoming>, ClientError>> + Send + 'static {
-    use futures_util::future::Either;
+) -> Exchange {
     let target = match Target::take(client, &mut request) {
         Ok(target) => target,
-        Err(e) => return Either::Right(Either::Right(std::future::ready(Err(e)))),
+        Err(e) => return Box::pin(std::future::ready(Err(e))),
     };
-    // One variant per path, so the state holds only the pending exchange (not a copy of the
-    // request beside it); the rare connect path is boxed on its own.
     match POOLS.with(|pools| pooled_send(&mut pools.borrow_mut(), &target, request)) {
-        Sent::H1(f) => Either::Left(Either::Left(wait(f, target, http2_only, setup))),
-        Sent::H2(f) => Either::Left(Either::Right(wait(f, target, http2_only, setup))),
-        Sent::Connect(request) => Either::Right(Either::Left(connect_and_send(
-            target, http2_only, setup, request,
-        ))),
+        Sent::H1(f) => Box::pin(wait(f, target, http2_only, setup)),
+        Sent::H2(f) => Box::pin(wait(f, target, http2_only, setup)),
+        Sent::Connect(request) => connect_and_send(target, http2_only, setup, request),
     }
 }
 
@@ -255,11 +252,10 @@ fn pooled_send(
     target: &Target,
     mut request: Request<OutgoingBody>,
 ) -> Sent<impl Pending + use<>, impl Pending + use<>> {
-    let Some(origin) = pools.get_mut(target.client).and_then(|origins| {
-        origins
-            .iter_mut()
-            .find(|o| o.https == target.https && o.authority == target.authority)
-    }) else {
+    let Some(origin) = pools
+        .get_mut(target.client)
+        .and_then(|origins| origins.iter_mut().find(|o| o.serves(target)))
+    else {
         return Sent::Connect(request);
     };
     let now = Instant::now();
@@ -405,10 +401,7 @@ fn origin_entry<'a>(pools: &'a mut Vec<Vec<Origin>>, target: &Target) -> &'a mut
         pools.resize_with(target.client + 1, Vec::new);
     }
     let origins = &mut pools[target.client];
-    let index = match origins
-        .iter()
-        .position(|o| o.https == target.https && o.authority == target.authority)
-    {
+    let index = match origins.iter().position(|o| o.serves(target)) {
         Some(i) => i,
         None => {
             origins.push(Origin {
@@ -425,6 +418,10 @@ fn origin_entry<'a>(pools: &'a mut Vec<Vec<Origin>>, target: &Target) -> &'a mut
 }
 
 impl Origin {
+    fn serves(&self, target: &Target) -> bool {
+        self.https == target.https && self.authority == target.authority
+    }
+
     /// Adds a new connection. An HTTP/2 connection is kept only if the origin has no live
     /// one (concurrent first requests over ALPN may each open one; one is enough): the
     /// others close once their request ends.
@@ -491,24 +488,25 @@ where
             .handshake(io)
             .await
             .map_err(ClientError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream HTTP/2 connection ended");
-            }
-        });
+        drive(conn, "HTTP/2");
         Ok(Conn::H2(sender))
     } else {
         let (sender, conn) = http1::Builder::new()
             .handshake(io)
             .await
             .map_err(ClientError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream HTTP/1 connection ended");
-            }
-        });
+        drive(conn, "HTTP/1");
         Ok(Conn::H1(sender))
     }
+}
+
+/// Runs a connection's task on this thread's runtime until the connection ends.
+fn drive(conn: impl Future<Output = hyper::Result<()>> + Send + 'static, version: &'static str) {
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, version, "upstream connection ended");
+        }
+    });
 }
 
 /// Starts this thread's idle sweep if it is not running on the current runtime (a test's
