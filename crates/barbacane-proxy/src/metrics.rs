@@ -543,7 +543,7 @@ fn render_plugins(out: &mut String) {
         "counter",
     );
     for p in &plugins {
-        let n = p.short_circuits.load(Ordering::Relaxed);
+        let n = p.short_circuits.get();
         if n > 0 || p.middleware[0].count() > 0 {
             let _ = writeln!(
                 out,

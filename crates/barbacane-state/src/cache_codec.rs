@@ -58,6 +58,7 @@ pub fn decode(bytes: Bytes) -> Option<CachedResponse> {
         headers,
         body: bytes.slice(at..),
         stored_at_ms,
+        expires_at: None,
     })
 }
 
@@ -79,6 +80,7 @@ mod tests {
             headers,
             body: Bytes::from_static(b"{\"a\":1}"),
             stored_at_ms: 1_700_000_000_123,
+            expires_at: None,
         };
         let bytes = Bytes::from(encode(&response));
         let back = decode(bytes.clone()).unwrap();

@@ -114,6 +114,7 @@ mod tests {
             headers: http::HeaderMap::new(),
             body: Bytes::from_static(body),
             stored_at_ms: 0,
+            expires_at: None,
         })
     }
 

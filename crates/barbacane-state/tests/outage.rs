@@ -16,6 +16,7 @@ fn entry() -> Arc<CachedResponse> {
         headers: http::HeaderMap::new(),
         body: bytes::Bytes::from_static(b"e"),
         stored_at_ms: 1,
+        expires_at: None,
     })
 }
 

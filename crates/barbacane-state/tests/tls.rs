@@ -35,6 +35,7 @@ async fn quotas_and_the_cache_work_over_tls_with_the_given_ca() {
         headers: http::HeaderMap::new(),
         body: bytes::Bytes::from_static(b"over tls"),
         stored_at_ms: 1,
+        expires_at: None,
     });
     cache
         .put(&[7; 32], response, Duration::from_secs(5))

@@ -31,6 +31,10 @@ pub struct CachedResponse {
     pub body: Bytes,
     /// When it was stored (Unix time, ms), for `Age`.
     pub stored_at_ms: u64,
+    /// When it stops being fresh, as the host computed it when storing it; `None` for an
+    /// entry read back from a shared store (another gateway may have written it). Workers
+    /// keep their own copies only of entries whose end they know ([`crate::near_cache`]).
+    pub expires_at: Option<std::time::Instant>,
 }
 
 impl CachedResponse {
@@ -217,9 +221,14 @@ impl Lease {
 /// A key is `SHA-256(block || key)`, `block` being one 64-byte SHA-256 block (the digest of
 /// namespace and plugin, then zeros): its compression is done once here, so each lookup
 /// hashes only the plugin's own key (one block for keys under 56 bytes).
-#[derive(Clone)]
+///
+/// It also identifies the space in the workers' near caches ([`crate::near_cache`]): `id` is
+/// unique in the process, and `generation` moves when an entry may have been replaced while
+/// still fresh, which drops every near copy of the space's entries.
 pub(crate) struct KeySpace {
     absorbed: sha2::Sha256,
+    id: u64,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for KeySpace {
@@ -239,7 +248,31 @@ impl KeySpace {
         block[..32].copy_from_slice(&h.finalize());
         let mut absorbed = Sha256::new();
         absorbed.update(block);
-        KeySpace { absorbed }
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        KeySpace {
+            absorbed,
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// This space's id in the process (keys of the near caches start with it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The current generation: read it before looking an entry up to copy it, so a
+    /// replacement that lands in between is seen.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// An entry was stored outside the miss protocol (without the key's lease), so it may
+    /// have replaced a fresh one: near copies taken before now are dropped. Called after the
+    /// store has the new entry.
+    pub(crate) fn replaced(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The cache key of the plugin's `key`.

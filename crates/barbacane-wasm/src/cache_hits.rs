@@ -194,12 +194,13 @@ pub(crate) async fn serve(
     if !rule.applies_to(request.method) {
         return CacheStep::Bypass;
     }
-    let mut raw = Vec::with_capacity(128);
-    rule.key(request, &mut raw);
-    let key = space.key(&raw);
+    let key = match crate::near_cache::hit(space, |key| rule.key(request, key)) {
+        Ok(response) => return CacheStep::Hit(response),
+        Err(key) => key,
+    };
+    let generation = space.generation();
     match cache.lookup(&key, rule.wait).await {
         Lookup::Hit(entry) => {
-            let resident = crate::host::cache::now_ms().saturating_sub(entry.stored_at_ms) / 1000;
             // As a caching plugin answers a hit: the upstream's own `Age` plus the time the
             // entry has been resident (whole seconds, as `lookup` returns it).
             let upstream = entry
@@ -208,16 +209,18 @@ pub(crate) async fn serve(
                 .and_then(|a| a.to_str().ok())
                 .and_then(|a| a.trim().parse::<u64>().ok())
                 .unwrap_or(0);
+            crate::near_cache::offer(
+                space,
+                generation,
+                |key| rule.key(request, key),
+                &entry,
+                upstream,
+            );
+            let resident = crate::host::cache::now_ms().saturating_sub(entry.stored_at_ms) / 1000;
             // `lookup` gives the plugin an i32.
             let resident = resident.min(i32::MAX as u64);
             let mut headers = entry.headers.clone();
-            let age = match upstream.saturating_add(resident) {
-                // The common case of a young entry, without an allocation.
-                0 => HeaderValue::from_static("0"),
-                age => HeaderValue::from(age),
-            };
-            headers.insert(http::header::AGE, age);
-            headers.insert(X_CACHE.clone(), HeaderValue::from_static("HIT"));
+            mark_hit(&mut headers, upstream.saturating_add(resident));
             CacheStep::Hit(ResponseState {
                 status: entry.status,
                 headers,
@@ -227,6 +230,62 @@ pub(crate) async fn serve(
         outcome => CacheStep::Lookup(PreLookup { key, outcome }),
     }
 }
+
+/// Adds what a hit carries: `Age` (seconds) and `X-Cache: HIT`.
+pub(crate) fn mark_hit(headers: &mut HeaderMap, age: u64) {
+    headers.insert(http::header::AGE, age_value(age));
+    headers.insert(X_CACHE.clone(), HeaderValue::from_static("HIT"));
+}
+
+/// An `Age` value. Below [`AGES`] it points into a static table instead of allocating: a
+/// hit's other fields are all shared or static, and this one changes every second.
+pub(crate) fn age_value(age: u64) -> HeaderValue {
+    let Ok(n) = usize::try_from(age) else {
+        return HeaderValue::from(age);
+    };
+    if n >= AGES {
+        return HeaderValue::from(age);
+    }
+    let (start, len) = match n {
+        0..=9 => (n, 1),
+        10..=99 => (10 + (n - 10) * 2, 2),
+        100..=999 => (190 + (n - 100) * 3, 3),
+        _ => (2890 + (n - 1000) * 4, 4),
+    };
+    match std::str::from_utf8(&AGE_DIGITS[start..start + len]) {
+        Ok(digits) => HeaderValue::from_static(digits),
+        Err(_) => HeaderValue::from(age),
+    }
+}
+
+/// Ages with a static value: 0 to 9,999 seconds.
+const AGES: usize = 10_000;
+
+/// The decimal digits of 0, 1, ..., 9999, one after the other (38,890 bytes).
+static AGE_DIGITS: [u8; 38_890] = {
+    let mut table = [0u8; 38_890];
+    let (mut n, mut at) = (0usize, 0usize);
+    while n < AGES {
+        let len = if n < 10 {
+            1
+        } else if n < 100 {
+            2
+        } else if n < 1000 {
+            3
+        } else {
+            4
+        };
+        let (mut i, mut rest) = (len, n);
+        while i > 0 {
+            i -= 1;
+            table[at + i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        at += len;
+        n += 1;
+    }
+    table
+};
 
 static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
@@ -312,6 +371,15 @@ mod tests {
         ] {
             let err = HitRule::parse(rule).unwrap_err();
             assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn ages_from_the_table_read_as_their_numbers() {
+        for age in [
+            0, 1, 9, 10, 42, 99, 100, 999, 1000, 4711, 9999, 10_000, 86_400,
+        ] {
+            assert_eq!(age_value(age).to_str().unwrap(), age.to_string());
         }
     }
 

@@ -32,6 +32,7 @@ mod host;
 mod instance;
 mod limiter;
 mod memory;
+mod near_cache;
 mod outbound;
 mod policy;
 mod pool;

@@ -167,9 +167,7 @@ pub(crate) async fn on_request(
         let stats = prepared.stats();
         stats.middleware[0].observe_duration(call.elapsed_since(timer));
         if matches!(action, Ok(Action::Respond)) {
-            stats
-                .short_circuits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats.short_circuits.add(1);
         }
         let id = spans.close("barbacane.middleware", started, |span| {
             describe(span, prepared.name(), "request");
@@ -361,10 +359,7 @@ fn append_members(
 /// Accounts a hit the gateway served for `prepared` as that middleware's short circuit (the
 /// plugin did not run: the hit is not in its middleware time).
 fn served_hit(prepared: &Prepared, spans: &mut Spans, started: u64) {
-    prepared
-        .stats()
-        .short_circuits
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    prepared.stats().short_circuits.add(1);
     spans.close("barbacane.middleware", started, |span| {
         describe(span, prepared.name(), "request");
         span.attr("barbacane.short_circuit", true);

@@ -90,10 +90,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                     return Ok(-3);
                 };
                 let key = space.key(&raw);
-                let Some(entry) = snapshot(caller.data().exchange.response.as_ref()) else {
+                let Some(entry) = snapshot(caller.data().exchange.response.as_ref(), ttl) else {
                     return Ok(-1);
                 };
+                // The miss protocol's filler stores a key that had no fresh entry; any other
+                // store may replace one that workers hold near copies of.
+                let leased = caller
+                    .data()
+                    .cache_lease
+                    .as_ref()
+                    .is_some_and(|l| *l.key() == key);
                 let stored = cache.put(&key, Arc::new(entry), ttl).await;
+                if !leased {
+                    space.replaced();
+                }
                 let ticks = caller.data().deadline_ticks;
                 caller.as_context_mut().set_epoch_deadline(ticks);
                 // Given back after the entry is in: the requests waiting for it find it.
@@ -129,7 +139,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 }
 
 /// The response as it stands, without hop-by-hop fields; `None` without a visible body.
-fn snapshot(response: Option<&ResponseState>) -> Option<CachedResponse> {
+fn snapshot(response: Option<&ResponseState>, ttl: Duration) -> Option<CachedResponse> {
     let response = response?;
     let body = response.body.clone()?;
     let mut headers = response.headers.clone();
@@ -146,6 +156,7 @@ fn snapshot(response: Option<&ResponseState>) -> Option<CachedResponse> {
         headers,
         body,
         stored_at_ms: now_ms(),
+        expires_at: Some(std::time::Instant::now() + ttl),
     })
 }
 

@@ -195,6 +195,38 @@ async fn bodies_over_the_buffering_bound_stream_through_unstored() {
     assert_eq!(upstream.requests().len(), 2);
 }
 
+/// A hot entry is answered from the workers' own copies (after a few hits each): those keep
+/// the stored fields, count `Age` on, and stop at the entry's time to live like the store.
+#[tokio::test]
+async fn a_hot_entry_ages_and_expires_on_time() {
+    let upstream = CaptureServer::start(reply(&[("x-origin", "1")], "hot")).await;
+    let gw = gateway(&upstream, "{ttl: 2}", local()).await;
+    assert_eq!(gw.get("/pets").await.header("x-cache"), Some("MISS"));
+    let started = std::time::Instant::now();
+    for _ in 0..64 {
+        let hit = gw.get("/pets").await;
+        assert_eq!(hit.header("x-cache"), Some("HIT"));
+        assert_eq!(hit.header("x-origin"), Some("1"));
+        assert_eq!(hit.text(), "hot");
+    }
+    tokio::time::sleep(Duration::from_millis(1_100).saturating_sub(started.elapsed())).await;
+    for _ in 0..16 {
+        let hit = gw.get("/pets").await;
+        assert_eq!(hit.header("x-cache"), Some("HIT"));
+        assert_eq!(hit.header("age"), Some("1"), "one whole second resident");
+    }
+    tokio::time::sleep(Duration::from_millis(2_050).saturating_sub(started.elapsed())).await;
+    upstream.set_reply(reply(&[], "new"));
+    let after = gw.get("/pets").await;
+    assert_eq!(
+        after.header("x-cache"),
+        Some("MISS"),
+        "no copy outlives the ttl"
+    );
+    assert_eq!(after.text(), "new");
+    assert_eq!(upstream.requests().len(), 2);
+}
+
 /// Two gateways on one Redis share entries: what one stored, the other serves.
 #[tokio::test]
 async fn gateways_sharing_a_redis_share_the_cache() {
