@@ -33,7 +33,7 @@ pub struct CachedResponse {
     pub stored_at_ms: u64,
     /// When it stops being fresh, as the host computed it when storing it; `None` for an
     /// entry read back from a shared store (another gateway may have written it). Workers
-    /// keep their own copies only of entries whose end they know ([`crate::near_cache`]).
+    /// keep their own copies only of entries whose end they know (`near_cache.rs`).
     pub expires_at: Option<std::time::Instant>,
 }
 
