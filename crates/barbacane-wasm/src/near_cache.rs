@@ -90,6 +90,9 @@ pub(crate) fn hit(
         near.key.clear();
         near.key.extend_from_slice(&space.id().to_le_bytes());
         write_key(&mut near.key);
+        if near.copies.is_empty() {
+            return Err(space.key(&near.key[8..]));
+        }
         let now = Instant::now();
         match near.copies.get(near.key.as_slice()) {
             Some(copy) if copy.expires_at > now && copy.generation == space.generation() => {
