@@ -55,6 +55,12 @@ pub struct ServeConfig {
     /// a connection, its requests, their upstream exchanges and plugins stay on one thread.
     /// `0` (the default): one per available core.
     pub workers: usize,
+    /// Let other processes listen on the same address (`SO_REUSEPORT` on Linux), for a binary
+    /// upgrade that starts the new gateway before stopping the old one. Off (the default),
+    /// binding fails when another process listens there: the kernel would otherwise split
+    /// new connections between them without a word, and half the traffic would meet
+    /// whatever the other process runs.
+    pub share_port: bool,
     /// Terminate TLS on the traffic listener (`--tls-cert`, `--tls-key`); plaintext when
     /// `None`.
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
@@ -94,6 +100,7 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             max_connections: 0,
             workers: 0,
+            share_port: false,
             tls: None,
             tracer: None,
         }

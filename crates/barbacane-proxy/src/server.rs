@@ -75,9 +75,17 @@ impl Gateway {
     /// Binds the traffic listener: one socket per worker sharing the address
     /// (`SO_REUSEPORT`: the kernel spreads new connections across them) on Linux, one socket
     /// shared by every worker elsewhere.
+    ///
+    /// Sockets of other processes with `SO_REUSEPORT` on the same address would silently take
+    /// a share of the connections: unless [`ServeConfig::share_port`] allows it, binding
+    /// fails with [`std::io::ErrorKind::AddrInUse`] when another process listens there.
     pub async fn bind(self: &Arc<Self>) -> std::io::Result<Listening> {
         let workers = self.config.worker_count();
-        let first = bind_socket(self.config.listen, workers > 1)?;
+        let share = workers > 1 || self.config.share_port;
+        if share && !self.config.share_port && self.config.listen.port() != 0 {
+            refuse_if_taken(self.config.listen)?;
+        }
+        let first = bind_socket(self.config.listen, share)?;
         let addr = first.local_addr()?;
         let mut sockets = vec![first];
         for _ in 1..workers {
@@ -96,8 +104,23 @@ impl Gateway {
     }
 }
 
-/// A listening socket, not yet registered with any runtime.
-fn bind_socket(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpListener> {
+/// Fails when another socket listens on `addr`: a bind without `SO_REUSEPORT` is refused
+/// by any listener there, whether or not it set the option (the probe never listens).
+fn refuse_if_taken(addr: SocketAddr) -> std::io::Result<()> {
+    let probe = bind_socket_unlistened(addr, false);
+    match probe {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "another process is listening on this address (an older gateway still \
+             running?); stop it first, or pass --share-port to share connections with it",
+        )),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// A socket bound to `addr` (`share`: with `SO_REUSEPORT` on Linux), not listening yet.
+fn bind_socket_unlistened(addr: SocketAddr, share: bool) -> std::io::Result<TcpSocket> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -112,7 +135,14 @@ fn bind_socket(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpLi
     #[cfg(not(target_os = "linux"))]
     let _ = share;
     socket.bind(addr)?;
-    socket.listen(1024)?.into_std()
+    Ok(socket)
+}
+
+/// A listening socket, not yet registered with any runtime.
+fn bind_socket(addr: SocketAddr, share: bool) -> std::io::Result<std::net::TcpListener> {
+    bind_socket_unlistened(addr, share)?
+        .listen(1024)?
+        .into_std()
 }
 
 /// A bound, not yet serving, listener.

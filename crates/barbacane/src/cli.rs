@@ -277,6 +277,11 @@ pub struct ServeOptions {
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub workers: Option<usize>,
+    /// Let other processes listen on the same address and take a share of new connections
+    /// (`SO_REUSEPORT`), e.g. to start a new gateway binary before stopping the old one.
+    /// Without it, `serve` refuses to start when another process listens there.
+    #[arg(long)]
+    pub share_port: bool,
     /// Instances of one plugin configuration alive at once (requests using it concurrently).
     #[arg(long, default_value_t = 1000, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]

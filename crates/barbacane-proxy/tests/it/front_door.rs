@@ -313,6 +313,48 @@ async fn a_stalled_http2_stream_body_gets_408_and_the_connection_lives_on() {
     assert_eq!(again.status(), 200);
 }
 
+/// Another process's `SO_REUSEPORT` listener on the gateway's address would silently take a
+/// share of its connections: binding refuses, naming `--share-port`, unless sharing is asked
+/// for.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_address_another_listener_holds_is_refused_unless_shared() {
+    use barbacane_proxy::{Gateway, Snapshot};
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.set_reuseaddr(true).unwrap();
+    other.set_reuseport(true).unwrap();
+    other.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let other = other.listen(16).unwrap();
+    let addr = other.local_addr().unwrap();
+    let artifact = compile_yaml(&[("api.yaml", SPEC)]).unwrap();
+    let gateway = |share_port| {
+        let snapshot = Snapshot::from_bytes_with(&artifact, &Default::default()).unwrap();
+        Gateway::new(
+            snapshot,
+            ServeConfig {
+                listen: addr,
+                workers: 2,
+                share_port,
+                ..Default::default()
+            },
+        )
+    };
+
+    let refused = gateway(false)
+        .bind()
+        .await
+        .expect_err("the address is taken");
+    assert_eq!(refused.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(refused.to_string().contains("--share-port"), "{refused}");
+
+    let shared = gateway(true).bind().await.expect("shares when asked");
+    assert_eq!(shared.local_addr(), addr);
+    drop(shared);
+    drop(other);
+    let alone = gateway(false).bind().await.expect("free again");
+    assert_eq!(alone.local_addr(), addr);
+}
+
 /// A `Stream` over an mpsc receiver (what `tokio-stream`'s wrapper does, without the crate).
 fn tokio_stream_from<T>(
     mut rx: tokio::sync::mpsc::Receiver<T>,

@@ -114,6 +114,7 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         max_connections: options.max_connections.unwrap_or(0),
         metrics_on_traffic: options.metrics_on_traffic,
         workers: options.workers.unwrap_or(0),
+        share_port: options.share_port,
         tls: None,
         tracer: None,
     }
