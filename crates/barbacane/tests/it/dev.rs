@@ -244,7 +244,16 @@ fn dev_serves_without_its_admin_listener_when_the_default_port_is_taken() {
     let served = eventually(200, EVERY, || {
         crate::support::get(port, "/hello").is_ok_and(|r| r.status == 200)
     });
-    let _ = child.kill();
+    // SIGTERM, not SIGKILL: log lines go through a buffered writer thread, which a graceful
+    // exit flushes and a kill may cut off (the warning would then be lost, not missing).
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let exited = eventually(200, EVERY, || !matches!(child.try_wait(), Ok(None)));
+    if !exited {
+        let _ = child.kill();
+    }
     let out = child.wait_with_output().expect("wait");
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(served, "dev did not serve\n{log}");
