@@ -81,11 +81,10 @@ impl Gateway {
     /// fails with [`std::io::ErrorKind::AddrInUse`] when another process listens there.
     pub async fn bind(self: &Arc<Self>) -> std::io::Result<Listening> {
         let workers = self.config.worker_count();
-        let share = workers > 1 || self.config.share_port;
-        if share && !self.config.share_port && self.config.listen.port() != 0 {
+        if workers > 1 && !self.config.share_port && self.config.listen.port() != 0 {
             refuse_if_taken(self.config.listen)?;
         }
-        let first = bind_socket(self.config.listen, share)?;
+        let first = bind_socket(self.config.listen, workers > 1 || self.config.share_port)?;
         let addr = first.local_addr()?;
         let mut sockets = vec![first];
         for _ in 1..workers {
@@ -107,8 +106,7 @@ impl Gateway {
 /// Fails when another socket listens on `addr`: a bind without `SO_REUSEPORT` is refused
 /// by any listener there, whether or not it set the option (the probe never listens).
 fn refuse_if_taken(addr: SocketAddr) -> std::io::Result<()> {
-    let probe = bind_socket_unlistened(addr, false);
-    match probe {
+    match bind_socket_unlistened(addr, false) {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,
             "another process is listening on this address (an older gateway still \

@@ -87,11 +87,9 @@ pub(crate) fn hit(
     write_key: impl FnOnce(&mut Vec<u8>),
 ) -> Result<ResponseState, CacheKey> {
     NEAR.with_borrow_mut(|near| {
-        near.key.clear();
-        near.key.extend_from_slice(&space.id().to_le_bytes());
-        write_key(&mut near.key);
+        near.set_key(space, write_key);
         if near.copies.is_empty() {
-            return Err(space.key(&near.key[8..]));
+            return Err(space.key(near.plugin_key()));
         }
         let now = Instant::now();
         match near.copies.get(near.key.as_slice()) {
@@ -116,7 +114,7 @@ pub(crate) fn hit(
             }
             None => {}
         }
-        Err(space.key(&near.key[8..]))
+        Err(space.key(near.plugin_key()))
     })
 }
 
@@ -139,9 +137,7 @@ pub(crate) fn offer(
             return;
         }
         near.candidates = 0;
-        near.key.clear();
-        near.key.extend_from_slice(&space.id().to_le_bytes());
-        write_key(&mut near.key);
+        near.set_key(space, write_key);
         let weight = near.key.len() + entry.weight() as usize;
         if weight > MAX_ENTRY_BYTES {
             return;
@@ -173,7 +169,22 @@ pub(crate) fn offer(
     });
 }
 
+/// Bytes of the space's id at the start of a near key.
+const ID_BYTES: usize = std::mem::size_of::<u64>();
+
 impl Near {
+    /// Makes `key` the space's id followed by the key `write_key` builds.
+    fn set_key(&mut self, space: &KeySpace, write_key: impl FnOnce(&mut Vec<u8>)) {
+        self.key.clear();
+        self.key.extend_from_slice(&space.id().to_le_bytes());
+        write_key(&mut self.key);
+    }
+
+    /// The plugin's own key bytes in `key` (what the shared store's key hashes).
+    fn plugin_key(&self) -> &[u8] {
+        &self.key[ID_BYTES..]
+    }
+
     /// Frees room for a copy of `weight` bytes: expired copies first (at most once per
     /// [`SWEEP_EVERY`]), then any.
     fn make_room(&mut self, weight: usize, now: Instant) {
