@@ -58,11 +58,14 @@ impl ResponseCache for RedisCache {
         let conn = Arc::clone(&self.conn);
         let key = self.key(key);
         Box::pin(async move {
-            let mut c = conn.current().map_err(CacheError::Unavailable)?;
+            let (mut c, ticket) = conn.current().await.map_err(CacheError::Unavailable)?;
             let mut cmd = redis::cmd("GET");
             cmd.arg(&key);
             let call = cmd.query_async::<Option<Vec<u8>>>(&mut c);
-            let found = conn.answer(call).await.map_err(CacheError::Unavailable)?;
+            let found = conn
+                .answer(ticket, call)
+                .await
+                .map_err(CacheError::Unavailable)?;
             Ok(found.and_then(|bytes| cache_codec::decode(bytes.into()).map(Arc::new)))
         })
     }
@@ -73,11 +76,13 @@ impl ResponseCache for RedisCache {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         Box::pin(async move {
             let bytes = cache_codec::encode(&response);
-            let mut c = conn.current().map_err(CacheError::Unavailable)?;
+            let (mut c, ticket) = conn.current().await.map_err(CacheError::Unavailable)?;
             let mut cmd = redis::cmd("SET");
             cmd.arg(&key).arg(bytes).arg("PX").arg(ttl_ms);
             let call = cmd.query_async::<()>(&mut c);
-            conn.answer(call).await.map_err(CacheError::Unavailable)
+            conn.answer(ticket, call)
+                .await
+                .map_err(CacheError::Unavailable)
         })
     }
 }

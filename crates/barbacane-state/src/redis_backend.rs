@@ -105,12 +105,14 @@ impl RateLimiter for RedisLimiter {
         let script = Arc::clone(&self.script);
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         Box::pin(async move {
-            let mut c = conn.current().map_err(LimitError::Unavailable)?;
+            let (mut c, ticket) = conn.current().await.map_err(LimitError::Unavailable)?;
             let mut invocation = script.key(&key);
             invocation.arg(quota).arg(window_ms);
             let call = invocation.invoke_async::<(u64, u64, u64)>(&mut c);
-            let (allowed, remaining, reset_ms) =
-                conn.answer(call).await.map_err(LimitError::Unavailable)?;
+            let (allowed, remaining, reset_ms) = conn
+                .answer(ticket, call)
+                .await
+                .map_err(LimitError::Unavailable)?;
             Ok(Decision {
                 allowed: allowed == 1,
                 limit: quota,

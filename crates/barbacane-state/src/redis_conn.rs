@@ -1,14 +1,23 @@
-//! One Redis connection shared by the state kept there (quotas, cached responses), and what
+//! The connection to Redis shared by the state kept there (quotas, cached responses), and what
 //! happens when Redis goes away: calls fail fast ([`ANSWER_TIMEOUT`], or at once without a
 //! connection), a warning is logged once when Redis becomes unreachable and an info line
-//! when it is back, and in between one background task reconnects with a backoff from
-//! 100 ms to 2 s. The gateway never stops serving because of Redis.
+//! when it is back, and in between the gateway reconnects with a backoff from 100 ms to 2 s.
+//! The gateway never stops serving because of Redis.
+//!
+//! Each thread that calls Redis has its own multiplexed connection, opened on that thread's
+//! runtime: on the data plane's single-threaded workers the connection's driver task then
+//! runs on the worker that sends the commands, so a command and its answer never wake
+//! another thread (one shared connection driven elsewhere cost two cross-thread wakeups per
+//! call). What is about Redis rather than one connection stays process-wide: whether it is
+//! down, the once-per-outage warning, and which outage each connection has outlived.
 
 use redis::aio::MultiplexedConnection;
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Longest wait for one answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(250);
@@ -26,13 +35,54 @@ impl std::fmt::Display for StateUrlError {
 
 impl std::error::Error for StateUrlError {}
 
-/// A lazily connected, self-healing connection to one Redis.
+/// A lazily connected, self-healing connection to one Redis, one per calling thread.
 pub struct RedisConn {
     client: redis::Client,
-    conn: Mutex<Option<MultiplexedConnection>>,
+    /// Which of this thread's [`Slot`]s is this connection's.
+    id: u64,
     down: AtomicBool,
-    reconnecting: AtomicBool,
+    /// Outages reported so far: a connection made before the current outage began failing
+    /// later reports nothing (its failure is that outage's, already reported).
+    outages: AtomicU64,
     display: String,
+}
+
+/// One thread's connection to one Redis, and its reconnection.
+struct Slot {
+    /// The connection and the outage count when it was made.
+    conn: Mutex<Option<(MultiplexedConnection, u64)>>,
+    reconnecting: AtomicBool,
+    /// Woken when a connection is made.
+    ready: Notify,
+}
+
+impl Slot {
+    fn get(&self) -> Option<(MultiplexedConnection, u64)> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, conn: Option<(MultiplexedConnection, u64)>) {
+        *self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = conn;
+    }
+}
+
+thread_local! {
+    /// This thread's slots, by [`RedisConn::id`] (a process has one; tests a few).
+    static SLOTS: RefCell<Vec<(u64, Arc<Slot>)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// What a command's answer needs to know about the connection it was sent on.
+pub(crate) struct Ticket {
+    slot: Arc<Slot>,
+    made_in: u64,
 }
 
 impl std::fmt::Debug for RedisConn {
@@ -75,9 +125,9 @@ impl RedisConn {
         };
         Ok(RedisConn {
             client,
-            conn: Mutex::new(None),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             down: AtomicBool::new(false),
-            reconnecting: AtomicBool::new(false),
+            outages: AtomicU64::new(0),
             display: redact(url),
         })
     }
@@ -87,13 +137,15 @@ impl RedisConn {
         &self.display
     }
 
-    /// Connects now, waiting up to `timeout`; true when connected. (Startup calls it so that
-    /// the first requests find a connection; a failure only logs.)
+    /// Connects this thread now, waiting up to `timeout`; true when connected. (Startup
+    /// calls it to learn whether Redis is reachable; a failure only logs. Each worker
+    /// thread connects on its first call.)
     pub async fn connect(self: &Arc<Self>, timeout: Duration) -> bool {
-        RedisConn::start_reconnect(self);
+        let slot = self.slot();
+        RedisConn::start_reconnect(self, &slot);
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.slot().is_some() {
+            if slot.get().is_some() {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -101,25 +153,51 @@ impl RedisConn {
         false
     }
 
-    fn slot(&self) -> Option<MultiplexedConnection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    /// This thread's slot, made on first use.
+    fn slot(&self) -> Arc<Slot> {
+        SLOTS.with(|slots| {
+            let mut slots = slots.borrow_mut();
+            if let Some((_, slot)) = slots.iter().find(|(id, _)| *id == self.id) {
+                return Arc::clone(slot);
+            }
+            let slot = Arc::new(Slot {
+                conn: Mutex::new(None),
+                reconnecting: AtomicBool::new(false),
+                ready: Notify::new(),
+            });
+            slots.push((self.id, Arc::clone(&slot)));
+            slot
+        })
     }
 
-    /// The connection, or why there is none (a reconnection is then under way).
-    pub(crate) fn current(self: &Arc<Self>) -> Result<MultiplexedConnection, String> {
-        self.slot().ok_or_else(|| {
-            RedisConn::start_reconnect(self);
-            format!("no connection to {}", self.display)
-        })
+    /// This thread's connection, or why there is none (a reconnection is then under way).
+    /// A thread's first call, while Redis is thought reachable, waits for its connection to
+    /// be made (at most [`ANSWER_TIMEOUT`]) rather than failing.
+    pub(crate) async fn current(
+        self: &Arc<Self>,
+    ) -> Result<(MultiplexedConnection, Ticket), String> {
+        let slot = self.slot();
+        if let Some((conn, made_in)) = slot.get() {
+            return Ok((conn, Ticket { slot, made_in }));
+        }
+        {
+            let ready = slot.ready.notified();
+            RedisConn::start_reconnect(self, &slot);
+            if slot.get().is_none() && !self.down.load(Ordering::SeqCst) {
+                let _ = tokio::time::timeout(ANSWER_TIMEOUT, ready).await;
+            }
+        }
+        match slot.get() {
+            Some((conn, made_in)) => Ok((conn, Ticket { slot, made_in })),
+            None => Err(format!("no connection to {}", self.display)),
+        }
     }
 
     /// Awaits one command's answer, at most [`ANSWER_TIMEOUT`]; a dropped connection or a
     /// timeout marks Redis as down (and starts reconnecting).
     pub(crate) async fn answer<T>(
         self: &Arc<Self>,
+        ticket: Ticket,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, String> {
         match tokio::time::timeout(ANSWER_TIMEOUT, call).await {
@@ -127,12 +205,12 @@ impl RedisConn {
             Ok(Err(e)) => {
                 let why = e.to_string();
                 if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
-                    self.lost(&why);
+                    self.lost(&ticket, &why);
                 }
                 Err(why)
             }
             Err(_) => {
-                self.lost("no answer within the timeout");
+                self.lost(&ticket, "no answer within the timeout");
                 Err(format!(
                     "{} did not answer within {} ms",
                     self.display,
@@ -142,60 +220,63 @@ impl RedisConn {
         }
     }
 
-    fn lost(self: &Arc<Self>, why: &str) {
-        *self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    fn lost(self: &Arc<Self>, ticket: &Ticket, why: &str) {
+        ticket.slot.set(None);
+        // A connection older than the current outage fails for a reason already reported.
+        if ticket.made_in == self.outages.load(Ordering::SeqCst) {
+            self.report_down(why);
+        }
+        RedisConn::start_reconnect(self, &ticket.slot);
+    }
+
+    fn report_down(&self, why: &str) {
         if !self.down.swap(true, Ordering::SeqCst) {
+            self.outages.fetch_add(1, Ordering::SeqCst);
             tracing::warn!(server = %self.display, error = why,
                 "shared state unreachable: quotas and the shared cache are unavailable until it is back (plugins' fail_open decides)");
         }
-        RedisConn::start_reconnect(self);
     }
 
-    /// One reconnecting task at a time, on the runtime of the request that noticed.
-    fn start_reconnect(this: &Arc<Self>) {
-        if this.reconnecting.swap(true, Ordering::SeqCst) {
+    /// One reconnecting task per slot at a time, on the runtime of the call that noticed
+    /// (on a worker, that worker's own runtime: the connection's driver runs there).
+    fn start_reconnect(this: &Arc<Self>, slot: &Arc<Slot>) {
+        if slot.reconnecting.swap(true, Ordering::SeqCst) {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            this.reconnecting.store(false, Ordering::SeqCst);
+            slot.reconnecting.store(false, Ordering::SeqCst);
             return;
         };
         let inner = Arc::clone(this);
+        let slot = Arc::clone(slot);
         handle.spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(CONNECT_TIMEOUT)
                     .set_response_timeout(ANSWER_TIMEOUT);
+                let made_in = inner.outages.load(Ordering::SeqCst);
                 match inner
                     .client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
                 {
                     Ok(conn) => {
-                        *inner
-                            .conn
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(conn);
+                        slot.set(Some((conn, made_in)));
+                        slot.ready.notify_waiters();
                         if inner.down.swap(false, Ordering::SeqCst) {
                             tracing::info!(server = %inner.display, "shared state reachable again");
                         }
                         break;
                     }
                     Err(e) => {
-                        if !inner.down.swap(true, Ordering::SeqCst) {
-                            tracing::warn!(server = %inner.display, error = %e,
-                                "shared state unreachable: quotas and the shared cache are unavailable until it is back (plugins' fail_open decides)");
-                        }
+                        inner.report_down(&e.to_string());
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(2));
                     }
                 }
             }
-            inner.reconnecting.store(false, Ordering::SeqCst);
+            slot.reconnecting.store(false, Ordering::SeqCst);
         });
     }
 }
