@@ -215,7 +215,7 @@ impl Capability {
             ],
             Capability::Http => &["call", "response_body", "send_detached"],
             Capability::Secrets => &["get"],
-            Capability::Ratelimit => &["take", "take_into", "report"],
+            Capability::Ratelimit => &["take", "take_into", "report", "host_policy"],
             Capability::Crypto => &[
                 "verify",
                 "hmac",

@@ -391,27 +391,30 @@ where
         let (ran, flow) = if entry.middlewares.is_empty() {
             (None, Flow::Continue)
         } else {
-            let (ran, flow) = match middleware::head_hit(&entry.middlewares, &parts, spans).await {
-                Ok(answered) => answered,
-                // Boxed (and `on_response` below): only requests that run plugins pay the
-                // allocation, noise next to plugin calls, and every other request's future
-                // stays small. Cache hits answered above do not.
-                Err(first) => {
-                    if config.tracer.is_none() {
-                        crate::trace::apply(trace, &mut parts.headers);
-                    }
-                    Box::pin(middleware::on_request(
-                        &entry.middlewares,
-                        first,
-                        &mut parts,
-                        &mut buffered,
-                        peer.map(|a| a.ip()),
-                        path_params,
-                        spans,
-                    ))
+            let (ran, flow) =
+                match middleware::head(&entry.middlewares, &parts, peer.map(|a| a.ip()), spans)
                     .await
-                }
-            };
+                {
+                    Ok(answered) => answered,
+                    // Boxed (and `on_response` below): only requests that run plugins pay the
+                    // allocation, noise next to plugin calls, and every other request's future
+                    // stays small. Cache hits answered above do not.
+                    Err(resume) => {
+                        if config.tracer.is_none() {
+                            crate::trace::apply(trace, &mut parts.headers);
+                        }
+                        Box::pin(middleware::on_request(
+                            &entry.middlewares,
+                            resume,
+                            &mut parts,
+                            &mut buffered,
+                            peer.map(|a| a.ip()),
+                            path_params,
+                            spans,
+                        ))
+                        .await
+                    }
+                };
             (Some(ran), flow)
         };
         let answered = match flow {

@@ -40,6 +40,9 @@ struct Shared {
     body_flags: std::sync::atomic::AtomicU8,
     /// The key rule `init` declared with `cache.serve_hits`, when the gateway has a cache.
     hit_rule: std::sync::OnceLock<Arc<crate::cache_hits::HitRule>>,
+    /// The policy `init` declared with `ratelimit.host_policy`, when the gateway has a
+    /// limiter.
+    limit_rule: std::sync::OnceLock<Arc<crate::limit_rule::LimitRule>>,
     /// The plugin's process-wide statistics.
     stats: Arc<crate::stats::PluginStats>,
 }
@@ -128,6 +131,7 @@ impl Prepared {
                 pool,
                 body_flags: std::sync::atomic::AtomicU8::new(0),
                 hit_rule: std::sync::OnceLock::new(),
+                limit_rule: std::sync::OnceLock::new(),
                 stats: crate::stats::for_plugin(&plugin.manifest.name),
             }),
             plugin,
@@ -176,6 +180,9 @@ impl Prepared {
         if let (Some(rule), Some(_)) = (&state.hit_rule, &self.plugin.cache) {
             let _ = self.shared.hit_rule.set(Arc::clone(rule));
         }
+        if let (Some(rule), Some(_)) = (&state.limit_rule, &self.plugin.limiter) {
+            let _ = self.shared.limit_rule.set(Arc::clone(rule));
+        }
     }
 
     /// Whether the gateway serves this middleware's cache hits itself (its `init` declared
@@ -193,6 +200,25 @@ impl Prepared {
         let rule = self.shared.hit_rule.get()?;
         let (cache, space) = self.plugin.cache.as_ref()?;
         Some(crate::cache_hits::serve(rule, cache, space, request).await)
+    }
+
+    /// Whether the gateway decides this middleware's requests itself (its `init` declared a
+    /// policy with `ratelimit.host_policy`): call [`Prepared::decide_limit`] instead of
+    /// starting it.
+    pub fn decides_limits(&self) -> bool {
+        self.shared.limit_rule.get().is_some()
+    }
+
+    /// The gateway's side of `ratelimit.host_policy`: the decision for `request` from
+    /// `client_ip` (see [`crate::LimitStep`]). `None` when it declared no policy.
+    pub async fn decide_limit(
+        &self,
+        request: crate::cache_hits::Head<'_>,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Option<crate::LimitStep> {
+        let rule = self.shared.limit_rule.get()?;
+        let limiter = self.plugin.limiter.as_ref()?;
+        Some(rule.decide(limiter, request, client_ip).await)
     }
 
     /// Initialized instances waiting for a request.
@@ -224,6 +250,7 @@ impl Prepared {
             cache_lease: None,
             cache_pre: None,
             hit_rule: None,
+            limit_rule: None,
             body_flags: 0,
             deadline_ticks,
             stats: Some(Arc::clone(&self.shared.stats)),

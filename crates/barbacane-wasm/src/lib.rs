@@ -30,6 +30,7 @@ mod error;
 mod events;
 mod host;
 mod instance;
+mod limit_rule;
 mod limiter;
 mod memory;
 mod near_cache;
@@ -52,6 +53,7 @@ pub use events::{
     PublishError, PublishFuture,
 };
 pub use instance::{BodyNeeds, Call, PoolOptions, Prepared, StartError};
+pub use limit_rule::LimitStep;
 pub use limiter::{Decision, LimitError, LimitFuture, RateLimiter};
 pub use outbound::{
     DEFAULT_TIMEOUT, HttpClient, MAX_RESPONSE_BODY, MAX_TIMEOUT, OutboundError, OutboundFuture,

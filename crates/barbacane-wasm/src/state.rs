@@ -109,6 +109,8 @@ pub(crate) struct HostState {
     pub(crate) cache_pre: Option<crate::cache_hits::PreLookup>,
     /// The key rule `cache.serve_hits` declared during `init`.
     pub(crate) hit_rule: Option<Arc<crate::cache_hits::HitRule>>,
+    /// The policy `ratelimit.host_policy` declared during `init`.
+    pub(crate) limit_rule: Option<Arc<crate::limit_rule::LimitRule>>,
     /// What `core.buffer_bodies` asked for during `init` (bit 0 request, bit 1 response).
     pub(crate) body_flags: u8,
     /// Epoch ticks each guest call may run (reset after an outbound call returns).

@@ -87,10 +87,20 @@
 //! the plugin per request instead of two. Give each use in a chain its own `policy_name` so
 //! their fields can be told apart.
 //!
+//! **The gateway decides by itself** when it can: `init` hands it the whole policy
+//! (`ratelimit::host_policy`: the bucket prefix, quota, window, partition, trusted proxies,
+//! `fail_open`, the members of both fields and the 429 and 503 bodies built here), and the
+//! gateway then takes each unit, adds the fields and answers refusals exactly as above,
+//! without entering the plugin (an instance checkout and a host call per request cost more
+//! than the decision). Partitions by `context:` stay with `on_request`: the context is
+//! written by other plugins during the request. The client address is worked out by the same
+//! code in both places (the `barbacane-client-ip` crate).
+//!
 //! Capabilities: `request`, `response`, `context`, `ratelimit`, `log`.
 
 use std::net::IpAddr;
 
+use barbacane_client_ip::{Cidr, canonical};
 use barbacane_plugin_sdk::hooks;
 use barbacane_plugin_sdk::log;
 use barbacane_plugin_sdk::prelude::*;
@@ -159,96 +169,6 @@ enum Partition {
     Context(String),
 }
 
-/// An address block. Addresses are kept as 128 bits, IPv4 in the top 32, so both families
-/// mask the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
-    v4: bool,
-    bits: u128,
-    prefix: u32,
-}
-
-fn ip_bits(ip: IpAddr) -> (bool, u128) {
-    match ip {
-        IpAddr::V4(v4) => (true, u128::from(u32::from(v4)) << 96),
-        IpAddr::V6(v6) => (false, u128::from(v6)),
-    }
-}
-
-fn mask(prefix: u32) -> u128 {
-    u128::MAX.checked_shl(128 - prefix).unwrap_or(0)
-}
-
-impl Cidr {
-    /// `a.b.c.d/n`, `x:y::/n`, or a bare address (that address alone). An IPv4-mapped IPv6
-    /// block (`::ffff:10.0.0.0/104`) is read as the IPv4 block it maps.
-    fn parse(entry: &str) -> Option<Cidr> {
-        let (addr, prefix) = match entry.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (entry, None),
-        };
-        let addr: IpAddr = addr.parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u32>().ok().filter(|p| *p <= max)?
-            }
-            Some(_) => return None,
-        };
-        let (addr, prefix) = match addr {
-            IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
-                Some(v4) => (IpAddr::V4(v4), prefix - 96),
-                None => (addr, prefix),
-            },
-            _ => (addr, prefix),
-        };
-        let (v4, bits) = ip_bits(addr);
-        Some(Cidr {
-            v4,
-            bits: bits & mask(prefix),
-            prefix,
-        })
-    }
-
-    /// Whether `ip` (canonical) is in the block.
-    fn contains(&self, ip: IpAddr) -> bool {
-        let (v4, bits) = ip_bits(ip);
-        v4 == self.v4 && bits & mask(self.prefix) == self.bits
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (as dual-stack sockets report IPv4 peers) as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-/// An `X-Forwarded-For` entry: an address, optionally with a port (`a.b.c.d:port`,
-/// `[v6]`, `[v6]:port`).
-fn forwarded_ip(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(canonical(ip));
-    }
-    let is_port = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
-    let ip = if let Some(rest) = entry.strip_prefix('[') {
-        let (inside, after) = rest.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
-            return None;
-        }
-        IpAddr::V6(inside.parse().ok()?)
-    } else {
-        let (addr, port) = entry.split_once(':')?;
-        if !is_port(port) {
-            return None;
-        }
-        IpAddr::V4(addr.parse().ok()?)
-    };
-    Some(canonical(ip))
-}
-
 /// 1 to 64 printable ASCII characters without `"` or `\`: a valid Structured Field string
 /// as it is, with no escaping.
 fn valid_policy_name(name: &str) -> bool {
@@ -306,31 +226,18 @@ fn seconds(ms: u64) -> u64 {
 }
 
 impl RateLimit {
-    fn trusted(&self, ip: IpAddr) -> bool {
-        self.policy.proxies.iter().any(|c| c.contains(ip))
-    }
-
     /// The client's address: the peer, or what the trusted proxies in front of it saw.
     fn client_address(&self, request: &Request) -> Option<IpAddr> {
         let peer = canonical(request.client_ip()?.parse().ok()?);
-        if !self.trusted(peer) {
+        if !self.policy.proxies.iter().any(|c| c.contains(peer)) {
             return Some(peer);
         }
         let values = request.header_values(X_FORWARDED_FOR);
-        let entries = values
-            .iter()
-            .rev()
-            .flat_map(|v| v.rsplit(','))
-            .map(str::trim)
-            .filter(|e| !e.is_empty());
-        for entry in entries {
-            match forwarded_ip(entry) {
-                Some(ip) if self.trusted(ip) => continue,
-                Some(ip) => return Some(ip),
-                None => break,
-            }
-        }
-        Some(peer)
+        Some(barbacane_client_ip::client_address(
+            peer,
+            &self.policy.proxies,
+            values.iter().map(String::as_str),
+        ))
     }
 
     /// `kind:value` of the request's partition.
@@ -368,6 +275,37 @@ impl RateLimit {
         .header(RATELIMIT_POLICY, self.policy.policy_member.as_str())
         .header(RATELIMIT, self.ratelimit_member(0, reset_s))
     }
+}
+
+impl RateLimit {
+    /// Hands the gateway this policy when it can decide requests as `on_request` does (every
+    /// partition but `context:`, whose values other plugins set during the request): it then
+    /// answers them itself, with the same buckets, fields and bodies, without calling the
+    /// plugin. A gateway that declines leaves `on_request` to decide.
+    fn declare_to_host(&self) {
+        let partition = match &self.policy.partition {
+            Partition::ClientIp => "client_ip".to_owned(),
+            Partition::Header(name) => format!("header:{name}"),
+            Partition::Context(_) => return,
+        };
+        let declared = ratelimit::HostPolicy {
+            bucket: self.policy.key_prefix.clone(),
+            quota: self.quota,
+            window_ms: self.policy.window_ms,
+            partition,
+            trusted_proxies: self.trusted_proxies.clone(),
+            fail_open: self.fail_open,
+            policy: self.policy.policy_member.clone(),
+            name: self.policy.name_item.clone(),
+            refused_body: body_text(self.too_many_requests(0)),
+            unavailable_body: body_text(unavailable()),
+        };
+        let _ = ratelimit::host_policy(&declared);
+    }
+}
+
+fn body_text(response: OutgoingResponse) -> String {
+    String::from_utf8_lossy(&response.body).into_owned()
 }
 
 fn unavailable() -> OutgoingResponse {
@@ -441,6 +379,7 @@ impl Middleware for RateLimit {
                 "Rate limit exceeded: {quota} {requests} per {window} s (policy \"{name}\")"
             ),
         };
+        self.declare_to_host();
         Ok(())
     }
 

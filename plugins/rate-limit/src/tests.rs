@@ -619,25 +619,38 @@ fn bad_configurations_are_refused_with_a_reason() {
 }
 
 #[test]
-fn cidrs_match_their_family_and_prefix() {
-    let ip = |s: &str| canonical(s.parse().unwrap());
-    let cidr = |s: &str| Cidr::parse(s).unwrap();
-    assert!(cidr("10.0.0.0/8").contains(ip("10.255.0.1")));
-    assert!(!cidr("10.0.0.0/8").contains(ip("11.0.0.1")));
-    // Host bits are ignored.
-    assert_eq!(cidr("10.1.2.3/8"), cidr("10.0.0.0/8"));
-    assert!(cidr("0.0.0.0/0").contains(ip("203.0.113.1")));
-    assert!(!cidr("0.0.0.0/0").contains(ip("2001:db8::1")));
-    assert!(cidr("::/0").contains(ip("2001:db8::1")));
-    assert!(!cidr("::/0").contains(ip("203.0.113.1")));
-    assert!(cidr("192.0.2.10").contains(ip("192.0.2.10")));
-    assert!(!cidr("192.0.2.10").contains(ip("192.0.2.11")));
-    assert!(cidr("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
-    assert!(!cidr("2001:db8::/32").contains(ip("2001:db9::1")));
-    assert!(cidr("fd00::1/128").contains(ip("fd00::1")));
-    // IPv4-mapped blocks and addresses are IPv4.
-    assert_eq!(cidr("::ffff:10.0.0.0/104"), cidr("10.0.0.0/8"));
-    assert!(cidr("10.0.0.0/8").contains(ip("::ffff:10.9.9.9")));
+fn the_policy_is_declared_to_the_gateway_unless_partitioned_by_context() {
+    let host = FakeHost::new();
+    let plugin = limiter(json!({
+        "quota": 1, "window": 10, "policy_name": "per-key",
+        "partition_key": "header:X-Api-Key", "trusted_proxies": ["10.0.0.0/8"], "fail_open": true,
+    }));
+    let declared: Value = serde_json::from_str(&host.host_policy().unwrap()).unwrap();
+    assert_eq!(
+        declared,
+        json!({
+            "bucket": "per-key:1:10:",
+            "quota": 1,
+            "window_ms": 10_000,
+            "partition": "header:x-api-key",
+            "trusted_proxies": ["10.0.0.0/8"],
+            "fail_open": true,
+            "policy": "\"per-key\";q=1;w=10",
+            "name": "\"per-key\"",
+            "refused_body": String::from_utf8(plugin.too_many_requests(0).body).unwrap(),
+            "unavailable_body": String::from_utf8(unavailable().body).unwrap(),
+        })
+    );
+    let refused: Value = serde_json::from_str(declared["refused_body"].as_str().unwrap()).unwrap();
+    assert_eq!(refused["type"], "urn:barbacane:error:rate-limited");
+    assert_eq!(
+        refused["detail"],
+        "Rate limit exceeded: 1 request per 10 s (policy \"per-key\")"
+    );
+
+    let host = FakeHost::new();
+    limiter(json!({"quota": 1, "window": 10, "partition_key": "context:sub"}));
+    assert_eq!(host.host_policy(), None);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! instance: a request cancelled mid-chain never returns a half-run instance).
 
 use barbacane_plugin_abi::Action;
-use barbacane_wasm::{CacheStep, Call, ExchangeState, Prepared, ResponseState};
+use barbacane_wasm::{CacheStep, Call, ExchangeState, LimitStep, Prepared, ResponseState};
 use bytes::Bytes;
 use http::Response;
 use http::request::Parts;
@@ -51,37 +51,100 @@ pub(crate) enum Flow {
     Failed(GatewayError),
 }
 
-/// A caching middleware first in the chain whose hits the gateway serves (the usual place
-/// for `x-barbacane-cache`): a hit answers here, before any request state is built for
-/// plugins and without the chain's future (which callers box). Otherwise `Err` carries the
-/// head's cache step for [`on_request`].
-pub(crate) async fn head_hit(
+/// Where [`on_request`] picks the chain up after [`head`].
+pub(crate) struct Resume {
+    /// The first middleware the host could not settle by itself.
+    at: usize,
+    /// What the host found for it, when it serves that middleware's cache hits.
+    step: Option<CacheStep>,
+    /// Rate-limit members of the host-decided middlewares before it.
+    fields: Vec<barbacane_wasm::RateLimitFields>,
+}
+
+/// The middlewares at the head of the chain that the gateway settles itself: cache hits
+/// (`cache.serve_hits`, the usual place for `x-barbacane-cache`) and rate limits
+/// (`ratelimit.host_policy`, `x-barbacane-ratelimit`). They are decided here, before any
+/// request state is built for plugins and without the chain's future (which callers box):
+/// a hit or a refusal answers, and a chain made only of them ends here. Otherwise `Err` says
+/// where [`on_request`] picks up.
+pub(crate) async fn head(
     chain: &[Prepared],
     parts: &Parts,
+    client_ip: Option<std::net::IpAddr>,
     spans: &mut Spans,
-) -> Result<(Ran, Flow), Option<CacheStep>> {
-    let Some(head) = chain.first().filter(|head| head.serves_hits()) else {
-        return Err(None);
+) -> Result<(Ran, Flow), Resume> {
+    let mut fields = Vec::new();
+    let settled = |fields, flow| {
+        let ran = Ran {
+            calls: Vec::new(),
+            rate_limit_fields: fields,
+            wants_response_body: false,
+            context: client_context(parts),
+        };
+        (ran, flow)
     };
-    let started = spans.mark();
-    let request = barbacane_wasm::Head {
-        method: &parts.method,
-        uri: &parts.uri,
-        headers: &parts.headers,
-    };
-    match head.serve_cached(request).await {
-        Some(CacheStep::Hit(response)) => {
-            served_hit(head, spans, started);
-            let ran = Ran {
-                calls: Vec::new(),
-                rate_limit_fields: Vec::new(),
-                wants_response_body: false,
-                context: client_context(parts),
-            };
-            Ok((ran, Flow::Respond(into_response(response))))
+    for (at, prepared) in chain.iter().enumerate() {
+        let request = barbacane_wasm::Head {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        let started = spans.mark();
+        if prepared.serves_hits() {
+            match prepared.serve_cached(request).await {
+                Some(CacheStep::Hit(response)) => {
+                    served_hit(prepared, spans, started);
+                    return Ok(settled(fields, Flow::Respond(into_response(response))));
+                }
+                Some(CacheStep::Bypass) => continue,
+                step => return Err(Resume { at, step, fields }),
+            }
         }
-        step => Err(step),
+        match prepared.decide_limit(request, client_ip).await {
+            Some(step) => {
+                if let Some(answer) = decided(prepared, step, &mut fields, spans, started) {
+                    return Ok(settled(fields, Flow::Respond(answer)));
+                }
+            }
+            None => {
+                return Err(Resume {
+                    at,
+                    step: None,
+                    fields,
+                });
+            }
+        }
     }
+    Ok(settled(fields, Flow::Continue))
+}
+
+/// Applies a rate limit the host decided for `prepared`: an allowed request's members join
+/// `fields`; a refusal is the answer (and the middleware's short circuit).
+fn decided(
+    prepared: &Prepared,
+    step: LimitStep,
+    fields: &mut Vec<barbacane_wasm::RateLimitFields>,
+    spans: &mut Spans,
+    started: u64,
+) -> Option<Response<Body>> {
+    let answer = match step {
+        LimitStep::Allowed(members) => {
+            fields.push(members);
+            None
+        }
+        LimitStep::Skipped => None,
+        LimitStep::Respond(response) => {
+            prepared.stats().short_circuits.add(1);
+            Some(into_response(response))
+        }
+    };
+    spans.close("barbacane.middleware", started, |span| {
+        describe(span, prepared.name(), "request");
+        if answer.is_some() {
+            span.attr("barbacane.short_circuit", true);
+        }
+    });
+    answer
 }
 
 /// The context a request starts with: its verified client certificate's fields.
@@ -93,12 +156,12 @@ fn client_context(parts: &Parts) -> std::collections::BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Runs `on_request` of each middleware, after [`head_hit`] (`first`: what it found for the
-/// chain's head). Returns the instances that ran and how the chain ended. The request parts
-/// (and buffered body) carry the plugins' changes.
+/// Runs `on_request` of each middleware from where [`head`] stopped. Returns the instances
+/// that ran and how the chain ended. The request parts (and buffered body) carry the
+/// plugins' changes.
 pub(crate) async fn on_request(
     chain: &[Prepared],
-    mut first: Option<CacheStep>,
+    resume: Resume,
     parts: &mut Parts,
     body: &mut Option<Bytes>,
     client_ip: Option<std::net::IpAddr>,
@@ -119,23 +182,45 @@ pub(crate) async fn on_request(
         path_params: path_params(),
         traced: spans.0.is_some(),
         guest_spans: Vec::new(),
-        rate_limit_fields: Vec::new(),
+        rate_limit_fields: resume.fields,
     };
-    let mut calls = Vec::with_capacity(chain.len());
+    let mut first = resume.step;
+    let mut calls = Vec::with_capacity(chain.len() - resume.at);
     let mut flow = Flow::Continue;
     let mut wants_response_body = false;
-    for (i, prepared) in chain.iter().enumerate() {
+    for (i, prepared) in chain.iter().enumerate().skip(resume.at) {
         let started = spans.mark();
         let timer = std::time::Instant::now();
         // A caching middleware whose hits the gateway serves itself: a hit answers here,
-        // without checking out its instance (the chain's head was looked up above).
-        let step = if i == 0 {
+        // without checking out its instance (where `head` stopped, it was looked up there).
+        let step = if i == resume.at {
             first.take()
         } else if prepared.serves_hits() {
             prepared.serve_cached((&exchange).into()).await
         } else {
             None
         };
+        // A rate limit the gateway decides itself (further down the chain, on the request as
+        // the plugins before it left it).
+        if step.is_none()
+            && let Some(limit) = prepared
+                .decide_limit((&exchange).into(), exchange.client_ip)
+                .await
+        {
+            match decided(
+                prepared,
+                limit,
+                &mut exchange.rate_limit_fields,
+                spans,
+                started,
+            ) {
+                Some(answer) => {
+                    flow = Flow::Respond(answer);
+                    break;
+                }
+                None => continue,
+            }
+        }
         let handed = match step {
             Some(CacheStep::Hit(response)) => {
                 served_hit(prepared, spans, started);

@@ -46,12 +46,19 @@ pub(crate) async fn answer(
 ) -> Result<Response<Body>, GatewayError> {
     let mut body = None;
     let mut spans = Default::default();
-    let (ran, flow) = match middleware::head_hit(&entry.middlewares, &parts, &mut spans).await {
+    let (ran, flow) = match middleware::head(
+        &entry.middlewares,
+        &parts,
+        peer.map(|a| a.ip()),
+        &mut spans,
+    )
+    .await
+    {
         Ok(answered) => answered,
-        Err(first) => {
+        Err(resume) => {
             middleware::on_request(
                 &entry.middlewares,
-                first,
+                resume,
                 &mut parts,
                 &mut body,
                 peer.map(|a| a.ip()),

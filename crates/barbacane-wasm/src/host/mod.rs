@@ -11,7 +11,7 @@ mod events;
 mod http_call;
 mod log;
 mod policy;
-mod ratelimit;
+pub(crate) mod ratelimit;
 mod request;
 mod response;
 pub(crate) mod secrets;

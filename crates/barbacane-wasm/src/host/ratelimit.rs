@@ -1,6 +1,6 @@
 //! `barbacane:ratelimit`: `take(kptr, klen, quota: i64, window_ms: i64) -> i32`,
 //! `take_into(kptr, klen, quota: i64, window_ms: i64, out) -> i32` and
-//! `report(pptr, plen, lptr, llen) -> i32`.
+//! `report(pptr, plen, lptr, llen) -> i32` and `host_policy(ptr, len) -> i32`.
 //!
 //! `take` and `take_into` take one unit from the sliding-window bucket `<plugin>:<key>` (the
 //! plugin's name is prefixed, so two plugins never share a bucket by accident). `take` puts
@@ -15,6 +15,9 @@
 //! `report` hands the gateway this request's members of the `RateLimit-Policy` and
 //! `RateLimit` fields; it adds them to whatever response the request gets, after the
 //! `on_response` chain, so a rate-limiting middleware needs no `on_response` of its own.
+//!
+//! `host_policy`, during `init`, hands the gateway the whole policy (`crate::limit_rule`):
+//! it then decides the middleware's requests itself, without calling the plugin.
 
 use serde_json::json;
 use std::time::Duration;
@@ -35,6 +38,7 @@ pub(crate) fn add_to_linker(
     sync_limits: bool,
 ) -> wasmtime::Result<()> {
     linker.func_wrap("barbacane:ratelimit", "report", report)?;
+    linker.func_wrap("barbacane:ratelimit", "host_policy", host_policy)?;
     if sync_limits {
         linker.func_wrap(
             "barbacane:ratelimit",
@@ -180,6 +184,29 @@ fn write_decision(
             Ok(code)
         }
     }
+}
+
+/// `host_policy(ptr, len) -> i32`, during `init` only: the policy the gateway applies itself
+/// from now on (JSON, see [`crate::limit_rule`]); 0, -1 outside `init` or without a limiter,
+/// -2 with the reason in the result slot.
+fn host_policy(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<i32> {
+    let raw = read_bytes(&mut caller, ptr, len)?;
+    let state = caller.data_mut();
+    if !state.in_init || state.limiter.is_none() {
+        return Ok(-1);
+    }
+    Ok(
+        match crate::limit_rule::LimitRule::parse(&state.plugin, &raw) {
+            Ok(rule) => {
+                state.limit_rule = Some(std::sync::Arc::new(rule));
+                0
+            }
+            Err(reason) => {
+                state.give(reason);
+                -2
+            }
+        },
+    )
 }
 
 /// `report(pptr, plen, lptr, llen) -> i32`: this request's `RateLimit-Policy` and

@@ -130,6 +130,7 @@ fn config_reaches_init_and_each_use_keeps_its_own() {
     }
 }
 
+mod host_policy;
 mod reuse;
 
 #[test]

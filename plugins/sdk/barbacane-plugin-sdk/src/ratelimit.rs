@@ -95,6 +95,53 @@ pub fn report(policy_member: &str, limit_member: &str) -> bool {
     host::ratelimit_report(policy_member, limit_member)
 }
 
+/// A rate-limit policy the gateway can apply by itself, declared with [`host_policy`]: the
+/// bucket of each request is `bucket` followed by its partition (`ip:<address>`, `ip:unknown`
+/// or `header:<lowercase hex SHA-256 of the value>`), and the answers are built from the
+/// members and bodies given here.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HostPolicy {
+    /// The start of every bucket's key (before the partition).
+    pub bucket: String,
+    /// Units per window.
+    pub quota: u64,
+    /// The sliding window, in milliseconds.
+    pub window_ms: u64,
+    /// `client_ip`, or `header:<lowercase name>` (the first value; missing or empty: the
+    /// client's address).
+    pub partition: String,
+    /// Proxies whose `X-Forwarded-For` entries are believed (CIDRs or addresses).
+    pub trusted_proxies: Vec<String>,
+    /// Whether requests go on (without fields) when the limiter is unavailable; otherwise
+    /// they are answered 503 with `unavailable_body`.
+    pub fail_open: bool,
+    /// The `RateLimit-Policy` member, e.g. `"default";q=100;w=10`.
+    pub policy: String,
+    /// The policy's name as a Structured Field string (`"default"`): `RateLimit` members are
+    /// `<name>;r=<remaining>;t=<seconds to reset, rounded up>`.
+    pub name: String,
+    /// The body of a 429 (`application/problem+json`, with `Retry-After`, both fields).
+    pub refused_body: String,
+    /// The body of a 503 (`application/problem+json`, with `Retry-After: 1`).
+    pub unavailable_body: String,
+}
+
+/// During `init`: asks the gateway to apply `policy` itself. When it accepts, the plugin's
+/// hooks are no longer called for requests (the gateway takes each unit, adds the fields
+/// and answers refusals as described by the policy), so they must decide exactly as the
+/// policy says: they still run on a gateway that declines (`Err`, with its reason; e.g. one
+/// without a limiter).
+pub fn host_policy(policy: &HostPolicy) -> Result<(), String> {
+    let json = serde_json::to_string(policy).map_err(|e| e.to_string())?;
+    host::ratelimit_host_policy(json.as_bytes()).map_err(|(code, message)| {
+        if message.is_empty() {
+            format!("the gateway declined the policy ({code})")
+        } else {
+            message
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

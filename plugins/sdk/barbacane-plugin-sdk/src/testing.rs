@@ -141,6 +141,7 @@ impl FakeHost {
                 cache: old.cache,
                 cache_down: old.cache_down,
                 hit_rule: old.hit_rule,
+                host_policy: old.host_policy,
                 secrets: old.secrets,
                 http: old.http,
                 http_calls: old.http_calls,
@@ -439,6 +440,12 @@ impl FakeHost {
     /// The key rule the plugin declared with [`crate::cache::serve_hits`] (its JSON), if any.
     pub fn hit_rule(&self) -> Option<String> {
         with(|s| s.hit_rule.clone())
+    }
+
+    /// The policy the plugin declared with [`crate::ratelimit::host_policy`] (its JSON), if
+    /// any. The fake declines it, so the plugin's hooks still decide every request.
+    pub fn host_policy(&self) -> Option<String> {
+        with(|s| s.host_policy.clone())
     }
 
     /// How many responses the fake cache holds (expired ones included until looked up).

@@ -144,6 +144,53 @@ async fn two_policies_share_one_field_and_partitions_are_separate() {
     assert_eq!(send("bob").await.status(), 200);
 }
 
+#[tokio::test]
+async fn policies_the_gateway_decides_keep_their_place_in_a_chain_with_plugins() {
+    // `minute` (by header) and `burst` (by address) are decided by the gateway itself, one
+    // before and one after a plugin that still runs (`correlation-id`), and `tenant` (by
+    // context) by its plugin: members in the order `on_response` hooks would give them.
+    let gw = gateway(
+        "[{name: rate-limit, config: {quota: 5, window: 60, policy_name: minute, partition_key: 'header:x-api-key'}}, \
+          {name: correlation-id}, \
+          {name: rate-limit, config: {quota: 1, window: 60, policy_name: burst}}, \
+          {name: rate-limit, config: {quota: 9, window: 60, policy_name: tenant, partition_key: 'context:sub'}}]",
+        local(),
+    )
+    .await;
+    let send = || async {
+        gw.send(
+            gw.request("GET", "/pets")
+                .header("x-api-key", "alice")
+                .body(Default::default())
+                .unwrap(),
+        )
+        .await
+    };
+    let r = send().await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(
+        r.header("x-correlation-id").is_some(),
+        "the plugin between them ran"
+    );
+    let names = |r: &TestResponse, field| -> Vec<String> {
+        sf_list(r, field).into_iter().map(|m| m.0).collect()
+    };
+    assert_eq!(names(&r, "ratelimit"), ["tenant", "burst", "minute"]);
+    assert_eq!(names(&r, "ratelimit-policy"), ["tenant", "burst", "minute"]);
+    assert_eq!(param(&sf_list(&r, "ratelimit")[2], "r"), 4);
+
+    // `burst` refuses: its own 429 members first, then what `minute` reported; `tenant`
+    // never ran.
+    let r = send().await;
+    assert_problem(&r, 429, "rate-limited");
+    assert!(r.json()["detail"].as_str().unwrap().contains("\"burst\""));
+    assert_eq!(names(&r, "ratelimit"), ["burst", "minute"]);
+    assert_eq!(param(&sf_list(&r, "ratelimit")[0], "r"), 0);
+    assert_eq!(param(&sf_list(&r, "ratelimit")[1], "r"), 3);
+    let policy = &sf_list(&r, "ratelimit-policy")[0];
+    assert_eq!((param(policy, "q"), param(policy, "w")), (1, 60));
+}
+
 fn redis(prefix: &str) -> Arc<dyn barbacane_wasm::RateLimiter> {
     Arc::new(
         barbacane_state::RedisLimiter::with_prefix("redis://127.0.0.1:6379/0", prefix).unwrap(),

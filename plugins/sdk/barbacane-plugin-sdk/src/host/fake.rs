@@ -72,6 +72,9 @@ pub(crate) struct State {
     pub(crate) cache_down: bool,
     /// The key rule `cache.serve_hits` declared (JSON).
     pub(crate) hit_rule: Option<String>,
+    /// The policy `ratelimit.host_policy` declared (JSON). The fake records it and declines
+    /// (as a gateway without a limiter does), so the plugin's own hooks keep running.
+    pub(crate) host_policy: Option<String>,
     /// What `core.buffer_bodies` was asked for (bit 0 request, bit 1 response).
     pub(crate) buffered_bodies: i32,
     /// What `crypto.verify` answers (none installed: an error).
@@ -460,6 +463,12 @@ pub(crate) fn cache_serve_hits(rule: &[u8]) -> Result<(), (i32, String)> {
     }
     with(|s| s.hit_rule = Some(String::from_utf8_lossy(rule).into_owned()));
     Ok(())
+}
+
+/// Records the policy and declines it: the fake runs the plugin's hooks.
+pub(crate) fn ratelimit_host_policy(policy: &[u8]) -> Result<(), (i32, String)> {
+    with(|s| s.host_policy = Some(String::from_utf8_lossy(policy).into_owned()));
+    Err((-1, String::new()))
 }
 
 pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> super::RateLimitAnswer {

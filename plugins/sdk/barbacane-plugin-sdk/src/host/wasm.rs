@@ -173,6 +173,8 @@ unsafe extern "C" {
     ) -> i32;
     #[link_name = "report"]
     fn ratelimit_report_raw(pptr: *const u8, plen: i32, lptr: *const u8, llen: i32) -> i32;
+    #[link_name = "host_policy"]
+    fn ratelimit_host_policy_raw(ptr: *const u8, len: i32) -> i32;
 }
 
 #[link(wasm_import_module = "barbacane:crypto")]
@@ -520,6 +522,16 @@ pub(crate) fn ratelimit_take(key: &str, quota: i64, window_ms: i64) -> RateLimit
         u64::from_le_bytes(bytes)
     };
     Ok((word(0) != 0, word(1), word(2)))
+}
+
+/// 0, or the host's code and message.
+pub(crate) fn ratelimit_host_policy(policy: &[u8]) -> Result<(), (i32, String)> {
+    // SAFETY: a valid slice for the duration of the call.
+    match unsafe { ratelimit_host_policy_raw(policy.as_ptr(), len(policy)) } {
+        0 => Ok(()),
+        -2 => Err((-2, result_text())),
+        code => Err((code, String::new())),
+    }
 }
 
 pub(crate) fn ratelimit_report(policy: &str, limit: &str) -> bool {
