@@ -218,10 +218,16 @@ impl LimitRule {
 
     /// `"<name>";r=<remaining>;t=<seconds>`.
     fn limit_member(&self, remaining: u64, reset_s: u64) -> HeaderValue {
-        let mut member = String::with_capacity(self.name.len() + 24);
-        let _ = write!(member, "{};r={remaining};t={reset_s}", self.name);
-        // A checked name and two numbers: always a field value.
-        HeaderValue::try_from(member).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        // Written in this thread's buffer and copied once into the value (a `String` handed
+        // over would cost a second allocation for its spare capacity).
+        MEMBER.with(|buffer| {
+            let mut member = buffer.borrow_mut();
+            member.clear();
+            let _ = write!(member, "{};r={remaining};t={reset_s}", self.name);
+            // A checked name and two numbers: always a field value.
+            HeaderValue::from_bytes(member.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        })
     }
 
     fn refused(&self, reset_s: u64) -> ResponseState {
@@ -265,6 +271,7 @@ fn problem_headers(capacity: usize) -> http::HeaderMap {
 
 thread_local! {
     static BUCKET: RefCell<String> = const { RefCell::new(String::new()) };
+    static MEMBER: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
