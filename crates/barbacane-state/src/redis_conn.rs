@@ -256,6 +256,9 @@ impl RedisConn {
                     .set_connection_timeout(CONNECT_TIMEOUT)
                     .set_response_timeout(ANSWER_TIMEOUT);
                 let made_in = inner.outages.load(Ordering::SeqCst);
+                // An attempt begun during a reported outage reports nothing when it fails
+                // (another thread may have reconnected meanwhile: that is not a new outage).
+                let was_down = inner.down.load(Ordering::SeqCst);
                 match inner
                     .client
                     .get_multiplexed_async_connection_with_config(&config)
@@ -270,7 +273,9 @@ impl RedisConn {
                         break;
                     }
                     Err(e) => {
-                        inner.report_down(&e.to_string());
+                        if !was_down {
+                            inner.report_down(&e.to_string());
+                        }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(2));
                     }
