@@ -395,6 +395,14 @@ where
                 match middleware::head(&entry.middlewares, &parts, peer.map(|a| a.ip()), spans)
                     .await
                 {
+                    Ok((ran, Flow::Continue)) => {
+                        // Every middleware was settled by the gateway and the request goes
+                        // on: it leaves with the new `traceparent` (see `begin_spans`).
+                        if config.tracer.is_none() {
+                            crate::trace::apply(trace, &mut parts.headers);
+                        }
+                        (ran, Flow::Continue)
+                    }
                     Ok(answered) => answered,
                     // Boxed (and `on_response` below): only requests that run plugins pay the
                     // allocation, noise next to plugin calls, and every other request's future

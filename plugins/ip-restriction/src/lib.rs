@@ -48,6 +48,7 @@
 
 use std::net::IpAddr;
 
+use barbacane_client_ip::{Cidr, canonical, client_address};
 use barbacane_plugin_sdk::prelude::*;
 use serde::Deserialize;
 
@@ -82,119 +83,21 @@ fn default_status() -> u16 {
 /// The address lists, parsed.
 #[derive(Debug, Default)]
 struct Policy {
-    allow: Vec<Block>,
-    deny: Vec<Block>,
-    proxies: Vec<Block>,
+    allow: Vec<Cidr>,
+    deny: Vec<Cidr>,
+    proxies: Vec<Cidr>,
 }
 
-/// An address block: the family, the masked address as 128 bits (IPv4 in the low 32) and
-/// the prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    v6: bool,
-    network: u128,
-    prefix: u8,
-}
-
-/// IPv4-mapped IPv6 addresses as IPv4.
-fn unmap(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
-}
-
-/// The family and the address as a number.
-fn number(ip: IpAddr) -> (bool, u128) {
-    match ip {
-        IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
-        IpAddr::V6(v6) => (true, u128::from(v6)),
-    }
-}
-
-impl Block {
-    /// `address`, `address/prefix`; `None` when it is neither.
-    fn parse(entry: &str) -> Option<Block> {
-        let (address, prefix) = match entry.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (entry, None),
-        };
-        let ip: IpAddr = address.parse().ok()?;
-        let width: u8 = if ip.is_ipv4() { 32 } else { 128 };
-        let mut prefix = match prefix {
-            None => width,
-            Some(p) if (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().ok().filter(|p| *p <= width)?
-            }
-            Some(_) => return None,
-        };
-        let unmapped = unmap(ip);
-        if unmapped != ip {
-            // `::ffff:a.b.c.d/n`: the IPv4 block when the prefix keeps the mapping.
-            if prefix < 96 {
-                return Some(Block::new(ip, prefix));
-            }
-            prefix -= 96;
-        }
-        Some(Block::new(unmapped, prefix))
-    }
-
-    fn new(ip: IpAddr, prefix: u8) -> Block {
-        let (v6, n) = number(ip);
-        let width = if v6 { 128 } else { 32 };
-        Block {
-            v6,
-            network: n & Block::mask(width, prefix),
-            prefix,
-        }
-    }
-
-    /// The `prefix` high bits of a `width`-bit number.
-    fn mask(width: u8, prefix: u8) -> u128 {
-        let ones = u128::MAX >> (128 - u32::from(width));
-        let host = ones.checked_shr(u32::from(prefix)).unwrap_or(0);
-        ones & !host
-    }
-
-    /// Whether `ip` (unmapped) is in the block.
-    fn contains(&self, ip: IpAddr) -> bool {
-        let (v6, n) = number(ip);
-        let width = if v6 { 128 } else { 32 };
-        v6 == self.v6 && n & Block::mask(width, self.prefix) == self.network
-    }
-}
-
-fn in_any(blocks: &[Block], ip: IpAddr) -> bool {
+fn in_any(blocks: &[Cidr], ip: IpAddr) -> bool {
     blocks.iter().any(|b| b.contains(ip))
 }
 
-/// An `X-Forwarded-For` entry: an address, optionally with a port (`a.b.c.d:port`,
-/// `[v6]`, `[v6]:port`).
-fn entry_address(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(unmap(ip));
-    }
-    let port = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
-    let ip = match entry.strip_prefix('[') {
-        Some(rest) => {
-            let (inside, after) = rest.split_once(']')?;
-            let ok = after.is_empty() || after.strip_prefix(':').is_some_and(port);
-            IpAddr::V6(ok.then(|| inside.parse().ok()).flatten()?)
-        }
-        None => {
-            let (address, p) = entry.split_once(':')?;
-            IpAddr::V4(port(p).then(|| address.parse().ok()).flatten()?)
-        }
-    };
-    Some(unmap(ip))
-}
-
 /// Parses a list of the configuration; errors name the list and the entry.
-fn parse_list(name: &str, entries: &[String]) -> Result<Vec<Block>, String> {
+fn parse_list(name: &str, entries: &[String]) -> Result<Vec<Cidr>, String> {
     entries
         .iter()
         .map(|entry| {
-            Block::parse(entry).ok_or_else(|| {
+            Cidr::parse(entry).ok_or_else(|| {
                 format!(
                     "{name}: `{entry}` is not an address or a CIDR (e.g. 10.0.0.0/8, \
                      192.168.1.7, 2001:db8::/32)"
@@ -205,32 +108,24 @@ fn parse_list(name: &str, entries: &[String]) -> Result<Vec<Block>, String> {
 }
 
 impl IpRestriction {
-    /// The client's address: the peer, or what the trusted proxies in front of it saw.
+    /// The client's address: the peer, or what the trusted proxies in front of it saw (the
+    /// walk `rate-limit` and the gateway share, in `barbacane-client-ip`).
     fn client(&self, request: &Request) -> Option<IpAddr> {
-        let peer = unmap(request.client_ip()?.parse().ok()?);
+        let peer = canonical(request.client_ip()?.parse().ok()?);
         if !in_any(&self.policy.proxies, peer) {
             return Some(peer);
         }
         let lines = request.header_values("x-forwarded-for");
-        let entries = lines
-            .iter()
-            .rev()
-            .flat_map(|line| line.rsplit(','))
-            .map(str::trim)
-            .filter(|e| !e.is_empty());
-        for entry in entries {
-            match entry_address(entry) {
-                Some(ip) if in_any(&self.policy.proxies, ip) => {}
-                Some(ip) => return Some(ip),
-                None => break,
-            }
-        }
-        Some(peer)
+        Some(client_address(
+            peer,
+            &self.policy.proxies,
+            lines.iter().map(String::as_str),
+        ))
     }
 
     /// Whether a request from `client` is refused.
     fn denied(&self, client: Option<IpAddr>) -> bool {
-        let listed = |blocks: &[Block]| client.is_some_and(|ip| in_any(blocks, ip));
+        let listed = |blocks: &[Cidr]| client.is_some_and(|ip| in_any(blocks, ip));
         listed(&self.policy.deny) || (!self.policy.allow.is_empty() && !listed(&self.policy.allow))
     }
 }

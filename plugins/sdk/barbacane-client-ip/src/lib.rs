@@ -3,7 +3,7 @@
 //! `X-Forwarded-For` that believes only the proxies an operator trusts.
 //!
 //! One implementation for everything that partitions or filters by client address: the
-//! `rate-limit` plugin (compiled to WASM) and the gateway, which applies a rate-limit
+//! `rate-limit` and `ip-restriction` plugins (compiled to WASM) and the gateway, which applies a rate-limit
 //! plugin's declared policy itself (`barbacane:ratelimit.host_policy`) and must count every
 //! request against the same client the plugin would. No dependencies, so it costs the
 //! plugins nothing to share.
@@ -164,6 +164,16 @@ mod tests {
         // IPv4-mapped blocks and addresses are IPv4.
         assert_eq!(cidr("::ffff:10.0.0.0/104"), cidr("10.0.0.0/8"));
         assert!(cidr("10.0.0.0/8").contains(ip("::ffff:10.9.9.9")));
+        assert_eq!(cidr("::ffff:10.1.2.3"), cidr("10.1.2.3"));
+        assert_eq!(cidr("::ffff:0.0.0.0/96"), cidr("0.0.0.0/0"));
+        // A shorter prefix over the mapped range stays IPv6.
+        assert!(!cidr("::ffff:0.0.0.0/80").contains(ip("10.0.0.1")));
+        assert!(cidr("::ffff:0.0.0.0/80").contains("::ffff:0:1".parse().unwrap()));
+        assert!(cidr("192.0.2.128/25").contains(ip("192.0.2.255")));
+        assert!(!cidr("192.0.2.128/25").contains(ip("192.0.2.127")));
+        assert!(cidr("fd00::/127").contains(ip("fd00::1")));
+        assert!(!cidr("fd00::1/128").contains(ip("fd00::2")));
+        assert_eq!(cidr("2001:db8::1/32"), cidr("2001:db8::/32"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! with an independent Structured Fields parser (`sfv`).
 
 use barbacane_proxy::{LoadOptions, ServeConfig};
-use barbacane_test::{TestGateway, TestResponse, compile_yaml};
+use barbacane_test::capture::{CaptureServer, Reply};
+use barbacane_test::{TestGateway, TestResponse, compile_yaml, compile_yaml_with};
 use std::sync::Arc;
 
 use crate::common::assert_problem;
@@ -189,6 +190,48 @@ async fn policies_the_gateway_decides_keep_their_place_in_a_chain_with_plugins()
     assert_eq!(param(&sf_list(&r, "ratelimit")[1], "r"), 3);
     let policy = &sf_list(&r, "ratelimit-policy")[0];
     assert_eq!((param(policy, "q"), param(policy, "w")), (1, 60));
+}
+
+#[tokio::test]
+async fn a_request_the_gateway_lets_through_reaches_the_upstream_with_its_traceparent() {
+    // No plugin runs for a route limited only by `x-barbacane-ratelimit`: the new
+    // `traceparent` (written lazily without a tracer) must still go to the upstream.
+    let upstream = CaptureServer::start(Reply::new(200, "application/json", "{}")).await;
+    let spec = format!(
+        r#"
+openapi: 3.1.0
+info: {{title: t, version: "1"}}
+x-barbacane-ratelimit: {{quota: 10, window: 60}}
+paths:
+  /pets:
+    get:
+      x-barbacane-dispatch: {{name: http-upstream, config: {{url: "{}"}}}}
+      responses: {{"200": {{description: ok}}}}
+"#,
+        upstream.url()
+    );
+    let artifact = compile_yaml_with(&[("api.yaml", &spec)], |o| {
+        o.allow_plaintext_upstream = true
+    })
+    .unwrap();
+    let gw = TestGateway::from_artifact_with(
+        &artifact,
+        ServeConfig::default(),
+        &LoadOptions {
+            rate_limiter: Some(local()),
+            ..LoadOptions::default()
+        },
+    )
+    .await;
+    let r = gw.get("/pets").await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(param(&sf_list(&r, "ratelimit")[0], "r"), 9);
+    let trace_id = r.header("x-trace-id").expect("x-trace-id").to_owned();
+    let sent = upstream.requests()[0]
+        .header("traceparent")
+        .expect("a traceparent for the upstream")
+        .to_owned();
+    assert_eq!(sent.split('-').nth(1), Some(trace_id.as_str()), "{sent}");
 }
 
 fn redis(prefix: &str) -> Arc<dyn barbacane_wasm::RateLimiter> {
