@@ -121,15 +121,15 @@ impl LimitRule {
             .iter()
             .map(|p| Cidr::parse(p).ok_or_else(|| format!("trusted_proxies: `{p}` is not a CIDR")))
             .collect::<Result<Vec<_>, _>>()?;
-        let field = |what: &str, value: String| {
-            HeaderValue::try_from(value)
+        let field = |what: &str, value: &str| {
+            HeaderValue::from_str(value)
                 .ok()
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("{what}: not a field value"))
         };
-        let policy = field("policy", raw.policy)?;
+        let policy = field("policy", &raw.policy)?;
         // The name is part of every `RateLimit` value.
-        field("name", raw.name.clone())?;
+        field("name", &raw.name)?;
         Ok(LimitRule {
             bucket: format!("{plugin}:{}", raw.bucket),
             quota: raw.quota,

@@ -26,8 +26,13 @@ paths:
 
 async fn gateway(middlewares: &str, limiter: Arc<dyn barbacane_wasm::RateLimiter>) -> TestGateway {
     let artifact = compile_yaml(&[("api.yaml", &spec(middlewares))]).unwrap();
+    serve(&artifact, limiter).await
+}
+
+/// A gateway serving `artifact` with `limiter` as its quotas.
+async fn serve(artifact: &[u8], limiter: Arc<dyn barbacane_wasm::RateLimiter>) -> TestGateway {
     TestGateway::from_artifact_with(
-        &artifact,
+        artifact,
         ServeConfig::default(),
         &LoadOptions {
             rate_limiter: Some(limiter),
@@ -214,15 +219,7 @@ paths:
         o.allow_plaintext_upstream = true
     })
     .unwrap();
-    let gw = TestGateway::from_artifact_with(
-        &artifact,
-        ServeConfig::default(),
-        &LoadOptions {
-            rate_limiter: Some(local()),
-            ..LoadOptions::default()
-        },
-    )
-    .await;
+    let gw = serve(&artifact, local()).await;
     let r = gw.get("/pets").await;
     assert_eq!(r.status(), 200, "{}", r.text());
     assert_eq!(param(&sf_list(&r, "ratelimit")[0], "r"), 9);
@@ -324,15 +321,7 @@ paths:
       responses: {"200": {description: ok}}
 "#;
     let artifact = compile_yaml(&[("api.yaml", spec)]).unwrap();
-    let gw = TestGateway::from_artifact_with(
-        &artifact,
-        ServeConfig::default(),
-        &LoadOptions {
-            rate_limiter: Some(local()),
-            ..LoadOptions::default()
-        },
-    )
-    .await;
+    let gw = serve(&artifact, local()).await;
     assert_eq!(gw.get("/pets").await.status(), 200);
     let r = gw.get("/pets").await;
     assert_eq!(sf_list(&r, "ratelimit")[0].0, "root");
