@@ -55,6 +55,13 @@ pub struct ServeConfig {
     /// a connection, its requests, their upstream exchanges and plugins stay on one thread.
     /// `0` (the default): one per available core.
     pub workers: usize,
+    /// A worker with no request in flight yields its core once (`sched_yield`) before it
+    /// sleeps waiting for the network. When the gateway shares cores with its clients (a
+    /// sidecar, a load generator), they run at once and their next requests are waiting
+    /// when the worker looks again, instead of each waking it on its own. On (the default);
+    /// `--no-idle-yield` turns it off. Costs one system call per idle moment where no other
+    /// thread wants the core.
+    pub idle_yield: bool,
     /// Let other processes listen on the same address (`SO_REUSEPORT` on Linux), for a binary
     /// upgrade that starts the new gateway before stopping the old one. Off (the default),
     /// binding fails when another process listens there: the kernel would otherwise split
@@ -101,6 +108,7 @@ impl Default for ServeConfig {
             max_connections: 0,
             workers: 0,
             share_port: false,
+            idle_yield: true,
             tls: None,
             tracer: None,
         }

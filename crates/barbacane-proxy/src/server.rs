@@ -177,13 +177,16 @@ impl Listening {
             let (done_tx, done_rx) = oneshot::channel::<()>();
             let gateway = Arc::clone(&gateway);
             let stop = stop_rx.clone();
+            let idle_yield = gateway.config().idle_yield;
             let spawned = std::thread::Builder::new()
                 .name(format!("barbacane-worker-{index}"))
                 .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
+                    let mut runtime = tokio::runtime::Builder::new_current_thread();
+                    runtime.enable_all();
+                    if idle_yield {
+                        runtime.on_thread_park(crate::worker::before_park);
+                    }
+                    match runtime.build() {
                         Ok(rt) => rt.block_on(crate::worker::run(socket, gateway, stop, open_listener)),
                         Err(e) => tracing::error!(worker = index, error = %e, "cannot start a worker runtime"),
                     }

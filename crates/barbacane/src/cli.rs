@@ -282,6 +282,10 @@ pub struct ServeOptions {
     /// Without it, `serve` refuses to start when another process listens there.
     #[arg(long)]
     pub share_port: bool,
+    /// Do not yield the core before a worker with no request in flight sleeps (by default
+    /// it does once, so clients sharing its cores send their next requests first).
+    #[arg(long)]
+    pub no_idle_yield: bool,
     /// Instances of one plugin configuration alive at once (requests using it concurrently).
     #[arg(long, default_value_t = 1000, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]

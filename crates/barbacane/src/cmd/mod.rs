@@ -115,6 +115,7 @@ fn serve_config(options: &ServeOptions, dev: bool) -> ServeConfig {
         metrics_on_traffic: options.metrics_on_traffic,
         workers: options.workers.unwrap_or(0),
         share_port: options.share_port,
+        idle_yield: !options.no_idle_yield,
         tls: None,
         tracer: None,
     }
