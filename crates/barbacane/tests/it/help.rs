@@ -36,6 +36,7 @@ fn every_subcommand_documents_its_main_flags() {
                 "--idle-timeout",
                 "--shutdown-grace",
                 "--workers",
+                "--no-idle-yield",
             ],
         ),
         (
